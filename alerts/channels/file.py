@@ -1,0 +1,53 @@
+"""Alerts appended to a JSONL file, one object per line: for local use and for other tools to read."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+from pydantic import Field
+
+from alerts.channels.base import Channel, ChannelConfig
+from alerts.message import Alert
+
+
+class FileChannelConfig(ChannelConfig):
+    path: str = Field(default="alerts.jsonl", min_length=1)
+
+
+class FileChannel(Channel):
+    Config = FileChannelConfig
+    config: FileChannelConfig
+
+    def __init__(self, config: FileChannelConfig, app: object) -> None:
+        super().__init__(config, app)
+        resolve = getattr(app, "resolve", None)
+        self.path = Path(resolve(config.path)) if resolve else Path(config.path)
+        self._written: set[str] | None = None
+
+    def _keys_written(self) -> set[str]:
+        # A crash after writing but before the outbox marks it delivered must not write the line twice.
+        if self._written is None:
+            self._written = set()
+            if self.path.exists():
+                with open(self.path, encoding="utf-8") as fh:
+                    for line in fh:
+                        try:
+                            self._written.add(json.loads(line).get("idem_key", ""))
+                        except json.JSONDecodeError:
+                            continue
+        return self._written
+
+    def send(self, alert: Alert, idem_key: str, previous_ref: str | None = None) -> str | None:
+        if idem_key in self._keys_written():
+            return None
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        record = {"idem_key": idem_key, "receiver": self.name, "updates": previous_ref, **alert.to_dict(),
+                  "text": alert.plain_text()}
+        with open(self.path, "a", encoding="utf-8") as fh:
+            fh.write(json.dumps(record, ensure_ascii=False) + "\n")
+            fh.flush()
+            os.fsync(fh.fileno())
+        self._keys_written().add(idem_key)
+        return idem_key

@@ -1,0 +1,132 @@
+"""Foundation commands: demo, init, check, import, run --once, trends."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import click
+from rich.table import Table
+
+from listener.cli import config_option, console, open_store, with_config
+from listener.config import Config, load_config
+from listener.pipeline import PipelineReport, process, run_pipeline
+from listener.trendfiles import write_trend_files
+
+EXAMPLE = Path(__file__).resolve().parent.parent / "templates" / "config.example.toml"
+
+
+def summary_table(counts: dict[str, int], report: PipelineReport, files: list[Path]) -> Table:
+    table = Table(title="overheard summary", show_header=False, title_justify="left")
+    table.add_column("what", style="bold")
+    table.add_column("value", justify="right")
+    mentions = counts["mentions"] or 0
+    share = f"{100 * counts['negative'] / mentions:.1f}%" if mentions else "—"
+    new = report.collected.new
+    table.add_row("mentions stored", f"{mentions:,} ({new:,} new this run)")
+    table.add_row("negative share", share)
+    table.add_row("detractors", f"{counts['detractors']:,}")
+    table.add_row("flagged threads", f"{counts['flagged_threads']:,} of {counts['threads']:,}")
+    table.add_row("alerts (delivered)", f"{counts['alerts']:,} ({counts['alerts_delivered']:,})")
+    table.add_row("support queue, open", f"{counts['queue_open']:,}")
+    table.add_row("quarantined items", f"{counts['quarantined']:,}")
+    for path in files:
+        table.add_row("file written", str(path))
+    return table
+
+
+def print_errors(report: PipelineReport) -> None:
+    for error in report.collected.errors:
+        console.print(f"[yellow]source error:[/] {error}", markup=True)
+
+
+@click.command()
+@click.option("--workspace", type=click.Path(file_okay=False, path_type=Path), default=Path("overheard-demo"),
+              show_default=True, help="Folder for the demo's config, data, database and output.")
+def demo(workspace: Path) -> None:
+    """Run the whole pipeline on bundled demo data (a fictional brand), safe to re-run."""
+    from listener.demo import run_demo
+
+    with console.status("Running the demo pipeline…"):
+        result = run_demo(workspace)
+    print_errors(result.report)
+    console.print(summary_table(result.counts, result.report, result.files))
+    console.print(f"Workspace: {workspace.resolve()}  (config: {result.config.path})")
+    console.print(f"Try: overheard --help   ·   overheard trends --config {result.config.path}")
+
+
+@click.command()
+@click.option("--force", is_flag=True, help="Overwrite an existing file.")
+@click.argument("path", type=click.Path(dir_okay=False, path_type=Path), default=Path("overheard.toml"))
+def init(path: Path, force: bool) -> None:
+    """Write a starting config (the commented example) to PATH."""
+    if path.exists() and not force:
+        raise click.ClickException(f"{path} exists; use --force to overwrite")
+    shutil.copyfile(EXAMPLE, path)
+    console.print(f"Wrote {path}. Edit [[brands]] and the sources, then `overheard check --config {path}`.")
+
+
+@click.command()
+@config_option
+def check(config_path: Path) -> None:
+    """Validate the config: every key, type and secret env var; prints what it found."""
+    config = load_config(config_path)
+    console.print(f"{config.path}: OK")
+    console.print(f"  brands: {', '.join(config.brand_names())}"
+                  + (f"; competitors: {', '.join(c.name for c in config.competitors)}" if config.competitors else ""))
+    console.print(f"  sources: {', '.join(config.sources) or 'none'}")
+    console.print(f"  receivers: {', '.join(r.name for r in config.receivers) or 'none'}")
+    console.print(f"  database: {config.db_path}")
+
+
+@click.command(name="import")
+@click.argument("files", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--source", "source_name", default="file", show_default=True,
+              help="Source name for rows that do not say (x, reddit, appstore, ...).")
+@click.option("--format", "fmt", type=click.Choice(["auto", "jsonl", "csv"]), default="auto", show_default=True)
+@with_config(check_secrets=False)
+def import_(config: Config, files: tuple[Path, ...], source_name: str, fmt: str) -> None:
+    """Import JSONL or CSV exports (default field names; see [sources.file] for mapping) and process them."""
+    from listener.collect import collect_source
+    from listener.sources.file import FileImport, FileSource, FileSourceConfig
+
+    section = FileSourceConfig(imports=[FileImport(paths=[str(f.resolve()) for f in files], format=fmt,
+                                                    default_source=source_name)])
+    source = FileSource(section, config)
+    with open_store(config) as store:
+        result, errors = collect_source(store, source)
+        report = process(config, store)
+    for error in errors:
+        console.print(f"[yellow]{error}[/]")
+    console.print(f"imported {result.new} new, {result.duplicates} already stored, "
+                  f"{result.quarantined} quarantined; scored {report.scored}; "
+                  f"{report.evaluation.alerts_enqueued} alerts queued")
+
+
+@click.command()
+@click.option("--once", is_flag=True, required=True, help="One pass over every source, then exit.")
+@with_config()
+def run(config: Config, once: bool) -> None:
+    """Collect, score, flag, alert and write trend files (one pass with --once)."""
+    with open_store(config) as store:
+        report = run_pipeline(config, store)
+        counts = store.counts()
+    print_errors(report)
+    console.print(summary_table(counts, report, report.trend_files))
+
+
+@click.command()
+@click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="Folder for the CSV files (default: [trends].out_dir).")
+@with_config(check_secrets=False)
+def trends(config: Config, out_dir: Path | None) -> None:
+    """Write the sentiment trend CSV files from what is stored."""
+    with open_store(config) as store:
+        paths = write_trend_files(config, store, out_dir)
+    for p in paths:
+        console.print(f"wrote {p}")
+
+
+def register(cli: click.Group) -> None:
+    for command in (demo, init, check, import_, run, trends):
+        cli.add_command(command)

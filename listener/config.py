@@ -1,0 +1,373 @@
+"""Configuration: TOML loaded once into typed, validated objects.
+
+Every problem ends as one ConfigError line, `overheard.toml: brands[0].keywords: must not be empty`.
+Secrets are never in the file: a key ending in `_env` names the environment variable that holds one.
+Each source and each alert channel declares its own section model next to its code (one module plus
+one registry line adds a source); this module validates those sections through the registries.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from listener.errors import ConfigError
+
+DEFAULT_CONFIG = "overheard.toml"
+CONFIG_ENV = "OVERHEARD_CONFIG"
+
+
+class Section(BaseModel):
+    """Base of every config section: unknown keys are errors, types are not coerced."""
+
+    model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
+
+
+def _non_empty_strings(values: list[str]) -> list[str]:
+    cleaned = [v.strip() for v in values]
+    if any(not v for v in cleaned):
+        raise ValueError("must not contain empty strings")
+    return cleaned
+
+
+# ---------------------------------------------------------------- brands and competitors
+class BrandConfig(Section):
+    name: str = Field(min_length=1)
+    keywords: list[str] = Field(min_length=1)
+    handles: list[str] = []
+    exclusions: list[str] = []
+    competitors: list[str] = []
+    # An advanced query in the shared query language; when set it replaces keywords/handles matching.
+    query: str | None = None
+    languages: list[str] = []
+
+    _clean = field_validator("keywords", "handles", "exclusions", "competitors")(_non_empty_strings)
+
+
+class CompetitorConfig(Section):
+    name: str = Field(min_length=1)
+    keywords: list[str] = Field(min_length=1)
+    handles: list[str] = []
+    exclusions: list[str] = []
+    query: str | None = None
+    languages: list[str] = []
+
+    _clean = field_validator("keywords", "handles", "exclusions")(_non_empty_strings)
+
+
+# ---------------------------------------------------------------- store
+class StoreConfig(Section):
+    path: str = "overheard.db"
+
+
+# ---------------------------------------------------------------- sentiment
+class SentimentConfig(Section):
+    scorer: str = "vader"
+    positive_threshold: float = Field(default=0.05, ge=-1, le=1)
+    negative_threshold: float = Field(default=-0.05, ge=-1, le=1)
+    # A negative mention is a detractor when its confidence is at least this.
+    detractor_confidence: float = Field(default=0.3, ge=0, le=1)
+    # Extra customer-service trouble phrases ("still waiting", "charged twice"), added to the built-in ones.
+    cues: list[str] = []
+    # Theme name -> phrases that tag a mention with it.
+    themes: dict[str, list[str]] = {}
+
+
+# ---------------------------------------------------------------- risk
+class RiskConfig(Section):
+    """Weights of the escalation-risk score (0..100). Each weight is the most points its factor gives."""
+
+    negativity: float = Field(default=35, ge=0)
+    reach: float = Field(default=20, ge=0)
+    velocity: float = Field(default=15, ge=0)
+    cues: float = Field(default=20, ge=0)
+    repeat_detractors: float = Field(default=10, ge=0)
+    brand_replied_discount: float = Field(default=10, ge=0)
+    repeat_window_days: int = Field(default=30, ge=1)
+
+
+# ---------------------------------------------------------------- alerts
+class RuleConfig(Section):
+    name: str = Field(min_length=1)
+    brands: list[str] = []
+    sources: list[str] = []
+    languages: list[str] = []
+    themes: list[str] = []
+    min_risk: float = Field(default=50, ge=0, le=100)
+    min_reach: int = Field(default=0, ge=0)
+    receivers: list[str] = Field(min_length=1)
+
+
+class AlertsConfig(Section):
+    # Risk at or above each level; a thread re-alerts only when it crosses a higher level.
+    levels: dict[str, float] = {"warning": 50, "critical": 75}
+    rules: list[RuleConfig] = []
+    # [[alerts.receivers]] tables, each with a `type` from alerts.channels; validated there.
+    receivers: list[dict[str, Any]] = []
+    # Base URL of the queue web UI, used for links in alerts.
+    queue_url: str = "http://127.0.0.1:8377"
+
+
+# ---------------------------------------------------------------- queue
+class SlaTarget(Section):
+    first_response_minutes: int = Field(gt=0)
+    resolution_minutes: int = Field(gt=0)
+
+
+class QueueConfig(Section):
+    timezone: str = "UTC"
+    # Priority -> SLA targets. Priority comes from risk: high >= 75, medium >= 50, else low.
+    sla: dict[str, SlaTarget] = {
+        "high": SlaTarget(first_response_minutes=60, resolution_minutes=8 * 60),
+        "medium": SlaTarget(first_response_minutes=4 * 60, resolution_minutes=24 * 60),
+        "low": SlaTarget(first_response_minutes=24 * 60, resolution_minutes=72 * 60),
+    }
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        return _check_zone(value)
+
+
+# ---------------------------------------------------------------- trends
+class TrendsConfig(Section):
+    out_dir: str = "trends"
+    timezone: str = "UTC"
+    periods: list[Literal["hour", "day", "week", "month"]] = ["day"]
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        return _check_zone(value)
+
+
+def _check_zone(value: str) -> str:
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+    try:
+        ZoneInfo(value)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ValueError(f"unknown time zone {value!r} (use an IANA name such as 'Europe/Berlin')") from None
+    return value
+
+
+# ---------------------------------------------------------------- the whole file
+class _ConfigFile(Section):
+    brands: list[BrandConfig] = Field(min_length=1)
+    competitors: list[CompetitorConfig] = []
+    store: StoreConfig = StoreConfig()
+    sentiment: SentimentConfig = SentimentConfig()
+    risk: RiskConfig = RiskConfig()
+    alerts: AlertsConfig = AlertsConfig()
+    queue: QueueConfig = QueueConfig()
+    trends: TrendsConfig = TrendsConfig()
+    sources: dict[str, dict[str, Any]] = {}
+
+
+class Config:
+    """The validated configuration. Relative paths resolve against the config file's folder."""
+
+    def __init__(self, file: _ConfigFile, path: Path, sources: dict[str, Section], receivers: list[Section]):
+        self._file = file
+        self.path = path
+        self.base_dir = path.parent
+        self.brands = file.brands
+        self.competitors = file.competitors
+        self.store = file.store
+        self.sentiment = file.sentiment
+        self.risk = file.risk
+        self.alerts = file.alerts
+        self.queue = file.queue
+        self.trends = file.trends
+        self.sources = sources  # name -> that source's validated section
+        self.receivers = receivers  # validated channel sections, in file order
+
+    def resolve(self, relative: str) -> Path:
+        p = Path(os.path.expanduser(relative))
+        return p if p.is_absolute() else (self.base_dir / p)
+
+    @property
+    def db_path(self) -> Path:
+        return self.resolve(self.store.path)
+
+    def brand_names(self) -> list[str]:
+        return [b.name for b in self.brands]
+
+    def all_tracked(self) -> list[BrandConfig | CompetitorConfig]:
+        """Own brands first, then competitors: everything collectors look for."""
+        return [*self.brands, *self.competitors]
+
+    def secret(self, section_key: str, env_name: str) -> str:
+        """The value of the environment variable `env_name`, or a ConfigError naming the key."""
+        value = os.environ.get(env_name, "")
+        if not value:
+            raise ConfigError(
+                self.path.name, section_key, f"environment variable {env_name} is not set (it holds a secret)"
+            )
+        return value
+
+
+# ---------------------------------------------------------------- loading
+def default_config_path(explicit: str | os.PathLike[str] | None = None) -> Path:
+    if explicit:
+        return Path(explicit)
+    return Path(os.environ.get(CONFIG_ENV) or DEFAULT_CONFIG)
+
+
+def load_config(path: str | os.PathLike[str], *, check_secrets: bool = True) -> Config:
+    """Read, validate and return the config at `path`; raises ConfigError with one clear line."""
+    path = Path(path)
+    name = path.name
+    if not path.exists():
+        raise ConfigError(name, "", f"no such file ({path.resolve()}); run `overheard init` to write one")
+    try:
+        raw = tomllib.loads(path.read_text(encoding="utf-8"))
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(name, "", f"not valid TOML: {exc}") from None
+    except UnicodeDecodeError:
+        raise ConfigError(name, "", "not UTF-8 text") from None
+    return config_from_dict(raw, path, check_secrets=check_secrets)
+
+
+def config_from_dict(raw: dict[str, Any], path: Path, *, check_secrets: bool = True) -> Config:
+    name = path.name
+    try:
+        file = _ConfigFile.model_validate(raw)
+    except ValidationError as exc:
+        raise _as_config_error(name, exc, ()) from None
+    _cross_check(name, file)
+
+    from listener.sources import source_config_class
+
+    sources: dict[str, Section] = {}
+    for src_name, section in file.sources.items():
+        cls = source_config_class(src_name)
+        if cls is None:
+            from listener.sources import available_sources
+
+            raise ConfigError(
+                name, f"sources.{src_name}", f"unknown source; known: {', '.join(available_sources())}"
+            )
+        try:
+            sources[src_name] = cls.model_validate(section)
+        except ValidationError as exc:
+            raise _as_config_error(name, exc, ("sources", src_name)) from None
+
+    from alerts.channels import channel_config_class, available_channels
+
+    receivers: list[Section] = []
+    seen: set[str] = set()
+    for i, section in enumerate(file.alerts.receivers):
+        key = f"alerts.receivers[{i}]"
+        kind = section.get("type")
+        cls = channel_config_class(kind) if isinstance(kind, str) else None
+        if cls is None:
+            raise ConfigError(name, f"{key}.type", f"must be one of {', '.join(available_channels())}")
+        try:
+            rec = cls.model_validate(section)
+        except ValidationError as exc:
+            raise _as_config_error(name, exc, ("alerts", "receivers", i)) from None
+        if rec.name in seen:
+            raise ConfigError(name, f"{key}.name", f"receiver {rec.name!r} is defined twice")
+        seen.add(rec.name)
+        receivers.append(rec)
+    for i, rule in enumerate(file.alerts.rules):
+        for receiver in rule.receivers:
+            if receiver not in seen:
+                raise ConfigError(
+                    name, f"alerts.rules[{i}].receivers", f"no receiver named {receiver!r} in [[alerts.receivers]]"
+                )
+
+    config = Config(file, path, sources, receivers)
+    if check_secrets:
+        check_config_secrets(config)
+    return config
+
+
+def check_config_secrets(config: Config) -> None:
+    """Every `*_env` key of an enabled source or receiver names a variable that is set."""
+    for src_name, section in config.sources.items():
+        if getattr(section, "enabled", True):
+            _check_env_fields(config, f"sources.{src_name}", section)
+    for i, rec in enumerate(config.receivers):
+        if getattr(rec, "enabled", True):
+            _check_env_fields(config, f"alerts.receivers[{i}]", rec)
+
+
+def _check_env_fields(config: Config, prefix: str, section: BaseModel) -> None:
+    for field_name in type(section).model_fields:
+        if field_name.endswith("_env"):
+            env_name = getattr(section, field_name)
+            if env_name:
+                config.secret(f"{prefix}.{field_name}", env_name)
+
+
+def _cross_check(name: str, file: _ConfigFile) -> None:
+    names = [b.name for b in file.brands] + [c.name for c in file.competitors]
+    for i, n in enumerate(names):
+        if n in names[:i]:
+            where = f"brands[{i}]" if i < len(file.brands) else f"competitors[{i - len(file.brands)}]"
+            raise ConfigError(name, f"{where}.name", f"{n!r} is used twice")
+    competitor_names = {c.name for c in file.competitors}
+    for i, brand in enumerate(file.brands):
+        for comp in brand.competitors:
+            if comp not in competitor_names:
+                raise ConfigError(
+                    name, f"brands[{i}].competitors", f"{comp!r} is not defined in [[competitors]]"
+                )
+    if file.sentiment.negative_threshold >= file.sentiment.positive_threshold:
+        raise ConfigError(name, "sentiment.negative_threshold", "must be below sentiment.positive_threshold")
+    for level, risk in file.alerts.levels.items():
+        if not 0 <= risk <= 100:
+            raise ConfigError(name, f"alerts.levels.{level}", "must be between 0 and 100")
+
+
+_TYPE_NAMES = {
+    "string_type": "a string",
+    "int_type": "a whole number",
+    "float_type": "a number",
+    "bool_type": "true or false",
+    "list_type": "a list",
+    "dict_type": "a table",
+    "model_type": "a table",
+}
+
+
+def _as_config_error(file: str, exc: ValidationError, prefix: tuple[Any, ...]) -> ConfigError:
+    err = exc.errors()[0]
+    loc = prefix + tuple(err["loc"])
+    key = _format_loc(loc)
+    kind = err["type"]
+    if kind == "extra_forbidden":
+        problem = "unknown key (check the spelling against config.example.toml)"
+    elif kind == "missing":
+        problem = "required key is missing"
+    elif kind in ("too_short",) and err.get("ctx", {}).get("min_length") == 1:
+        problem = "must not be empty"
+    elif kind == "string_too_short":
+        problem = "must not be empty"
+    elif kind in _TYPE_NAMES:
+        got = type(err.get("input")).__name__
+        problem = f"expected {_TYPE_NAMES[kind]}, got {got} {err.get('input')!r}"[:200]
+    elif kind == "literal_error":
+        problem = f"must be one of {err['ctx']['expected']}, got {err.get('input')!r}"
+    else:
+        problem = err["msg"].removeprefix("Value error, ")
+    more = len(exc.errors()) - 1
+    if more:
+        problem += f" (and {more} more problem{'s' if more > 1 else ''})"
+    return ConfigError(file, key, problem)
+
+
+def _format_loc(loc: tuple[Any, ...]) -> str:
+    out = ""
+    for part in loc:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        else:
+            out += ("." if out else "") + str(part)
+    return out

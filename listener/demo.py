@@ -1,0 +1,110 @@
+"""`overheard demo`: a workspace with demo data and config, run through the whole pipeline."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+
+from listener.config import Config, load_config
+from listener.demo_data.generate import generate
+from listener.pipeline import PipelineReport, run_pipeline
+from listener.store import Store
+
+DEMO_CONFIG = """\
+# overheard demo workspace — written by `overheard demo`. Safe to edit; the demo never overwrites it.
+# Every key is explained in config.example.toml at the root of the overheard repository.
+
+[[brands]]
+name = "Brightwave"
+keywords = ["Brightwave", "Bright Wave"]
+handles = ["@Brightwave", "@BrightwaveHelp"]
+exclusions = ["brightwave festival"]
+competitors = ["Lumacell"]
+
+[[competitors]]
+name = "Lumacell"
+keywords = ["Lumacell"]
+handles = ["@Lumacell", "@LumacellCare"]
+
+[store]
+path = "overheard.db"
+
+[sentiment]
+scorer = "vader"
+
+[sources.file]
+interval_minutes = 60
+
+[[sources.file.imports]]
+paths = ["data/x.jsonl", "data/reddit.jsonl"]
+
+[[sources.file.imports]]
+paths = ["data/reviews.csv"]
+default_source = "appstore"
+fields = { id = "review_id", text = "body", title = "headline", stars = "rating", author = "reviewer", created_at = "date", brand = "app" }
+
+[[alerts.receivers]]
+name = "console"
+type = "console"
+
+[[alerts.receivers]]
+name = "outbox-file"
+type = "file"
+path = "alerts.jsonl"
+
+[[alerts.rules]]
+name = "negative-threads"
+brands = ["Brightwave"]
+min_risk = 50
+receivers = ["console", "outbox-file"]
+
+[trends]
+out_dir = "trends"
+timezone = "UTC"
+periods = ["day"]
+"""
+
+
+@dataclass
+class DemoResult:
+    workspace: Path
+    config: Config
+    report: PipelineReport
+    counts: dict[str, int]
+    files: list[Path]
+
+
+def demo_anchor(now: datetime | None = None) -> datetime:
+    """Start of today (UTC): the demo's two weeks end here, so re-running the same day changes nothing."""
+    now = now or datetime.now(timezone.utc)
+    return now.replace(hour=0, minute=0, second=0, microsecond=0)
+
+
+def prepare_workspace(workspace: Path, now: datetime | None = None) -> Path:
+    """Write the demo config (unless one is there) and the demo data; returns the config path."""
+    workspace.mkdir(parents=True, exist_ok=True)
+    config_path = workspace / "overheard.toml"
+    if not config_path.exists():
+        config_path.write_text(DEMO_CONFIG, encoding="utf-8")
+    data_dir = workspace / "data"
+    marker = data_dir / ".anchor"
+    anchor = demo_anchor(now)
+    # Regenerate only when the day changed: unchanged files are skipped by the file source's cursor.
+    if not marker.exists() or marker.read_text() != anchor.isoformat():
+        generate(data_dir, anchor)
+        marker.write_text(anchor.isoformat())
+    return config_path
+
+
+def run_demo(workspace: Path, *, channels: dict | None = None, now: datetime | None = None) -> DemoResult:
+    config_path = prepare_workspace(workspace, now)
+    config = load_config(config_path)
+    with Store(config.db_path) as store:
+        report = run_pipeline(config, store, channels=channels)
+        counts = store.counts()
+    files = [config.db_path, *report.trend_files]
+    alerts_file = workspace / "alerts.jsonl"
+    if alerts_file.exists():
+        files.append(alerts_file)
+    return DemoResult(workspace, config, report, counts, files)

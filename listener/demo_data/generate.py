@@ -1,0 +1,225 @@
+"""Demo data written by the project: a fictional broadband and mobile brand, Brightwave, and its
+competitor Lumacell, over two weeks on X, Reddit and app-store reviews. Deterministic (seeded);
+times are laid out backwards from an anchor so the demo always shows the last two weeks.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import random
+from datetime import datetime, timedelta
+from pathlib import Path
+
+from listener.models import iso
+
+POSITIVE = [
+    "Switched to {b} last month and the speeds are honestly great",
+    "Shout out to {h} support, sorted my router in 5 minutes. Impressed!",
+    "{b} fibre install was quick and the engineer was lovely",
+    "Loving the new {b} app, so much easier to check my data",
+    "Three years with {b} and never had a drop. Happy customer",
+    "{b} just upgraded my plan for free, nice surprise :)",
+    "Great coverage on {b} even up in the hills this weekend",
+    "The {b} team fixed my billing question really fast, thank you!",
+    "{b} 5G in town is ridiculously fast now 🚀",
+    "Really good experience renewing with {b} today",
+]
+NEUTRAL = [
+    "Does anyone know if {b} covers the new estate on Mill Road?",
+    "Thinking about moving to {b}, what are the contracts like?",
+    "{b} price change letter arrived today",
+    "Is {h} doing the eSIM thing yet?",
+    "Comparing {b} and {c} for a family plan",
+    "{b} engineer booked for Thursday",
+    "What router does {b} give you these days?",
+    "Anyone tried the {b} travel add-on in Spain?",
+]
+NEGATIVE = [
+    "{b} internet dropped three times tonight. Not great",
+    "Why is {b} customer service so slow to answer",
+    "{b} app keeps logging me out, annoying",
+    "Really disappointed with {b} speeds this week",
+    "{b} bill went up again with no warning. Frustrating",
+    "Signal on {b} is terrible in the city centre",
+]
+POLITE_COMPLAINTS = [
+    "Thanks for nothing {h}, still waiting 2 hours on hold",
+    "Please help {h}, still no internet since Monday and nobody calls back",
+    "Great job {h}, third engineer no-show this month. Amazing service as always",
+]
+
+OUTAGE_REPLIES = [
+    "Same here, {b} completely down in Leeds. No internet for 6 hours now",
+    "{h} any update?? Working from home and can't do anything",
+    "Down for me too. This is the third outage this month with {b}",
+    "I want a refund for today, this is ridiculous",
+    "No status page update, no texts, nothing. Terrible communication from {b}",
+    "Entire street is offline. {b} absolutely useless today",
+    "Been on hold for 90 minutes to report it. Awful",
+    "Honestly considering switching to {c} after this",
+    "My kids can't do homework, {b} please fix this",
+    "{h} still waiting for any update, it's been 7 hours",
+    "Paying for fibre and getting nothing. Never again {b}",
+]
+BILLING_THREAD = [
+    "{h} you have charged me twice for November and nobody in your chat can fix it. I want my money back",
+    "Day 4 of trying to get my double charge refunded by {b}. If it's not back by Friday I'm doing a chargeback",
+    "Still nothing from {b}. Switching to {c} and telling everyone why",
+]
+REDDIT_ANGRY = [
+    ("{b} cancelled my contract without notice and still took the money",
+     "They cut my line, kept billing me and now say I owe an early termination fee. Is this a small claims thing?"),
+]
+REDDIT_COMMENTS_ANGRY = [
+    "Same happened to my sister with {b}. Took three months and a complaint to the ombudsman",
+    "Go to small claims, they settle fast when you do",
+    "{b} billing is a scam at this point",
+    "File a complaint with the regulator, it's the only thing they listen to",
+    "I left {b} for {c} last year after something similar. Never looked back",
+    "This is shocking even for {b}",
+]
+REDDIT_POSTS = [
+    ("Is {b} fibre worth it in 2026?", "Looking at the 900 Mbps plan. Any experiences?"),
+    ("{b} vs {c} for gaming", "Ping matters more than speed for me. Which is better?"),
+    ("Happy with {b} so far", "Moved over in September, zero issues, decent price."),
+    ("{b} router settings", "How do I turn off the 2.4 GHz band on the new hub?"),
+]
+REVIEW_GOOD = [
+    ("Does what I need", "Easy to check usage and pay bills. No complaints."),
+    ("Great update", "The new design is clean and fast. Love the data widget."),
+    ("Solid app", "Works well, support chat in the app was helpful."),
+]
+REVIEW_BAD = [
+    ("Crashes on login", "App crashes every time I log in since the last update. Useless."),
+    ("Can't pay my bill", "Payment page errors out and then I get a late fee. Fix this."),
+    ("Worse every update", "Slow, logs me out constantly, chat never loads."),
+]
+REVIEW_MID = [
+    ("It's ok", "Does the basics. Would like dark mode."),
+]
+HANDLES = ["amy_k", "dan_codes", "priya.n", "tom_builds", "lucia_m", "mo_salah_fan", "jenny_r", "kwame_o",
+           "sasha_l", "ben_t", "ola_w", "marta_p", "raj_k", "chris_b", "nina_s", "leo_g", "hana_y", "ivan_d"]
+
+
+def _x(rng: random.Random, nid: int, text: str, at: datetime, brand: str, **extra: object) -> dict:
+    author = extra.pop("author", rng.choice(HANDLES))
+    return {
+        "source": "x", "id": str(1_860_000_000_000_000_000 + nid), "brand": brand, "text": text,
+        "created_at": iso(at), "author": author,
+        "followers": extra.pop("followers", rng.choice([40, 120, 310, 800, 1500, 2300, 5200])),
+        "url": f"https://x.com/{author}/status/{1_860_000_000_000_000_000 + nid}",
+        "engagement": extra.pop("engagement", rng.randint(0, 12)), "lang": "en", **extra,
+    }
+
+
+def generate(out_dir: Path, anchor: datetime) -> dict[str, Path]:
+    """Write x.jsonl, reddit.jsonl and reviews.csv under out_dir; returns their paths."""
+    rng = random.Random(20261124)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    start = anchor - timedelta(days=14)
+    fill_b = {"b": "Brightwave", "h": "@BrightwaveHelp", "c": "Lumacell"}
+    fill_c = {"b": "Lumacell", "h": "@LumacellCare", "c": "Brightwave"}
+    x_rows: list[dict] = []
+    nid = 0
+
+    def at_random() -> datetime:
+        return start + timedelta(minutes=rng.randint(0, 14 * 24 * 60 - 1))
+
+    # Background chatter: own brand and competitor.
+    for brand, fill, n in (("Brightwave", fill_b, 170), ("Lumacell", fill_c, 80)):
+        for _ in range(n):
+            nid += 1
+            pool = rng.choices([POSITIVE, NEUTRAL, NEGATIVE, POLITE_COMPLAINTS], weights=[45, 30, 20, 5])[0]
+            x_rows.append(_x(rng, nid, rng.choice(pool).format(**fill), at_random(), brand))
+
+    # Angry thread 1: an outage that snowballs within the hour, started by a big account.
+    t0 = anchor - timedelta(days=2, hours=5)
+    nid += 1
+    root = _x(rng, nid, "Is @Brightwave down for everyone? Whole house offline since 6am, no word from them",
+              t0, "Brightwave", author="techwithjess", followers=48_300, engagement=410, verified=True)
+    x_rows.append(root)
+    for i, text in enumerate(OUTAGE_REPLIES):
+        nid += 1
+        x_rows.append(_x(rng, nid, text.format(**fill_b), t0 + timedelta(minutes=3 + 4 * i), "Brightwave",
+                         thread_id=root["id"], parent_id=root["id"]))
+
+    # Angry thread 2: double billing, a repeat detractor, a brand reply that did not help.
+    t1 = anchor - timedelta(days=6, hours=3)
+    nid += 1
+    bill_root = _x(rng, nid, BILLING_THREAD[0].format(**fill_b), t1, "Brightwave", author="marcus_h",
+                   followers=2_900, engagement=35)
+    x_rows.append(bill_root)
+    nid += 1
+    x_rows.append(_x(rng, nid, "@marcus_h Sorry to hear this Marcus, please DM us your account number and "
+                     "we'll take a look.", t1 + timedelta(minutes=50), "Brightwave", author="BrightwaveHelp",
+                     followers=61_000, is_brand_account=True, thread_id=bill_root["id"],
+                     parent_id=bill_root["id"]))
+    for k, text in enumerate(BILLING_THREAD[1:], 1):
+        nid += 1
+        x_rows.append(_x(rng, nid, text.format(**fill_b), t1 + timedelta(days=k * 1.5), "Brightwave",
+                         author="marcus_h", followers=2_900, engagement=20 + 15 * k))
+
+    # Hostile text a real feed can carry: Slack control sequences and HTML must stay inert everywhere.
+    nid += 1
+    x_rows.append(_x(rng, nid, "<!channel> @Brightwave <script>alert('owned')</script> your outage page is "
+                     "broken & so is my line. Refund me", anchor - timedelta(days=1, hours=2), "Brightwave",
+                     author="pr1nc3ss_<b>", followers=90))
+
+    x_rows.sort(key=lambda r: r["created_at"])
+    x_path = out_dir / "x.jsonl"
+    with open(x_path, "w", encoding="utf-8") as fh:
+        for row in x_rows:
+            fh.write(json.dumps(row, ensure_ascii=False) + "\n")
+        fh.write('{"source": "x", "id": "broken", "text": "this export line was cut off mid-wr\n')
+
+    # Reddit: posts and comments, one angry submission with a pile-on.
+    reddit_rows: list[dict] = []
+    rid = 0
+    for _ in range(6):
+        for title, body in REDDIT_POSTS:
+            rid += 1
+            sub = rng.choice(["Brightwave", "ukbroadband", "HomeNetworking"])
+            reddit_rows.append({
+                "source": "reddit", "id": f"t3_demo{rid}", "brand": "Brightwave" if "{b}" in title else "Lumacell",
+                "title": title.format(**fill_b), "text": body.format(**fill_b), "created_at": iso(at_random()),
+                "author": rng.choice(HANDLES), "followers": rng.choice([15_000, 220_000, 48_000]),
+                "url": f"https://www.reddit.com/r/{sub}/comments/demo{rid}/", "engagement": rng.randint(1, 60),
+                "lang": "en",
+            })
+    t2 = anchor - timedelta(days=4, hours=8)
+    rid += 1
+    sub_id = f"t3_demo{rid}"
+    title, body = REDDIT_ANGRY[0]
+    reddit_rows.append({
+        "source": "reddit", "id": sub_id, "brand": "Brightwave", "title": title.format(**fill_b),
+        "text": body.format(**fill_b), "created_at": iso(t2), "author": "throwaway_bw_victim", "followers": 220_000,
+        "url": f"https://www.reddit.com/r/ukbroadband/comments/demo{rid}/", "engagement": 340, "lang": "en",
+    })
+    for i, text in enumerate(REDDIT_COMMENTS_ANGRY):
+        rid += 1
+        reddit_rows.append({
+            "source": "reddit", "id": f"t1_demo{rid}", "brand": "Brightwave", "text": text.format(**fill_b),
+            "created_at": iso(t2 + timedelta(minutes=6 + 7 * i)), "author": rng.choice(HANDLES),
+            "followers": 220_000, "thread_id": sub_id, "parent_id": sub_id, "engagement": rng.randint(5, 80),
+            "url": f"https://www.reddit.com/r/ukbroadband/comments/demo{rid - i - 1}/_/demo{rid}/", "lang": "en",
+        })
+    reddit_rows.sort(key=lambda r: r["created_at"])
+    reddit_path = out_dir / "reddit.jsonl"
+    with open(reddit_path, "w", encoding="utf-8") as fh:
+        for row in reddit_rows:
+            fh.write(json.dumps(row, ensure_ascii=False) + "\n")
+
+    # App-store reviews as a CSV export with its own column names (mapped in the demo config).
+    reviews_path = out_dir / "reviews.csv"
+    with open(reviews_path, "w", encoding="utf-8", newline="") as fh:
+        writer = csv.writer(fh)
+        writer.writerow(["review_id", "app", "rating", "headline", "body", "reviewer", "date", "country"])
+        for i in range(48):
+            pool, stars = rng.choices(
+                [(REVIEW_GOOD, (4, 5)), (REVIEW_BAD, (1, 2)), (REVIEW_MID, (3, 3))], weights=[55, 35, 10])[0]
+            head, body = rng.choice(pool)
+            writer.writerow([f"as-{4000 + i}", "Brightwave", rng.randint(*stars), head, body,
+                             rng.choice(HANDLES), iso(at_random()), rng.choice(["gb", "ie", "us"])])
+        writer.writerow(["as-broken", "Brightwave", "5", "No body", "", "ghost", iso(anchor), "gb"])
+    return {"x": x_path, "reddit": reddit_path, "reviews": reviews_path}

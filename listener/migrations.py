@@ -1,0 +1,194 @@
+"""Numbered schema migrations. Append a new (number, name, sql) entry; never edit an applied one."""
+
+from __future__ import annotations
+
+MIGRATIONS: list[tuple[int, str, str]] = [
+    (
+        1,
+        "initial schema",
+        """
+        CREATE TABLE mentions (
+            id INTEGER PRIMARY KEY,
+            source TEXT NOT NULL,
+            native_id TEXT NOT NULL,
+            brand TEXT,
+            url TEXT,
+            author TEXT,
+            author_id TEXT,
+            author_followers INTEGER,
+            author_verified INTEGER NOT NULL DEFAULT 0,
+            text TEXT NOT NULL,
+            title TEXT,
+            stars INTEGER,
+            source_lang TEXT,
+            created_at TEXT NOT NULL,
+            collected_at TEXT NOT NULL,
+            thread_key TEXT NOT NULL,
+            parent_id TEXT,
+            engagement INTEGER NOT NULL DEFAULT 0,
+            metrics TEXT NOT NULL DEFAULT '{}',
+            is_brand_account INTEGER NOT NULL DEFAULT 0,
+            raw TEXT,
+            -- the current score (the scores table keeps every model's)
+            lang TEXT,
+            label TEXT,
+            compound REAL,
+            confidence REAL,
+            themes TEXT NOT NULL DEFAULT '[]',
+            detractor INTEGER NOT NULL DEFAULT 0,
+            scored_at TEXT,
+            UNIQUE (source, native_id)
+        );
+        CREATE INDEX mentions_thread ON mentions (thread_key, created_at);
+        CREATE INDEX mentions_created ON mentions (created_at);
+        CREATE INDEX mentions_brand_created ON mentions (brand, created_at);
+        CREATE INDEX mentions_author ON mentions (source, author, created_at);
+        CREATE INDEX mentions_unscored ON mentions (scored_at) WHERE scored_at IS NULL;
+
+        CREATE TABLE scores (
+            mention_id INTEGER NOT NULL REFERENCES mentions(id) ON DELETE CASCADE,
+            model TEXT NOT NULL,
+            label TEXT NOT NULL,
+            compound REAL NOT NULL,
+            confidence REAL NOT NULL,
+            lang TEXT,
+            scored_at TEXT NOT NULL,
+            PRIMARY KEY (mention_id, model)
+        );
+
+        CREATE TABLE authors (
+            source TEXT NOT NULL,
+            author TEXT NOT NULL,
+            author_id TEXT,
+            followers INTEGER,
+            verified INTEGER NOT NULL DEFAULT 0,
+            first_seen TEXT NOT NULL,
+            last_seen TEXT NOT NULL,
+            mentions INTEGER NOT NULL DEFAULT 0,
+            negative INTEGER NOT NULL DEFAULT 0,
+            last_negative_at TEXT,
+            PRIMARY KEY (source, author)
+        );
+
+        CREATE TABLE threads (
+            thread_key TEXT PRIMARY KEY,
+            source TEXT NOT NULL,
+            brand TEXT,
+            url TEXT,
+            title TEXT,
+            first_at TEXT NOT NULL,
+            last_at TEXT NOT NULL,
+            mentions INTEGER NOT NULL DEFAULT 0,
+            negative INTEGER NOT NULL DEFAULT 0,
+            detractors INTEGER NOT NULL DEFAULT 0,
+            reach INTEGER NOT NULL DEFAULT 0,
+            engagement INTEGER NOT NULL DEFAULT 0,
+            mean_compound REAL,
+            brand_replied INTEGER NOT NULL DEFAULT 0,
+            risk REAL NOT NULL DEFAULT 0,
+            reasons TEXT NOT NULL DEFAULT '[]',
+            flagged INTEGER NOT NULL DEFAULT 0,
+            level TEXT,
+            -- work marks, so a crash between stages loses nothing: rollup pending, alert check pending
+            dirty INTEGER NOT NULL DEFAULT 1,
+            alert_pending INTEGER NOT NULL DEFAULT 0,
+            updated_at TEXT NOT NULL
+        );
+        CREATE INDEX threads_dirty ON threads (dirty) WHERE dirty = 1;
+        CREATE INDEX threads_alert_pending ON threads (alert_pending) WHERE alert_pending = 1;
+        CREATE INDEX threads_risk ON threads (risk DESC);
+
+        CREATE TABLE queue_items (
+            id INTEGER PRIMARY KEY,
+            thread_key TEXT NOT NULL UNIQUE REFERENCES threads(thread_key),
+            brand TEXT,
+            source TEXT,
+            state TEXT NOT NULL DEFAULT 'new',
+            priority TEXT NOT NULL DEFAULT 'low',
+            risk REAL NOT NULL DEFAULT 0,
+            assignee TEXT,
+            tags TEXT NOT NULL DEFAULT '[]',
+            created_at TEXT NOT NULL,
+            updated_at TEXT NOT NULL,
+            first_response_due TEXT,
+            resolution_due TEXT,
+            first_response_at TEXT,
+            resolved_at TEXT,
+            snoozed_until TEXT,
+            outcome TEXT,
+            dismiss_reason TEXT,
+            recovery TEXT
+        );
+        CREATE INDEX queue_state ON queue_items (state, priority);
+
+        CREATE TABLE queue_events (
+            id INTEGER PRIMARY KEY,
+            item_id INTEGER NOT NULL REFERENCES queue_items(id),
+            at TEXT NOT NULL,
+            actor TEXT NOT NULL,
+            action TEXT NOT NULL,
+            detail TEXT NOT NULL DEFAULT '{}'
+        );
+        CREATE INDEX queue_events_item ON queue_events (item_id, at);
+
+        CREATE TABLE outbox (
+            id INTEGER PRIMARY KEY,
+            idem_key TEXT NOT NULL UNIQUE,
+            receiver TEXT NOT NULL,
+            rule TEXT NOT NULL,
+            thread_key TEXT,
+            level TEXT NOT NULL,
+            payload TEXT NOT NULL,
+            created_at TEXT NOT NULL,
+            attempts INTEGER NOT NULL DEFAULT 0,
+            next_attempt_at TEXT,
+            delivered_at TEXT,
+            last_error TEXT,
+            external_ref TEXT
+        );
+        CREATE INDEX outbox_pending ON outbox (delivered_at, next_attempt_at);
+
+        CREATE TABLE cursors (
+            source TEXT NOT NULL,
+            query_key TEXT NOT NULL,
+            value TEXT,
+            updated_at TEXT NOT NULL,
+            PRIMARY KEY (source, query_key)
+        );
+
+        CREATE TABLE runs (
+            id INTEGER PRIMARY KEY,
+            source TEXT NOT NULL,
+            query_key TEXT NOT NULL,
+            started_at TEXT NOT NULL,
+            finished_at TEXT,
+            fetched INTEGER NOT NULL DEFAULT 0,
+            new INTEGER NOT NULL DEFAULT 0,
+            duplicates INTEGER NOT NULL DEFAULT 0,
+            quarantined INTEGER NOT NULL DEFAULT 0,
+            errors INTEGER NOT NULL DEFAULT 0,
+            error TEXT,
+            duration_s REAL
+        );
+        CREATE INDEX runs_source ON runs (source, started_at);
+
+        CREATE TABLE labels (
+            id INTEGER PRIMARY KEY,
+            mention_id INTEGER NOT NULL REFERENCES mentions(id) ON DELETE CASCADE,
+            label TEXT NOT NULL,
+            actor TEXT NOT NULL,
+            at TEXT NOT NULL
+        );
+
+        CREATE TABLE quarantine (
+            id INTEGER PRIMARY KEY,
+            source TEXT NOT NULL,
+            location TEXT NOT NULL,
+            reason TEXT NOT NULL,
+            raw TEXT,
+            at TEXT NOT NULL
+        );
+        CREATE UNIQUE INDEX quarantine_where ON quarantine (source, location);
+        """,
+    ),
+]

@@ -1,0 +1,54 @@
+"""The source interface. A source yields batches of mentions; it never scores, stores or alerts."""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import TYPE_CHECKING, ClassVar, Iterator
+
+from pydantic import Field
+
+from listener.config import Section
+from listener.models import Batch
+
+if TYPE_CHECKING:
+    from listener.config import Config
+
+
+class SourceConfig(Section):
+    """Keys every source section has."""
+
+    enabled: bool = True
+    interval_minutes: float = Field(default=15, gt=0)
+
+
+@dataclass(frozen=True)
+class SourceQuery:
+    """One thing a source asks for. `key` names its cursor; `brand` is None when rows say it themselves."""
+
+    key: str
+    brand: str | None
+    text: str
+
+
+class Source(ABC):
+    name: ClassVar[str]
+    Config: ClassVar[type[SourceConfig]] = SourceConfig
+
+    def __init__(self, config: SourceConfig, app: "Config") -> None:
+        self.config = config
+        self.app = app
+
+    @abstractmethod
+    def queries(self) -> list[SourceQuery]:
+        """What to collect this run, one cursor each."""
+
+    @abstractmethod
+    def collect(self, query: SourceQuery, cursor: str | None,
+                backfill: timedelta | None = None) -> Iterator[Batch]:
+        """Fetch from `cursor` on; each yielded batch carries the cursor to store with it."""
+
+    def check(self) -> list[str]:
+        """Problems with credentials or reachability, in words a user can act on (for `overheard doctor`)."""
+        return []

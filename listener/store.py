@@ -1,0 +1,229 @@
+"""The store: SQLite through sqlite-utils, WAL mode, numbered migrations.
+
+Rules that keep data safe live here: a batch of mentions and the cursor that follows it are written
+in one transaction, and mentions upsert on (source, native_id), so a re-fetch stores nothing twice.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Iterator
+
+import sqlite_utils
+
+from listener.migrations import MIGRATIONS
+from listener.models import Batch, Mention, Quarantined, iso, utcnow
+
+
+@dataclass
+class SaveResult:
+    fetched: int = 0
+    new: int = 0
+    duplicates: int = 0
+    quarantined: int = 0
+
+
+class Store:
+    """One connection to the overheard database. Open one per thread."""
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = str(path)
+        if self.path != ":memory:":
+            Path(self.path).parent.mkdir(parents=True, exist_ok=True)
+        # Autocommit mode: transactions are explicit (BEGIN IMMEDIATE) so a batch and its cursor commit together.
+        conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False, timeout=30)
+        conn.execute("PRAGMA foreign_keys = ON")
+        conn.execute("PRAGMA synchronous = NORMAL")
+        conn.execute("PRAGMA busy_timeout = 30000")
+        self.conn = conn
+        self.db = sqlite_utils.Database(conn)
+        if self.path != ":memory:":
+            self.db.enable_wal()
+        self.migrate()
+
+    def close(self) -> None:
+        self.conn.close()
+
+    def __enter__(self) -> "Store":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # ------------------------------------------------------------ schema
+    def migrate(self) -> list[int]:
+        """Apply the migrations this database has not seen yet; returns their numbers."""
+        self.conn.execute(
+            "CREATE TABLE IF NOT EXISTS schema_migrations (number INTEGER PRIMARY KEY, name TEXT, applied_at TEXT)"
+        )
+        done = {row[0] for row in self.conn.execute("SELECT number FROM schema_migrations")}
+        applied = []
+        for number, name, sql in MIGRATIONS:
+            if number in done:
+                continue
+            with self.transaction():
+                for statement in _split_sql(sql):
+                    self.conn.execute(statement)
+                self.conn.execute(
+                    "INSERT INTO schema_migrations VALUES (?, ?, ?)", (number, name, iso(utcnow()))
+                )
+            applied.append(number)
+        return applied
+
+    @contextmanager
+    def transaction(self) -> Iterator[sqlite3.Connection]:
+        """BEGIN IMMEDIATE ... COMMIT; rolls back on any exception. Nested calls join the outer one."""
+        if self.conn.in_transaction:
+            yield self.conn
+            return
+        self.conn.execute("BEGIN IMMEDIATE")
+        try:
+            yield self.conn
+        except BaseException:
+            self.conn.execute("ROLLBACK")
+            raise
+        else:
+            self.conn.execute("COMMIT")
+
+    def query(self, sql: str, params: Any = ()) -> list[dict[str, Any]]:
+        return list(self.db.query(sql, params))
+
+    def scalar(self, sql: str, params: Any = ()) -> Any:
+        row = self.conn.execute(sql, params).fetchone()
+        return row[0] if row else None
+
+    # ------------------------------------------------------------ cursors
+    def get_cursor(self, source: str, query_key: str) -> str | None:
+        return self.scalar("SELECT value FROM cursors WHERE source = ? AND query_key = ?", (source, query_key))
+
+    def _set_cursor(self, source: str, query_key: str, value: str | None) -> None:
+        self.conn.execute(
+            "INSERT INTO cursors (source, query_key, value, updated_at) VALUES (?, ?, ?, ?) "
+            "ON CONFLICT (source, query_key) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at",
+            (source, query_key, value, iso(utcnow())),
+        )
+
+    # ------------------------------------------------------------ mentions
+    def save_batch(self, source: str, query_key: str, batch: Batch) -> SaveResult:
+        """Store a batch and move the cursor, in one transaction."""
+        result = SaveResult(fetched=len(batch.mentions), quarantined=len(batch.quarantined))
+        with self.transaction():
+            for mention in batch.mentions:
+                if self._insert_mention(mention):
+                    result.new += 1
+                else:
+                    result.duplicates += 1
+            for item in batch.quarantined:
+                self._quarantine(item)
+            if batch.cursor is not None:
+                self._set_cursor(source, query_key, batch.cursor)
+        return result
+
+    def _insert_mention(self, m: Mention) -> bool:
+        now = iso(utcnow())
+        created = iso(m.created_at)
+        metrics = json.dumps(m.metrics, sort_keys=True, ensure_ascii=False)
+        cur = self.conn.execute(
+            """INSERT INTO mentions (source, native_id, brand, url, author, author_id, author_followers,
+                   author_verified, text, title, stars, source_lang, created_at, collected_at, thread_key,
+                   parent_id, engagement, metrics, is_brand_account, raw)
+               VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+               ON CONFLICT (source, native_id) DO NOTHING""",
+            (
+                m.source, m.native_id, m.brand, m.url, m.author, m.author_id, m.author_followers,
+                int(m.author_verified), m.text, m.title, m.stars, m.lang, created, now, m.thread_key,
+                m.parent_id, m.engagement, metrics, int(m.is_brand_account),
+                None if m.raw is None else json.dumps(m.raw, ensure_ascii=False, default=str),
+            ),
+        )
+        inserted = cur.rowcount == 1
+        if not inserted:
+            # Seen before: engagement and reach grow, so refresh them; everything else stays as first stored.
+            changed = self.conn.execute(
+                """UPDATE mentions SET engagement = ?, metrics = ?, author_followers = COALESCE(?, author_followers)
+                   WHERE source = ? AND native_id = ?
+                     AND (engagement != ? OR metrics != ? OR (? IS NOT NULL AND author_followers IS NOT ?))""",
+                (m.engagement, metrics, m.author_followers, m.source, m.native_id,
+                 m.engagement, metrics, m.author_followers, m.author_followers),
+            ).rowcount
+            if changed:
+                self._touch_thread(m, created, now)
+            return False
+        self._touch_thread(m, created, now)
+        if m.author:
+            self.conn.execute(
+                """INSERT INTO authors (source, author, author_id, followers, verified, first_seen, last_seen, mentions)
+                   VALUES (?, ?, ?, ?, ?, ?, ?, 1)
+                   ON CONFLICT (source, author) DO UPDATE SET
+                     followers = COALESCE(excluded.followers, followers),
+                     verified = MAX(verified, excluded.verified),
+                     first_seen = MIN(first_seen, excluded.first_seen),
+                     last_seen = MAX(last_seen, excluded.last_seen),
+                     mentions = mentions + 1""",
+                (m.source, m.author, m.author_id, m.author_followers, int(m.author_verified), created, created),
+            )
+        return True
+
+    def _touch_thread(self, m: Mention, created: str, now: str) -> None:
+        self.conn.execute(
+            """INSERT INTO threads (thread_key, source, brand, url, title, first_at, last_at, updated_at, dirty)
+               VALUES (?, ?, ?, ?, ?, ?, ?, ?, 1)
+               ON CONFLICT (thread_key) DO UPDATE SET dirty = 1,
+                 brand = COALESCE(threads.brand, excluded.brand),
+                 title = COALESCE(threads.title, excluded.title)""",
+            (m.thread_key, m.source, m.brand, m.url if not m.thread_id or m.thread_id == m.native_id else None,
+             m.title, created, created, now),
+        )
+
+    def _quarantine(self, item: Quarantined) -> None:
+        self.conn.execute(
+            "INSERT OR IGNORE INTO quarantine (source, location, reason, raw, at) VALUES (?, ?, ?, ?, ?)",
+            (item.source, item.location, item.reason, item.raw[:10000], iso(utcnow())),
+        )
+
+    def record_run(self, source: str, query_key: str, started_at: str, result: SaveResult,
+                   errors: int = 0, error: str | None = None, duration_s: float | None = None) -> int:
+        return int(self.db["runs"].insert(
+            {
+                "source": source, "query_key": query_key, "started_at": started_at,
+                "finished_at": iso(utcnow()), "fetched": result.fetched, "new": result.new,
+                "duplicates": result.duplicates, "quarantined": result.quarantined,
+                "errors": errors, "error": error, "duration_s": duration_s,
+            }
+        ).last_pk)
+
+    def counts(self) -> dict[str, int]:
+        """Headline counts for summaries and status."""
+        return {
+            "mentions": self.scalar("SELECT COUNT(*) FROM mentions"),
+            "negative": self.scalar("SELECT COUNT(*) FROM mentions WHERE label = 'negative'"),
+            "scored": self.scalar("SELECT COUNT(*) FROM mentions WHERE scored_at IS NOT NULL"),
+            "detractors": self.scalar("SELECT COUNT(*) FROM mentions WHERE detractor = 1"),
+            "threads": self.scalar("SELECT COUNT(*) FROM threads"),
+            "flagged_threads": self.scalar("SELECT COUNT(*) FROM threads WHERE flagged = 1"),
+            "queue_open": self.scalar(
+                "SELECT COUNT(*) FROM queue_items WHERE state NOT IN ('resolved', 'dismissed')"
+            ),
+            "alerts": self.scalar("SELECT COUNT(*) FROM outbox"),
+            "alerts_delivered": self.scalar("SELECT COUNT(*) FROM outbox WHERE delivered_at IS NOT NULL"),
+            "quarantined": self.scalar("SELECT COUNT(*) FROM quarantine"),
+        }
+
+
+def _split_sql(sql: str) -> list[str]:
+    """Split a migration into statements (no semicolons inside our string literals)."""
+    parts = []
+    for chunk in sql.split(";"):
+        lines = [ln for ln in chunk.splitlines() if not ln.strip().startswith("--")]
+        stmt = "\n".join(lines).strip()
+        if stmt:
+            parts.append(stmt)
+    return parts
+
+
+def open_store(path: str | Path) -> Store:
+    return Store(path)

@@ -1,0 +1,35 @@
+"""The score record every scorer returns, and the interface a scorer implements."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Iterable, Protocol, Sequence, runtime_checkable
+
+LABELS = ("negative", "neutral", "positive", "unscored")
+
+
+@dataclass(frozen=True, slots=True)
+class Score:
+    """One text's sentiment: label, compound in [-1, 1], confidence in [0, 1], language and model."""
+
+    label: str
+    compound: float
+    confidence: float
+    lang: str | None
+    model: str
+    themes: tuple[str, ...] = field(default=())
+
+    @property
+    def is_negative(self) -> bool:
+        return self.label == "negative"
+
+
+@runtime_checkable
+class Scorer(Protocol):
+    """Turns texts into scores. `langs` carries a language tag per text when the source has one."""
+
+    name: str
+
+    def score(self, text: str, lang: str | None = None) -> Score: ...
+
+    def score_many(self, texts: Sequence[str], langs: Iterable[str | None] | None = None) -> list[Score]: ...

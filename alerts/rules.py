@@ -28,7 +28,7 @@ def default_rules(config: Config) -> list[RuleConfig]:
     if not receivers:
         return []
     return [RuleConfig(name="negative-threads", min_risk=min(config.alerts.levels.values(), default=50),
-                       receivers=receivers)]
+                       receivers=receivers, kinds=["thread", "spike", "sla", "health"])]
 
 
 def level_for(risk: float, levels: dict[str, float]) -> str | None:
@@ -75,7 +75,7 @@ def evaluate_pending(store: Store, config: Config) -> EvaluationReport:
                 langs = {m["lang"] for m in mentions if m["lang"]}
                 themes = {t for m in mentions for t in json.loads(m["themes"] or "[]")}
                 for rule in rules:
-                    if not rule_matches(rule, thread, langs, themes):
+                    if "thread" not in rule.kinds or not rule_matches(rule, thread, langs, themes):
                         continue
                     alert = build_alert(config, store, thread, mentions, rule.name, level)
                     for receiver in rule.receivers:
@@ -104,3 +104,21 @@ def build_alert(config: Config, store: Store, thread: dict[str, Any], mentions: 
         queue_url=f"{config.alerts.queue_url.rstrip('/')}/items/{item_id}" if item_id else None,
         mentions=top, created_at=iso(utcnow()),
     )
+
+
+def enqueue_system_alert(store: Store, config: Config, alert: Alert) -> int:
+    """Route an alert raised outside the thread rules (kind spike, sla or health) to the receivers of
+    every rule whose `kinds` include it and whose brand/source filters fit; returns how many were new."""
+    rules = list(config.alerts.rules) or default_rules(config)
+    receivers: list[str] = []
+    for rule in rules:
+        if alert.kind not in rule.kinds:
+            continue
+        if rule.brands and alert.brand and alert.brand not in rule.brands:
+            continue
+        if rule.sources and alert.source and alert.source not in rule.sources:
+            continue
+        receivers.extend(r for r in rule.receivers if r not in receivers)
+    alert.created_at = alert.created_at or iso(utcnow())
+    with store.transaction():
+        return sum(int(outbox.enqueue(store, alert, receiver)) for receiver in receivers)

@@ -93,6 +93,8 @@ class RiskConfig(Section):
 # ---------------------------------------------------------------- alerts
 class RuleConfig(Section):
     name: str = Field(min_length=1)
+    # What the rule routes: thread alerts, and system alerts (spike, sla, health) raised by other stages.
+    kinds: list[Literal["thread", "spike", "sla", "health"]] = ["thread"]
     brands: list[str] = []
     sources: list[str] = []
     languages: list[str] = []

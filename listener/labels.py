@@ -1,0 +1,24 @@
+"""Human corrections of sentiment: stored for the learning loop, applied to the mention at once."""
+
+from __future__ import annotations
+
+from listener.errors import UserError
+from listener.models import iso, utcnow
+from listener.store import Store
+
+HUMAN_LABELS = ("negative", "neutral", "positive")
+
+
+def relabel(store: Store, mention_id: int, label: str, actor: str) -> None:
+    """Record `actor`'s label for a mention and make it the mention's current label."""
+    if label not in HUMAN_LABELS:
+        raise UserError(f"label {label!r}: must be one of {', '.join(HUMAN_LABELS)}")
+    with store.transaction() as conn:
+        row = conn.execute("SELECT thread_key FROM mentions WHERE id = ?", (mention_id,)).fetchone()
+        if row is None:
+            raise UserError(f"mention {mention_id}: no such mention")
+        now = iso(utcnow())
+        conn.execute("INSERT INTO labels (mention_id, label, actor, at) VALUES (?, ?, ?, ?)",
+                     (mention_id, label, actor, now))
+        conn.execute("UPDATE mentions SET label = ? WHERE id = ?", (label, mention_id))
+        conn.execute("UPDATE threads SET dirty = 1 WHERE thread_key = ?", (row[0],))

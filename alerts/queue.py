@@ -91,6 +91,12 @@ class QueueItem:
     reach: int = 0
     last_at: str | None = None
     reasons: list[str] = field(default_factory=list)
+    snippet: str | None = None  # the start of the thread's first customer mention
+
+    @property
+    def headline(self) -> str:
+        """What the list shows for the thread: its title, else how it starts."""
+        return self.title or self.snippet or self.thread_key
 
     @classmethod
     def from_row(cls, row: dict[str, Any]) -> "QueueItem":
@@ -332,7 +338,7 @@ class Queue:
     def author_history(self, item: QueueItem, limit: int = 10) -> dict[str, Any]:
         """The thread author's record with this brand: totals, their latest mentions, their other items."""
         if not item.author:
-            return {"author": None, "mentions": 0, "negative": 0, "recent": [], "items": []}
+            return {"author": None, "mentions": 0, "negative": 0, "recent": [], "other_items": []}
         args = (item.source, item.author, item.brand)
         totals = self.store.conn.execute(
             "SELECT COUNT(*), SUM(label = 'negative'), MIN(created_at) FROM mentions "
@@ -346,7 +352,7 @@ class Queue:
         followers = self.store.scalar("SELECT followers FROM authors WHERE source = ? AND author = ?",
                                       (item.source, item.author))
         return {"author": item.author, "followers": followers, "mentions": totals[0] or 0,
-                "negative": totals[1] or 0, "first_seen": totals[2], "recent": recent, "items": items}
+                "negative": totals[1] or 0, "first_seen": totals[2], "recent": recent, "other_items": items}
 
     def viewers(self, item_id: int, now: datetime | None = None, within_s: int = 90) -> list[str]:
         """Who had the item open in the last `within_s` seconds."""
@@ -717,7 +723,9 @@ def _raise_breach_alert(store: Store, config: Any, item: QueueItem, target: str,
 
 _ITEM_SELECT = """
 SELECT q.*, t.title AS title, t.url AS url, t.mentions AS mentions, t.negative AS negative, t.reach AS reach,
-       t.last_at AS last_at, t.reasons AS reasons
+       t.last_at AS last_at, t.reasons AS reasons,
+       (SELECT substr(m.text, 1, 160) FROM mentions m WHERE m.thread_key = q.thread_key AND m.is_brand_account = 0
+        ORDER BY m.created_at, m.id LIMIT 1) AS snippet
 FROM queue_items q LEFT JOIN threads t ON t.thread_key = q.thread_key
 """
 

@@ -99,7 +99,7 @@ class QueueItem:
         return self.title or self.snippet or self.thread_key
 
     @classmethod
-    def from_row(cls, row: dict[str, Any]) -> "QueueItem":
+    def from_row(cls, row: dict[str, Any]) -> QueueItem:
         names = cls.__dataclass_fields__
         data = {k: v for k, v in row.items() if k in names}
         data["tags"] = json.loads(row.get("tags") or "[]")

@@ -8,7 +8,7 @@ arithmetic in local wall time, one business window at a time.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from listener.config import QueueConfig
@@ -26,7 +26,7 @@ class BusinessHours:
     holidays: frozenset[date]
 
     @classmethod
-    def from_config(cls, config: QueueConfig) -> "BusinessHours":
+    def from_config(cls, config: QueueConfig) -> BusinessHours:
         def parse(value: str) -> time | None:
             hh, mm = (int(x) for x in value.split(":"))
             return None if hh == 24 else time(hh, mm)
@@ -59,9 +59,9 @@ class BusinessHours:
                 opens, closes = window
                 begin = max(opens, local)
                 if begin < closes:
-                    available = closes.astimezone(timezone.utc) - begin.astimezone(timezone.utc)
+                    available = closes.astimezone(UTC) - begin.astimezone(UTC)
                     if remaining <= available:
-                        return (begin.astimezone(timezone.utc) + remaining)
+                        return (begin.astimezone(UTC) + remaining)
                     remaining -= available
             day += timedelta(days=1)
         raise ValueError("no business hours within three years; check [queue] business_days and holidays")
@@ -78,6 +78,6 @@ class BusinessHours:
             if window:
                 begin, end = max(window[0], a), min(window[1], b)
                 if begin < end:
-                    total += end.astimezone(timezone.utc) - begin.astimezone(timezone.utc)
+                    total += end.astimezone(UTC) - begin.astimezone(UTC)
             day += timedelta(days=1)
         return total.total_seconds() / 60

@@ -12,9 +12,10 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Mapping
+from typing import Any
 from urllib.parse import parse_qs
 
 from slack_sdk.signature import SignatureVerifier
@@ -102,7 +103,7 @@ def handle(store: Store, config: Config, signing_secret: str | None, body: bytes
         return SlackReply(200, "", response_url, _ephemeral(f"Could not do that: {exc}"))
     did = ACTIONS[action_id]
     when = f"<!date^{int(now.timestamp())}^{{time}}|{now:%H:%M} UTC>"
-    extra = f" until <!date^{int(datetime.fromisoformat(item.snoozed_until.replace('Z', '+00:00')).timestamp())}" \
+    extra = f" until <!date^{int(datetime.fromisoformat(item.snoozed_until).timestamp())}" \
             f"^{{date_short_pretty}} {{time}}|{item.snoozed_until}>" if did == "snoozed" and item.snoozed_until else ""
     status = f":white_check_mark: *{mrkdwn_escape(actor)}* {did} queue item {item.id}{extra} at {when}"
     link = f"{config.alerts.queue_url.rstrip('/')}/items/{item.id}"

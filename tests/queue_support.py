@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from listener.config import Config, load_config
@@ -47,7 +47,7 @@ def write_config(tmp_path: Path, extra: str = "") -> Config:
 def angry_thread(store: Store, thread: str, *, author: str = "dana", at: datetime | None = None,
                  texts: list[str] | None = None, source: str = "x", lang: str | None = "en") -> list[Mention]:
     """Store a thread of angry mentions from big accounts (flagged by the real risk rollup)."""
-    at = at or datetime.now(timezone.utc) - timedelta(hours=2)
+    at = at or datetime.now(UTC) - timedelta(hours=2)
     mentions = []
     for i, text in enumerate(texts or ANGRY):
         mentions.append(Mention(

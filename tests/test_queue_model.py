@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -37,7 +37,7 @@ def test_flagged_threads_open_one_item_each_and_new_mentions_join_it(env):
     # another mention in the same thread joins the item instead of opening a second one
     store.save_batch("x", "test", Batch(mentions=[Mention(
         source="x", native_id="t0-extra", text="Brightwave still down, awful, refund me", brand="Brightwave",
-        created_at=datetime.now(timezone.utc), thread_id="t0-0", author="late", author_followers=10)]))
+        created_at=datetime.now(UTC), thread_id="t0-0", author="late", author_followers=10)]))
     process(config, store, channels={})
     assert store.scalar("SELECT COUNT(*) FROM queue_items") == 2
     assert queue.get(ids[0]).mentions == 5
@@ -66,7 +66,7 @@ def test_dismiss_snooze_wake_reopen_assign_unassign(env):
     back = queue.reopen(a, "bob", reason="not a duplicate after all")
     assert back.state == "new" and back.dismiss_reason is None and back.reopened == 1
     queue.assign(b, "carol", "admin")
-    snoozed = queue.snooze(b, "carol", datetime.now(timezone.utc) + timedelta(hours=3))
+    snoozed = queue.snooze(b, "carol", datetime.now(UTC) + timedelta(hours=3))
     assert snoozed.state == "snoozed" and snoozed.snoozed_until
     assert queue.wake(b, "carol").state == "claimed"  # back to the state it had
     assert queue.unassign(b, "carol").state == "new"
@@ -80,7 +80,7 @@ def test_dismiss_snooze_wake_reopen_assign_unassign(env):
     ([], lambda q, i: q.reopen(i, "alice"), "only resolved or dismissed items can be reopened"),
     ([], lambda q, i: q.resolve(i, "alice", "hugs"), "outcome 'hugs': must be one of"),
     ([], lambda q, i: q.dismiss(i, "alice", "boring"), "reason 'boring': must be one of"),
-    ([], lambda q, i: q.snooze(i, "alice", datetime(2020, 1, 1, tzinfo=timezone.utc)), "that time has passed"),
+    ([], lambda q, i: q.snooze(i, "alice", datetime(2020, 1, 1, tzinfo=UTC)), "that time has passed"),
     ([], lambda q, i: q.note(i, "alice", "   "), "note: must not be empty"),
     (["claim"], lambda q, i: q.claim(i, "alice"), "is already yours"),
     (["claim"], lambda q, i: q.claim(i, "bob"), "is claimed by alice; only an admin can take it over"),
@@ -120,7 +120,7 @@ def test_an_admin_can_take_over_and_the_trail_says_from_whom(env):
 def test_snoozes_end_by_themselves_on_the_clock(env):
     config, _, queue, ids = env
     queue.claim(ids[0], "alice")
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     queue.snooze(ids[0], "alice", now + timedelta(minutes=30))
     assert queue.tick(config, now + timedelta(minutes=10)).woken == 0
     assert queue.tick(config, now + timedelta(minutes=31)).woken == 1
@@ -147,7 +147,7 @@ def test_tags_and_relabel_are_events_and_relabel_feeds_the_learning_loop(env):
 def test_sla_breach_raises_one_alert_per_item_and_target(env):
     config, store, queue, ids = env
     item = queue.get(ids[0])
-    late = datetime.fromisoformat(item.first_response_due.replace("Z", "+00:00")) + timedelta(minutes=1)
+    late = datetime.fromisoformat(item.first_response_due) + timedelta(minutes=1)
     assert queue.sla(item, late).status == "breached"
     report = queue.tick(config, late)
     assert report.breaches == 2 and report.alerts == 2  # first response of both items, one receiver
@@ -158,7 +158,7 @@ def test_sla_breach_raises_one_alert_per_item_and_target(env):
     payload = json.loads(rows[0]["payload"])
     assert payload["kind"] == "sla" and "nobody has claimed it" in payload["reasons"]
     # the resolution target breaches later: a second, different alert
-    much_later = datetime.fromisoformat(item.resolution_due.replace("Z", "+00:00")) + timedelta(minutes=1)
+    much_later = datetime.fromisoformat(item.resolution_due) + timedelta(minutes=1)
     assert queue.tick(config, much_later).alerts == 2
     breaches = [e["detail"]["target"] for e in queue.events(ids[0]) if e["action"] == "sla_breach"]
     assert breaches == ["first_response", "resolution"]
@@ -166,7 +166,7 @@ def test_sla_breach_raises_one_alert_per_item_and_target(env):
 
 def test_items_about_to_breach_rise_to_the_top(env):
     _, store, queue, ids = env
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     store.conn.execute("UPDATE queue_items SET first_response_due = ? WHERE id = ?",
                        (iso(now + timedelta(minutes=10)), ids[1]))
     listed = queue.list(ItemFilter())
@@ -177,11 +177,11 @@ def test_items_about_to_breach_rise_to_the_top(env):
 
 def test_waiting_on_the_customer_pauses_the_resolution_clock(env):
     _, _, queue, ids = env
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     queue.claim(ids[0], "alice", now=now)
     before = queue.mark_waiting(ids[0], "alice", now=now).resolution_due
     after = queue.mark_replied(ids[0], "alice", now=now + timedelta(hours=5)).resolution_due
-    shift = datetime.fromisoformat(after.replace("Z", "+00:00")) - datetime.fromisoformat(before.replace("Z", "+00:00"))
+    shift = datetime.fromisoformat(after) - datetime.fromisoformat(before)
     assert shift == timedelta(hours=5)
 
 
@@ -191,7 +191,7 @@ def test_a_resolved_thread_that_turns_negative_again_is_reopened(env):
     queue.resolve(ids[0], "alice", "answered_publicly")
     store.save_batch("x", "test", Batch(mentions=[Mention(
         source="x", native_id="t0-again", text="Brightwave outage AGAIN. Awful, refund me, I hate this",
-        brand="Brightwave", created_at=datetime.now(timezone.utc), thread_id="t0-0", author="customer0",
+        brand="Brightwave", created_at=datetime.now(UTC), thread_id="t0-0", author="customer0",
         author_followers=90_000)]))
     process(config, store, channels={})
     item = queue.get(ids[0])
@@ -203,7 +203,7 @@ def test_a_resolved_thread_that_turns_negative_again_is_reopened(env):
 
 def test_close_the_loop_recovered_and_still_unhappy(env):
     config, store, queue, ids = env
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     for item_id in ids:
         queue.claim(item_id, "alice", now=now - timedelta(hours=1))
         queue.resolve(item_id, "alice", "refund", now=now - timedelta(hours=1))
@@ -221,7 +221,7 @@ def test_close_the_loop_recovered_and_still_unhappy(env):
 
 def test_an_author_who_never_comes_back_is_silent_after_the_window(env):
     config, _, queue, ids = env
-    old = datetime.now(timezone.utc) - timedelta(days=20)
+    old = datetime.now(UTC) - timedelta(days=20)
     queue.resolve(ids[0], "alice", "other", now=old)
     queue.tick(config)
     assert queue.get(ids[0]).recovery == "silent"

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
 from fastapi.testclient import TestClient
@@ -185,10 +185,10 @@ def test_collision_shows_who_else_has_it_open_or_claimed(site):
 
 
 def test_list_filters_search_and_counts(site):
-    config, store, app, ids = site
+    config, store, app, _ = site
     store.save_batch("reddit", "t", Batch(mentions=[Mention(
         source="reddit", native_id=f"r{i}", text=t, brand="Brightwave", author="zed", author_followers=50_000,
-        created_at=datetime.now(timezone.utc), thread_id="r0")
+        created_at=datetime.now(UTC), thread_id="r0")
         for i, t in enumerate(["Brightwave router bricked, awful, refund, scam, never again",
                                "Brightwave terrible service, furious, cancelling",
                                "Brightwave worst, disgusting"])]))

@@ -149,9 +149,9 @@ def _jinja(config: Config) -> jinja2.Environment:
     def local(value: str | None, fmt: str = "%a %d %b %H:%M") -> str:
         if not value:
             return ""
-        return datetime.fromisoformat(value.replace("Z", "+00:00")).astimezone(zone).strftime(fmt)
+        return datetime.fromisoformat(value).astimezone(zone).strftime(fmt)
 
-    def number(value: int | float | None) -> str:
+    def number(value: float | None) -> str:
         if value is None:
             return "—"
         return f"{value / 1_000_000:.1f}M" if value >= 1_000_000 else f"{value / 1000:.0f}k" if value >= 10_000 \

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import time
-from datetime import datetime, timedelta, timezone
-from typing import Any
+from datetime import UTC, datetime, timedelta
+from typing import Annotated, Any
 from urllib.parse import urlencode
 from zoneinfo import ZoneInfo
 
@@ -31,6 +31,7 @@ from listener.models import utcnow
 from listener.store import Store
 
 router = APIRouter()
+StoreDep = Annotated[Store, Depends(open_store)]
 FILTER_KEYS = ("state", "brand", "source", "priority", "assignee", "theme", "lang", "q", "sort")
 LOCKOUT_FAILURES = 5
 LOCKOUT_SECONDS = 60
@@ -41,7 +42,7 @@ def _queue(request: Request, store: Store) -> Queue:
 
 
 @router.get("/healthz")
-def healthz(store: Store = Depends(open_store)) -> dict[str, Any]:
+def healthz(store: StoreDep) -> dict[str, Any]:
     """Liveness for load balancers: no login, no data beyond "the database answers"."""
     store.scalar("SELECT 1")
     return {"status": "ok"}
@@ -56,12 +57,12 @@ def _safe_next(target: str | None) -> str:
 
 
 @router.get("/login")
-def login_page(request: Request, next: str | None = None) -> Response:  # noqa: A002 - the query parameter's name
+def login_page(request: Request, next: str | None = None) -> Response:
     return render(request, "login.html", next=_safe_next(next), error=None)
 
 
 @router.post("/login")
-async def login(request: Request, store: Store = Depends(open_store)) -> Response:
+async def login(request: Request, store: StoreDep) -> Response:
     form = await request.form()
     check_csrf(request, form)
     name = str(form.get("name", "")).strip()
@@ -93,7 +94,7 @@ async def logout(request: Request) -> Response:
 
 # ---------------------------------------------------------------- the list
 @router.get("/")
-def queue_list(request: Request, store: Store = Depends(open_store)) -> Response:
+def queue_list(request: Request, store: StoreDep) -> Response:
     user = require_user(request, store)
     params = {k: (request.query_params.get(k) or "").strip() for k in FILTER_KEYS}
     flt = ItemFilter(
@@ -121,7 +122,7 @@ def queue_list(request: Request, store: Store = Depends(open_store)) -> Response
 
 # ---------------------------------------------------------------- one item
 @router.get("/items/{item_id}")
-def item_page(request: Request, item_id: int, store: Store = Depends(open_store)) -> Response:
+def item_page(request: Request, item_id: int, store: StoreDep) -> Response:
     user = require_user(request, store)
     queue = _queue(request, store)
     try:
@@ -139,7 +140,7 @@ def item_page(request: Request, item_id: int, store: Store = Depends(open_store)
 
 
 @router.get("/items/{item_id}/presence")
-def presence(request: Request, item_id: int, store: Store = Depends(open_store)) -> Response:
+def presence(request: Request, item_id: int, store: StoreDep) -> Response:
     """Who else has the item open (polled by the item page, which also keeps our own presence fresh)."""
     user = require_user(request, store)
     queue = _queue(request, store)
@@ -162,16 +163,16 @@ def _parse_snooze(value: str, zone: str) -> datetime | None:
         dt = datetime.fromisoformat(value)
     except ValueError:
         raise UserError(f"snooze until {value!r}: not a time") from None
-    return (dt if dt.tzinfo else dt.replace(tzinfo=ZoneInfo(zone))).astimezone(timezone.utc)
+    return (dt if dt.tzinfo else dt.replace(tzinfo=ZoneInfo(zone))).astimezone(UTC)
 
 
 @router.post("/items/{item_id}/{action}")
-async def item_action(request: Request, item_id: int, action: str, store: Store = Depends(open_store)) -> Response:
+async def item_action(request: Request, item_id: int, action: str, store: StoreDep) -> Response:
     form = await request.form()
     user = require_user(request, store)
     check_csrf(request, form)
     queue = _queue(request, store)
-    field = lambda key: str(form.get(key, "") or "").strip()  # noqa: E731
+    field = lambda key: str(form.get(key, "") or "").strip()
     me = user.name
     try:
         if action == "claim":
@@ -234,7 +235,7 @@ async def item_action(request: Request, item_id: int, action: str, store: Store 
 # ---------------------------------------------------------------- Slack buttons
 @router.post("/slack/actions")
 async def slack_interactivity(request: Request, background: BackgroundTasks,
-                              store: Store = Depends(open_store)) -> Response:
+                              store: StoreDep) -> Response:
     """Slack's interactivity URL. Signed by Slack instead of a session; see alerts.slack_actions."""
     body = await request.body()
     reply = slack_actions.handle(store, request.app.state.config, request.app.state.slack_signing_secret,

@@ -7,7 +7,7 @@ import json
 import os
 import re
 import sys
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -66,14 +66,14 @@ def _parse_until(until: str | None, for_: str | None, config: Config) -> datetim
                             f"{config.queue.timezone} unless it has an offset)") from None
         if dt.tzinfo is None:
             dt = dt.replace(tzinfo=ZoneInfo(config.queue.timezone))
-        return dt.astimezone(timezone.utc)
+        return dt.astimezone(UTC)
     return None
 
 
 def _local(config: Config, value: str | None) -> str:
     if not value:
         return ""
-    dt = datetime.fromisoformat(value.replace("Z", "+00:00")).astimezone(ZoneInfo(config.queue.timezone))
+    dt = datetime.fromisoformat(value).astimezone(ZoneInfo(config.queue.timezone))
     return dt.strftime("%a %d %b %H:%M")
 
 

@@ -8,6 +8,7 @@ import subprocess
 import sys
 import time
 import urllib.request
+from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
@@ -167,3 +168,13 @@ def test_serve_listens_on_loopback_and_answers_health(workspace):
     finally:
         proc.terminate()
         proc.wait(timeout=10)
+
+
+def test_every_queue_command_is_documented():
+    docs = (Path(__file__).resolve().parent.parent / "docs" / "queue.md").read_text(encoding="utf-8")
+    from listener.commands.queue import queue, users
+
+    for group, commands in (("queue", queue.commands), ("users", users.commands)):
+        for name in commands:
+            assert f"overheard {group} {name}" in docs or f"{group} {name}" in docs, f"{group} {name} is not in docs"
+    assert "overheard serve" in docs

@@ -101,9 +101,8 @@ def test_security_headers_on_every_page(site):
         assert response.headers["x-frame-options"] == "DENY"
         assert response.headers["x-content-type-options"] == "nosniff"
     assert client.get("/login").headers["cache-control"] == "no-store"
-    login(client)
-    cookie = [h for h in client.get("/").headers.get_list("set-cookie")] or [""]
-    assert all("httponly" in c.lower() for c in cookie if c)
+    cookie = login(client).headers["set-cookie"].lower()
+    assert cookie.startswith("overheard_session=") and "httponly" in cookie and "samesite=lax" in cookie
 
 
 def test_no_inline_script_in_any_page(site):

@@ -172,6 +172,7 @@ def create_app(config: Config, *, secret: str | None = None, slack_signing_secre
     app.state.slack_signing_secret = (slack_signing_secret if slack_signing_secret is not None
                                       else os.environ.get(config.web.slack_signing_secret_env, ""))
     app.state.login_failures = {}
+    app.state.last_tick = float("-inf")
     app.add_middleware(SessionMiddleware, secret_key=secret or session_secret(config),
                        session_cookie="overheard_session", max_age=config.web.session_hours * 3600,
                        same_site="lax", https_only=config.web.secure_cookies)

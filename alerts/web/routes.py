@@ -35,6 +35,7 @@ StoreDep = Annotated[Store, Depends(open_store)]
 FILTER_KEYS = ("state", "brand", "source", "priority", "assignee", "theme", "lang", "q", "sort")
 LOCKOUT_FAILURES = 5
 LOCKOUT_SECONDS = 60
+TICK_SECONDS = 30
 
 
 def _queue(request: Request, store: Store) -> Queue:
@@ -102,6 +103,10 @@ def queue_list(request: Request, store: StoreDep) -> Response:
         priority=params["priority"] or None, assignee=params["assignee"] or None, theme=params["theme"] or None,
         lang=params["lang"] or None, search=params["q"] or None, sort=params["sort"] or "sla")
     queue = _queue(request, store)
+    # Keep the clock moving while people work even if no pipeline runs: snoozes end, breaches are raised.
+    if time.monotonic() - request.app.state.last_tick > TICK_SECONDS:
+        request.app.state.last_tick = time.monotonic()
+        queue.tick(request.app.state.config)
     error = None
     try:
         items = queue.list(flt)

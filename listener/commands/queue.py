@@ -100,6 +100,7 @@ def list_(config: Config, as_json: bool, **filters: Any) -> None:
     """List queue items, about-to-breach first, with counts per state."""
     with open_store(config) as store:
         q = Queue(store, config.queue)
+        q.tick(config)  # snoozes that ended come back before listing
         flt = ItemFilter(**filters)
         items = q.list(flt)
         counts = q.counts(flt)

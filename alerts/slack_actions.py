@@ -86,6 +86,12 @@ def handle(store: Store, config: Config, signing_secret: str | None, body: bytes
     if action_id not in ACTIONS:
         return SlackReply(200, "", response_url, _ephemeral(f"overheard does not know the button {action_id!r}"))
     known = user_for_slack(store, slack_id)
+    if known and known.disabled:
+        return SlackReply(200, "", response_url, _ephemeral(f"Your overheard account {known.name} is disabled."))
+    if known is None and config.web.slack_require_known_users:
+        return SlackReply(200, "", response_url, _ephemeral(
+            f"Your Slack account is not linked to an overheard user; ask an admin to run "
+            f"`overheard users add NAME --slack-id {slack_id}`."))
     actor = known.name if known else f"slack:{user.get('username') or user.get('name') or slack_id}"
     queue = Queue(store, config.queue)
     now = now or utcnow()

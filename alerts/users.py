@@ -122,7 +122,8 @@ def authenticate(store: Store, name: str, password: str) -> User | None:
 
 
 def user_for_slack(store: Store, slack_user_id: str) -> User | None:
-    rows = store.query("SELECT name FROM users WHERE slack_user_id = ? AND disabled = 0", (slack_user_id,))
+    """The user linked to a Slack id (disabled ones included: the caller refuses them)."""
+    rows = store.query("SELECT name FROM users WHERE slack_user_id = ?", (slack_user_id,))
     return get_user(store, rows[0]["name"]) if rows else None
 
 

@@ -202,6 +202,9 @@ class WebConfig(Section):
     secure_cookies: bool = False
     # Env var holding the Slack app's signing secret; unset: the Slack button endpoint answers 503.
     slack_signing_secret_env: str = "SLACK_SIGNING_SECRET"
+    # false: a Slack user without `overheard users add … --slack-id` acts as "slack:<username>";
+    # true: only Slack users linked to an overheard user may use the buttons.
+    slack_require_known_users: bool = False
 
 
 # ---------------------------------------------------------------- trends

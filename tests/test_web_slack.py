@@ -156,3 +156,23 @@ def test_without_a_signing_secret_the_endpoint_is_off(tmp_path, monkeypatch):
     body = "payload=%7B%7D"
     response = client.post("/slack/actions", content=body, headers=signed(body))
     assert response.status_code == 503 and "SLACK_SIGNING_SECRET" in response.text
+
+
+def test_disabled_or_unlinked_users_are_refused_when_required(tmp_path, httpserver):
+    from alerts.users import set_disabled
+
+    config = write_config(tmp_path, extra="[web]\nslack_require_known_users = true\n")
+    store = Store(config.db_path)
+    ids = flagged_items(config, store, threads=1)
+    add_user(store, "alice", "agent", "a long password", slack_user_id="U0ALICE")
+    set_disabled(store, "alice", True)
+    httpserver.expect_request("/actions/T1/123/abc", method="POST").respond_with_data("ok")
+    client = TestClient(create_app(config, secret="s" * 40, slack_signing_secret=SECRET))
+    post(client, payload(httpserver, ids[0]))
+    post(client, payload(httpserver, ids[0], user_id="U0STRANGER", username="stranger"))
+    replies = sent(httpserver)
+    assert "account alice is disabled" in replies[0]["text"]
+    assert "not linked to an overheard user" in replies[1]["text"] and "--slack-id U0STRANGER" in replies[1]["text"]
+    assert all(r["response_type"] == "ephemeral" for r in replies)
+    assert store.scalar("SELECT state FROM queue_items WHERE id = ?", (ids[0],)) == "new"
+    store.close()

@@ -185,7 +185,8 @@ def _thread_author(store: Store, thread_key: str) -> str | None:
         "ORDER BY created_at, id LIMIT 1", (thread_key,))
 
 
-def _due_times(hours: BusinessHours, config: QueueConfig, priority: str, start: datetime) -> tuple[str | None, str | None]:
+def _due_times(hours: BusinessHours, config: QueueConfig, priority: str,
+               start: datetime) -> tuple[str | None, str | None]:
     target = config.sla.get(priority)
     if target is None:
         return None, None

@@ -14,7 +14,7 @@ import statistics
 import sys
 import tempfile
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
@@ -40,7 +40,7 @@ def build(folder: Path, items: int) -> tuple:
     (folder / "overheard.toml").write_text(CONFIG)
     config = load_config(folder / "overheard.toml")
     store = Store(config.db_path)
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     mentions = []
     for n in range(items):
         word = WORDS[n % len(WORDS)]

@@ -172,7 +172,7 @@ class QueueConfig(Section):
         return values
 
     @model_validator(mode="after")
-    def _hours_in_order(self) -> "QueueConfig":
+    def _hours_in_order(self) -> QueueConfig:
         if self.business_start >= self.business_end:
             raise ValueError(f"business_start {self.business_start!r} must be before business_end "
                              f"{self.business_end!r}")

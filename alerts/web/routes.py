@@ -177,7 +177,10 @@ async def item_action(request: Request, item_id: int, action: str, store: StoreD
     user = require_user(request, store)
     check_csrf(request, form)
     queue = _queue(request, store)
-    field = lambda key: str(form.get(key, "") or "").strip()
+
+    def field(key: str) -> str:
+        return str(form.get(key, "") or "").strip()
+
     me = user.name
     try:
         if action == "claim":

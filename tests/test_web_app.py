@@ -121,6 +121,7 @@ def test_mention_text_is_escaped(site):
         "<script>alert('owned')</script> @Brightwave <b>outage</b> awful refund scam never again",
         "Brightwave terrible, disgusting, furious, refund",
         "Brightwave worst ever, scam, cancelling"])
+    store.conn.execute("UPDATE mentions SET url = 'javascript:alert(1)' WHERE native_id = 'evil-1'")
     process(config, store, channels={})
     item_id = store.scalar("SELECT id FROM queue_items WHERE thread_key = 'x:evil-0'")
     client = TestClient(app)
@@ -128,6 +129,7 @@ def test_mention_text_is_escaped(site):
     html = client.get(f"/items/{item_id}").text
     assert "&lt;script&gt;alert(&#39;owned&#39;)&lt;/script&gt;" in html
     assert "<script>alert" not in html and "<b>outage</b>" not in html
+    assert "javascript:" not in html  # a hostile link is not rendered as a link
     assert "&lt;script&gt;" in client.get("/").text
 
 
@@ -222,3 +224,27 @@ def test_a_disabled_user_is_logged_out(site):
     login(client)
     set_disabled(store, "alice", True)
     assert client.get("/", follow_redirects=False).status_code == 303
+
+
+def test_every_form_on_every_page_carries_the_csrf_token(site):
+    _, _, app, ids = site
+    client = TestClient(app)
+    forms = re.findall(r'<form method="post".*?</form>', client.get("/login").text, flags=re.S)
+    login(client)
+    for path in ("/", f"/items/{ids[0]}"):
+        forms += re.findall(r'<form method="post".*?</form>', client.get(path).text, flags=re.S)
+    assert len(forms) > 10
+    assert all('name="csrf_token" value="' in f for f in forms)
+
+
+@pytest.mark.parametrize("section, message", [
+    ("[web]\nprot = 8000\n", "web.prot: unknown key"),
+    ("[web]\nport = 0\n", "web.port:"),
+    ("[web]\nsecure_cookies = \"yes\"\n", "web.secure_cookies: expected true or false"),
+])
+def test_bad_web_config_is_one_clear_line(tmp_path, section, message):
+    from listener.errors import ConfigError
+
+    with pytest.raises(ConfigError) as err:
+        write_config(tmp_path, extra=section)
+    assert message in str(err.value)

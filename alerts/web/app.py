@@ -157,7 +157,14 @@ def _jinja(config: Config) -> jinja2.Environment:
         return f"{value / 1_000_000:.1f}M" if value >= 1_000_000 else f"{value / 1000:.0f}k" if value >= 10_000 \
             else f"{value:,}"
 
+    def web_link(value: str | None) -> str:
+        # Mention URLs come from the outside: only http(s) links are rendered, never javascript: or data:.
+        if not value or not value.lower().startswith(("http://", "https://")):
+            return ""
+        return value
+
     env.filters["local"] = local
+    env.filters["web_link"] = web_link
     env.filters["number"] = number
     return env
 

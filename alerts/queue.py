@@ -395,11 +395,15 @@ class Queue:
         state = item["state"]
         if state in allowed:
             return
-        hint = {
-            "resolved": "reopen it first", "dismissed": "reopen it first",
-            "new": "claim it first", "snoozed": "wake it first (or claim it)",
-        }.get(state, f"it can be {action} only when {' or '.join(allowed)}")
-        raise UserError(f"queue item {item['id']} is {state}: cannot {action} it; {hint}")
+        if state in CLOSED_STATES:
+            hint = "reopen it first"
+        elif state == "snoozed":
+            hint = "wake it first (or claim it)"
+        elif state == "new" and "claimed" in allowed:
+            hint = "claim it first"
+        else:
+            hint = f"that is only possible when it is {' or '.join(allowed)}"
+        raise UserError(f"queue item {item['id']} is {state}: cannot {action}; {hint}")
 
     def _update(self, item_id: int, now: datetime, **values: Any) -> None:
         values["updated_at"] = iso(now)
@@ -429,7 +433,7 @@ class Queue:
             raise UserError("assignee: must not be empty")
         with self.store.transaction():
             item = self._load(item_id)
-            self._require(item, ("new", "claimed", "waiting", "replied", "snoozed"), action)
+            self._require(item, ("new", "claimed", "waiting", "replied", "snoozed"), f"{action} it")
             current = item["assignee"]
             if current == assignee and item["state"] != "snoozed":
                 who = "yours" if assignee == actor else f"assigned to {assignee}"
@@ -451,7 +455,7 @@ class Queue:
         now = now or utcnow()
         with self.store.transaction():
             item = self._load(item_id)
-            self._require(item, ("claimed",), "unassign")
+            self._require(item, ("claimed",), "unassign it")
             self._update(item_id, now, assignee=None, state="new")
             add_event(self.store, item_id, actor, "unassigned", {"from": item["assignee"]}, now)
         return self.get(item_id)
@@ -462,7 +466,7 @@ class Queue:
         now = now or utcnow()
         with self.store.transaction():
             item = self._load(item_id)
-            self._require(item, ("claimed", "waiting"), "mark replied")
+            self._require(item, ("claimed", "waiting"), "mark it replied")
             values: dict[str, Any] = {"state": "replied"}
             self._first_response(item, now, values)
             self._leave_waiting(item, now, values)
@@ -477,7 +481,7 @@ class Queue:
         now = now or utcnow()
         with self.store.transaction():
             item = self._load(item_id)
-            self._require(item, ("claimed", "replied"), "set waiting on customer")
+            self._require(item, ("claimed", "replied"), "set it waiting on the customer")
             values: dict[str, Any] = {"state": "waiting", "waiting_since": iso(now)}
             self._first_response(item, now, values)
             self._update(item_id, now, **values)
@@ -492,7 +496,7 @@ class Queue:
             raise UserError(f"outcome {outcome!r}: must be one of {', '.join(OUTCOMES)}")
         with self.store.transaction():
             item = self._load(item_id)
-            self._require(item, ("new", "claimed", "waiting", "replied"), "resolve")
+            self._require(item, ("new", "claimed", "waiting", "replied"), "resolve it")
             values: dict[str, Any] = {"state": "resolved", "outcome": outcome, "resolved_at": iso(now),
                                       "recovery": RECOVERY_WATCHING, "recovery_at": None}
             if not item["assignee"]:
@@ -513,7 +517,7 @@ class Queue:
             raise UserError(f"reason {reason!r}: must be one of {', '.join(DISMISS_REASONS)}")
         with self.store.transaction():
             item = self._load(item_id)
-            self._require(item, OPEN_STATES, "dismiss")
+            self._require(item, OPEN_STATES, "dismiss it")
             values: dict[str, Any] = {"state": "dismissed", "dismiss_reason": reason, "resolved_at": iso(now),
                                       "snoozed_until": None, "snoozed_from": None}
             self._leave_waiting(item, now, values)
@@ -532,7 +536,7 @@ class Queue:
             raise UserError(f"snooze until {iso(until)}: that time has passed; give a time in the future")
         with self.store.transaction():
             item = self._load(item_id)
-            self._require(item, OPEN_STATES, "snooze")
+            self._require(item, OPEN_STATES, "snooze it")
             back_to = item["snoozed_from"] if item["state"] == "snoozed" else item["state"]
             values: dict[str, Any] = {"state": "snoozed", "snoozed_until": iso(until), "snoozed_from": back_to}
             self._update(item_id, now, **values)
@@ -544,7 +548,7 @@ class Queue:
         now = now or utcnow()
         with self.store.transaction():
             item = self._load(item_id)
-            self._require(item, ("snoozed",), "wake")
+            self._require(item, ("snoozed",), "wake it")
             back_to = item["snoozed_from"] or ("claimed" if item["assignee"] else "new")
             self._update(item_id, now, state=back_to, snoozed_until=None, snoozed_from=None)
             add_event(self.store, item_id, actor, "woke", {"to": back_to}, now)

@@ -84,7 +84,7 @@ def test_illegal_moves_exit_2_with_one_line(workspace):
     config, ids = workspace
     result = run("queue", "reply", str(ids[0]), "--as", "bob", "--config", config, ok=False)
     assert result.exit_code == 2
-    assert result.output.strip() == f"overheard: queue item {ids[0]} is new: cannot mark replied it; claim it first"
+    assert result.output.strip() == f"overheard: queue item {ids[0]} is new: cannot mark it replied; claim it first"
     result = run("queue", "assign", str(ids[0]), "nobody", "--config", config, ok=False)
     assert result.exit_code == 2 and "user 'nobody': no such user" in result.output
     result = run("queue", "snooze", str(ids[0]), "--until", "2020-01-01T09:00", "--config", config, ok=False)

@@ -74,9 +74,10 @@ def test_dismiss_snooze_wake_reopen_assign_unassign(env):
 
 
 @pytest.mark.parametrize("setup, action, message", [
-    ([], lambda q, i: q.mark_replied(i, "alice"), "is new: cannot mark replied it; claim it first"),
-    ([], lambda q, i: q.mark_waiting(i, "alice"), "is new: cannot set waiting on customer it; claim it first"),
-    ([], lambda q, i: q.wake(i, "alice"), "is new: cannot wake it"),
+    ([], lambda q, i: q.mark_replied(i, "alice"), "is new: cannot mark it replied; claim it first"),
+    ([], lambda q, i: q.mark_waiting(i, "alice"), "is new: cannot set it waiting on the customer; claim it first"),
+    ([], lambda q, i: q.wake(i, "alice"), "is new: cannot wake it; that is only possible when it is snoozed"),
+    ([], lambda q, i: q.unassign(i, "alice"), "is new: cannot unassign it; claim it first"),
     ([], lambda q, i: q.reopen(i, "alice"), "only resolved or dismissed items can be reopened"),
     ([], lambda q, i: q.resolve(i, "alice", "hugs"), "outcome 'hugs': must be one of"),
     ([], lambda q, i: q.dismiss(i, "alice", "boring"), "reason 'boring': must be one of"),
@@ -88,8 +89,8 @@ def test_dismiss_snooze_wake_reopen_assign_unassign(env):
     (["resolve"], lambda q, i: q.resolve(i, "bob", "other"), "is resolved: cannot resolve it; reopen it first"),
     (["resolve"], lambda q, i: q.snooze(i, "bob"), "is resolved: cannot snooze it; reopen it first"),
     (["resolve"], lambda q, i: q.dismiss(i, "bob", "spam"), "is resolved: cannot dismiss it; reopen it first"),
-    (["dismiss"], lambda q, i: q.mark_replied(i, "bob"), "is dismissed: cannot mark replied it; reopen it first"),
-    (["snooze"], lambda q, i: q.mark_replied(i, "bob"), "is snoozed: cannot mark replied it; wake it first"),
+    (["dismiss"], lambda q, i: q.mark_replied(i, "bob"), "is dismissed: cannot mark it replied; reopen it first"),
+    (["snooze"], lambda q, i: q.mark_replied(i, "bob"), "is snoozed: cannot mark it replied; wake it first"),
     ([], lambda q, i: q.get(9999), "queue item 9999: no such item"),
 ])
 def test_illegal_moves_are_one_clear_line_and_change_nothing(env, setup, action, message):

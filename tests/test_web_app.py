@@ -158,7 +158,7 @@ def test_illegal_actions_show_one_line_and_change_nothing(site):
     login(client)
     token = csrf(client.get(f"/items/{ids[0]}").text)
     page = client.post(f"/items/{ids[0]}/reply", data={"csrf_token": token}).text
-    assert f"queue item {ids[0]} is new: cannot mark replied it; claim it first" in page
+    assert f"queue item {ids[0]} is new: cannot mark it replied; claim it first" in page
     page = client.post(f"/items/{ids[0]}/resolve", data={"csrf_token": token, "outcome": "bribe"}).text
     assert "outcome &#39;bribe&#39;: must be one of" in page
     assert store.scalar("SELECT state FROM queue_items WHERE id = ?", (ids[0],)) == "new"

@@ -248,3 +248,26 @@ def test_bad_web_config_is_one_clear_line(tmp_path, section, message):
     with pytest.raises(ConfigError) as err:
         write_config(tmp_path, extra=section)
     assert message in str(err.value)
+
+
+def test_bulk_triage_from_the_list(site):
+    _, store, app, ids = site
+    client = TestClient(app)
+    login(client)
+    token = csrf(client.get("/").text)
+    client.post(f"/items/{ids[1]}/claim", data={"csrf_token": token})
+    client.post(f"/items/{ids[1]}/resolve", data={"csrf_token": token, "outcome": "other"})
+    page = client.post("/bulk", data={"csrf_token": token, "action": "dismiss:spam", "ids": [str(i) for i in ids],
+                                      "back": "/?sort=risk"})
+    assert str(page.url).endswith("/?sort=risk")  # back to the list as it was
+    assert f"Dismissed as spam: #{ids[0]}." in page.text
+    assert f"queue item {ids[1]} is resolved: cannot dismiss it; reopen it first" in page.text
+    rows = store.query("SELECT state, dismiss_reason FROM queue_items ORDER BY id")
+    assert rows == [{"state": "dismissed", "dismiss_reason": "spam"}, {"state": "resolved", "dismiss_reason": None}]
+    # the same CSRF and login rules hold
+    assert client.post("/bulk", data={"action": "claim", "ids": [str(ids[0])]}).status_code == 403
+    assert TestClient(app).post("/bulk", data={"action": "claim"}, follow_redirects=False).status_code == 401
+    # never redirected off the site
+    out = client.post("/bulk", data={"csrf_token": token, "action": "claim", "back": "https://evil.example/"},
+                      follow_redirects=False)
+    assert out.headers["location"] == "/"

@@ -43,6 +43,10 @@
       if (rows.length) {
         if (e.key === "j") { select(current + 1); e.preventDefault(); }
         else if (e.key === "k") { select(current - 1); e.preventDefault(); }
+        else if (e.key === "x" && current >= 0) {
+          var box = rows[current].querySelector("input.pick");
+          if (box) { box.checked = !box.checked; }
+        }
         else if (e.key === "/") { var s = document.getElementById("search"); if (s) { s.focus(); e.preventDefault(); } }
         return;
       }

@@ -120,7 +120,9 @@ def queue_list(request: Request, store: StoreDep) -> Response:
         merged = {**{k: v for k, v in params.items() if v}, **change}
         return "/?" + urlencode({k: v for k, v in merged.items() if v})
 
-    return render(request, "list.html", user=user, rows=rows, counts=counts, params=params, flt=flt,
+    here = "/?" + urlencode({k: v for k, v in params.items() if v}) if any(params.values()) else "/"
+    return render(request, "list.html", user=user, rows=rows, counts=counts, params=params, flt=flt, here=here,
+                  bulk_actions=BULK_ACTIONS,
                   choices=filter_choices(store), states=STATES, priorities=PRIORITIES, link=link, error=error,
                   stats=queue.stats())
 
@@ -238,6 +240,58 @@ async def item_action(request: Request, item_id: int, action: str, store: StoreD
         return RedirectResponse(f"/items/{item_id}", status_code=303)
     flash(request, "ok", done)
     return RedirectResponse(f"/items/{item_id}", status_code=303)
+
+
+# action -> (what the menu says, what the confirmation says)
+BULK_ACTIONS = {
+    "claim": ("Claim", "Claimed"),
+    "snooze": ("Snooze", "Snoozed"),
+    "dismiss:spam": ("Dismiss as spam", "Dismissed as spam"),
+    "dismiss:not_our_brand": ("Dismiss as not our brand", "Dismissed as not our brand"),
+    "dismiss:duplicate": ("Dismiss as duplicates", "Dismissed as duplicates"),
+    "dismiss:no_action": ("Dismiss (no action needed)", "Dismissed (no action needed)"),
+}
+
+
+def _safe_back(target: str) -> str:
+    return target if target.startswith("/?") or target == "/" else "/"
+
+
+@router.post("/bulk")
+async def bulk_action(request: Request, store: StoreDep) -> Response:
+    """One action on many items from the list (triage): each item succeeds or fails on its own."""
+    form = await request.form()
+    user = require_user(request, store)
+    check_csrf(request, form)
+    queue = _queue(request, store)
+    action = str(form.get("action", ""))
+    back = _safe_back(str(form.get("back", "/")))
+    if action not in BULK_ACTIONS:
+        flash(request, "error", "Pick an action for the selected items.")
+        return RedirectResponse(back, status_code=303)
+    try:
+        ids = [int(v) for v in form.getlist("ids")]
+    except ValueError:
+        ids = []
+    done, failed = [], []
+    for item_id in ids:
+        try:
+            if action == "claim":
+                queue.claim(item_id, user.name)
+            elif action == "snooze":
+                queue.snooze(item_id, user.name)
+            else:
+                queue.dismiss(item_id, user.name, action.split(":", 1)[1])
+            done.append(item_id)
+        except UserError as exc:
+            failed.append(str(exc))
+    if done:
+        flash(request, "ok", f"{BULK_ACTIONS[action][1]}: {', '.join(f'#{i}' for i in done)}.")
+    for message in failed[:3]:
+        flash(request, "error", message)
+    if not ids:
+        flash(request, "error", "Select items first (x on the keyboard).")
+    return RedirectResponse(back, status_code=303)
 
 
 # ---------------------------------------------------------------- Slack buttons

@@ -176,6 +176,11 @@ def _parse_snooze(value: str, zone: str) -> datetime | None:
 @router.post("/items/{item_id}/{action}")
 async def item_action(request: Request, item_id: int, action: str, store: StoreDep) -> Response:
     form = await request.form()
+    # SQLite work off the event loop: a write that waits for the pipeline's lock must not freeze the UI.
+    return await run_in_threadpool(_item_action, request, item_id, action, store, form)
+
+
+def _item_action(request: Request, item_id: int, action: str, store: Store, form: Any) -> Response:
     user = require_user(request, store)
     check_csrf(request, form)
     queue = _queue(request, store)
@@ -261,6 +266,10 @@ def _safe_back(target: str) -> str:
 async def bulk_action(request: Request, store: StoreDep) -> Response:
     """One action on many items from the list (triage): each item succeeds or fails on its own."""
     form = await request.form()
+    return await run_in_threadpool(_bulk_action, request, store, form)
+
+
+def _bulk_action(request: Request, store: Store, form: Any) -> Response:
     user = require_user(request, store)
     check_csrf(request, form)
     queue = _queue(request, store)
@@ -300,8 +309,8 @@ async def slack_interactivity(request: Request, background: BackgroundTasks,
                               store: StoreDep) -> Response:
     """Slack's interactivity URL. Signed by Slack instead of a session; see alerts.slack_actions."""
     body = await request.body()
-    reply = slack_actions.handle(store, request.app.state.config, request.app.state.slack_signing_secret,
-                                 body, request.headers)
+    reply = await run_in_threadpool(slack_actions.handle, store, request.app.state.config,
+                                    request.app.state.slack_signing_secret, body, request.headers)
     if reply.response_url and reply.followup:
         background.add_task(slack_actions.send_followup, reply.response_url, reply.followup)
     return Response(reply.text, status_code=reply.status, media_type="text/plain")

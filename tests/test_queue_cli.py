@@ -60,6 +60,14 @@ def test_users_add_hashes_the_password_and_refuses_duplicates(workspace):
         "overheard: user 'alice' exists already (use `overheard users passwd` to change the password)")
     short = run("users", "add", "bob", "--password-stdin", "--config", config, input="short\n", ok=False)
     assert short.exit_code == 2 and "at least 8 characters" in short.output
+    from alerts.users import authenticate
+
+    run("users", "passwd", "alice", "--password-stdin", "--config", config, input="brand-new-pass\n")
+    run("users", "disable", "root", "--config", config)
+    with Store(config.replace("overheard.toml", "overheard.db")) as store:
+        assert authenticate(store, "alice", "s3cret-pass") is None
+        assert authenticate(store, "alice", "brand-new-pass").name == "alice"
+        assert authenticate(store, "root", "another-pass") is None  # disabled
 
 
 def test_claim_note_reply_resolve_with_json_and_audit_trail(workspace):

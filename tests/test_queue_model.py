@@ -257,3 +257,15 @@ def test_filters_counts_and_full_text_search(tmp_path):
     store.conn.execute("UPDATE mentions SET text = 'Brightwave zebra' WHERE native_id = 'a-1'")
     assert [i.source for i in queue.list(ItemFilter(search="zebra"))] == ["x"]
     store.close()
+
+
+def test_a_breach_is_delivered_by_the_pipeline_once(env):
+    config, store, queue, ids = env
+    store.conn.execute("UPDATE queue_items SET first_response_due = '2020-01-01T00:00:00Z' WHERE id = ?", (ids[0],))
+    process(config, store)  # the real file receiver from the config
+    process(config, store)  # a second pass (or a restart) sends nothing again
+    lines = [json.loads(line) for line in (config.base_dir / "alerts.jsonl").read_text().splitlines()]
+    sla = [line for line in lines if line["kind"] == "sla"]
+    assert len(sla) == 1
+    assert sla[0]["title"] == f"SLA breached: first response on queue item {ids[0]} (medium priority)"
+    assert sla[0]["queue_url"].endswith(f"/items/{ids[0]}")

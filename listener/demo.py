@@ -59,10 +59,21 @@ brands = ["Brightwave"]
 min_risk = 50
 receivers = ["console", "outbox-file"]
 
+[sentiment.themes]
+outage = ["down", "offline", "outage", "no internet", "dropped"]
+billing = ["bill", "billing", "charged", "refund", "chargeback", "price"]
+support = ["hold", "customer service", "support", "engineer", "nobody calls back"]
+app = ["app", "log in", "logs me out", "logging me out", "crashes"]
+speed = ["speed", "speeds", "fast", "ping", "5g"]
+
 [trends]
 out_dir = "trends"
-timezone = "UTC"
-periods = ["day"]
+timezone = "Europe/London"
+periods = ["day", "week"]
+since = "14d"
+charts = true
+report = true
+report_since = "7d"
 """
 
 

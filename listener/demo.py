@@ -114,7 +114,8 @@ def run_demo(workspace: Path, *, channels: dict | None = None, now: datetime | N
     with Store(config.db_path) as store:
         report = run_pipeline(config, store, channels=channels)
         counts = store.counts()
-    files = [config.db_path, *report.trend_files]
+    # The trend tables are also written as JSON beside each CSV; listing the CSVs is enough here.
+    files = [config.db_path, *(p for p in report.trend_files if p.suffix != ".json")]
     alerts_file = workspace / "alerts.jsonl"
     if alerts_file.exists():
         files.append(alerts_file)

@@ -51,7 +51,7 @@ def demo(workspace: Path) -> None:
     print_errors(result.report)
     console.print(summary_table(result.counts, result.report, result.files))
     console.print(f"Workspace: {workspace.resolve()}  (config: {result.config.path})")
-    console.print(f"Try: overheard --help   ·   overheard trends --config {result.config.path}")
+    console.print(f"Try: overheard --help   ·   overheard report --since 7d --config {result.config.path}")
 
 
 @click.command()

@@ -53,8 +53,10 @@ class Figure:
 
     @property
     def change(self) -> str:
-        if self.now is None or self.before is None:
-            return "no earlier figure" if self.before is None else "—"
+        if self.now is None:
+            return ""
+        if self.before is None:
+            return "no earlier figure"
         diff = self.now - self.before
         if self.relative:
             if not self.before:
@@ -162,13 +164,14 @@ def _authors(store: Store, since: datetime, until: datetime, tz: ZoneInfo) -> di
 def top_threads(store: Store, brand: str, since: datetime, until: datetime, *, negative: bool,
                 limit: int = TOP_THREADS) -> list[ThreadLine]:
     """The brand's threads with the most negative (or positive) mentions in the range."""
-    key = "neg" if negative else "pos"
+    # A thread is on the negative list when it has more negative than positive mentions (and the
+    # other way round), so a pile-on with two sarcastic "great job" replies is never a "top positive".
+    more, less = ("neg", "pos") if negative else ("pos", "neg")
     rows = store.query(
         "SELECT thread_key, COUNT(*) AS n, SUM(label = 'negative') AS neg, SUM(label = 'positive') AS pos, "
-        "SUM(COALESCE(author_followers, 0)) AS reach, AVG(compound) AS mean, MIN(created_at) AS started "
+        "SUM(COALESCE(author_followers, 0)) AS reach, MIN(created_at) AS started "
         f"FROM mentions WHERE brand = ? AND created_at >= ? AND created_at < ? AND {COUNTED} "
-        f"GROUP BY thread_key HAVING {key} > 0 ORDER BY {key} DESC, mean {'ASC' if negative else 'DESC'}, "
-        "thread_key LIMIT ?",
+        f"GROUP BY thread_key HAVING {more} > {less} ORDER BY {more} DESC, reach DESC, thread_key LIMIT ?",
         (brand, iso(since), iso(until), limit),
     )
     lines = []
@@ -334,7 +337,7 @@ Generated {{ r.generated_at }} {{ r.tz_name }} by overheard.</p>
 <div class="cards">
 {% for f in b.figures %}
 <div class="card"><div class="label">{{ f.label }}</div><div class="value">{{ f.show(f.now) }}</div>
-<div class="change {{ f.mood }}">{{ f.change }} <span class="flat">(before: {{ f.show(f.before) }})</span></div></div>
+<div class="change {{ f.mood }}">{{ f.change }}{% if f.before is not none %} <span class="flat">(before: {{ f.show(f.before) }})</span>{% endif %}</div></div>
 {% endfor %}
 </div>
 <p class="note">Net sentiment: % positive minus % negative of the mentions a model could rate, in points.
@@ -379,7 +382,7 @@ Changes compare with the period of the same length just before.</p>
 <div class="cards">
 {% for f in b.queue %}
 <div class="card"><div class="label">{{ f.label }}</div><div class="value">{{ f.show(f.now) }}</div>
-<div class="change {{ f.mood }}">{{ f.change }} <span class="flat">(before: {{ f.show(f.before) }})</span></div></div>
+<div class="change {{ f.mood }}">{{ f.change }}{% if f.before is not none %} <span class="flat">(before: {{ f.show(f.before) }})</span>{% endif %}</div></div>
 {% endfor %}
 </div>
 <p class="note">Times run from when a thread was flagged. p90: 90% of threads were answered within it.

@@ -223,5 +223,24 @@ MIGRATIONS: list[tuple[int, str, str]] = [
         CREATE INDEX mentions_scored_at ON mentions (scored_at) WHERE scored_at IS NOT NULL;
         """,
     ),
+    (
+        61,
+        "trend rollups: the distinct authors of each hourly row",
+        """
+        -- Distinct authors cannot be summed over hours, so each hour keeps its set: a day's unique
+        -- authors is COUNT(DISTINCT author) over its hours' rows (a handle is unique per source).
+        CREATE TABLE trend_hour_authors (
+            hour_start TEXT NOT NULL,
+            brand TEXT NOT NULL,
+            source TEXT NOT NULL,
+            lang TEXT NOT NULL,
+            theme TEXT NOT NULL,
+            author TEXT NOT NULL,
+            PRIMARY KEY (hour_start, theme, brand, source, lang, author)
+        ) WITHOUT ROWID;
+        -- Rebuild the rollup once so the author sets are filled for the hours already rolled up.
+        DELETE FROM trend_state;
+        DELETE FROM trend_hours
+        """,
+    ),
 ]
-

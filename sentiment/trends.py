@@ -13,7 +13,7 @@ from __future__ import annotations
 import math
 import statistics
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -48,8 +48,15 @@ class Tally:
         self.reach += max(int(reach or 0), 0)
 
     def add(self, other: Tally) -> None:
-        for f in fields(self):
-            setattr(self, f.name, getattr(self, f.name) + getattr(other, f.name))
+        self.mentions += other.mentions
+        self.positive += other.positive
+        self.neutral += other.neutral
+        self.negative += other.negative
+        self.unscored += other.unscored
+        self.detractors += other.detractors
+        self.reach += other.reach
+        self.compound_sum += other.compound_sum
+        self.compound_n += other.compound_n
 
     @property
     def rated(self) -> int:
@@ -103,8 +110,19 @@ def hourly_tallies(mentions: Iterable[MentionFacts], tz: ZoneInfo) -> dict[tuple
     out: dict[tuple[datetime, str, str, str, str], Tally] = {}
     for m in mentions:
         hour = hour_start(m.created_at, tz)
+        for (brand, source, lang, theme), tally in key_tallies([m]).items():
+            out.setdefault((hour, brand, source, lang, theme), Tally()).add(tally)
+    return out
+
+
+def key_tallies(mentions: Iterable[MentionFacts]) -> dict[tuple[str, str, str, str], Tally]:
+    """Tallies keyed by (brand, source, language, theme) of mentions already known to share a period."""
+    out: dict[tuple[str, str, str, str], Tally] = {}
+    for m in mentions:
         for theme in (ALL_THEMES, *sorted({t for t in m.themes if t})):
-            tally = out.setdefault((hour, m.brand, m.source, m.lang, theme), Tally())
+            tally = out.get((m.brand, m.source, m.lang, theme))
+            if tally is None:
+                tally = out[(m.brand, m.source, m.lang, theme)] = Tally()
             tally.add_mention(m.label, m.compound, m.detractor, m.reach)
     return out
 

@@ -10,7 +10,6 @@ only http(s) links become links.
 from __future__ import annotations
 
 import base64
-from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -23,9 +22,9 @@ from listener.config import Config
 from listener.models import iso, utcnow
 from listener.store import Store
 from listener.trends.charts import Chart, build_charts
-from listener.trends.rollup import COUNTED, read_hours, update_rollup
+from listener.trends.rollup import COUNTED, TALLY_COLUMNS, update_rollup
 from listener.trends.tables import build_tables, make_window, read_queue_items
-from sentiment.trends import QueueFigures, Tally, hour_start, queue_figures, share_of_voice
+from sentiment.trends import ALL_THEMES, QueueFigures, Tally, hour_start, queue_figures, share_of_voice
 
 TOP_THREADS = 5
 TOP_THEMES = 8
@@ -137,28 +136,30 @@ def safe_link(url: str | None) -> str | None:
     return url.strip() if parts.scheme in ("http", "https") and parts.netloc else None
 
 
+_SUMS = ", ".join(f"SUM({c})" for c in TALLY_COLUMNS)
+
+
 def _tallies(store: Store, since: datetime, until: datetime, tz: ZoneInfo) -> dict[str, Tally]:
-    out: dict[str, Tally] = defaultdict(Tally)
-    for h in read_hours(store, hour_start(since, tz), until):
-        out[h.brand].add(h.tally)
-    return out
+    """Each brand's tally over the local hours from the one holding `since` up to `until`."""
+    rows = store.conn.execute(
+        f"SELECT brand, {_SUMS} FROM trend_hours WHERE hour_start >= ? AND hour_start < ? AND theme = ? "
+        "GROUP BY brand", (iso(hour_start(since, tz)), iso(until), ALL_THEMES))
+    return {row[0]: Tally(*row[1:]) for row in rows}
 
 
 def _theme_counts(store: Store, since: datetime, until: datetime, tz: ZoneInfo, brand: str) -> dict[str, Tally]:
-    out: dict[str, Tally] = defaultdict(Tally)
-    for h in read_hours(store, hour_start(since, tz), until, themes=True):
-        if h.brand == brand:
-            out[h.theme].add(h.tally)
-    return out
+    rows = store.conn.execute(
+        f"SELECT theme, {_SUMS} FROM trend_hours WHERE hour_start >= ? AND hour_start < ? AND theme != ? "
+        "AND brand = ? GROUP BY theme", (iso(hour_start(since, tz)), iso(until), ALL_THEMES, brand))
+    return {row[0]: Tally(*row[1:]) for row in rows}
 
 
 def _authors(store: Store, since: datetime, until: datetime, tz: ZoneInfo) -> dict[str, int]:
-    rows = store.query(
-        "SELECT brand, COUNT(DISTINCT source || char(0) || author) AS n FROM mentions "
-        f"WHERE created_at >= ? AND created_at < ? AND author IS NOT NULL AND {COUNTED} GROUP BY brand",
-        (iso(hour_start(since, tz)), iso(until)),
-    )
-    return {r["brand"]: r["n"] for r in rows}
+    rows = store.conn.execute(
+        "SELECT brand, COUNT(DISTINCT source || char(0) || author) FROM trend_hour_authors "
+        "WHERE hour_start >= ? AND hour_start < ? AND theme = ? GROUP BY brand",
+        (iso(hour_start(since, tz)), iso(until), ALL_THEMES))
+    return dict(rows.fetchall())
 
 
 def top_threads(store: Store, brand: str, since: datetime, until: datetime, *, negative: bool,

@@ -16,13 +16,13 @@ from __future__ import annotations
 import json
 import logging
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from listener.models import iso, parse_iso, utcnow
 from listener.store import Store
-from sentiment.trends import ALL_THEMES, MentionFacts, Tally, hour_start, hourly_tallies
+from sentiment.trends import ALL_THEMES, MentionFacts, hour_start, key_tallies
 
 log = logging.getLogger("overheard.trends")
 
@@ -96,6 +96,7 @@ def update_rollup(store: Store, tz_name: str, now: datetime | None = None) -> Ro
         # Hours are local hours of one zone; a new zone means new buckets, so start over once.
         with store.transaction() as conn:
             conn.execute("DELETE FROM trend_hours")
+            conn.execute("DELETE FROM trend_hour_authors")
             conn.execute("DELETE FROM trend_state")
             _set_state(conn, "zone", tz_name)
         state = {"zone": tz_name}
@@ -142,43 +143,35 @@ def rebuild_rollup(store: Store, tz_name: str) -> RollupUpdate:
     with store.transaction() as conn:
         conn.execute("DELETE FROM trend_state")
         conn.execute("DELETE FROM trend_hours")
+        conn.execute("DELETE FROM trend_hour_authors")
     return update_rollup(store, tz_name)
 
 
 def _recompute_hour(store: Store, conn: Any, hour: datetime, tz: ZoneInfo) -> None:
-    rows = store.query(
-        f"SELECT {MENTION_COLUMNS} FROM mentions WHERE created_at >= ? AND created_at < ? AND {COUNTED}",
-        (iso(hour), iso(hour + timedelta(hours=1))),
+    start = iso(hour)
+    cursor = conn.execute(
+        "SELECT brand, source, lang, label, compound, detractor, author_followers, themes, author FROM mentions "
+        f"WHERE created_at >= ? AND created_at < ? AND {COUNTED}",
+        (start, iso(hour + timedelta(hours=1))),
     )
-    tallies = hourly_tallies((mention_facts(r) for r in rows), tz)
-    conn.execute("DELETE FROM trend_hours WHERE hour_start = ?", (iso(hour),))
+    # Every mention read here is in this local hour: no need to place each one in time again.
+    facts = [
+        MentionFacts(hour, brand or NO_BRAND, source, lang or NO_LANGUAGE, label, compound, bool(detractor),
+                     followers or 0, parse_themes(themes), author)
+        for brand, source, lang, label, compound, detractor, followers, themes, author in cursor
+    ]
+    tallies = key_tallies(facts)
+    authors = {(m.brand, m.source, m.lang, theme, m.author)
+               for m in facts if m.author for theme in (ALL_THEMES, *m.themes)}
+    conn.execute("DELETE FROM trend_hours WHERE hour_start = ?", (start,))
+    conn.execute("DELETE FROM trend_hour_authors WHERE hour_start = ?", (start,))
     conn.executemany(
         f"INSERT INTO trend_hours (hour_start, brand, source, lang, theme, {', '.join(TALLY_COLUMNS)}) "
         f"VALUES (?, ?, ?, ?, ?, {', '.join('?' * len(TALLY_COLUMNS))})",
-        [(iso(h), brand, source, lang, theme, *(getattr(t, c) for c in TALLY_COLUMNS))
-         for (h, brand, source, lang, theme), t in tallies.items()],
+        [(start, brand, source, lang, theme, *(getattr(t, c) for c in TALLY_COLUMNS))
+         for (brand, source, lang, theme), t in tallies.items()],
     )
-
-
-@dataclass(frozen=True)
-class HourRow:
-    hour_start: datetime
-    brand: str
-    source: str
-    lang: str
-    theme: str
-    tally: Tally
-
-
-def read_hours(store: Store, since: datetime, until: datetime, *, themes: bool = False) -> list[HourRow]:
-    """Hourly rows starting in [since, until): the all-mentions rows, or with themes=True the theme rows."""
-    theme_clause = "theme != ?" if themes else "theme = ?"
-    rows = store.query(
-        f"SELECT * FROM trend_hours WHERE hour_start >= ? AND hour_start < ? AND {theme_clause}",
-        (iso(since), iso(until), ALL_THEMES),
+    conn.executemany(
+        "INSERT INTO trend_hour_authors (hour_start, brand, source, lang, theme, author) VALUES (?, ?, ?, ?, ?, ?)",
+        [(start, *key) for key in authors],
     )
-    return [
-        HourRow(parse_iso(r["hour_start"]).astimezone(UTC), r["brand"], r["source"], r["lang"],
-                r["theme"], Tally(**{c: r[c] for c in TALLY_COLUMNS}))
-        for r in rows
-    ]

@@ -16,8 +16,9 @@ from zoneinfo import ZoneInfo
 from listener.config import Config
 from listener.models import iso, parse_iso
 from listener.store import Store
-from listener.trends.rollup import COUNTED, NO_BRAND, mention_facts, read_hours
+from listener.trends.rollup import NO_BRAND, TALLY_COLUMNS
 from sentiment.trends import (
+    ALL_THEMES,
     QueueFacts,
     Tally,
     period_bounds,
@@ -94,51 +95,69 @@ def metric_cells(t: Tally, authors: int) -> dict[str, Any]:
     }
 
 
-class _Authors:
-    """Distinct authors per key over the window, computed from the mentions themselves: distinct
-    counts cannot be added up from hours, so they are counted exactly for the range asked."""
+def _load_periods(store: Store, window: TrendWindow) -> dict[str, datetime | date]:
+    """Put the window's periods (UTC bounds) in a temporary table, so SQLite groups by period."""
+    conn = store.conn
+    conn.execute("CREATE TEMP TABLE IF NOT EXISTS trend_periods "
+                 "(period TEXT PRIMARY KEY, start TEXT NOT NULL, stop TEXT NOT NULL)")
+    conn.execute("DELETE FROM temp.trend_periods")
+    periods = {period_text(p): p for p in window.periods()}
+    rows = []
+    for text, p in periods.items():
+        start, stop = period_bounds(p, window.period, window.tz)
+        rows.append((text, iso(max(start, window.since)), iso(min(stop, window.until))))
+    conn.executemany("INSERT INTO temp.trend_periods VALUES (?, ?, ?)", rows)
+    return periods
 
-    def __init__(self, store: Store, window: TrendWindow) -> None:
-        tz = window.tz
-        self.overview: dict[tuple, set] = defaultdict(set)
-        self.breakdown: dict[tuple, set] = defaultdict(set)
-        self.themes: dict[tuple, set] = defaultdict(set)
-        rows = store.query(
-            "SELECT created_at, brand, source, lang, label, compound, detractor, author_followers, themes, author "
-            f"FROM mentions WHERE created_at >= ? AND created_at < ? AND author IS NOT NULL AND {COUNTED}",
-            (iso(window.since), iso(window.until)),
-        )
-        for r in rows:
-            m = mention_facts(r)
-            start = period_start(m.created_at, window.period, tz)
-            who = (m.source, m.author)  # a handle is only unique within its platform
-            self.overview[(start, m.brand)].add(who)
-            self.breakdown[(start, m.brand, m.source, m.lang)].add(who)
-            for theme in set(m.themes):
-                self.themes[(start, m.brand, m.source, m.lang, theme)].add(who)
+
+_SUMS = ", ".join(f"SUM(h.{c})" for c in TALLY_COLUMNS)
+
+
+def _hour_sums(store: Store, periods: dict[str, Any], group: list[str], *, themes: bool = False) -> dict[tuple, Tally]:
+    """Tallies per (period, *group) summed from the hourly rollup (all-mention rows, or theme rows)."""
+    cols = ", ".join(f"h.{g}" for g in group)
+    sql = (f"SELECT p.period, {cols}, {_SUMS} FROM temp.trend_periods p JOIN trend_hours h "
+           "ON h.hour_start >= p.start AND h.hour_start < p.stop "
+           f"WHERE h.theme {'!=' if themes else '='} ? GROUP BY p.period, {cols}")
+    n = len(group) + 1
+    return {(periods[row[0]], *row[1:n]): Tally(*row[n:]) for row in store.conn.execute(sql, (ALL_THEMES,))}
+
+
+def _author_counts(store: Store, periods: dict[str, Any], level: str) -> dict[tuple, int]:
+    """Distinct authors per (period, brand[, source, language[, theme]]) from the hourly author sets
+    (distinct counts cannot be added up from hours). An author is a handle on one source."""
+    if level == "overview":
+        keys, who = ["a.brand"], "a.source || char(0) || a.author"
+    else:
+        keys, who = ["a.brand", "a.source", "a.lang"], "a.author"
+    if level == "themes":
+        keys.append("a.theme")
+    group = ", ".join(keys)
+    sql = (f"SELECT p.period, {group}, COUNT(DISTINCT {who}) FROM temp.trend_periods p "
+           "JOIN trend_hour_authors a ON a.hour_start >= p.start AND a.hour_start < p.stop "
+           f"WHERE a.theme {'!=' if level == 'themes' else '='} ? GROUP BY p.period, {group}")
+    return {(periods[row[0]], *row[1:-1]): row[-1] for row in store.conn.execute(sql, (ALL_THEMES,))}
 
 
 def build_tables(config: Config, store: Store, window: TrendWindow, now: datetime | None = None) -> list[TrendTable]:
-    """Every trend table for one window, in file order: overview, breakdown, themes, share of voice, queue."""
+    """Every trend table for one window, in file order: overview, breakdown, themes, share of voice, queue.
+
+    The sums run in SQLite over the hourly rollup (grouped by the window's periods), so writing
+    the files costs the number of rollup rows in the range, not a pass over Python objects.
+    """
     tz = window.tz
-    periods = window.periods()
     until = window.until
+    by_text = _load_periods(store, window)
+    periods = list(by_text.values())
     complete = {p: period_bounds(p, window.period, tz)[1] <= until for p in periods}
     prefix = {p: {"period_start": period_text(p), "timezone": window.tz_name, "complete": complete[p]}
               for p in periods}
-    authors = _Authors(store, window)
     kinds = brand_kinds(config)
+    overview_t = _hour_sums(store, by_text, ["brand"])
+    breakdown_t = _hour_sums(store, by_text, ["brand", "source", "lang"])
+    themes_t = _hour_sums(store, by_text, ["brand", "source", "lang", "theme"], themes=True)
 
-    hours = read_hours(store, window.since, window.until)
-    overview_t: dict[tuple, Tally] = defaultdict(Tally)
-    breakdown_t: dict[tuple, Tally] = defaultdict(Tally)
-    for h in hours:
-        start = period_start(h.hour_start, window.period, tz)
-        overview_t[(start, h.brand)].add(h.tally)
-        breakdown_t[(start, h.brand, h.source, h.lang)].add(h.tally)
-    themes_t: dict[tuple, Tally] = defaultdict(Tally)
-    for h in read_hours(store, window.since, window.until, themes=True):
-        themes_t[(period_start(h.hour_start, window.period, tz), h.brand, h.source, h.lang, h.theme)].add(h.tally)
+    authors = {level: _author_counts(store, by_text, level) for level in ("overview", "breakdown", "themes")}
 
     seen_brands = sorted({b for (_, b) in overview_t} - set(kinds))
     brands = [*kinds, *seen_brands]
@@ -149,19 +168,19 @@ def build_tables(config: Config, store: Store, window: TrendWindow, now: datetim
         for b in brands:
             t = overview_t.get((p, b), Tally())
             overview.rows.append({**prefix[p], "brand": b, "brand_kind": kinds.get(b, "other"),
-                                  **metric_cells(t, len(authors.overview.get((p, b), ())))})
+                                  **metric_cells(t, authors["overview"].get((p, b), 0))})
 
     breakdown = TrendTable("breakdown", window.period, COLUMNS["breakdown"])
     for key in sorted(breakdown_t, key=lambda k: (k[0], order[k[1]], k[2], k[3])):
         p, b, s, lang = key
         breakdown.rows.append({**prefix[p], "brand": b, "source": s, "language": lang,
-                               **metric_cells(breakdown_t[key], len(authors.breakdown.get(key, ())))})
+                               **metric_cells(breakdown_t[key], authors["breakdown"].get(key, 0))})
 
     themes = TrendTable("themes", window.period, COLUMNS["themes"])
     for key in sorted(themes_t, key=lambda k: (k[0], order.get(k[1], len(order)), k[2], k[3], k[4])):
         p, b, s, lang, theme = key
         themes.rows.append({**prefix[p], "brand": b, "source": s, "language": lang, "theme": theme,
-                            **metric_cells(themes_t[key], len(authors.themes.get(key, ())))})
+                            **metric_cells(themes_t[key], authors["themes"].get(key, 0))})
 
     sov = TrendTable("share_of_voice", window.period, COLUMNS["share_of_voice"])
     for p in periods:

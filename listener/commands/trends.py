@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from pathlib import Path
 
 import click
@@ -14,7 +15,7 @@ from listener.trendfiles import write_trend_files
 from listener.trends.since import parse_since
 
 
-def _since(config: Config, text: str | None, option: str) -> object:
+def _since(config: Config, text: str | None, option: str) -> datetime | None:
     if text is None:
         return None
     try:
@@ -42,7 +43,7 @@ def trends(config: Config, periods: tuple[str, ...], since_text: str | None, out
             from listener.trends.rollup import rebuild_rollup
 
             rebuild_rollup(store, config.trends.timezone)
-        paths = write_trend_files(config, store, out_dir, since, periods=list(periods) or None,  # type: ignore[arg-type]
+        paths = write_trend_files(config, store, out_dir, since, periods=list(periods) or None,
                                   charts=charts, report=False)
     for p in paths:
         console.print(f"wrote {p}")
@@ -60,7 +61,7 @@ def report(config: Config, since_text: str | None, out_path: Path) -> None:
 
     since = _since(config, since_text, "--since")
     with open_store(config) as store:
-        path = write_report(config, store, out_path, since=since)  # type: ignore[arg-type]
+        path = write_report(config, store, out_path, since=since)
     console.print(f"wrote {path}")
 
 

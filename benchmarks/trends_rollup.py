@@ -17,7 +17,7 @@ import platform
 import random
 import tempfile
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from listener.config import config_from_dict
@@ -26,7 +26,7 @@ from listener.store import Store
 from listener.trendfiles import write_trend_files
 from listener.trends.rollup import update_rollup
 
-NOW = datetime(2026, 11, 24, 12, tzinfo=timezone.utc)
+NOW = datetime(2026, 11, 24, 12, tzinfo=UTC)
 BRANDS = ["Acme", "Rival", "Other"]
 SOURCES = ["x", "reddit", "appstore"]
 LANGS = ["en", "en", "en", "de", "fr", "ja"]
@@ -65,7 +65,8 @@ def run(history: int, hour_size: int) -> dict[str, float]:
             t0 = time.perf_counter()
             update_rollup(store, "Europe/London", now=NOW - timedelta(hours=1))
             full = time.perf_counter() - t0
-            fill(store, hour_size, NOW - timedelta(hours=1), timedelta(minutes=59), "n", iso(NOW - timedelta(minutes=5)))
+            fill(store, hour_size, NOW - timedelta(hours=1), timedelta(minutes=59), "n",
+                 iso(NOW - timedelta(minutes=5)))
             t0 = time.perf_counter()
             step = update_rollup(store, "Europe/London", now=NOW)
             incremental = time.perf_counter() - t0

@@ -122,7 +122,7 @@ def sentiment_chart(overview: TrendTable, brand: str, window: TrendWindow) -> Ch
         bars = ax.bar(xs, values, bottom=bottom, color=COLORS[label], label=label, width=0.8)
         if not rows[-1]["complete"]:
             bars[-1].set_alpha(0.45)
-        bottom = [b + v for b, v in zip(bottom, values)]
+        bottom = [b + v for b, v in zip(bottom, values, strict=False)]
     ax.set_ylabel("mentions")
     totals = [r["mentions"] for r in rows]
     negatives = [r["negative"] for r in rows]
@@ -155,7 +155,7 @@ def share_of_voice_chart(sov: TrendTable, competitor_set: str, window: TrendWind
     for n, (brand, per) in enumerate(by_brand.items()):
         values = [per[s]["share_of_voice_pct"] or 0.0 for s in starts]
         ax.bar(range(len(starts)), values, bottom=bottom, label=brand, color=SERIES[n % len(SERIES)], width=0.8)
-        bottom = [b + v for b, v in zip(bottom, values)]
+        bottom = [b + v for b, v in zip(bottom, values, strict=False)]
     own = by_brand[competitor_set]
     total_set = sum(per["set_mentions"] for per in own.values())
     total_own = sum(per["mentions"] for per in own.values())

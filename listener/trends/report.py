@@ -338,7 +338,8 @@ Generated {{ r.generated_at }} {{ r.tz_name }} by overheard.</p>
 <div class="cards">
 {% for f in b.figures %}
 <div class="card"><div class="label">{{ f.label }}</div><div class="value">{{ f.show(f.now) }}</div>
-<div class="change {{ f.mood }}">{{ f.change }}{% if f.before is not none %} <span class="flat">(before: {{ f.show(f.before) }})</span>{% endif %}</div></div>
+<div class="change {{ f.mood }}">{{ f.change }}
+{%- if f.before is not none %} <span class="flat">(before: {{ f.show(f.before) }})</span>{% endif %}</div></div>
 {% endfor %}
 </div>
 <p class="note">Net sentiment: % positive minus % negative of the mentions a model could rate, in points.
@@ -351,9 +352,12 @@ Changes compare with the period of the same length just before.</p>
 <table><tr><th>thread</th><th>source</th><th class="num">negative</th><th class="num">mentions</th>
 <th class="num">reach</th><th class="num">risk</th></tr>
 {% for t in b.negative_threads %}
-<tr><td>{% if t.url %}<a href="{{ t.url }}" rel="noopener noreferrer">{{ t.text }}</a>{% else %}{{ t.text }}{% endif %}</td>
+<tr><td>
+{%- if t.url %}<a href="{{ t.url }}" rel="noopener noreferrer">{{ t.text }}</a>{% else %}{{ t.text }}{% endif -%}
+</td>
 <td>{{ t.source }}</td><td class="num">{{ t.negative }}</td><td class="num">{{ t.mentions }}</td>
-<td class="num">{{ "{:,}".format(t.reach) }}</td><td class="num">{{ "%.0f"|format(t.risk) if t.risk is not none else "—" }}</td></tr>
+<td class="num">{{ "{:,}".format(t.reach) }}</td>
+<td class="num">{{ "%.0f"|format(t.risk) if t.risk is not none else "—" }}</td></tr>
 {% endfor %}
 </table>
 {% else %}<p class="note">No negative mentions in this period.</p>{% endif %}
@@ -362,7 +366,9 @@ Changes compare with the period of the same length just before.</p>
 <table><tr><th>thread</th><th>source</th><th class="num">positive</th><th class="num">mentions</th>
 <th class="num">reach</th></tr>
 {% for t in b.positive_threads %}
-<tr><td>{% if t.url %}<a href="{{ t.url }}" rel="noopener noreferrer">{{ t.text }}</a>{% else %}{{ t.text }}{% endif %}</td>
+<tr><td>
+{%- if t.url %}<a href="{{ t.url }}" rel="noopener noreferrer">{{ t.text }}</a>{% else %}{{ t.text }}{% endif -%}
+</td>
 <td>{{ t.source }}</td><td class="num">{{ t.positive }}</td><td class="num">{{ t.mentions }}</td>
 <td class="num">{{ "{:,}".format(t.reach) }}</td></tr>
 {% endfor %}
@@ -378,12 +384,15 @@ Changes compare with the period of the same length just before.</p>
 <td class="num">{{ t.change }}</td></tr>
 {% endfor %}
 </table>
-{% else %}<p class="note">No mentions with a theme (themes come from [sentiment.themes] in the config).</p>{% endif %}
+{% else %}
+<p class="note">No mentions with a theme (themes come from [sentiment.themes] in the config).</p>
+{% endif %}
 <h3>Support queue</h3>
 <div class="cards">
 {% for f in b.queue %}
 <div class="card"><div class="label">{{ f.label }}</div><div class="value">{{ f.show(f.now) }}</div>
-<div class="change {{ f.mood }}">{{ f.change }}{% if f.before is not none %} <span class="flat">(before: {{ f.show(f.before) }})</span>{% endif %}</div></div>
+<div class="change {{ f.mood }}">{{ f.change }}
+{%- if f.before is not none %} <span class="flat">(before: {{ f.show(f.before) }})</span>{% endif %}</div></div>
 {% endfor %}
 </div>
 <p class="note">Times run from when a thread was flagged. p90: 90% of threads were answered within it.

@@ -285,3 +285,24 @@ def test_pipeline_writes_trend_files(tmp_path: Path) -> None:
         assert store.scalar("SELECT SUM(mentions) FROM trend_hours WHERE theme = ''") == 1
     names = {p.name for p in report.trend_files}
     assert "overview_day_Europe-London.csv" in names and "queue_day_Europe-London.json" in names
+
+
+def test_a_scoring_chunk_that_commits_late_is_still_rolled_up(tmp_path: Path, store: Store) -> None:
+    add(store, "early", "2026-04-01T09:00:00Z", scored_at="2026-04-01T11:55:00Z")
+    update_rollup(store, "Europe/London", now=parse_iso("2026-04-01T12:00:00Z"))
+    # a chunk stamped 11:52 (before the newest seen, 11:55) that committed only after the update ran
+    add(store, "late", "2026-04-01T10:00:00Z", scored_at="2026-04-01T11:52:00Z")
+    update_rollup(store, "Europe/London", now=parse_iso("2026-04-01T12:01:00Z"))
+    assert store.scalar("SELECT SUM(mentions) FROM trend_hours WHERE theme = ''") == 2
+
+
+def test_since_accepts_a_duration_or_a_local_date() -> None:
+    from listener.trends.since import parse_since
+
+    now = parse_iso("2026-07-10T12:00:00Z")
+    assert parse_since("90d", now) == now - timedelta(days=90)
+    assert parse_since("12h", now) == now - timedelta(hours=12)
+    assert parse_since("2026-07-01", now, "Europe/London") == parse_iso("2026-06-30T23:00:00Z")  # BST midnight
+    for bad in ("0d", "ninety", "10y", ""):
+        with pytest.raises(ValueError):
+            parse_since(bad, now)

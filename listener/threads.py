@@ -82,8 +82,10 @@ def _negative_before(store: Store, row: dict, window: timedelta) -> bool:
     if not row["author"] or row["is_brand_account"]:
         return False
     since = iso(parse_iso(row["created_at"]) - window)
+    # `+brand` keeps SQLite off the (brand, created_at) index, which reads every mention of the brand
+    # in the window; (source, author, created_at) reads only this author's.
     return bool(store.scalar(
-        "SELECT 1 FROM mentions WHERE source = ? AND author = ? AND brand IS ? AND label = 'negative' "
+        "SELECT 1 FROM mentions WHERE source = ? AND author = ? AND +brand IS ? AND label = 'negative' "
         "AND thread_key != ? AND created_at >= ? AND created_at < ? LIMIT 1",
         (row["source"], row["author"], row["brand"], row["thread_key"], since, row["created_at"]),
     ))

@@ -364,9 +364,10 @@ def to_reddit(node: Node) -> str:
     if isinstance(node, Not):  # only reachable at the top of an And, which drops it
         return ""
     if isinstance(node, And):
-        parts = [f"({to_reddit(i)})" if isinstance(i, Or) else to_reddit(i)
-                 for i in node.items if not isinstance(i, Not)]
-        return " AND ".join(parts)
+        kept = [i for i in node.items if not isinstance(i, Not)]
+        if len(kept) == 1:
+            return to_reddit(kept[0])
+        return " AND ".join(f"({to_reddit(i)})" if isinstance(i, Or) else to_reddit(i) for i in kept)
     rendered = [to_reddit(i) for i in node.items]
     return " OR ".join(f"({r})" if " AND " in r else r for r in rendered)
 

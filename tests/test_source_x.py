@@ -147,7 +147,7 @@ def test_an_error_after_page_two_keeps_the_place_and_the_rerun_completes(tmp_pat
     fake.before_request = lambda req: (fake.drop_next(1) if len(search_requests(fake)) == 3 else None)
 
     _, errors = collect_source(store, source)
-    assert errors and "failed 1 times" in errors[0]
+    assert errors and "failed after 1 tries" in errors[0]
     assert len(stored_ids(store)) == 20
 
     fake.before_request = None

@@ -284,7 +284,7 @@ class XSource(Source):
                 what = (f"HTTP {exc.response.status_code}" if isinstance(exc, tweepy.TwitterServerError)
                         else "malformed JSON" if isinstance(exc, ValueError) else type(exc).__name__)
                 if attempt >= self.config.max_retries:
-                    raise SourceError(f"X {endpoint} failed {attempt + 1} times ({what}) at "
+                    raise SourceError(f"X {endpoint} failed after {attempt + 1} tries ({what}) at "
                                       f"{self.config.api_url}; the next run retries from the cursor") from None
                 wait = self.config.retry_backoff_seconds * (2 ** attempt)
                 log.warning("X %s: %s; retrying in %.1f s", endpoint, what, wait)

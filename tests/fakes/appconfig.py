@@ -47,6 +47,7 @@ def write_config(folder: Path, sources: dict[str, dict[str, Any]], *, brands: li
     text += _table("store", {"path": "overheard.db"})
     for name, section in sources.items():
         text += _table(f"sources.{name}", section)
+    folder.mkdir(parents=True, exist_ok=True)
     path = folder / "overheard.toml"
     path.write_text(text, encoding="utf-8")
     return path

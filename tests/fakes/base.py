@@ -189,6 +189,8 @@ def _make_handler(fake: FakeServer) -> type[BaseHTTPRequestHandler]:
         def _send(self, status: int, body: bytes, headers: dict[str, str]) -> None:
             self.send_response(status)
             headers = {"Content-Type": "application/json; charset=utf-8", **headers}
+            if self.close_connection:  # the client asked for it (prawcore does for its token request): say so
+                headers["Connection"] = "close"
             for k, v in headers.items():
                 self.send_header(k, v)
             self.send_header("Content-Length", str(len(body)))

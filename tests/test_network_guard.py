@@ -8,8 +8,9 @@ from tests.conftest import NetworkBlocked
 
 
 def test_connection_to_a_public_address_is_refused():
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s, pytest.raises(NetworkBlocked):
-        s.connect(("93.184.216.34", 80))
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        with pytest.raises(NetworkBlocked):
+            s.connect(("93.184.216.34", 80))
 
 
 def test_resolving_a_public_name_is_refused():

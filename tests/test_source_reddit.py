@@ -219,7 +219,7 @@ def test_malformed_items_are_quarantined_and_the_rest_stored(tmp_path, fake):
                  "Brightwave no title", created_utc=time.time() - 90)
     source, store = make_source(tmp_path, fake)
     result, errors = collect_source(store, source)
-    assert errors == [] and stored(store) == set(ids)
+    assert errors == [] and stored(store) == set(ids) and result.quarantined == 2
     reasons = {r["reason"] for r in store.query("SELECT reason FROM quarantine WHERE source = 'reddit'")}
     assert reasons == {"created_utc is missing", "title is missing"}
 

@@ -101,7 +101,7 @@ def _stamp(path: Path) -> str:
 def import_file(path: Path, source: FileSource, spec: FileImport, cursor: str | None) -> Iterator[Batch]:
     """Read one export file; yields batches of mentions and quarantined rows. Unchanged files are skipped."""
     if not path.exists():
-        raise SourceError(f"{path}: no such file")
+        raise SourceError("no such file")
     stamp = _stamp(path)
     if cursor == stamp:
         return

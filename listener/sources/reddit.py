@@ -57,9 +57,11 @@ class RedditConfig(SourceConfig):
     web_url: str = "https://www.reddit.com"  # for links to posts and comments
     search_all: bool = True  # search r/all for each brand
     subreddits: list[str] = Field(default_factory=list)  # also search these subreddits (restrict_sr) for each brand
-    communities: dict[str, list[str]] = Field(default_factory=dict)  # brand -> its own subreddits; their new comments are read
+    # brand -> its own subreddits; their new comments are read
+    communities: dict[str, list[str]] = Field(default_factory=dict)
     community_match_all: bool = False  # every comment in a brand's community counts, named or not
-    brand_accounts: list[str] = Field(default_factory=list)  # Reddit usernames of the brands' own accounts (besides their handles)
+    # Reddit usernames of the brands' own accounts (besides their handles)
+    brand_accounts: list[str] = Field(default_factory=list)
     competitors: bool = True  # also search for [[competitors]]
     max_pages: int = Field(default=3, ge=1, le=10)  # pages of 100 per query per run: the request budget
     first_run_hours: float = Field(default=24, gt=0)  # how far back a first run reads

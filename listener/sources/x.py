@@ -156,7 +156,8 @@ class XSource(Source):
             query += " -is:retweet"
         langs = list(getattr(tracked, "languages", []) or [])
         if langs:
-            query += " " + (f"lang:{langs[0]}" if len(langs) == 1 else "(" + " OR ".join(f"lang:{x}" for x in langs) + ")")
+            options = " OR ".join(f"lang:{x}" for x in langs)
+            query += f" lang:{langs[0]}" if len(langs) == 1 else f" ({options})"
         return query
 
     def queries(self) -> list[SourceQuery]:

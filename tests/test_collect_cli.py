@@ -157,3 +157,23 @@ def test_durations():
     assert parse_duration("2W") == timedelta(weeks=2)
     with pytest.raises(UserError):
         parse_duration("7")
+
+
+def test_the_commented_example_sections_are_valid_config():
+    import re
+    import tomllib
+
+    from listener.commands.core import EXAMPLE
+    from listener.sources.reddit import RedditConfig
+    from listener.sources.x import XConfig
+
+    text = EXAMPLE.read_text(encoding="utf-8")
+    block = text[text.index("# @sources-x-reddit"):text.index("# @sources-web")]
+    uncommented = "\n".join(line[2:] for line in block.splitlines()
+                            if re.match(r"# (\[|[A-Za-z_]+ = )", line))
+    sections = tomllib.loads(uncommented)["sources"]
+    x, reddit = XConfig.model_validate(sections["x"]), RedditConfig.model_validate(sections["reddit"])
+    # every key of both sections is documented there
+    assert set(sections["x"]) == set(XConfig.model_fields)
+    assert set(sections["reddit"]) == set(RedditConfig.model_fields)
+    assert x.api_url == "https://api.twitter.com" and reddit.communities == {"Brightwave": ["brightwave"]}

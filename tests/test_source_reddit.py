@@ -47,7 +47,7 @@ def stored(store):
 
 
 def posts(fake, n, *, start=None, sub="techsupport", prefix="Brightwave"):
-    start = start if start is not None else time.time() - 3 * 3600
+    start = start if start is not None else time.time() - 60 * n - 600  # a minute apart, newest 10 min ago
     return [fake.add_post(sub, f"{prefix} router problem #{i}", "No signal since this morning",
                           author=f"user{i}", created_utc=start + 60 * i, score=i, num_comments=2)
             for i in range(n)]
@@ -254,3 +254,12 @@ def test_requests_are_paced_to_the_configured_rate(fake):
     assert elapsed >= 0.95  # the 4th request waited for the window
     arrivals = [r.at for r in fake.served("/about")]
     assert arrivals[2] - arrivals[0] < 0.5 and arrivals[3] - arrivals[0] >= 0.8
+
+
+def test_nothing_found_is_not_an_error(tmp_path, fake):
+    source, store = make_source(tmp_path, fake, communities={"Brightwave": ["brightwave"]})
+    result, errors = collect_source(store, source)
+    assert errors == [] and result.fetched == 0
+    ids = posts(fake, 2)
+    collect_source(store, source)
+    assert stored(store) == set(ids)

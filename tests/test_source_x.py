@@ -317,3 +317,21 @@ def test_fake_runs_as_a_separate_process(tmp_path):
     finally:
         proc.terminate()
         proc.wait(timeout=5)
+
+
+def test_an_empty_page_is_not_an_error_and_the_next_run_still_finds_posts(tmp_path, fake):
+    source, store = make_source(tmp_path, fake)
+    result, errors = collect_source(store, source)
+    assert errors == [] and result.fetched == 0
+    assert search_requests(fake)[0].status == 200 and store.get_cursor("x", "search:Brightwave") is not None
+    ids = add_complaints(fake, 3)
+    collect_source(store, source)
+    assert stored_ids(store) == {str(i) for i in ids}
+
+
+def test_an_unreadable_cursor_starts_over_from_the_first_run_window(tmp_path, fake):
+    ids = add_complaints(fake, 2)
+    source, store = make_source(tmp_path, fake)
+    store.save_batch("x", "search:Brightwave", _cursor_only("[not a cursor"))
+    _, errors = collect_source(store, source)
+    assert errors == [] and stored_ids(store) == {str(i) for i in ids}

@@ -18,6 +18,7 @@ Reddit answers an empty page; the sweep then steps back to an earlier anchor ins
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import threading
@@ -134,6 +135,9 @@ class RedditCursor:
         try:
             data = json.loads(value)
         except json.JSONDecodeError:
+            data = None
+        if not isinstance(data, dict):
+            log.warning("Reddit cursor %r is not readable; starting from the first-run window", value[:80])
             return cls()
         sweep = data.get("sweep") or {}
         return cls(mark=data.get("mark"), top=sweep.get("top"), after=sweep.get("after"),
@@ -248,6 +252,8 @@ class RedditSource(Source):
                 problem = f"HTTP {status}"
             except prawcore.RequestException as exc:
                 problem = f"cannot reach {self.config.oauth_url} ({type(exc.original_exception).__name__})"
+            except (prawcore.PrawcoreException, praw.exceptions.PRAWException) as exc:
+                raise SourceError(f"Reddit: {what} failed: {exc}") from None
             if attempt >= self.config.max_retries:
                 raise SourceError(f"Reddit: {what} failed ({problem}) after {attempt + 1} tries; the next run "
                                   "retries from the cursor")
@@ -294,7 +300,7 @@ class RedditSource(Source):
                 stepped_back = True
                 continue
             stepped_back = False
-            batch, newest, oldest = self._to_batch(children, query, kind)
+            batch, newest, oldest = self._to_batch(children, query, state)
             if newest is not None:
                 state.top = max(state.top or newest, newest)
             reached_floor = oldest is not None and state.floor is not None and oldest < state.floor
@@ -313,7 +319,8 @@ class RedditSource(Source):
         log.info("Reddit %s: page budget (%d) used; the next run continues this sweep", what, self.config.max_pages)
 
     def _to_batch(self, children: list[Any], query: SourceQuery,
-                  kind: str) -> tuple[Batch, float | None, float | None]:
+                  state: RedditCursor) -> tuple[Batch, float | None, float | None]:
+        """The page's mentions above the sweep's floor; unreadable items quarantined. Also its time span."""
         batch = Batch()
         newest = oldest = None
         for child in children:
@@ -322,18 +329,21 @@ class RedditSource(Source):
             if isinstance(created, (int, float)):
                 newest = created if newest is None else max(newest, created)
                 oldest = created if oldest is None else min(oldest, created)
+                if state.floor is not None and created < state.floor:
+                    continue  # below the floor: stored by an earlier sweep, or older than asked for
             try:
-                mention = self._to_mention(child, query)
+                # Karma only for items newer than the last sweep: the overlap was looked up then.
+                mention = self._to_mention(child, query, lookups=state.mark is None or
+                                           not isinstance(created, (int, float)) or created > state.mark)
             except (BadText, ValueError, TypeError, KeyError, AttributeError) as exc:
                 name = data.get("name") if isinstance(data, dict) else None
                 reason = f"{exc.args[0]} is missing" if isinstance(exc, KeyError) else str(exc)
+                digest = hashlib.sha1(json.dumps(child, sort_keys=True, default=str).encode()).hexdigest()[:10]
                 batch.quarantined.append(Quarantined(
-                    "reddit", f"{self.config.oauth_url} {query.key} {name or '?'}", reason,
+                    "reddit", f"{self.config.oauth_url} {query.key} {name or '?'} ({digest})", reason,
                     json.dumps(child, ensure_ascii=False, default=str)[:10000]))
                 continue
             if mention is None:
-                continue
-            if mention.created_at.timestamp() < 0:
                 continue
             batch.mentions.append(mention)
         return batch, newest, oldest
@@ -343,7 +353,7 @@ class RedditSource(Source):
             return True
         return self.matcher.matches_brand(query.brand or "", text)
 
-    def _to_mention(self, child: Any, query: SourceQuery) -> Mention | None:
+    def _to_mention(self, child: Any, query: SourceQuery, *, lookups: bool = True) -> Mention | None:
         """The item as a mention; None when it is not one (removed, or the brand is not named)."""
         if not isinstance(child, dict) or not isinstance(child.get("data"), dict):
             raise TypeError("expected a Reddit thing {kind, data}")
@@ -388,7 +398,8 @@ class RedditSource(Source):
             "upvote_ratio": d.get("upvote_ratio"), "subreddit_subscribers": subscribers,
             "flair": d.get("link_flair_text") or d.get("author_flair_text"), "via": query.key,
         }
-        metrics.update(self._author_karma(author))
+        if lookups:
+            metrics.update(self._author_karma(author))
         permalink = d.get("permalink")
         return Mention(
             source="reddit",

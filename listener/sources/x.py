@@ -14,6 +14,7 @@ skipped and the upsert makes the overlap harmless.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import time
@@ -100,8 +101,12 @@ class XCursor:
         try:
             data = json.loads(value)
         except json.JSONDecodeError:
-            # A bare id (an older or hand-written cursor) is a since_id.
-            return cls(since_id=int(value)) if value.isdigit() else cls()
+            data = None
+        if isinstance(data, int) or value.isdigit():  # a bare id (hand-written cursor) is a since_id
+            return cls(since_id=int(value))
+        if not isinstance(data, dict):
+            log.warning("X cursor %r is not readable; starting from the first-run window", value[:80])
+            return cls()
         sweep = data.get("sweep") or {}
         return cls(
             since_id=_int(data.get("since_id")), user_id=data.get("user_id"),
@@ -280,6 +285,9 @@ class XSource(Source):
                     auth=True) from None
             except tweepy.BadRequest as exc:
                 raise SourceError(f"X rejected the request to {endpoint}: {'; '.join(exc.api_messages)}") from None
+            except tweepy.NotFound as exc:
+                raise SourceError(f"X answered 404 for {endpoint}: {'; '.join(exc.api_messages) or 'not found'}; "
+                                  f"check api_url ({self.config.api_url})") from None
             except (tweepy.TwitterServerError, requests.ConnectionError, requests.Timeout,
                     requests.exceptions.JSONDecodeError, requests.exceptions.ChunkedEncodingError) as exc:
                 what = (f"HTTP {exc.response.status_code}" if isinstance(exc, tweepy.TwitterServerError)
@@ -290,6 +298,11 @@ class XSource(Source):
                 wait = self.config.retry_backoff_seconds * (2 ** attempt)
                 log.warning("X %s: %s; retrying in %.1f s", endpoint, what, wait)
                 time.sleep(wait)
+            except tweepy.HTTPException as exc:  # any other status X may invent
+                raise SourceError(f"X answered HTTP {exc.response.status_code} for {endpoint}: "
+                                  f"{'; '.join(exc.api_messages) or exc.response.reason}") from None
+            except requests.RequestException as exc:
+                raise SourceError(f"X {endpoint}: {type(exc).__name__} talking to {self.config.api_url}") from None
         return None  # pragma: no cover - the loop always returns or raises
 
     def _stop_if_exhausted(self, client: tweepy.Client, endpoint: str) -> None:
@@ -327,7 +340,7 @@ class XSource(Source):
             try:
                 batch.mentions.append(self._to_mention(item, users, refs, handles, query))
             except (BadText, ValueError, TypeError, KeyError, AttributeError) as exc:
-                where = f"{self.config.api_url} {query.key} post {raw_id}"
+                where = f"{self.config.api_url} {query.key} post {raw_id} ({_digest(item)})"
                 batch.quarantined.append(Quarantined("x", where, _reason(exc),
                                                      json.dumps(item, ensure_ascii=False, default=str)[:10000]))
         if oldest is None:
@@ -424,6 +437,11 @@ class _Once:
 
     def __next__(self) -> Any:
         return self.call()
+
+
+def _digest(item: Any) -> str:
+    """A short fingerprint, so two different unreadable items never share a quarantine location."""
+    return hashlib.sha1(json.dumps(item, sort_keys=True, default=str).encode()).hexdigest()[:10]
 
 
 def _reason(exc: Exception) -> str:

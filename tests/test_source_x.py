@@ -249,11 +249,13 @@ def test_mentions_timeline_uses_pagination_token_and_looks_the_handle_up_once(tm
     fake.add_user("BrightwaveHelp", followers=9000)
     ids = [fake.add_tweet(f"@BrightwaveHelp help #{i}", f"u{i}",
                           created_at=datetime.now(UTC) - timedelta(minutes=30 - i)) for i in range(12)]
+    excluded = fake.add_tweet("@BrightwaveHelp are you at the festival?", "fan")
     source, store = make_source(tmp_path, fake, mentions_timeline=True)
     collect_source(store, source)
     mentions = fake.served("/mentions")
     assert len(mentions) == 2 and "pagination_token" in mentions[1].params
     assert {str(i) for i in ids} <= stored_ids(store)
+    assert str(excluded) not in stored_ids(store)  # the brand's exclusions apply to its timeline too
     collect_source(store, source)
     assert len(fake.served("/2/users/by/username/")) == 1  # the id is kept in the cursor
 

@@ -43,6 +43,7 @@ from listener.text import BadText, clean_text
 log = logging.getLogger("overheard.sources.reddit")
 
 PAGE_SIZE = 100  # Reddit's largest page
+MAX_QUERY_LENGTH = 512  # Reddit refuses longer search queries
 GONE = {"[deleted]", "[removed]"}
 DEFAULT_USER_AGENT = "python:overheard:0.1 (by /u/your-reddit-username)"
 
@@ -269,6 +270,9 @@ class RedditSource(Source):
         state = RedditCursor.load(cursor)
         kind, _, where = query.key.partition(":")
         subs = where.split(":r/", 1)[1] if ":r/" in where else "all"
+        if kind == "search" and len(query.text) > MAX_QUERY_LENGTH:
+            raise SourceError(f"the Reddit search for {query.brand} is {len(query.text)} characters; Reddit allows "
+                              f"{MAX_QUERY_LENGTH}: use fewer keywords or a shorter `query`")
         if kind == "search":
             path = f"r/{subs}/search/"
             what = f"the search for {query.brand} in r/{subs}"

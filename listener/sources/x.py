@@ -29,7 +29,7 @@ from pydantic import Field
 
 from listener.errors import ConfigError, SourceError
 from listener.models import Batch, Mention, Quarantined, iso, parse_iso, utcnow
-from listener.query import brand_query, to_x
+from listener.query import BrandMatcher, brand_query, to_x
 from listener.sources.base import Source, SourceConfig, SourceQuery
 from listener.text import BadText, clean_text
 
@@ -142,6 +142,10 @@ class XSource(Source):
     Config = XConfig
     config: XConfig
 
+    def __init__(self, config: XConfig, app: Any) -> None:
+        super().__init__(config, app)
+        self.matcher = BrandMatcher(app.all_tracked())
+
     # ------------------------------------------------------------ what to ask for
     def _tracked(self) -> list[Any]:
         return list(self.app.all_tracked()) if self.config.competitors else list(self.app.brands)
@@ -242,9 +246,10 @@ class XSource(Source):
                 meta = response.get("meta") or {}
                 if state.sweep_newest is None and meta.get("newest_id"):
                     state.sweep_newest = int(meta["newest_id"])
-                if meta.get("next_token") and oldest is not None:
-                    state.sweep_until = oldest
-                    batch.cursor = state.dump()
+                if meta.get("next_token"):
+                    if oldest is not None:  # an empty page with a next_token leaves the place as it was
+                        state.sweep_until = oldest
+                        batch.cursor = state.dump()
                     yield batch
                     self._stop_if_exhausted(client, endpoint)
                     continue
@@ -338,7 +343,12 @@ class XSource(Source):
             if isinstance(raw_id, (str, int)) and str(raw_id).isdigit():
                 oldest = int(raw_id) if oldest is None else min(oldest, int(raw_id))
             try:
-                batch.mentions.append(self._to_mention(item, users, refs, handles, query))
+                mention = self._to_mention(item, users, refs, handles, query)
+                # A timeline post names the handle; the brand's exclusions still decide, as for search.
+                if query.key.startswith("mentions:") and not self.matcher.matches_brand(query.brand or "",
+                                                                                        mention.text):
+                    continue
+                batch.mentions.append(mention)
             except (BadText, ValueError, TypeError, KeyError, AttributeError) as exc:
                 where = f"{self.config.api_url} {query.key} post {raw_id} ({_digest(item)})"
                 batch.quarantined.append(Quarantined("x", where, _reason(exc),

@@ -263,3 +263,26 @@ def test_nothing_found_is_not_an_error(tmp_path, fake):
     ids = posts(fake, 2)
     collect_source(store, source)
     assert stored(store) == set(ids)
+
+
+def test_fake_reddit_runs_as_a_separate_process(tmp_path):
+    import subprocess
+    import sys
+
+    import requests
+
+    proc = subprocess.Popen([sys.executable, "-m", "tests.fakes.reddit", "--port", "0", "--client-id", "cid",
+                             "--client-secret", "sec"], stdout=subprocess.PIPE, text=True)
+    try:
+        url = proc.stdout.readline().rsplit(" ", 1)[1].strip()
+        name = requests.post(f"{url}/_fake/posts", json={"subreddit": "brightwave", "title": "Brightwave down"},
+                             timeout=5).json()["name"]
+        token = requests.post(f"{url}/api/v1/access_token", data={"grant_type": "client_credentials"},
+                              auth=("cid", "sec"), timeout=5).json()["access_token"]
+        listing = requests.get(f"{url}/r/all/search/", params={"q": "brightwave", "sort": "new"},
+                               headers={"Authorization": f"bearer {token}"}, timeout=5).json()
+        assert [c["data"]["name"] for c in listing["data"]["children"]] == [name]
+        assert requests.get(f"{url}/_fake/things", timeout=5).json()[0]["name"] == name
+    finally:
+        proc.terminate()
+        proc.wait(timeout=5)

@@ -13,7 +13,9 @@ subreddits.
     fake.add_comment(post, "Same here, Brightwave support is useless", author="kim")
 
 Run on its own: `python -m tests.fakes.reddit --port 8702 --client-id cid --client-secret secret`;
-add posts with `POST /_fake/posts` (JSON: {"subreddit", "title", "selftext", "author"}).
+add posts with `POST /_fake/posts` (JSON: {"subreddit", "title", "selftext", "author"}), comments with
+`POST /_fake/comments` ({"post", "body", "author"}), faults with `POST /_fake/faults` ({"n", "status",
+"reset_in"}); list what it holds with `GET /_fake/things` and what it served with `GET /_fake/requests`.
 """
 
 from __future__ import annotations
@@ -319,6 +321,10 @@ class FakeReddit(FakeServer):
             else:
                 self.fail_next(data.get("n", 1), data["status"], body=self.error_body(data["status"], "fault"))
             return Reply(201, {"ok": True})
+        if req.path == "/_fake/things":
+            return Reply(200, [{"name": t.fullname, "subreddit": t.subreddit.name, "created_utc": t.created_utc,
+                                "text": t.body or t.title, "deleted": t.fullname in self.deleted}
+                               for t in self.things.values()])
         if req.path == "/_fake/requests":
             return Reply(200, [{"method": r.method, "path": r.path, "params": r.params, "status": r.status}
                                for r in self.served() if not r.path.startswith("/_fake/")])

@@ -177,3 +177,32 @@ def test_the_commented_example_sections_are_valid_config():
     assert set(sections["x"]) == set(XConfig.model_fields)
     assert set(sections["reddit"]) == set(RedditConfig.model_fields)
     assert x.api_url == "https://api.twitter.com" and reddit.communities == {"Brightwave": ["brightwave"]}
+
+
+def test_collected_x_threads_flow_through_the_pipeline(tmp_path, fakes):
+    """A complaint, its replies and the brand's answer become one thread with reach and a brand reply."""
+    from listener.config import load_config
+    from listener.pipeline import run_pipeline
+
+    x, reddit = fakes
+    brand = x.add_user("BrightwaveHelp", followers=80_000)
+    angry = x.add_user("angry_customer", followers=25_000)
+    now = datetime.now(UTC)
+    root = x.add_tweet("@BrightwaveHelp charged twice and still no refund. Switching to Lumacell, this is a scam",
+                       angry, created_at=now - timedelta(minutes=30), likes=40, retweets=12)
+    x.add_tweet("@BrightwaveHelp same here, terrible service", "another", reply_to=root,
+                created_at=now - timedelta(minutes=20))
+    x.add_tweet("@angry_customer sorry about this, please DM us", brand, reply_to=root,
+                created_at=now - timedelta(minutes=10))
+    path = config_for(tmp_path, x, reddit)
+    config = load_config(path, check_secrets=False)
+    with Store(config.db_path) as store:
+        report = run_pipeline(config, store, sources=["x"], trends=False)
+        assert report.collected.errors == []
+        thread = store.query("SELECT * FROM threads WHERE thread_key = ?", [f"x:{root}"])[0]
+        members = store.query("SELECT author, is_brand_account, label FROM mentions WHERE thread_key = ?",
+                              [f"x:{root}"])
+    assert len(members) == 3
+    assert any(m["is_brand_account"] for m in members)
+    assert {m["label"] for m in members if not m["is_brand_account"]} == {"negative"}
+    assert thread["risk"] > 0

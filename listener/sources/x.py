@@ -337,6 +337,9 @@ class XSource(Source):
         oldest: int | None = None
         data = response.get("data") or []
         if not isinstance(data, list):
+            batch.quarantined.append(Quarantined("x", f"{self.config.api_url} {query.key} page ({_digest(data)})",
+                                                 f"data is a {type(data).__name__}, not a list of posts",
+                                                 json.dumps(data, ensure_ascii=False, default=str)[:10000]))
             data = []
         for item in data:
             raw_id = item.get("id") if isinstance(item, dict) else None

@@ -225,6 +225,8 @@ class XSource(Source):
             resumed = state.in_sweep
             if not resumed:
                 state.sweep_start = None if state.since_id else iso(utcnow() - lookback)
+            elif state.sweep_start and parse_iso(state.sweep_start) < utcnow() - window:
+                state.sweep_start = iso(utcnow() - window)  # an interrupted sweep left for over a week
             params = dict(base)
             if state.since_id is not None:
                 params["since_id"] = state.since_id

@@ -185,6 +185,9 @@ class RedditSource(Source):
 
     # ------------------------------------------------------------ what to ask for
     def queries(self) -> list[SourceQuery]:
+        # A run starts by listing its queries: the per-run allowances and caches start afresh here.
+        self._karma_left = self.config.author_karma_lookups
+        self._subscribers.clear()
         out = []
         tracked = self.app.all_tracked() if self.config.competitors else self.app.brands
         for t in tracked:

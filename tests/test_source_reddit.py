@@ -286,3 +286,19 @@ def test_fake_reddit_runs_as_a_separate_process(tmp_path):
     finally:
         proc.terminate()
         proc.wait(timeout=5)
+
+
+def test_posts_arriving_during_a_sweep_are_collected_by_the_next_run(tmp_path, fake):
+    ids = posts(fake, 150)
+    arrived = []
+
+    def post_meanwhile(req):
+        if "/search" in req.path and req.params.get("after") and not arrived:
+            arrived.append(fake.add_post("techsupport", "Brightwave down again, mid-sweep", created_utc=time.time()))
+
+    fake.before_request = post_meanwhile
+    source, store = make_source(tmp_path, fake)
+    collect_source(store, source)
+    fake.before_request = None
+    collect_source(store, source)
+    assert stored(store) == set(ids) | set(arrived)

@@ -354,3 +354,14 @@ def test_posts_arriving_during_a_sweep_are_collected_by_the_next_run(tmp_path, f
     fake.before_request = None
     collect_source(store, source)
     assert stored_ids(store) == {str(i) for i in ids + arrived}
+
+
+def test_hostile_and_odd_text_is_kept_verbatim_minus_control_characters(tmp_path, fake):
+    odd = fake.add_tweet("Brightwave <!channel> <script>alert(1)</script> \u202eevil\u202c zero\u200bwidth \x07bell 👩‍👩‍👧",
+                         "troll")
+    source, store = make_source(tmp_path, fake)
+    collect_source(store, source)
+    text = store.query("SELECT text FROM mentions WHERE native_id = ?", [str(odd)])[0]["text"]
+    # escaping is the job of whatever shows it (Slack, HTML); the store keeps what was said
+    assert "<!channel> <script>alert(1)</script>" in text and "👩‍👩‍👧" in text
+    assert "\x07" not in text

@@ -357,8 +357,8 @@ def test_posts_arriving_during_a_sweep_are_collected_by_the_next_run(tmp_path, f
 
 
 def test_hostile_and_odd_text_is_kept_verbatim_minus_control_characters(tmp_path, fake):
-    odd = fake.add_tweet("Brightwave <!channel> <script>alert(1)</script> \u202eevil\u202c zero\u200bwidth \x07bell 👩‍👩‍👧",
-                         "troll")
+    said = "Brightwave <!channel> <script>alert(1)</script> \u202eevil\u202c zero\u200bwidth \x07bell 👩‍👩‍👧"
+    odd = fake.add_tweet(said, "troll")
     source, store = make_source(tmp_path, fake)
     collect_source(store, source)
     text = store.query("SELECT text FROM mentions WHERE native_id = ?", [str(odd)])[0]["text"]

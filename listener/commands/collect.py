@@ -183,6 +183,7 @@ def query_test(args: tuple[str, ...], brand: str | None, config_path: Path) -> N
     QUERY uses AND, OR, NOT or -, "phrases" and parentheses, e.g.
     overheard query test '(brightwave OR "bright wave") -festival' "Brightwave is down again".
     With --brand, the brand's own query from the config is used and only TEXT is given.
+    A query that starts with - goes after a -- (overheard query test -- '-festival brightwave' "TEXT").
     """
     if brand:
         if len(args) != 1:

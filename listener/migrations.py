@@ -299,3 +299,6 @@ MIGRATIONS += [
         """,
     ),
 ]
+
+# Features append their migrations in merge order; they apply in number order.
+MIGRATIONS.sort(key=lambda migration: migration[0])

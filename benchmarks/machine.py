@@ -29,10 +29,14 @@ def usable_cpus() -> int:
         return os.cpu_count() or 1
 
 
+_LOAD_AT_IMPORT = os.getloadavg()[0] if hasattr(os, "getloadavg") else None
+
+
 def machine() -> str:
-    """One line: CPUs, model, Python, OS."""
+    """One line: CPUs, model, Python, OS, and how busy the machine was (others may share it)."""
+    load = f", load average {_LOAD_AT_IMPORT:.1f} at the start" if _LOAD_AT_IMPORT is not None else ""
     return (f"machine: {usable_cpus()} CPUs ({cpu_model()}), Python {platform.python_version()}, "
-            f"{platform.system()} {platform.release()}")
+            f"{platform.system()} {platform.release()}{load}")
 
 
 def peak_rss_mb() -> float:

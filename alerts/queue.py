@@ -794,10 +794,10 @@ def filter_choices(store: Store) -> dict[str, list[str]]:
         "brand": distinct("SELECT DISTINCT brand FROM queue_items ORDER BY 1"),
         "source": distinct("SELECT DISTINCT source FROM queue_items ORDER BY 1"),
         "assignee": distinct("SELECT DISTINCT assignee FROM queue_items ORDER BY 1"),
-        "theme": distinct("SELECT DISTINCT j.value FROM queue_items q CROSS JOIN mentions m ON m.thread_key = q.thread_key, "
-                          "json_each(m.themes) j ORDER BY 1"),
-        "lang": distinct("SELECT DISTINCT m.lang FROM queue_items q CROSS JOIN mentions m ON m.thread_key = q.thread_key "
-                         "ORDER BY 1"),
+        "theme": distinct("SELECT DISTINCT j.value FROM queue_items q CROSS JOIN mentions m "
+                          "ON m.thread_key = q.thread_key, json_each(m.themes) j ORDER BY 1"),
+        "lang": distinct("SELECT DISTINCT m.lang FROM queue_items q CROSS JOIN mentions m "
+                         "ON m.thread_key = q.thread_key ORDER BY 1"),
     }
 
 

@@ -74,7 +74,8 @@ def main(argv: list[str] | None = None) -> None:
             (f"queue search p95 ({n:,} stored)", f"{search_p95:.1f} ms (web page {web_search_p95:.0f} ms)",
              "<= 50 ms", _verdict(search_p95 <= 50, web_search_p95 <= 50)),
             ("item view p95 (web page)", f"{item_p95:.0f} ms", "-", ""),
-            ("trend files after one new hour", f"{fig.trend_regen_s:.2f} s", "<= 1 s", _verdict(fig.trend_regen_s <= 1)),
+            ("trend files after one new hour", f"{fig.trend_regen_s:.2f} s", "<= 1 s",
+             _verdict(fig.trend_regen_s <= 1)),
             ("full report (30 days, charts)", f"{fig.report_s:.1f} s", "<= 10 s", _verdict(fig.report_s <= 10)),
             ("database size (scale store)", f"{fig.db_bytes / fig.mentions * 1e6 / 1e9:.2f} GB per million", "-", ""),
         ]

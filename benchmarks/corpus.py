@@ -99,7 +99,8 @@ OTHER = {
            "merci {b} pour le geste commercial"],
     "pt": ["{b} cobrou duas vezes e ninguém resolve", "adorei o atendimento da {b}, muito rápido",
            "alguém sabe se a {b} mudou o {t}?", "péssimo serviço da {b}, nunca mais"],
-    "ja": ["{b}のアプリがまた落ちた。最悪", "{b}のサポートは対応が早くて助かりました", "{b}の新しいプランってどうなの？"],
+    "ja": ["{b}のアプリがまた落ちた。最悪", "{b}のサポートは対応が早くて助かりました",
+           "{b}の新しいプランってどうなの？"],
 }
 REDDIT_BODY = ["I've been a customer for {n} years and this is the first time I've had to post. ",
                "Long story short, the {t} was wrong and support kept transferring me. ",

@@ -169,7 +169,8 @@ def build_alert(config: Config, store: Store, thread: dict[str, Any], mentions: 
 
 
 def _thread_title(thread: dict[str, Any], first: dict[str, Any]) -> str:
-    if thread["mentions"] <= 1 and first.get("text"):
+    """The first post's words (what the conversation is about), else a count."""
+    if first.get("text"):
         text = " ".join(first["text"].split())
         return text if len(text) <= 120 else text[:119] + "…"
     return (f"{thread['negative']} negative of {thread['mentions']} mentions about {thread['brand']} "

@@ -9,7 +9,7 @@ with `slack_message(alert, state=...)` when a button is clicked.
 from __future__ import annotations
 
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import quote, urlsplit
 
 from alerts.message import DIGEST_LINES, Alert, AlertMention
 from sentiment.risk import fmt_count
@@ -47,6 +47,13 @@ def safe_url(url: str | None) -> str | None:
         return None
     return (url.replace("&", "&amp;").replace("<", "%3C").replace(">", "%3E").replace("|", "%7C")
             .replace(" ", "%20"))[:2000]
+
+
+def button_url(url: str | None) -> str | None:
+    """An http(s) URL for a button's `url` field: characters outside the URL alphabet percent-encoded."""
+    if not safe_url(url):
+        return None
+    return quote(url or "", safe=":/?#[]@!$&'()*+,;=%~")[:3000]
 
 
 def link(url: str | None, label: str) -> str:
@@ -98,12 +105,13 @@ def fallback_text(alert: Alert) -> str:
 
 def _buttons(alert: Alert) -> dict[str, Any] | None:
     elements: list[dict[str, Any]] = []
-    post = safe_url(alert.url)
+    post = button_url(alert.url)
     if post:
-        elements.append({"type": "button", "action_id": "open_post", "url": alert.url,
+        elements.append({"type": "button", "action_id": "open_post", "url": post,
                          "text": {"type": "plain_text", "text": "Open post"}})
-    if safe_url(alert.queue_url):
-        elements.append({"type": "button", "action_id": "open_queue_item", "url": alert.queue_url,
+    queue_link = button_url(alert.queue_url)
+    if queue_link:
+        elements.append({"type": "button", "action_id": "open_queue_item", "url": queue_link,
                          "text": {"type": "plain_text", "text": "Queue item"}})
     if alert.queue_item_id is not None:
         for action_id, label, style in QUEUE_ACTIONS:

@@ -12,7 +12,7 @@ from rich.table import Table
 from listener.cli import console, open_store, with_config
 from listener.config import Config
 from listener.errors import UserError
-from listener.models import iso, utcnow
+from listener.models import iso, parse_iso, utcnow
 
 
 def _since(text: str, now: datetime) -> datetime:
@@ -20,8 +20,6 @@ def _since(text: str, now: datetime) -> datetime:
 
     if _DURATION.match(text):
         return now - parse_duration(text)
-    from listener.models import parse_iso
-
     try:
         return parse_iso(text)
     except ValueError:
@@ -125,7 +123,7 @@ def silence_add(config: Config, author: str | None, keyword: str | None, thread_
                 brand: str | None, source: str | None, duration: str | None, until_text: str | None,
                 comment: str, created_by: str) -> None:
     """Add a silence (exactly one matcher; --for or --until)."""
-    from alerts.noise import add_silence, parse_until
+    from alerts.noise import add_silence, parse_duration, parse_until
 
     given = {k: v for k, v in (("author", author), ("keyword", keyword), ("thread", thread_key),
                                ("brand", brand), ("source", source)) if v}
@@ -134,7 +132,7 @@ def silence_add(config: Config, author: str | None, keyword: str | None, thread_
     if bool(duration) == bool(until_text):
         raise UserError("give exactly one of --for (e.g. 2h) or --until (e.g. 2026-12-01T09:00Z)")
     now = utcnow()
-    until = parse_until(duration or until_text or "", now)
+    until = now + parse_duration(duration) if duration else parse_until(until_text or "", now)
     (matcher, value), = given.items()
     with open_store(config) as store:
         s = add_silence(store, matcher, value, until, created_by, comment, now)
@@ -153,13 +151,10 @@ def silence_list(config: Config, include_expired: bool) -> None:
     if not rows:
         console.print("No silences.")
         return
-    table = Table(title="silences", title_justify="left")
-    for col in ("id", "matcher", "value", "from", "until", "by", "comment"):
-        table.add_column(col)
     for s in rows:
-        table.add_row(str(s.id), s.matcher, escape(s.value), s.starts_at, s.ends_at, escape(s.created_by),
-                      escape(s.comment))
-    console.print(table)
+        state = "" if s.active(utcnow()) else " (ended)" if parse_iso(s.ends_at) <= utcnow() else " (not started)"
+        console.print(escape(f"{s.id}  {s.matcher} = {s.value}  until {s.ends_at}{state}  by {s.created_by}"
+                             + (f"  — {s.comment}" if s.comment else "")))
 
 
 @silence.command(name="expire")

@@ -181,7 +181,7 @@ def thread_risk(mentions: list[MentionFacts], weights: RiskWeights = RiskWeights
     if len(recent) >= 3 and len(recent) > 2 * base_rate:
         neg_recent = sum(1 for m in recent if is_negative(m))
         replies = "replies" if len(customer) > len(recent) or len(recent) > 1 else "mentions"
-        pts = weights.velocity * min(1.0, (len(recent) - 2) / 6) * (0.5 + 0.5 * neg_recent / len(recent))
+        pts = weights.velocity * min(1.0, (len(recent) - 1) / 5) * (0.5 + 0.5 * neg_recent / len(recent))
         what = f"{neg_recent} negative {replies}" if neg_recent == len(recent) else (
             f"{len(recent)} {replies} ({neg_recent} negative)")
         parts.append((pts, f"{what} in {_fmt_span(last - recent[0].created_at)}"))
@@ -215,6 +215,10 @@ def thread_risk(mentions: list[MentionFacts], weights: RiskWeights = RiskWeights
             text += f" (+{len(repeaters) - 1} more repeat detractor{'s' if len(repeaters) > 2 else ''})"
         parts.append((weights.repeat_detractors * min(1.0, level), text))
 
+    # Reach and speed amplify trouble; on a thread where nobody complains they are worth a quarter.
+    complaints = any(is_complaint(m.label, m.stars, m.text, pattern) for m in customer)
+    if not complaints:
+        parts = [(p / 4, r) for p, r in parts]
     total = sum(p for p, _ in parts)
     reasons = [r for p, r in sorted(parts, key=lambda pr: -pr[0]) if p >= 0.5]
     brand_posts = [m for m in mentions if m.is_brand_account]

@@ -137,12 +137,13 @@ def thread_risk(mentions: list[MentionFacts], weights: RiskWeights = RiskWeights
     negative = [m for m in customer if is_negative(m)]
     last = customer[-1].created_at
 
-    # Negativity: share × strength × volume (one angry post is half as alarming as four).
+    # Negativity: share, strength and volume (one angry post is half as alarming as four; a pile-on
+    # with some neutral replies is still a pile-on).
     if negative:
         share = len(negative) / len(customer)
         strength = sum(_strength(m) for m in negative) / len(negative)
         volume = min(1.0, (len(negative) + 1) / 4)
-        pts = weights.negativity * share * (0.5 + 0.5 * strength) * volume
+        pts = weights.negativity * (0.4 + 0.6 * share) * (0.6 + 0.4 * strength) * volume
         reviews = [m for m in negative if m.stars is not None]
         if len(customer) == 1 and reviews:
             text = f"{reviews[0].stars}-star review"

@@ -23,8 +23,9 @@ PILE_ON = ["@BrightwaveHelp whole street offline again, I want a refund", "same 
 
 
 def _history(tmp_path, rules):
-    rows = [{"id": f"o{i}", "text": t, "thread_id": "o0", "brand": "Brightwave", "author": f"u{i}", "followers": 120_000, "verified": i == 0,
-             "created_at": (T0 + timedelta(minutes=7 * i)).isoformat()} for i, t in enumerate(PILE_ON)]
+    rows = [{"id": f"o{i}", "text": t, "thread_id": "o0", "brand": "Brightwave", "author": f"u{i}",
+             "followers": 120_000, "verified": i == 0, "created_at": (T0 + timedelta(minutes=7 * i)).isoformat()}
+            for i, t in enumerate(PILE_ON)]
     rows += [{"id": f"c{i}", "text": "Brightwave is fine, nothing to report", "author": f"calm{i}",
               "created_at": (T0 + timedelta(days=1, hours=i)).isoformat()} for i in range(5)]
     (tmp_path / "in.jsonl").write_text("\n".join(json.dumps(r) for r in rows), encoding="utf-8")

@@ -122,7 +122,10 @@ def _route(store: Store, config: Config, alert: Alert, rule: RuleConfig, labels:
     written = 0
     if rules is None:
         rules = {r.name for r in active_rules(config) if "thread" in r.kinds}
+    enabled = {r.name for r in config.receivers if getattr(r, "enabled", True)}
     for receiver in rule.receivers:
+        if receiver not in enabled:
+            continue  # a switched-off receiver collects nothing to flood it with later
         decision = noise.decide_level(store, alert.thread_key, receiver, alert.level, config.alerts.levels, rule,
                                       last_mention_at, now, rules)
         if not decision.send:

@@ -209,10 +209,10 @@ def hold_until(store: Store, rule: RuleConfig, receiver: str, group: str, thread
     holds: list[tuple[datetime, str]] = []
     pending = store.scalar(
         "SELECT MIN(COALESCE(next_attempt_at, created_at)) FROM outbox WHERE receiver = ? AND group_key = ? "
-        "AND delivered_at IS NULL AND attempts < 12",
+        "AND delivered_at IS NULL AND attempts < 12 AND (hold IS NULL OR hold = 'group')",
         (receiver, group),
     )
-    if pending:  # join the group's next flush
+    if pending:  # join the group's next flush (not a quiet-hours or cap hold: those have their own rules)
         holds.append((parse_iso(pending), "group"))
     else:
         last = store.scalar("SELECT MAX(at) FROM alert_sends WHERE receiver = ? AND group_key = ?", (receiver, group))

@@ -93,7 +93,25 @@ def _collapse(store: Store, rows: list[dict[str, Any]], now: datetime) -> list[d
     return [r for r in rows if not r["thread_key"] or r["id"] in keep]
 
 
+def _drop_stale(store: Store, rows: list[dict[str, Any]], now: datetime) -> list[dict[str, Any]]:
+    """A held alert whose thread already went out louder on this receiver (a critical that skipped quiet
+    hours) is superseded: the digest must not repeat old news."""
+    fresh, stale = [], []
+    for r in rows:
+        newer = r["thread_key"] and store.scalar(
+            "SELECT 1 FROM outbox WHERE receiver = ? AND thread_key = ? AND id > ? AND delivered_at IS NOT NULL "
+            "AND sent_as != 'superseded' LIMIT 1", (r["receiver"], r["thread_key"], r["id"]))
+        (stale if newer else fresh).append(r)
+    if stale:
+        with store.transaction() as conn:
+            for r in stale:
+                conn.execute("UPDATE outbox SET delivered_at = ?, sent_as = 'superseded', hold = NULL WHERE id = ?",
+                             (iso(now), r["id"]))
+    return fresh
+
+
 def _batches(store: Store, rows: list[dict[str, Any]], now: datetime) -> list[_Batch]:
+    rows = _drop_stale(store, rows, now)
     held = [r for r in rows if r["hold"] in ("quiet", "cap")]
     batches: list[_Batch] = []
     if held:

@@ -216,6 +216,22 @@ def test_quiet_hours_hold_alerts_and_send_one_digest_when_they_end(tmp_path):
     assert "Quiet hours 22:00–07:00 Europe/London" in digest.note
 
 
+def test_a_held_alert_is_dropped_when_its_thread_already_went_out_louder(tmp_path):
+    quiet = 'quiet_hours = { start = "22:00", end = "07:00", timezone = "UTC", except_levels = ["critical"] }'
+    config = _config(tmp_path, receiver_extra="max_per_hour = 0\n" + quiet)
+    rec = _recorder(config)
+    with Store(config.db_path) as store:
+        put_thread(store, "x:1", 55)
+        put_thread(store, "x:2", 55)
+        _cycle(store, config, rec, datetime(2026, 11, 20, 23, 0, tzinfo=UTC))
+        put_thread(store, "x:1", 90)  # the same thread turns critical in the night: sent at once
+        _cycle(store, config, rec, datetime(2026, 11, 21, 2, 0, tzinfo=UTC))
+        _cycle(store, config, rec, datetime(2026, 11, 21, 7, 0, tzinfo=UTC))
+    assert [(a.kind, a.thread_key, a.level) for a, _, _ in rec.sent] == [
+        ("thread", "x:1", "critical"), ("thread", "x:2", "warning")]
+    assert "held during quiet hours" in rec.sent[1][0].note
+
+
 def test_quiet_until_handles_zones_and_overnight_ranges():
     q = QuietHours(start="22:00", end="07:00", timezone="America/New_York")
     assert quiet_until(q, datetime(2026, 11, 20, 12, tzinfo=UTC)) is None  # 07:00 in New York

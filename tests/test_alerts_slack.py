@@ -231,3 +231,26 @@ def test_missing_token_env_is_one_clear_config_error(tmp_path, slack, monkeypatc
         _bot_config(tmp_path, slack)
     assert "alerts.receivers[0].token_env: environment variable OVERHEARD_TEST_SLACK_TOKEN is not set" in str(
         info.value)
+
+
+def test_alerts_test_and_deliver_commands(tmp_path, slack_env):
+    from click.testing import CliRunner
+
+    from listener.cli import cli
+
+    slack = slack_env
+    config = _bot_config(tmp_path, slack)
+    path = str(config.path)
+    runner = CliRunner()
+    out = runner.invoke(cli, ["alerts", "test", "slack", "--config", path])
+    assert out.exit_code == 0, out.output
+    assert "sent a test alert to slack (C0SUPPORT:" in out.output
+    assert "&lt;!channel&gt; stays inert" in json.dumps(slack.top_level()[0].blocks)
+    unknown = runner.invoke(cli, ["alerts", "test", "pagerduty", "--config", path])
+    assert unknown.exit_code == 2 and "no enabled receiver named 'pagerduty'; known: slack" in unknown.output
+    with Store(config.db_path) as store:
+        put_thread(store, "x:1", 80)
+        evaluate_pending(store, config)
+    out = runner.invoke(cli, ["alerts", "deliver", "--config", path])
+    assert out.exit_code == 0 and "sent 1 messages (1 alerts)" in out.output
+    assert len(slack.top_level()) == 2

@@ -106,7 +106,8 @@ def complaints_before(store: Store, row: dict, window: timedelta,
     since = iso(parse_iso(row["created_at"]) - window)
     earlier = store.conn.execute(
         "SELECT label, stars, COALESCE(title, '') || ' ' || text, created_at FROM mentions "
-        "WHERE source = ? AND author = ? AND brand IS ? AND thread_key != ? AND created_at >= ? "
+        # +brand: look the author up by the (source, author, created_at) index, not by brand
+        "WHERE source = ? AND author = ? AND +brand IS ? AND thread_key != ? AND created_at >= ? "
         "AND created_at < ? AND is_brand_account = 0",
         (row["source"], row["author"], row["brand"], row["thread_key"], since, row["created_at"]),
     ).fetchall()

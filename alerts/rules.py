@@ -9,14 +9,16 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from alerts import noise, outbox, queue
 from alerts.message import Alert, AlertMention
+from alerts.spikes import check_spikes
 from listener.config import Config, RuleConfig
 from listener.models import iso, utcnow
 from listener.store import Store
+from listener.threads import complaints_before
 
 TOP_MENTIONS = 3
 
@@ -108,8 +110,6 @@ def evaluate_pending(store: Store, config: Config, now: datetime | None = None) 
                     labels = {"thread": thread["thread_key"], "brand": thread["brand"], "source": thread["source"],
                               "rule": rule.name, "level": level, "kind": "thread"}
                     _route(store, config, alert, rule, labels, thread["last_at"], now, report)
-    from alerts.spikes import check_spikes  # spikes route through enqueue_system_alert below
-
     report.spikes = check_spikes(store, config, now)
     return report
 
@@ -148,10 +148,6 @@ def build_alert(config: Config, store: Store, thread: dict[str, Any], mentions: 
                 rule: str, level: str, now: datetime | None = None) -> Alert:
     """The alert about a thread: the most negative, widest-reaching mentions first, with reasons and links."""
     ranked = sorted(mentions, key=lambda m: ((m["compound"] or 0.0), -(m["author_followers"] or 0)))
-    from datetime import timedelta
-
-    from listener.threads import complaints_before
-
     window = timedelta(days=config.risk.repeat_window_days)
     top = [
         AlertMention(author=m["author"], followers=m["author_followers"], text=m["text"], url=m["url"],

@@ -147,8 +147,8 @@ class SpikeConfig(Section):
 class QuietHours(Section):
     """Hold alerts for a receiver between start and end (local time) and send them as one digest after."""
 
-    start: str = Field(pattern=r"^([01]\d|2[0-3]):[0-5]\d$")
-    end: str = Field(pattern=r"^([01]\d|2[0-3]):[0-5]\d$")
+    start: str  # "22:00", local time in `timezone`
+    end: str  # "07:00"; before start means the quiet period runs overnight
     timezone: str = "UTC"
     # Levels that still go out at once during quiet hours, e.g. ["critical"].
     except_levels: list[str] = []
@@ -157,6 +157,15 @@ class QuietHours(Section):
     @classmethod
     def _known_zone(cls, value: str) -> str:
         return _check_zone(value)
+
+    @field_validator("start", "end")
+    @classmethod
+    def _clock_time(cls, value: str) -> str:
+        import re
+
+        if not re.fullmatch(r"([01]\d|2[0-3]):[0-5]\d", value):
+            raise ValueError(f"must be a time like 22:00 (24-hour HH:MM), got {value!r}")
+        return value
 
 
 class AlertsConfig(Section):

@@ -228,4 +228,12 @@ MIGRATIONS: list[tuple[int, str, str]] = [
         CREATE INDEX alert_sends_group ON alert_sends (receiver, group_key, at);
         """,
     ),
+    (
+        41,
+        "per-author repeat-detractor flag",
+        """
+        -- set by the thread rollup when an author complains again within [risk].repeat_window_days
+        ALTER TABLE authors ADD COLUMN repeat_detractor_at TEXT;
+        """,
+    ),
 ]

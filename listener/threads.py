@@ -61,10 +61,17 @@ def rollup_dirty(store: Store, config: Config, now: datetime | None = None) -> l
                 negative = sum(1 for f in facts if not f.is_brand_account and is_negative(f))
                 # A detractor: negative with confidence (scoring), a 1-3 star review, or an author
                 # complaining again (the per-author repeat-detractor flag).
-                detractors = sum(
-                    1 for r, f in zip(rows, facts, strict=True) if not f.is_brand_account and (
-                        r["detractor"] or (f.author_negative_before and is_complaint(f.label, f.stars, f.text,
-                                                                                   pattern))))
+                repeaters = [
+                    (r, f) for r, f in zip(rows, facts, strict=True)
+                    if not f.is_brand_account and f.author_negative_before
+                    and is_complaint(f.label, f.stars, f.text, pattern)
+                ]
+                for r, _ in repeaters:
+                    conn.execute(
+                        "UPDATE authors SET repeat_detractor_at = MAX(COALESCE(repeat_detractor_at, ''), ?) "
+                        "WHERE source = ? AND author = ?", (r["created_at"], r["source"], r["author"]))
+                repeat_ids = {r["id"] for r, _ in repeaters}
+                detractors = sum(1 for r in customer if r["detractor"] or r["id"] in repeat_ids)
                 scored = [r["compound"] for r in customer if r["compound"] is not None]
                 flagged = int(brand in own and detractors > 0 and risk.score >= threshold)
                 conn.execute(

@@ -104,6 +104,9 @@ def test_an_author_complaining_in_three_separate_posts_becomes_a_flagged_repeat_
     assert "@marcus_h complained 2 times before in 3 days" in reasons
     assert third["risk"] >= stranger["risk"] + 15  # the same words from a first-timer matter less
     assert third["detractors"] == 1 and third["flagged"] == 1  # the per-author detractor flag
+    with Store(config.db_path) as store:
+        flags = dict(store.conn.execute("SELECT author, repeat_detractor_at FROM authors").fetchall())
+    assert flags == {"marcus_h": rows[2]["created_at"].replace("+00:00", "Z"), "someone_new": None}
 
 
 def test_repeat_window_days_limits_how_far_back_complaints_count(tmp_path):

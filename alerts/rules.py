@@ -155,7 +155,12 @@ def build_alert(config: Config, store: Store, thread: dict[str, Any], mentions: 
                      verified=bool(m["author_verified"]), complaints_before=complaints_before(store, m, window)[0])
         for m in ranked[:TOP_MENTIONS]
     ]
-    item_id = store.scalar("SELECT id FROM queue_items WHERE thread_key = ?", (thread["thread_key"],))
+    item = store.query("SELECT id, state, assignee FROM queue_items WHERE thread_key = ?", (thread["thread_key"],))
+    item_id = item[0]["id"] if item else None
+    # An escalation edits the Slack message in place: keep showing who is already on it.
+    note = ""
+    if item and item[0]["state"] not in ("new", None):
+        note = f"queue item {item[0]['state']}" + (f" by {item[0]['assignee']}" if item[0]["assignee"] else "")
     first = mentions[0] if mentions else {}
     title = thread["title"] or _thread_title(thread, first)
     return Alert(
@@ -163,7 +168,7 @@ def build_alert(config: Config, store: Store, thread: dict[str, Any], mentions: 
         thread_key=thread["thread_key"], title=title, risk=thread["risk"],
         reasons=json.loads(thread["reasons"] or "[]"), url=thread["url"] or first.get("url"),
         queue_url=f"{config.alerts.queue_url.rstrip('/')}/items/{item_id}" if item_id else None,
-        mentions=top, created_at=iso(now or utcnow()), queue_item_id=item_id,
+        mentions=top, created_at=iso(now or utcnow()), queue_item_id=item_id, note=note,
     )
 
 

@@ -106,6 +106,20 @@ def test_a_thread_whose_risk_rises_three_times_is_one_slack_message_updated(tmp_
     assert refs == [f"C0SUPPORT:{first.ts}"] * 3  # the queue updates this message on button clicks
 
 
+def test_an_escalation_keeps_showing_who_claimed_the_queue_item(tmp_path, slack_env):
+    slack = slack_env
+    config = _bot_config(tmp_path, slack)
+    with Store(config.db_path) as store:
+        put_thread(store, "x:1", 55)
+        _run(store, config, at(20, 10))
+        store.conn.execute("UPDATE queue_items SET state = 'claimed', assignee = 'ana' WHERE thread_key = 'x:1'")
+        put_thread(store, "x:1", 80)
+        _run(store, config, at(20, 11))
+    (msg,) = slack.top_level()
+    context = next(b for b in msg.blocks if b["type"] == "context")
+    assert "queue item claimed by ana" in context["elements"][0]["text"]
+
+
 def test_block_kit_has_buttons_with_queue_item_id_and_a_plain_text_fallback(tmp_path, slack_env):
     slack = slack_env
     config = _bot_config(tmp_path, slack)

@@ -68,7 +68,8 @@ def _quote(text: str) -> str:
 
 
 def _mention_block(m: AlertMention) -> dict[str, Any]:
-    who = f"*@{mrkdwn_escape(m.author.lstrip('@'))}*" if m.author else "*someone*"
+    # truncate before escaping and keep the head short, so the link after it is never cut in half
+    who = f"*@{mrkdwn_escape(_truncate(m.author.lstrip('@'), 60))}*" if m.author else "*someone*"
     facts = []
     if m.followers:
         facts.append(f"{fmt_count(m.followers)} {'members' if m.source == 'reddit' else 'followers'}")
@@ -136,7 +137,7 @@ def _digest_blocks(alert: Alert) -> list[dict[str, Any]]:
         line = f"{_LEVEL_ICON.get(g.level, ':white_circle:')} *{mrkdwn_escape(g.level)}* · risk {g.risk:.0f} · " \
                f"{mrkdwn_escape(g.brand or '')} {mrkdwn_escape(g.source or '')}: {title}"
         if g.reasons:
-            line += f" — {mrkdwn_escape(g.reasons[0])}"
+            line += f" — {mrkdwn_escape(_truncate(g.reasons[0], 200))}"
         if safe_url(g.queue_url):
             line += " · " + link(g.queue_url, "queue item")
         lines.append(line)

@@ -268,3 +268,23 @@ def test_alerts_test_and_deliver_commands(tmp_path, slack_env):
     out = runner.invoke(cli, ["alerts", "deliver", "--config", path])
     assert out.exit_code == 0 and "sent 1 messages (1 alerts)" in out.output
     assert len(slack.top_level()) == 2
+
+
+def test_huge_and_odd_text_stays_within_block_kit_limits():
+    from alerts.message import Alert, AlertMention
+
+    huge = ("\u202e" + "ز" * 3000 + "\n> " + "😡" * 2000 + "<!channel>") * 5
+    alert = Alert(kind="thread", rule="r" * 300, level="critical", brand="B" * 200, source="x", thread_key="x:1",
+                  title=huge, risk=99, reasons=[huge] * 40, url="https://x.com/a/status/1", queue_url=None,
+                  mentions=[AlertMention(author=huge[:500], followers=10**9, text=huge, url=None, label="negative",
+                                         created_at="2026-11-20T10:00:00Z")] * 5, queue_item_id=7)
+    msg = slack_message(alert)
+    blocks = msg["blocks"]
+    assert len(blocks) <= 50 and len(msg["text"]) <= 300
+    assert len(blocks[0]["text"]["text"]) <= 150
+    for block in blocks:
+        if block["type"] == "section":
+            assert len(block["text"]["text"]) <= 3000
+        if block["type"] == "context":
+            assert all(len(e["text"]) <= 3000 for e in block["elements"])
+    assert "<!channel>" not in json.dumps(msg)

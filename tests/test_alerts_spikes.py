@@ -87,3 +87,16 @@ def test_spike_thresholds_come_from_config(tmp_path):
         _add(store, "Brightwave", NOW - timedelta(minutes=30), 4, 3)
         spike = detect(store, "Brightwave", config.alerts.spikes, config.alerts.levels, NOW)
     assert spike is not None and spike.level == "warning"
+
+
+def test_a_brand_silence_mutes_spike_alerts_too(tmp_path):
+    from alerts.noise import add_silence
+
+    config = _config(tmp_path)
+    with Store(config.db_path) as store:
+        _baseline(store, "Brightwave")
+        _add(store, "Brightwave", NOW - timedelta(minutes=40), 16, 12)
+        add_silence(store, "brand", "Brightwave", NOW + timedelta(hours=2), "ana", "known outage",
+                    now=NOW - timedelta(minutes=5))
+        assert evaluate_pending(store, config, NOW).spikes == 0
+        assert store.scalar("SELECT COUNT(*) FROM outbox") == 0

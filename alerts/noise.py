@@ -173,13 +173,15 @@ def decide_level(store: Store, thread_key: str | None, receiver: str, level: str
                  rules: set[str] | None = None) -> Decision:
     """Re-alert a thread on a receiver only when it crosses a higher level than any sent there before
     (by any of `rules`), or when `repeat_interval_hours` passed at the same level with new mentions since."""
-    if not thread_key:
-        return Decision(True)
     rank = level_rank(levels)
+    if not thread_key or level not in rank:
+        # A level outside [alerts.levels] (e.g. the queue's "sla-resolution") is its own kind of alert:
+        # only its idempotency key stops a repeat.
+        return Decision(True)
     prior = [r for r in store.query(
         "SELECT level, created_at, rule FROM outbox WHERE receiver = ? AND thread_key = ? ORDER BY id",
         (receiver, thread_key),
-    ) if rules is None or r["rule"] in rules]
+    ) if (rules is None or r["rule"] in rules) and r["level"] in rank]
     if not prior:
         return Decision(True)
     top = max(prior, key=lambda r: rank.get(r["level"], -1))

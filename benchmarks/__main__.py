@@ -87,7 +87,7 @@ def main(argv: list[str] | None = None) -> None:
             print("\n== sentiment: benchmarks/sentiment.py is not on this branch yet (issue 10)", flush=True)
 
     if "latency" in chosen:
-        if _available("latency"):
+        if importlib.util.find_spec("listener.scheduler") is not None:  # the daemon (issue 8) is here
             _script(["-m", "benchmarks.latency", *(["--full"] if args.full else [])], "alert latency")
         else:
             print("\n== latency: needs the daemon, X collector and Slack channel (issues 3, 5, 8)", flush=True)

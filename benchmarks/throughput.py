@@ -82,6 +82,39 @@ def raw_vader(texts: list[str]) -> float:
     return time.perf_counter() - t0
 
 
+def _score_chunk(texts: list[str]) -> int:
+    from listener.scoring import build_scorer
+
+    global _WORKER_SCORER
+    if _WORKER_SCORER is None:
+        _WORKER_SCORER = build_scorer(None)
+    return len(_WORKER_SCORER.score_many(texts))
+
+
+_WORKER_SCORER = None
+
+
+def scorer_alone(texts: list[str], workers: int) -> float:
+    """Seconds for the pipeline's scorer (language + VADER) alone, in one process or a pool of `workers`.
+
+    Tells whether a process pool would pay off on this machine before anyone builds one into the pipeline.
+    """
+    chunks = [texts[i:i + 2000] for i in range(0, len(texts), 2000)]
+    if workers <= 1:
+        t0 = time.perf_counter()
+        for chunk in chunks:
+            _score_chunk(chunk)
+        return time.perf_counter() - t0
+    from concurrent.futures import ProcessPoolExecutor
+    from multiprocessing import get_context
+
+    with ProcessPoolExecutor(workers, mp_context=get_context("spawn")) as pool:
+        list(pool.map(_score_chunk, [chunks[0][:10]] * workers))  # start-up and model loading not counted
+        t0 = time.perf_counter()
+        list(pool.map(_score_chunk, chunks))
+        return time.perf_counter() - t0
+
+
 def measure(mentions: int, folder: Path) -> dict:
     """Generate, run raw VADER, the pipeline (child process), raw VADER again; return the figures."""
     (folder / "overheard.toml").write_text(PIPELINE_CONFIG, encoding="utf-8")
@@ -91,13 +124,17 @@ def measure(mentions: int, folder: Path) -> dict:
                          check=True, capture_output=True, text=True)
     run = PipelineRun(**json.loads(out.stdout.strip().splitlines()[-1]))
     vader_after = raw_vader(texts)
+    _score_chunk(texts[:10])  # load the language model before timing
+    scorer_1 = scorer_alone(texts, 1)
+    scorer_pool = scorer_alone(texts, 2)
     vader_s = (vader_before + vader_after) / 2
     # Rates per stored mention: duplicates and quarantined rows are work the pipeline did for free here.
     pipeline_rate = run.new / run.seconds
     vader_rate = len(texts) / vader_s
     return {"rows": mentions, "texts": len(texts), "run": run, "vader_s": vader_s,
             "vader_rate": vader_rate, "pipeline_rate": pipeline_rate, "ratio": pipeline_rate / vader_rate,
-            "vader_runs": (len(texts) / vader_before, len(texts) / vader_after)}
+            "vader_runs": (len(texts) / vader_before, len(texts) / vader_after),
+            "scorer_rate": len(texts) / scorer_1, "scorer_pool_rate": len(texts) / scorer_pool}
 
 
 def report(fig: dict, rerun: str) -> list[str]:
@@ -113,6 +150,8 @@ def report(fig: dict, rerun: str) -> list[str]:
         f"{fig['vader_s']:8.1f} s  {fig['vader_rate']:8,.0f} mentions/s "
         f"(runs before/after: {fig['vader_runs'][0]:,.0f} / {fig['vader_runs'][1]:,.0f})",
         f"  ratio pipeline / raw VADER: {fig['ratio']:.2f}x (target >= 0.70x)",
+        f"  the pipeline's scorer alone (language + VADER): {fig['scorer_rate']:,.0f} mentions/s in one process, "
+        f"{fig['scorer_pool_rate']:,.0f}/s in a pool of 2 ({fig['scorer_pool_rate'] / fig['scorer_rate']:.2f}x)",
         f"  peak RSS of the importing process: {run.peak_rss_mb:.0f} MB (target <= 300 MB)",
         f"  database: {run.db_bytes / 1e6:.0f} MB for {run.new:,} mentions = "
         f"{run.db_bytes / 1e9 / run.new * 1e6:.2f} GB per million (raw JSON of each row kept)",

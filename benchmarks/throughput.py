@@ -46,6 +46,7 @@ class PipelineRun:
     flagged: int
     peak_rss_mb: float
     db_bytes: int
+    stages: dict[str, float]
 
 
 def run_pipeline_child(folder: Path) -> PipelineRun:
@@ -56,6 +57,7 @@ def run_pipeline_child(folder: Path) -> PipelineRun:
     from listener.store import Store
 
     config = load_config(folder / "overheard.toml", check_secrets=False)
+    stages = _time_stages()
     t0 = time.perf_counter()
     with Store(config.db_path) as store:
         collected = collect(config, store)
@@ -68,7 +70,29 @@ def run_pipeline_child(folder: Path) -> PipelineRun:
     result = collected.per_source["file"]
     size = sum(p.stat().st_size for p in folder.glob("bench.db*"))
     return PipelineRun(t2 - t0, t1 - t0, t2 - t1, result.new, result.duplicates, result.quarantined,
-                       report.scored, threads, flagged, peak_rss_mb(), size)
+                       report.scored, threads, flagged, peak_rss_mb(), size, stages)
+
+
+def _time_stages() -> dict[str, float]:
+    """Wrap the stages `process` calls with timers (instrumentation only: the same functions run)."""
+    import listener.pipeline as pipeline
+
+    stages: dict[str, float] = {}
+
+    def timed(name: str, func):  # type: ignore[no-untyped-def]
+        def wrapper(*args, **kwargs):  # type: ignore[no-untyped-def]
+            t0 = time.perf_counter()
+            try:
+                return func(*args, **kwargs)
+            finally:
+                stages[name] = stages.get(name, 0.0) + time.perf_counter() - t0
+        return wrapper
+
+    for attr, name in (("score_pending", "score"), ("rollup_dirty", "thread rollup"),
+                       ("evaluate_pending", "alert rules"), ("deliver_pending", "delivery")):
+        if hasattr(pipeline, attr):
+            setattr(pipeline, attr, timed(name, getattr(pipeline, attr)))
+    return stages
 
 
 def raw_vader(texts: list[str]) -> float:
@@ -146,6 +170,10 @@ def report(fig: dict, rerun: str) -> list[str]:
         f"  pipeline (file import, dedupe, language, score, store, rollup, flags, rules): "
         f"{run.seconds:8.1f} s  {fig['pipeline_rate']:8,.0f} mentions/s "
         f"(collect {run.collect_s:.1f} s, process {run.process_s:.1f} s)",
+        "  per mention: collect (parse, brand match, dedupe, store) "
+        f"{run.collect_s / run.new * 1e6:.0f} µs, "
+        + ", ".join(f"{k} {v / run.new * 1e6:.0f} µs" for k, v in run.stages.items())
+        + f"; raw VADER {fig['vader_s'] / fig['texts'] * 1e6:.0f} µs",
         f"  raw vaderSentiment on the same {fig['texts']:,} texts:             "
         f"{fig['vader_s']:8.1f} s  {fig['vader_rate']:8,.0f} mentions/s "
         f"(runs before/after: {fig['vader_runs'][0]:,.0f} / {fig['vader_runs'][1]:,.0f})",

@@ -60,3 +60,14 @@ def test_runner_prints_the_summary_table(capsys: pytest.CaptureFixture[str]) -> 
     assert "| pipeline throughput (300 mentions) |" in out
     assert "| peak memory during import |" in out and "<= 300 MB" in out
     assert "rerun: python -m benchmarks --only throughput" in out
+
+
+def test_latency_times_bursts_from_fake_x_to_fake_slack(capsys: pytest.CaptureFixture[str]) -> None:
+    pytest.importorskip("listener.scheduler", reason="the daemon (issue 8) is not on this branch")
+    from benchmarks import latency
+
+    fig = latency.main(["--bursts", "2"])
+    assert fig["measured"] == 2 and fig["missed"] == 0, fig.get("log")
+    assert all(ms > 0 for ms in fig["ms"])  # Slack got each alert after X served its burst
+    out = capsys.readouterr().out
+    assert "p95" in out and "rerun: .venv/bin/python -m benchmarks.latency --bursts 2" in out

@@ -79,7 +79,7 @@ class Stamps:
     lock: threading.Lock = field(default_factory=threading.Lock)
 
 
-def _fakes(stamps: Stamps, watch: list[int]):
+def _fakes(stamps: Stamps, watch: list[tuple[int, int]]):
     sys.path.insert(0, str(ROOT))
     from tests.fakes.x_api import FakeXApi
     from tests.fakes_slack.server import FakeSlack
@@ -91,8 +91,8 @@ def _fakes(stamps: Stamps, watch: list[int]):
             body = reply.body if isinstance(reply.body, (str, bytes)) else json.dumps(reply.body)
             body = body.decode() if isinstance(body, bytes) else body
             with stamps.lock:
-                for root in watch:
-                    if root not in stamps.fetched and f'"{root}"' in body:
+                for root, last in watch:
+                    if root not in stamps.fetched and f'"{last}"' in body:
                         stamps.fetched[root] = now
             return reply
 
@@ -101,7 +101,7 @@ def _fakes(stamps: Stamps, watch: list[int]):
             now = time.monotonic()
             body = req.body.decode("utf-8", "replace")
             with stamps.lock:
-                for root in watch:
+                for root, _last in watch:
                     if root not in stamps.delivered and str(root) in body:
                         stamps.delivered[root] = now
             return super().answer(req)
@@ -110,7 +110,7 @@ def _fakes(stamps: Stamps, watch: list[int]):
 
 
 def measure(bursts: int, folder: Path, interval_s: float = 1.0, timeout_s: float = 60.0) -> dict:
-    stamps, watch = Stamps(), []
+    stamps, watch = Stamps(), []  # watch: (root post id, last post id) per burst
     x, slack = _fakes(stamps, watch)
     (folder / "overheard.toml").write_text(
         CONFIG.format(interval_minutes=interval_s / 60, x_url=x.base_url), encoding="utf-8")
@@ -125,13 +125,15 @@ def measure(bursts: int, folder: Path, interval_s: float = 1.0, timeout_s: float
         _wait(lambda: len(x.served("/2/tweets/search/recent")) >= 2, timeout_s, "the daemon's first X polls", daemon)
         for b in range(bursts):
             users = [x.add_user(f"burst{b}_{i}", followers=40_000 + 1000 * i) for i in range(len(ANGRY))]
-            root = x.add_tweet(ANGRY[0], users[0])
-            for text, user in zip(ANGRY[1:], users[1:], strict=True):
-                x.add_tweet(text, user, reply_to=root)
-            with stamps.lock:
-                watch.append(root)
+            with x.lock:  # the whole burst appears at once: no poll sees half of it
+                root = last = x.add_tweet(ANGRY[0], users[0])
+                for text, user in zip(ANGRY[1:], users[1:], strict=True):
+                    last = x.add_tweet(text, user, reply_to=root)
+                with stamps.lock:
+                    watch.append((root, last))
             try:
                 _wait(lambda r=root: r in stamps.delivered, timeout_s, f"the Slack alert for burst {b}", daemon)
+                time.sleep(0.3)  # let the daemon settle before the next burst, as bursts are rare
             except TimeoutError:
                 missed += 1
     finally:
@@ -143,7 +145,7 @@ def measure(bursts: int, folder: Path, interval_s: float = 1.0, timeout_s: float
         log.close()
         x.stop()
         slack.stop()
-    ms = [(stamps.delivered[r] - stamps.fetched[r]) * 1000 for r in watch
+    ms = [(stamps.delivered[r] - stamps.fetched[r]) * 1000 for r, _ in watch
           if r in stamps.delivered and r in stamps.fetched]
     return {"bursts": bursts, "measured": len(ms), "missed": missed, "ms": ms, "interval_s": interval_s,
             "log": (folder / "daemon.log").read_text(errors="replace")[-3000:] if not ms else ""}

@@ -21,6 +21,7 @@ from listener.store import Store
 
 COMMAND_MODULES = [
     "listener.commands.core",
+    "listener.commands.sentiment",
 ]
 
 console = Console(highlight=False)

@@ -8,6 +8,7 @@ from functools import lru_cache
 _WS = re.compile(r"\s+")
 _URL = re.compile(r"https?://\S+|www\.\S+")
 _HANDLE = re.compile(r"[@#]\w+")
+_LETTERS = re.compile(r"[^\W\d_]")
 MIN_CONFIDENCE = 0.30
 
 
@@ -34,11 +35,11 @@ def detect_language(text: str, source_tag: str | None = None) -> str | None:
     if tag:
         return tag
     cleaned = _WS.sub(" ", _HANDLE.sub(" ", _URL.sub(" ", text or ""))).strip()[:1000]
-    if sum(ch.isalpha() for ch in cleaned) < 3:
+    if len(_LETTERS.findall(cleaned, 0, 200)) < 3:
         return None
     try:
         best = _detector().detect(cleaned, k=1)[0]
-    except Exception:  # the model rejects some odd inputs; an unknown language is the honest answer
+    except Exception:  # noqa: BLE001 - the model rejects some odd inputs; an unknown language is the honest answer
         return None
     if best.get("score", 0.0) < MIN_CONFIDENCE:
         return None

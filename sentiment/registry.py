@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import importlib
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from sentiment.score import Scorer
 
 # name -> "module:factory"; imported lazily so a scorer's dependencies load only when it is chosen.
 _BUILTIN: dict[str, str] = {
     "vader": "sentiment.vader:VaderScorer",
+    "learned": "sentiment.learned:LearnedScorer",
 }
 _FACTORIES: dict[str, Callable[..., Scorer]] = {}
 

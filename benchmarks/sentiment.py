@@ -83,9 +83,12 @@ def row(name: str, n: int, base: Figures, ours: Figures) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--data", type=Path, default=ROOT.parent / "shared" / "data")
+    parser.add_argument("--data", type=Path, default=None, help="the development data (default ../shared/data)")
     parser.add_argument("--scorer", default="learned")
     args = parser.parse_args(argv)
+    rerun = RERUN + (f" --data {args.data}" if args.data else "") + (
+        f" --scorer {args.scorer}" if args.scorer != "learned" else "")
+    args.data = args.data or ROOT.parent / "shared" / "data"
     try:
         val, held = validation_sets(args.data), held_out_sets(args.data)
     except DataMissing as exc:
@@ -97,7 +100,7 @@ def main(argv: list[str] | None = None) -> int:
     ours = get_scorer(args.scorer)
     print(f"# Sentiment benchmark: {args.scorer} vs raw VADER\n")
     print(f"Machine: {machine()}; {where}.")
-    print(f"Rerun: `{RERUN} --data {args.data}`\n")
+    print(f"Rerun (from the repository root): `{rerun}`\n")
     print("| set | texts | VADER macro-F1 | " + args.scorer + " macro-F1 | VADER neg P / R | "
           + args.scorer + " neg P / R | unscored |")
     print("|---|---|---|---|---|---|---|")

@@ -31,7 +31,8 @@ DEFAULT_CUES: tuple[str, ...] = (
     # polite but unhappy
     "thanks for nothing", "thanks a lot for", "please help", "please fix", "help me", "fix this",
     "what is going on", "what's going on", "how hard is it", "how is this acceptable", "seriously",
-    "complaint", "complain",
+    "complaint", "complain", "frustrating", "frustrated", "fed up", "went up again", "without warning",
+    "no warning", "nobody calls back", "no one calls back",
     # Spanish, Portuguese, French, German, Italian: the same trouble in the other languages we score
     "sigo esperando", "todavía no", "todavia no", "reembolso", "cancelado", "cancelaron", "nunca más",
     "gracias por nada", "no funciona", "nadie responde", "cobrado dos veces", "estafa",

@@ -20,6 +20,7 @@ import numpy as np
 from sentiment.cues import all_cues, cue_matcher
 from sentiment.features import FeatureSpec, Featurizer
 from sentiment.language import detect_language
+from sentiment.phrases import words
 from sentiment.preprocess import brand_pattern, brand_terms_from, prepare
 from sentiment.score import Score
 from sentiment.themes import build_themes
@@ -146,11 +147,13 @@ class LearnedScorer:
         prepared: list[str] = []
         todo_langs: list[str | None] = []
         themes: list[tuple[str, ...]] = []
+        cue_hits: list[int] = []
         for i, (raw, tag) in enumerate(zip(texts, tags)):
             raw = raw if isinstance(raw, str) else ""
             text = prepare(raw, self._brands)
             lang = detect_language(text, tag) if self.detect_lang else tag
-            found = self._themes.themes(text)
+            tokens = words(text)
+            found = self._themes.themes_in(tokens)
             themes.append(found)
             ok, lang = covered_language(lang, text, self.model.languages)
             if not text or not ok:
@@ -159,15 +162,18 @@ class LearnedScorer:
             todo.append(i)
             prepared.append(text)
             todo_langs.append(lang)
+            cue_hits.append(len(self._cues.find_in(tokens)))
         if todo:
-            probs = self.probabilities(prepared, todo_langs)
+            probs = self.probabilities(prepared, todo_langs, cue_hits)
             for row, i in enumerate(todo):
                 results[i] = self._score_from(probs[row], todo_langs[row], themes[i])
         return [r for r in results if r is not None]
 
-    def probabilities(self, prepared: Sequence[str], langs: Sequence[str | None]) -> np.ndarray:
+    def probabilities(self, prepared: Sequence[str], langs: Sequence[str | None],
+                      cue_hits: Sequence[int] | None = None) -> np.ndarray:
         """P(negative), P(neutral), P(positive) for texts already passed through `prepare`."""
-        cue_hits = [len(self._cues.find(t)) for t in prepared]
+        if cue_hits is None:
+            cue_hits = [len(self._cues.find(t)) for t in prepared]
         vader = [self._vader.polarity_scores(t) for t in prepared] if self._vader is not None else None
         features = self._featurizer.transform(prepared, langs, cue_hits, vader)
         logits = features.dot(self.model.weights) + self.model.intercept

@@ -22,23 +22,28 @@ class PhraseMatcher:
 
     def __init__(self, phrases: Iterable[tuple[str, str]]):
         """`phrases` are (phrase, tag) pairs; several phrases may share a tag."""
-        self._table: dict[tuple[str, ...], set[str]] = {}
+        table: dict[tuple[str, ...], set[str]] = {}
         for phrase, tag in phrases:
             key = tuple(words(phrase))
             if key:
-                self._table.setdefault(key, set()).add(tag)
-        self._longest = max((len(k) for k in self._table), default=0)
+                table.setdefault(key, set()).add(tag)
+        # first word -> [(phrase length, phrase, its tags)]: most words start no phrase, one lookup each
+        self._by_first: dict[str, list[tuple[int, tuple[str, ...], list[str]]]] = {}
+        for key, tags in table.items():
+            self._by_first.setdefault(key[0], []).append((len(key), key, sorted(tags)))
 
     def find(self, text: str) -> list[str]:
         """Tags of every phrase occurrence in `text`, in order (a tag repeats if its phrases recur)."""
-        if not self._table:
-            return []
-        tokens = tuple(words(text))
+        return self.find_in(words(text))
+
+    def find_in(self, tokens: list[str]) -> list[str]:
+        """As `find`, for text already split by `words` (so several matchers share one split)."""
         found: list[str] = []
-        table = self._table
-        for i in range(len(tokens)):
-            for n in range(1, min(self._longest, len(tokens) - i) + 1):
-                tags = table.get(tokens[i:i + n])
-                if tags:
-                    found.extend(sorted(tags))
+        by_first = self._by_first
+        for i, token in enumerate(tokens):
+            candidates = by_first.get(token)
+            if candidates:
+                for n, key, tags in candidates:
+                    if n == 1 or tuple(tokens[i:i + n]) == key:
+                        found.extend(tags)
         return found

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
-from sentiment.phrases import PhraseMatcher
+from sentiment.phrases import PhraseMatcher, words
 
 DEFAULT_THEMES: dict[str, tuple[str, ...]] = {
     "billing": (
@@ -126,7 +126,11 @@ class ThemeMatcher:
 
     def themes(self, text: str) -> tuple[str, ...]:
         """Names of the themes whose phrases occur in `text`, in configured order."""
-        found = set(self._matcher.find(text))
+        return self.themes_in(words(text))
+
+    def themes_in(self, tokens: list[str]) -> tuple[str, ...]:
+        """As `themes`, for text already split by sentiment.phrases.words."""
+        found = set(self._matcher.find_in(tokens))
         return tuple(name for name in self.names if name in found)
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from functools import lru_cache
 
 _WS = re.compile(r"\s+")
@@ -20,7 +21,7 @@ def _detector():
 
 
 @lru_cache(maxsize=1)
-def _predict():  # noqa: ANN202 - returns a callable text -> (lang, score)
+def _predict() -> Callable[[str], tuple[str, float]]:
     """The fastest way to ask the bundled lite model: fasttext directly when reachable, else the wrapper."""
     detector = _detector()
     try:

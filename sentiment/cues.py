@@ -18,11 +18,11 @@ DEFAULT_CUES: tuple[str, ...] = (
     "still haven't", "still hasn't", "still can't", "still cannot", "not yet received", "never received",
     "never arrived", "hasn't arrived", "didn't arrive", "not arrived", "where is my", "where's my",
     # money
-    "refund", "charged twice", "double charged", "overcharged", "charged me", "hidden fee", "hidden fees",
+    "refund", "charged twice", "double charged", "billed twice", "double billed", "overcharged", "charged me", "hidden fee", "hidden fees",
     "chargeback", "money back", "rip off", "ripoff", "ripped off", "scam",
     # failures
     "cancelled", "canceled", "delayed", "lost my", "lost luggage", "broken", "doesn't work", "does not work",
-    "not working", "stopped working", "keeps crashing", "crashed", "outage", "down again", "no signal",
+    "not working", "stopped working", "keeps crashing", "still broken", "not fixed", "crashed", "outage", "down again", "no signal",
     "no service", "no internet", "is down", "still down", "internet down", "for the third time",
     "for the second time", "error", "failed", "wrong order", "missing",
     # leaving
@@ -45,6 +45,22 @@ DEFAULT_CUES: tuple[str, ...] = (
     "ancora niente", "sto ancora aspettando", "rimborso", "cancellato", "mai più", "grazie per niente",
     "non funziona", "nessuno risponde", "truffa",
 )
+
+
+# Phrases that are a complaint whatever surrounds them (sarcastic thanks, repeated failure, leaving):
+# each counts as two cues, enough to outweigh the polite words around it.
+STRONG_CUES: frozenset[str] = frozenset({
+    "thanks for nothing", "never again", "charged twice", "double charged", "billed twice", "still waiting", "still no",
+    "still not", "still haven't", "on hold", "no one answers", "nobody answers", "nobody calls back",
+    "no one calls back", "switching to", "unacceptable", "gracias por nada", "sigo esperando", "nunca más",
+    "obrigado por nada", "nunca mais", "merci pour rien", "plus jamais", "toujours pas", "danke für nichts",
+    "nie wieder", "immer noch nicht", "grazie per niente", "mai più", "sto ancora aspettando",
+})
+
+
+def cue_strength(found: list[str]) -> int:
+    """How strongly the cues found point to a complaint: strong cues count twice."""
+    return sum(2 if phrase in STRONG_CUES else 1 for phrase in found)
 
 
 @lru_cache(maxsize=32)

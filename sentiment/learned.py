@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-from sentiment.cues import all_cues, cue_matcher
+from sentiment.cues import all_cues, cue_matcher, cue_strength
 from sentiment.features import FeatureSpec, Featurizer
 from sentiment.language import detect_language
 from sentiment.phrases import words
@@ -46,12 +46,14 @@ class SentimentModel:
     spec: FeatureSpec
     negative_boost: float = 0.0  # added to P(negative) before the arg-max: a missed complaint costs more
     cue_weight: float = 0.0  # logit added to 'negative' per customer-service cue found (at most two)
+    boost_by_language: dict[str, float] = field(default_factory=dict)  # overrides negative_boost per language
     info: dict[str, Any] = field(default_factory=dict)  # how and on what it was trained
 
     def save(self, path: Path) -> None:
         """Write the model as a compressed .npz of plain arrays (byte-identical for identical input)."""
         meta = {"format": 1, "classes": list(CLASSES), "spec": self.spec.to_dict(),
-                "negative_boost": self.negative_boost, "cue_weight": self.cue_weight, "info": self.info}
+                "negative_boost": self.negative_boost, "cue_weight": self.cue_weight,
+                "boost_by_language": self.boost_by_language, "info": self.info}
         path.parent.mkdir(parents=True, exist_ok=True)
         with path.open("wb") as fh:
             np.savez_compressed(fh, weights=self.weights.astype(np.float16), intercept=self.intercept,
@@ -77,7 +79,8 @@ class SentimentModel:
             raise ModelFileError(f"{path}: weights have shape {weights.shape}, expected "
                                  f"{(spec.n_features, len(CLASSES))}")
         return cls(weights, intercept, spec, float(meta.get("negative_boost", 0.0)),
-                   float(meta.get("cue_weight", 0.0)), meta.get("info", {}))
+                   float(meta.get("cue_weight", 0.0)),
+                   {str(k): float(v) for k, v in meta.get("boost_by_language", {}).items()}, meta.get("info", {}))
 
     @property
     def languages(self) -> tuple[str, ...]:
@@ -162,7 +165,7 @@ class LearnedScorer:
             todo.append(i)
             prepared.append(text)
             todo_langs.append(lang)
-            cue_hits.append(len(self._cues.find_in(tokens)))
+            cue_hits.append(cue_strength(self._cues.find_in(tokens)))
         if todo:
             probs = self.probabilities(prepared, todo_langs, cue_hits)
             for row, i in enumerate(todo):
@@ -173,7 +176,7 @@ class LearnedScorer:
                       cue_hits: Sequence[int] | None = None) -> np.ndarray:
         """P(negative), P(neutral), P(positive) for texts already passed through `prepare`."""
         if cue_hits is None:
-            cue_hits = [len(self._cues.find(t)) for t in prepared]
+            cue_hits = [cue_strength(self._cues.find(t)) for t in prepared]
         vader = [self._vader.polarity_scores(t) for t in prepared] if self._vader is not None else None
         features = self._featurizer.transform(prepared, langs, cue_hits, vader)
         logits = features.dot(self.model.weights) + self.model.intercept
@@ -190,7 +193,7 @@ class LearnedScorer:
             label = "positive" if compound >= pos else "negative" if compound <= neg else "neutral"
         else:
             boosted = p.copy()
-            boosted[0] += self.model.negative_boost
+            boosted[0] += self.model.boost_by_language.get(lang or "", self.model.negative_boost)
             label = CLASSES[int(boosted.argmax())]
         confidence = float(p[CLASSES.index(label)])
         return Score(label, round(compound, 4), round(confidence, 4), lang, self.name, themes)

@@ -85,6 +85,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", type=Path, default=None, help="the development data (default ../shared/data)")
     parser.add_argument("--scorer", default="learned")
+    parser.add_argument("--speed-only", action="store_true", help="skip the accuracy table")
     args = parser.parse_args(argv)
     rerun = RERUN + (f" --data {args.data}" if args.data else "") + (
         f" --scorer {args.scorer}" if args.scorer != "learned" else "")
@@ -101,8 +102,16 @@ def main(argv: list[str] | None = None) -> int:
     print(f"# Sentiment benchmark: {args.scorer} vs raw VADER\n")
     print(f"Machine: {machine()}; {where}.")
     print(f"Rerun (from the repository root): `{rerun}`\n")
-    print("| set | texts | VADER macro-F1 | " + args.scorer + " macro-F1 | VADER neg P / R | "
-          + args.scorer + " neg P / R | unscored |")
+    if not args.speed_only:
+        accuracy_table(vader, ours, val, held, args.scorer)
+    speed(ours, val, args.scorer)
+    return 0
+
+
+def accuracy_table(vader, ours, val: list[LabelledSet], held: list[LabelledSet], name: str) -> None:
+    """The markdown table of figures on the val splits and the held-out sets."""
+    print("| set | texts | VADER macro-F1 | " + name + " macro-F1 | VADER neg P / R | "
+          + name + " neg P / R | unscored |")
     print("|---|---|---|---|---|---|---|")
     other_base, other_ours, other_detect = [], [], []
     for labelled in val:
@@ -120,6 +129,9 @@ def main(argv: list[str] | None = None) -> int:
         base, mine = evaluate(vader, labelled), evaluate(ours, labelled)
         print(row(labelled.name + " (held out, language detected)", len(labelled), base, mine))
 
+
+def speed(ours, val: list[LabelledSet], name: str) -> None:
+    """Throughput against raw VADER in the same run, model size, load time."""
     texts = [t for labelled in val for t in labelled.texts]
     from vaderSentiment.vaderSentiment import SentimentIntensityAnalyzer
 
@@ -129,15 +141,14 @@ def main(argv: list[str] | None = None) -> int:
     our_speed = throughput(lambda ts: ours.score_many(ts), texts)
     print(f"\nThroughput on one core, {len(texts):,} val tweets, no language tags (detection included):")
     print(f"- raw VADER: {raw_speed:,.0f} texts/s")
-    print(f"- {args.scorer}: {our_speed:,.0f} texts/s = {our_speed / raw_speed:.2f} x raw VADER")
+    print(f"- {name}: {our_speed:,.0f} texts/s = {our_speed / raw_speed:.2f} x raw VADER")
     model = getattr(getattr(ours, "model", None), "info", None)
     from sentiment.learned import DEFAULT_MODEL
 
-    if args.scorer == "learned":
+    if name == "learned":
         print(f"\nModel file: {DEFAULT_MODEL.relative_to(ROOT)}, {DEFAULT_MODEL.stat().st_size / 1e6:.1f} MB"
               + (f", trained on {sum(model['trained_on'].values()):,} texts" if model else ""))
-    print(f"Scorer load (fresh process: imports, model, first score): {load_seconds(args.scorer):.2f} s")
-    return 0
+    print(f"Scorer load (fresh process: imports, model, first score): {load_seconds(name):.2f} s")
 
 
 if __name__ == "__main__":

@@ -61,6 +61,7 @@ def test_brand_hashtags_handles_and_urls_are_neutralised() -> None:
     "Any update on my refund? It's been a month",
     "Switching to Delta, done with this",
     "I was charged twice this month, please fix",
+    "Been on hold for 45 minutes. Great customer service, United.",
     "Vuelo cancelado otra vez, gracias por nada",
     "Ich warte seit drei Wochen auf meine Erstattung",
 ])

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import json
 from datetime import UTC
@@ -20,7 +21,7 @@ def run(args: list[str], stdin: str | None = None, cwd: Path | None = None):
     runner = CliRunner()
     if cwd is None:
         return runner.invoke(cli, args, input=stdin)
-    with runner.isolated_filesystem(temp_dir=cwd):
+    with contextlib.chdir(cwd):  # no overheard.toml here: the command runs without a config
         return runner.invoke(cli, args, input=stdin)
 
 

@@ -107,13 +107,25 @@ class RiskConfig(Section):
     reach: float = Field(default=20, ge=0)
     velocity: float = Field(default=15, ge=0)
     cues: float = Field(default=20, ge=0)
-    repeat_detractors: float = Field(default=10, ge=0)
+    repeat_detractors: float = Field(default=20, ge=0)
     brand_replied_discount: float = Field(default=10, ge=0)
+    # How far back "this author complained before" looks, and how many earlier complaints
+    # give the repeat-detractor factor its full weight.
     repeat_window_days: int = Field(default=30, ge=1)
+    repeat_full_at: int = Field(default=2, ge=1)
+    # Velocity compares the last `velocity_window_minutes` with the thread's pace before it.
+    velocity_window_minutes: int = Field(default=60, ge=5)
+    # Followers (or subreddit members) at which the reach factor is full: reach grows with log10.
+    reach_full_at: int = Field(default=1_000_000, ge=10)
 
 
 # ---------------------------------------------------------------- alerts
+GroupLabel = Literal["thread", "brand", "source", "rule", "level", "kind"]
+
+
 class RuleConfig(Section):
+    """A route: which alerts it matches, where they go, and how they are grouped and paced."""
+
     name: str = Field(min_length=1)
     # What the rule routes: thread alerts, and system alerts (spike, sla, health) raised by other stages.
     kinds: list[Literal["thread", "spike", "sla", "health"]] = ["thread"]
@@ -123,7 +135,59 @@ class RuleConfig(Section):
     themes: list[str] = []
     min_risk: float = Field(default=50, ge=0, le=100)
     min_reach: int = Field(default=0, ge=0)
+    # Lowest level this rule alerts at (a name from [alerts.levels]); empty: the lowest level.
+    min_level: str = ""
     receivers: list[str] = Field(min_length=1)
+    # Alerts with the same values of these labels are sent together (one message, or one digest).
+    group_by: list[GroupLabel] = ["thread"]
+    # Wait this long after the first alert of a new group, so the rest of a burst joins it.
+    group_wait_seconds: int = Field(default=0, ge=0)
+    # After a group was notified, wait at least this long before notifying it again.
+    group_interval_minutes: int = Field(default=5, ge=0)
+    # Re-notify a thread still at the same level (with new mentions) after this long; 0: never.
+    repeat_interval_hours: float = Field(default=0, ge=0)
+    # After a thread alerted on a receiver, hold its next alert there for at least this long.
+    cooldown_minutes: int = Field(default=0, ge=0)
+
+
+class SpikeConfig(Section):
+    """Negative volume and share per brand, last hour against the previous 24 h and the same hour a week ago."""
+
+    enabled: bool = True
+    # Fewer negative mentions than this in the hour never spike (keeps small brands quiet).
+    min_negative: int = Field(default=8, ge=1)
+    # Fewer mentions in the hour than this: the negative share is not judged.
+    min_mentions: int = Field(default=15, ge=1)
+    # Negative volume at least this many times the baseline hourly rate is a spike ...
+    ratio: float = Field(default=3.0, gt=1)
+    # ... and at least this many times is critical.
+    critical_ratio: float = Field(default=6.0, gt=1)
+    # Negative share up this many percentage points on the baseline is a spike too.
+    share_rise_points: float = Field(default=25.0, gt=0, le=100)
+
+
+class QuietHours(Section):
+    """Hold alerts for a receiver between start and end (local time) and send them as one digest after."""
+
+    start: str  # "22:00", local time in `timezone`
+    end: str  # "07:00"; before start means the quiet period runs overnight
+    timezone: str = "UTC"
+    # Levels that still go out at once during quiet hours, e.g. ["critical"].
+    except_levels: list[str] = []
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        return _check_zone(value)
+
+    @field_validator("start", "end")
+    @classmethod
+    def _clock_time(cls, value: str) -> str:
+        import re
+
+        if not re.fullmatch(r"([01]\d|2[0-3]):[0-5]\d", value):
+            raise ValueError(f"must be a time like 22:00 (24-hour HH:MM), got {value!r}")
+        return value
 
 
 class AlertsConfig(Section):
@@ -134,6 +198,7 @@ class AlertsConfig(Section):
     receivers: list[dict[str, Any]] = []
     # Base URL of the queue web UI, used for links in alerts.
     queue_url: str = "http://127.0.0.1:8377"
+    spikes: SpikeConfig = SpikeConfig()
 
 
 # ---------------------------------------------------------------- queue
@@ -143,6 +208,8 @@ class SlaTarget(Section):
 
 
 class QueueConfig(Section):
+    """The support queue: SLA targets per priority, counted in business hours of one time zone."""
+
     timezone: str = "UTC"
     # Priority -> SLA targets. Priority comes from risk: high >= 75, medium >= 50, else low.
     sla: dict[str, SlaTarget] = {
@@ -150,23 +217,107 @@ class QueueConfig(Section):
         "medium": SlaTarget(first_response_minutes=4 * 60, resolution_minutes=24 * 60),
         "low": SlaTarget(first_response_minutes=24 * 60, resolution_minutes=72 * 60),
     }
+    # SLA clocks run only inside business hours: these weekdays, from start to end (local time).
+    # The defaults are round the clock; "24:00" as the end means midnight.
+    business_days: list[Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]] = [
+        "mon", "tue", "wed", "thu", "fri", "sat", "sun"]
+    business_start: str = "00:00"
+    business_end: str = "24:00"
+    holidays: list[str] = []  # ISO dates (YYYY-MM-DD) on which the clocks stop
+    # An item this close to a target (business minutes) is "due soon" and rises to the top.
+    due_soon_minutes: int = Field(default=30, ge=0)
+    # How long a snooze lasts when no time is given (Slack button, web quick snooze).
+    snooze_minutes: int = Field(default=120, gt=0)
+    # After resolving, how long the author's next mentions are watched to tell recovered from still unhappy.
+    recovery_days: int = Field(default=14, gt=0)
 
     @field_validator("timezone")
     @classmethod
     def _known_zone(cls, value: str) -> str:
         return _check_zone(value)
+
+    @field_validator("business_start", "business_end")
+    @classmethod
+    def _clock_time(cls, value: str) -> str:
+        import re
+
+        m = re.fullmatch(r"(\d\d):(\d\d)", value)
+        if not m or int(m[2]) > 59 or int(m[1]) > 24 or (int(m[1]) == 24 and int(m[2]) != 0):
+            raise ValueError(f"{value!r} is not a time of day; use HH:MM, e.g. '09:00' (or '24:00' for midnight)")
+        return value
+
+    @field_validator("holidays")
+    @classmethod
+    def _dates(cls, values: list[str]) -> list[str]:
+        from datetime import date
+
+        for value in values:
+            try:
+                date.fromisoformat(value)
+            except ValueError:
+                raise ValueError(f"{value!r} is not a date; use YYYY-MM-DD") from None
+        return values
+
+    @model_validator(mode="after")
+    def _hours_in_order(self) -> QueueConfig:
+        if self.business_start >= self.business_end:
+            raise ValueError(f"business_start {self.business_start!r} must be before business_end "
+                             f"{self.business_end!r}")
+        if not self.business_days:
+            raise ValueError("business_days must not be empty (the SLA clocks would never run)")
+        return self
+
+    @field_validator("sla")
+    @classmethod
+    def _priorities(cls, value: dict[str, SlaTarget]) -> dict[str, SlaTarget]:
+        unknown = set(value) - {"high", "medium", "low"}
+        if unknown:
+            raise ValueError(f"unknown priority {sorted(unknown)[0]!r}; use high, medium or low")
+        return value
+
+
+class WebConfig(Section):
+    """The queue web UI (`overheard serve`) and its Slack interactivity endpoint."""
+
+    host: str = "127.0.0.1"
+    port: int = Field(default=8377, ge=1, le=65535)
+    # Env var holding the key that signs session cookies. Unset: a random key kept in session.key beside
+    # the database (mode 600), so logins survive restarts.
+    session_secret_env: str = "OVERHEARD_SESSION_SECRET"
+    session_hours: int = Field(default=12, gt=0)
+    # Send cookies only over HTTPS: set true when the UI sits behind a TLS proxy.
+    secure_cookies: bool = False
+    # Env var holding the Slack app's signing secret; unset: the Slack button endpoint answers 503.
+    slack_signing_secret_env: str = "SLACK_SIGNING_SECRET"
+    # false: a Slack user without `overheard users add … --slack-id` acts as "slack:<username>";
+    # true: only Slack users linked to an overheard user may use the buttons.
+    slack_require_known_users: bool = False
 
 
 # ---------------------------------------------------------------- trends
 class TrendsConfig(Section):
     out_dir: str = "trends"
     timezone: str = "UTC"
-    periods: list[Literal["hour", "day", "week", "month"]] = ["day"]
+    periods: list[Literal["hour", "day", "week", "month"]] = Field(default=["day"], min_length=1)
+    # How far back trend files reach (h, d or w), counted back from now.
+    since: str = "90d"
+    # PNG charts beside the files, and an HTML report covering `report_since`.
+    charts: bool = False
+    report: bool = False
+    report_since: str = "30d"
 
     @field_validator("timezone")
     @classmethod
     def _known_zone(cls, value: str) -> str:
         return _check_zone(value)
+
+    @field_validator("since", "report_since")
+    @classmethod
+    def _duration(cls, value: str) -> str:
+        from listener.trends.since import parse_duration
+
+        parse_duration(value)
+        return value
 
 
 def _check_zone(value: str) -> str:
@@ -188,6 +339,7 @@ class _ConfigFile(Section):
     risk: RiskConfig = RiskConfig()
     alerts: AlertsConfig = AlertsConfig()
     queue: QueueConfig = QueueConfig()
+    web: WebConfig = WebConfig()
     trends: TrendsConfig = TrendsConfig()
     sources: dict[str, dict[str, Any]] = {}
 
@@ -206,6 +358,7 @@ class Config:
         self.risk = file.risk
         self.alerts = file.alerts
         self.queue = file.queue
+        self.web = file.web
         self.trends = file.trends
         self.sources = sources  # name -> that source's validated section
         self.receivers = receivers  # validated channel sections, in file order
@@ -281,7 +434,7 @@ def config_from_dict(raw: dict[str, Any], path: Path, *, check_secrets: bool = T
         except ValidationError as exc:
             raise _as_config_error(name, exc, ("sources", src_name)) from None
 
-    from alerts.channels import channel_config_class, available_channels
+    from alerts.channels import available_channels, channel_config_class
 
     receivers: list[Section] = []
     seen: set[str] = set()
@@ -346,6 +499,15 @@ def _cross_check(name: str, file: _ConfigFile) -> None:
     for level, risk in file.alerts.levels.items():
         if not 0 <= risk <= 100:
             raise ConfigError(name, f"alerts.levels.{level}", "must be between 0 and 100")
+    for i, rule in enumerate(file.alerts.rules):
+        if rule.min_level and rule.min_level not in file.alerts.levels:
+            raise ConfigError(name, f"alerts.rules[{i}].min_level",
+                              f"{rule.min_level!r} is not a level in [alerts.levels] "
+                              f"({', '.join(file.alerts.levels)})")
+        if rule.name in [r.name for r in file.alerts.rules[:i]]:
+            raise ConfigError(name, f"alerts.rules[{i}].name", f"rule {rule.name!r} is defined twice")
+    if file.alerts.spikes.critical_ratio < file.alerts.spikes.ratio:
+        raise ConfigError(name, "alerts.spikes.critical_ratio", "must be at least alerts.spikes.ratio")
 
 
 _TYPE_NAMES = {

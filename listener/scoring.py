@@ -15,6 +15,7 @@ from listener.store import Store
 from sentiment import Score, Scorer, get_scorer
 from sentiment.datasets import LabelledSet
 from sentiment.evaluate import Figures, figures
+from sentiment.risk import nps_bucket
 
 CHUNK = 2000
 DEFAULT_SCORER = SentimentConfig.model_fields["scorer"].default
@@ -39,8 +40,8 @@ def build_scorer(config: Config | None) -> Scorer:
 
 
 def is_detractor(score: Score, stars: int | None, detractor_confidence: float) -> bool:
-    """Negative with enough confidence; for reviews, 1-2 stars count whatever the words say."""
-    if stars is not None and stars <= 2:
+    """Negative with enough confidence; a review in the NPS detractor bucket (1-3 stars) whatever the words say."""
+    if nps_bucket(stars) == "detractor":
         return True
     return score.label == "negative" and score.confidence >= detractor_confidence
 
@@ -60,7 +61,7 @@ def score_pending(store: Store, scorer: Scorer, detractor_confidence: float = 0.
         scores = scorer.score_many(texts, [r["source_lang"] for r in rows])
         now = iso(utcnow())
         with store.transaction() as conn:
-            for row, score in zip(rows, scores):
+            for row, score in zip(rows, scores, strict=True):
                 detractor = is_detractor(score, row["stars"], detractor_confidence)
                 conn.execute(
                     "UPDATE mentions SET lang = ?, label = ?, compound = ?, confidence = ?, themes = ?, "

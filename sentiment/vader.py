@@ -62,4 +62,4 @@ class VaderScorer:
     def score_many(self, texts: Sequence[str], langs: Iterable[str | None] | None = None) -> list[Score]:
         """Scores for a batch, one per text, in order."""
         langs_list = list(langs) if langs is not None else [None] * len(texts)
-        return [self.score(t, lg) for t, lg in zip(texts, langs_list)]
+        return [self.score(t, lg) for t, lg in zip(texts, langs_list, strict=True)]

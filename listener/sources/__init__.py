@@ -12,6 +12,8 @@ if TYPE_CHECKING:
 # name -> "module:Class"; imported lazily so one source's client library never slows another down.
 SOURCES: dict[str, str] = {
     "file": "listener.sources.file:FileSource",
+    "x": "listener.sources.x:XSource",
+    "reddit": "listener.sources.reddit:RedditSource",
 }
 
 
@@ -19,7 +21,7 @@ def available_sources() -> list[str]:
     return sorted(SOURCES)
 
 
-def source_class(name: str) -> "type[Source] | None":
+def source_class(name: str) -> type[Source] | None:
     target = SOURCES.get(name)
     if target is None:
         return None
@@ -27,6 +29,6 @@ def source_class(name: str) -> "type[Source] | None":
     return getattr(importlib.import_module(module_name), attr)
 
 
-def source_config_class(name: str) -> "type[Section] | None":
+def source_config_class(name: str) -> type[Section] | None:
     cls = source_class(name)
     return None if cls is None else cls.Config

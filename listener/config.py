@@ -92,7 +92,7 @@ class SentimentConfig(Section):
         return value
 
     @model_validator(mode="after")
-    def _thresholds_in_order(self) -> "SentimentConfig":
+    def _thresholds_in_order(self) -> SentimentConfig:
         neg, pos = self.negative_threshold, self.positive_threshold
         if neg is not None and pos is not None and neg >= pos:
             raise ValueError("negative_threshold must be below positive_threshold")

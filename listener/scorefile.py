@@ -100,7 +100,7 @@ def score_stream(items: Iterator[TextToScore], scorer: Scorer, out: IO[str] = sy
 
     def flush() -> None:
         scores = scorer.score_many([b.text for b in batch], [b.lang for b in batch])
-        for item, score in zip(batch, scores):
+        for item, score in zip(batch, scores, strict=False):
             out.write(score_line(item, score) + "\n")
         report.scored += len(batch)
         batch.clear()

@@ -18,11 +18,13 @@ DEFAULT_CUES: tuple[str, ...] = (
     "still haven't", "still hasn't", "still can't", "still cannot", "not yet received", "never received",
     "never arrived", "hasn't arrived", "didn't arrive", "not arrived", "where is my", "where's my",
     # money
-    "refund", "charged twice", "double charged", "billed twice", "double billed", "overcharged", "charged me", "hidden fee", "hidden fees",
+    "refund", "charged twice", "double charged", "billed twice", "double billed", "overcharged", "charged me",
+    "hidden fee", "hidden fees",
     "chargeback", "money back", "rip off", "ripoff", "ripped off", "scam",
     # failures
     "cancelled", "canceled", "delayed", "lost my", "lost luggage", "broken", "doesn't work", "does not work",
-    "not working", "stopped working", "keeps crashing", "still broken", "not fixed", "crashed", "outage", "down again", "no signal",
+    "not working", "stopped working", "keeps crashing", "still broken", "not fixed", "crashed", "outage",
+    "down again", "no signal",
     "no service", "no internet", "is down", "still down", "internet down", "for the third time",
     "for the second time", "error", "failed", "wrong order", "missing",
     # leaving

@@ -36,13 +36,13 @@ def figures(gold: Sequence[str], predicted: Sequence[str]) -> Figures:
     f1s = []
     prec_rec: dict[str, tuple[float, float]] = {}
     for cls in CLASSES:
-        tp = sum(1 for g, p in zip(gold, predicted) if g == cls and p == cls)
+        tp = sum(1 for g, p in zip(gold, predicted, strict=False) if g == cls and p == cls)
         pred = sum(1 for p in predicted if p == cls)
         true = sum(1 for g in gold if g == cls)
         precision, recall = _ratio(tp, pred), _ratio(tp, true)
         prec_rec[cls] = (precision, recall)
         f1s.append(_ratio(2 * tp, pred + true))
-    correct = sum(1 for g, p in zip(gold, predicted) if g == p)
+    correct = sum(1 for g, p in zip(gold, predicted, strict=False) if g == p)
     return Figures(
         n=len(gold),
         accuracy=_ratio(correct, len(gold)),

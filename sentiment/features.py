@@ -108,7 +108,7 @@ class Featurizer:
         row_parts: list[int] = []
         hashes: list[int] = []
         bounds = [0]
-        for r, text in enumerate(texts):
+        for text in texts:
             for token in _TOKEN.findall(text):
                 h = cache.get(token)
                 if h is None:
@@ -183,7 +183,7 @@ class Featurizer:
             for i, v in enumerate(vader):
                 dense[i, 0:4] = (v["compound"], v["pos"], v["neg"], v["neu"])
             col = 4
-        for i, (text, hits) in enumerate(zip(texts, cue_hits)):
+        for i, (text, hits) in enumerate(zip(texts, cue_hits, strict=False)):
             dense[i, col] = min(hits, 3) / 3.0
             dense[i, col + 1] = 1.0 if "?" in text else 0.0
             dense[i, col + 2] = 1.0 if "!" in text else 0.0

@@ -151,7 +151,7 @@ class LearnedScorer:
         todo_langs: list[str | None] = []
         themes: list[tuple[str, ...]] = []
         cue_hits: list[int] = []
-        for i, (raw, tag) in enumerate(zip(texts, tags)):
+        for i, (raw, tag) in enumerate(zip(texts, tags, strict=False)):
             raw = raw if isinstance(raw, str) else ""
             text = prepare(raw, self._brands)
             lang = detect_language(text, tag) if self.detect_lang else tag

@@ -62,7 +62,7 @@ def test_score_a_csv_export_with_a_capitalised_text_column(tmp_path: Path) -> No
 
 
 def test_score_uses_the_configured_brands(tmp_path: Path) -> None:
-    config = tmp_path / "overheard.toml"
+    config = tmp_path / "joy.toml"
     config.write_text('[[brands]]\nname = "Joy"\nkeywords = ["Joy"]\n', encoding="utf-8")
     stdin = json.dumps({"id": 1, "text": "Joy"}) + "\n"
     with_brand = lines(run(["score", "--config", str(config)], stdin).output)[0]

@@ -105,7 +105,8 @@ def test_source_language_tag_is_preferred(learned) -> None:
 @pytest.mark.parametrize("text", [
     "", "   ", "\x00\x01\x02 hello \x7f", "a" * 100_000, "bad " * 25_000, "😡" * 5000,
     "Spirit 你好 مرحبا שלום Привет hello 🙂", "\ud800 lone surrogate", "e\u0301\u0301\u0301" * 1000,
-    "<!channel> <script>alert(1)</script>", "Spirit", "@SpiritAirlines #Joy", "!", "a", "\u202eevil right-to-left", "http://x.y/" * 500,
+    "<!channel> <script>alert(1)</script>", "Spirit",
+    "@SpiritAirlines #Joy", "!", "a", "\u202eevil right-to-left", "http://x.y/" * 500,
 ])
 def test_odd_input_gets_a_score_or_unscored_without_raising(learned, vader, text: str) -> None:
     for scorer in (learned, vader):

@@ -9,12 +9,13 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from listener.config import Config, SentimentConfig
-from listener.errors import UserError
+from listener.errors import ConfigError, UserError
 from listener.models import iso, utcnow
 from listener.store import Store
 from sentiment import Score, Scorer, get_scorer
 from sentiment.datasets import LabelledSet
 from sentiment.evaluate import Figures, figures
+from sentiment.learned import ModelFileError
 from sentiment.risk import nps_bucket
 
 CHUNK = 2000
@@ -28,15 +29,18 @@ def build_scorer(config: Config | None) -> Scorer:
     s = config.sentiment
     names = [t.name for t in config.all_tracked()]
     terms = [x for t in config.all_tracked() for x in (*t.keywords, *t.handles)]
-    return get_scorer(
-        s.scorer,
-        positive_threshold=s.positive_threshold,
-        negative_threshold=s.negative_threshold,
-        brand_terms=sorted(set(names + terms)),
-        cues=list(s.cues),
-        themes={k: list(v) for k, v in s.themes.items()},
-        model_path=str(config.resolve(s.model)) if s.model else None,
-    )
+    try:
+        return get_scorer(
+            s.scorer,
+            positive_threshold=s.positive_threshold,
+            negative_threshold=s.negative_threshold,
+            brand_terms=sorted(set(names + terms)),
+            cues=list(s.cues),
+            themes={k: list(v) for k, v in s.themes.items()},
+            model_path=str(config.resolve(s.model)) if s.model else None,
+        )
+    except ModelFileError as exc:
+        raise ConfigError(config.path.name, "sentiment.model", str(exc)) from None
 
 
 def is_detractor(score: Score, stars: int | None, detractor_confidence: float) -> bool:

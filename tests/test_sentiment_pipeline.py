@@ -52,10 +52,11 @@ def test_bad_sentiment_config_is_one_clear_line(tmp_path: Path, sentiment: dict,
     assert key in str(err.value) and problem in str(err.value)
 
 
-def test_a_missing_team_model_is_a_clear_error(tmp_path: Path) -> None:
-    from sentiment.learned import ModelFileError
-
-    with pytest.raises(ModelFileError, match="team.npz"):
+def test_a_missing_team_model_is_a_clear_config_error(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match=r"overheard.toml: sentiment.model: .*team.npz: no such model file"):
+        build_scorer(config(tmp_path, {"model": "team.npz"}))
+    (tmp_path / "team.npz").write_text("garbage")
+    with pytest.raises(ConfigError, match="not a sentiment model file"):
         build_scorer(config(tmp_path, {"model": "team.npz"}))
 
 

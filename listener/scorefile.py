@@ -89,7 +89,8 @@ def score_line(item: TextToScore, score: Score) -> str:
     """The JSON line written for one input."""
     return json.dumps({"id": item.id, "label": score.label, "compound": score.compound,
                        "confidence": score.confidence, "lang": score.lang, "model": score.model,
-                       "themes": list(score.themes)}, ensure_ascii=False)
+                       "themes": list(score.themes), "theme_sentiment": dict(score.theme_sentiment)},
+                      ensure_ascii=False)
 
 
 def score_stream(items: Iterator[TextToScore], scorer: Scorer, out: IO[str] = sys.stdout,

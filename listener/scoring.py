@@ -69,9 +69,9 @@ def score_pending(store: Store, scorer: Scorer, detractor_confidence: float = 0.
                 detractor = is_detractor(score, row["stars"], detractor_confidence)
                 conn.execute(
                     "UPDATE mentions SET lang = ?, label = ?, compound = ?, confidence = ?, themes = ?, "
-                    "detractor = ?, scored_at = ? WHERE id = ?",
+                    "theme_sentiment = ?, detractor = ?, scored_at = ? WHERE id = ?",
                     (score.lang, score.label, score.compound, score.confidence, _themes_json(score),
-                     int(detractor), now, row["id"]),
+                     json.dumps(dict(score.theme_sentiment)), int(detractor), now, row["id"]),
                 )
                 conn.execute(
                     "INSERT OR REPLACE INTO scores (mention_id, model, label, compound, confidence, lang, scored_at) "

@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -23,7 +23,7 @@ from sentiment.language import detect_language
 from sentiment.phrases import words
 from sentiment.preprocess import brand_pattern, brand_terms_from, prepare
 from sentiment.score import Score
-from sentiment.themes import build_themes
+from sentiment.themes import build_themes, theme_clauses
 
 DEFAULT_MODEL = Path(__file__).resolve().parent / "models" / "learned.npz"
 CLASSES = ("negative", "neutral", "positive")
@@ -170,7 +170,29 @@ class LearnedScorer:
             probs = self.probabilities(prepared, todo_langs, cue_hits)
             for row, i in enumerate(todo):
                 results[i] = self._score_from(probs[row], todo_langs[row], themes[i])
-        return [r for r in results if r is not None]
+            self._add_theme_sentiment(results, todo, prepared, todo_langs, themes)
+        return [r if r.theme_sentiment or not r.themes
+                else replace(r, theme_sentiment=tuple((t, r.label) for t in r.themes))
+                for r in results if r is not None]
+
+    def _add_theme_sentiment(self, results: list[Score | None], todo: list[int], prepared: list[str],
+                             langs: list[str | None], themes: list[tuple[str, ...]]) -> None:
+        """Score, for mentions with two or more themes, the clauses about each theme on their own."""
+        jobs: list[tuple[int, str, str, str | None]] = []
+        for row, i in enumerate(todo):
+            if len(themes[i]) >= 2:
+                for theme, clause in theme_clauses(prepared[row], self._themes).items():
+                    jobs.append((i, theme, clause, langs[row]))
+        if not jobs:
+            return
+        probs = self.probabilities([j[2] for j in jobs], [j[3] for j in jobs])
+        per_mention: dict[int, dict[str, str]] = {}
+        for (i, theme, _clause, lang), p in zip(jobs, probs, strict=True):
+            per_mention.setdefault(i, {})[theme] = self._score_from(p, lang, ()).label
+        for i, labels in per_mention.items():
+            score = results[i]
+            assert score is not None
+            results[i] = replace(score, theme_sentiment=tuple((t, labels.get(t, score.label)) for t in score.themes))
 
     def probabilities(self, prepared: Sequence[str], langs: Sequence[str | None],
                       cue_hits: Sequence[int] | None = None) -> np.ndarray:

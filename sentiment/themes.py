@@ -6,6 +6,7 @@ contains as whole words. Teams add or extend themes in `[sentiment.themes]`.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping, Sequence
 
 from sentiment.phrases import PhraseMatcher, words
@@ -117,6 +118,11 @@ DEFAULT_THEMES: dict[str, tuple[str, ...]] = {
 }
 
 
+# Where one clause ends and another begins: sentence ends, and contrast words in our scored languages.
+_CLAUSE = re.compile(r"(?<=[.!?;\n])\s+|\s+(?:but|however|although|though|pero|aunque|mas|mais|aber|jedoch|ma|però)\s+",
+                     re.IGNORECASE)
+
+
 class ThemeMatcher:
     """Finds the themes of a text."""
 
@@ -145,3 +151,18 @@ def build_themes(extra: Mapping[str, Sequence[str]] | None = None, *, defaults: 
             continue
         merged.setdefault(name, []).extend(phrases)
     return ThemeMatcher(merged)
+
+
+def theme_clauses(text: str, matcher: ThemeMatcher) -> dict[str, str]:
+    """For each theme found in only part of `text`, the clauses that mention it (joined).
+
+    Themes found in every clause, or in a one-clause text, are left out: the text's own sentiment is theirs.
+    """
+    clauses = [c for c in _CLAUSE.split(text) if c and c.strip()]
+    if len(clauses) < 2:
+        return {}
+    found: dict[str, list[str]] = {}
+    for clause in clauses:
+        for theme in matcher.themes(clause):
+            found.setdefault(theme, []).append(clause)
+    return {theme: " ".join(parts) for theme, parts in found.items() if len(parts) < len(clauses)}

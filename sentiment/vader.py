@@ -48,7 +48,7 @@ class VaderScorer:
             lang = detect_language(text, lang)
         themes = self._themes.themes(text)
         if not text:
-            return Score("unscored", 0.0, 0.0, lang, self.name, themes)
+            return Score("unscored", 0.0, 0.0, lang, self.name, themes, tuple((t, "unscored") for t in themes))
         compound = float(self._analyzer.polarity_scores(text)["compound"])
         if compound >= self.positive_threshold:
             label = "positive"
@@ -57,7 +57,8 @@ class VaderScorer:
         else:
             label = "neutral"
         confidence = min(1.0, abs(compound)) if label != "neutral" else 1.0 - min(1.0, abs(compound) * 10)
-        return Score(label, compound, round(confidence, 4), lang, self.name, themes)
+        return Score(label, compound, round(confidence, 4), lang, self.name, themes,
+                     tuple((t, label) for t in themes))
 
     def score_many(self, texts: Sequence[str], langs: Iterable[str | None] | None = None) -> list[Score]:
         """Scores for a batch, one per text, in order."""

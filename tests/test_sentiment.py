@@ -160,3 +160,11 @@ def test_a_broken_model_file_is_a_clear_error(tmp_path) -> None:
         SentimentModel.load(bad)
     with pytest.raises(ModelFileError, match="no such model file"):
         SentimentModel.load(tmp_path / "missing.npz")
+
+
+def test_a_mixed_mention_has_sentiment_per_theme(learned) -> None:
+    score = learned.score("Love the new app, but billing charged me twice this month.", "en")
+    assert dict(score.theme_sentiment) == {"app": "positive", "billing": "negative"}
+    single = learned.score("The app keeps crashing and I was billed twice", "en")
+    assert dict(single.theme_sentiment) == {"app": single.label, "billing": single.label}
+    assert learned.score("最悪のアプリ app", None).theme_sentiment == (("app", "unscored"),)

@@ -70,5 +70,9 @@ def test_demo_pipeline_scores_every_mention_with_the_learned_model(tmp_path: Pat
     assert {"negative", "positive"} <= {r["label"] for r in rows}
     themed = [r for r in rows if json.loads(r["themes"])]
     assert themed and any("billing" in json.loads(r["themes"]) for r in themed)
+    with Store(result.config.db_path) as store:
+        per_theme = [json.loads(r["theme_sentiment"]) for r in store.query("SELECT theme_sentiment FROM mentions")]
+    assert any(per_theme) and all(set(d.values()) <= {"negative", "neutral", "positive", "unscored"}
+                                  for d in per_theme)
     polite = [r for r in rows if "still no internet" in r["text"].lower()]
     assert polite and all(r["label"] == "negative" for r in polite)

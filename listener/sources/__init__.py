@@ -13,6 +13,7 @@ if TYPE_CHECKING:
 SOURCES: dict[str, str] = {
     "file": "listener.sources.file:FileSource",
     "appstore": "listener.sources.appstore:AppStoreSource",
+    "rss": "listener.sources.rss:RssSource",
 }
 
 

@@ -14,6 +14,7 @@ SOURCES: dict[str, str] = {
     "file": "listener.sources.file:FileSource",
     "appstore": "listener.sources.appstore:AppStoreSource",
     "rss": "listener.sources.rss:RssSource",
+    "hackernews": "listener.sources.hackernews:HackerNewsSource",
 }
 
 

@@ -15,6 +15,7 @@ SOURCES: dict[str, str] = {
     "appstore": "listener.sources.appstore:AppStoreSource",
     "rss": "listener.sources.rss:RssSource",
     "hackernews": "listener.sources.hackernews:HackerNewsSource",
+    "mastodon": "listener.sources.mastodon:MastodonSource",
 }
 
 

@@ -16,6 +16,7 @@ SOURCES: dict[str, str] = {
     "rss": "listener.sources.rss:RssSource",
     "hackernews": "listener.sources.hackernews:HackerNewsSource",
     "mastodon": "listener.sources.mastodon:MastodonSource",
+    "bluesky": "listener.sources.bluesky:BlueskySource",
 }
 
 

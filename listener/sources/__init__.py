@@ -13,6 +13,7 @@ if TYPE_CHECKING:
 SOURCES: dict[str, str] = {
     "file": "listener.sources.file:FileSource",
     "appstore": "listener.sources.appstore:AppStoreSource",
+    "googleplay": "listener.sources.googleplay:GooglePlaySource",
     "rss": "listener.sources.rss:RssSource",
     "hackernews": "listener.sources.hackernews:HackerNewsSource",
     "mastodon": "listener.sources.mastodon:MastodonSource",

@@ -36,7 +36,7 @@ class Alert:
         return asdict(self)
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> "Alert":
+    def from_dict(cls, data: dict[str, Any]) -> Alert:
         data = dict(data)
         data["mentions"] = [AlertMention(**m) for m in data.get("mentions", [])]
         return cls(**data)

@@ -259,7 +259,7 @@ def config_from_dict(raw: dict[str, Any], path: Path, *, check_secrets: bool = T
         except ValidationError as exc:
             raise _as_config_error(name, exc, ("sources", src_name)) from None
 
-    from alerts.channels import channel_config_class, available_channels
+    from alerts.channels import available_channels, channel_config_class
 
     receivers: list[Section] = []
     seen: set[str] = set()

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 from listener.config import Config, load_config
@@ -42,7 +42,14 @@ paths = ["data/x.jsonl", "data/reddit.jsonl"]
 [[sources.file.imports]]
 paths = ["data/reviews.csv"]
 default_source = "appstore"
-fields = { id = "review_id", text = "body", title = "headline", stars = "rating", author = "reviewer", created_at = "date", brand = "app" }
+[sources.file.imports.fields]
+id = "review_id"
+text = "body"
+title = "headline"
+stars = "rating"
+author = "reviewer"
+created_at = "date"
+brand = "app"
 
 [[alerts.receivers]]
 name = "console"
@@ -77,7 +84,7 @@ class DemoResult:
 
 def demo_anchor(now: datetime | None = None) -> datetime:
     """Start of today (UTC): the demo's two weeks end here, so re-running the same day changes nothing."""
-    now = now or datetime.now(timezone.utc)
+    now = now or datetime.now(UTC)
     return now.replace(hour=0, minute=0, second=0, microsecond=0)
 
 

@@ -6,8 +6,9 @@ Every source matches locally with these rules, so all sources agree on what a me
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Iterable, Protocol
+from typing import Protocol
 
 
 class TrackedName(Protocol):

@@ -49,7 +49,7 @@ def score_pending(store: Store, scorer: Scorer, detractor_confidence: float = 0.
         scores = scorer.score_many(texts, [r["source_lang"] for r in rows])
         now = iso(utcnow())
         with store.transaction() as conn:
-            for row, score in zip(rows, scores):
+            for row, score in zip(rows, scores, strict=True):
                 detractor = is_detractor(score, row["stars"], detractor_confidence)
                 conn.execute(
                     "UPDATE mentions SET lang = ?, label = ?, compound = ?, confidence = ?, themes = ?, "

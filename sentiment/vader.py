@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Iterable, Sequence
+from collections.abc import Iterable, Sequence
 
 from vaderSentiment.vaderSentiment import SentimentIntensityAnalyzer
 
@@ -50,4 +50,4 @@ class VaderScorer:
 
     def score_many(self, texts: Sequence[str], langs: Iterable[str | None] | None = None) -> list[Score]:
         langs_list = list(langs) if langs is not None else [None] * len(texts)
-        return [self.score(t, lg) for t, lg in zip(texts, langs_list)]
+        return [self.score(t, lg) for t, lg in zip(texts, langs_list, strict=True)]

@@ -18,7 +18,7 @@ def available_channels() -> list[str]:
     return sorted(CHANNELS)
 
 
-def channel_class(kind: str) -> "type[Channel] | None":
+def channel_class(kind: str) -> type[Channel] | None:
     target = CHANNELS.get(kind)
     if target is None:
         return None
@@ -26,12 +26,12 @@ def channel_class(kind: str) -> "type[Channel] | None":
     return getattr(importlib.import_module(module_name), attr)
 
 
-def channel_config_class(kind: str) -> "type[ChannelConfig] | None":
+def channel_config_class(kind: str) -> type[ChannelConfig] | None:
     cls = channel_class(kind)
     return None if cls is None else cls.Config
 
 
-def build_channel(section: "ChannelConfig", app: object) -> "Channel":
+def build_channel(section: ChannelConfig, app: object) -> Channel:
     cls = channel_class(section.type)
     assert cls is not None  # validated with the config
     return cls(section, app)

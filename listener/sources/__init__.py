@@ -25,7 +25,7 @@ def available_sources() -> list[str]:
     return sorted(SOURCES)
 
 
-def source_class(name: str) -> "type[Source] | None":
+def source_class(name: str) -> type[Source] | None:
     target = SOURCES.get(name)
     if target is None:
         return None
@@ -33,6 +33,6 @@ def source_class(name: str) -> "type[Source] | None":
     return getattr(importlib.import_module(module_name), attr)
 
 
-def source_config_class(name: str) -> "type[Section] | None":
+def source_config_class(name: str) -> type[Section] | None:
     cls = source_class(name)
     return None if cls is None else cls.Config

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import TYPE_CHECKING, ClassVar, Iterator
+from typing import TYPE_CHECKING, ClassVar
 
 from pydantic import Field
 
@@ -36,7 +37,7 @@ class Source(ABC):
     name: ClassVar[str]
     Config: ClassVar[type[SourceConfig]] = SourceConfig
 
-    def __init__(self, config: SourceConfig, app: "Config") -> None:
+    def __init__(self, config: SourceConfig, app: Config) -> None:
         self.config = config
         self.app = app
 

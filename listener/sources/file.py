@@ -8,9 +8,10 @@ from __future__ import annotations
 import csv
 import glob
 import json
-from datetime import datetime, timedelta, timezone
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any, Iterator, Literal
+from typing import Any, Literal
 
 from pydantic import Field
 
@@ -100,7 +101,7 @@ def _stamp(path: Path) -> str:
 def import_file(path: Path, source: FileSource, spec: FileImport, cursor: str | None) -> Iterator[Batch]:
     """Read one export file; yields batches of mentions and quarantined rows. Unchanged files are skipped."""
     if not path.exists():
-        raise SourceError(f"{path}: no such file")
+        raise SourceError("no such file")
     stamp = _stamp(path)
     if cursor == stamp:
         return
@@ -173,14 +174,14 @@ def parse_time(value: Any) -> datetime:
     if value is None:
         raise ValueError("created_at is missing")
     if isinstance(value, (int, float)) or (isinstance(value, str) and value.replace(".", "", 1).isdigit()):
-        return datetime.fromtimestamp(float(value), tz=timezone.utc)
+        return datetime.fromtimestamp(float(value), tz=UTC)
     if not isinstance(value, str):
         raise ValueError(f"created_at {value!r} is not a time")
     try:
         dt = datetime.fromisoformat(value.replace("Z", "+00:00"))
     except ValueError:
         raise ValueError(f"created_at {value[:40]!r} is not an ISO 8601 time") from None
-    return dt if dt.tzinfo else dt.replace(tzinfo=timezone.utc)
+    return dt if dt.tzinfo else dt.replace(tzinfo=UTC)
 
 
 def _int(value: Any, name: str) -> int | None:

@@ -1,0 +1,42 @@
+"""`overheard demo`: the whole pipeline on bundled demo data; a second run doubles nothing."""
+
+from __future__ import annotations
+
+import csv
+import json
+
+from click.testing import CliRunner
+
+from listener.cli import cli
+from listener.demo import run_demo
+
+
+def test_demo_runs_end_to_end_and_twice_changes_nothing(tmp_path):
+    ws = tmp_path / "demo"
+    first = run_demo(ws, channels={})  # no console noise; the outbox keeps the alerts undelivered
+    counts = first.counts
+    assert 250 <= counts["mentions"] <= 600
+    assert counts["quarantined"] == 2  # the two broken rows in the demo data, with reasons
+    assert counts["negative"] > 0 and counts["flagged_threads"] >= 1
+    assert counts["alerts"] >= 1 and counts["queue_open"] >= 1
+    trend_csv = next(p for p in first.files if p.suffix == ".csv")
+    rows = list(csv.DictReader(open(trend_csv, encoding="utf-8")))
+    assert {r["brand"] for r in rows} >= {"Brightwave", "Lumacell"}
+    assert sum(int(r["mentions"]) for r in rows) == counts["mentions"]
+
+    second = run_demo(ws, channels={})
+    assert second.counts == counts
+    assert second.report.collected.new == 0
+
+
+def test_demo_command_prints_summary_and_writes_alert_file(tmp_path):
+    runner = CliRunner()
+    ws = tmp_path / "ws"
+    result = runner.invoke(cli, ["demo", "--workspace", str(ws)])
+    assert result.exit_code == 0, result.output
+    assert "mentions stored" in result.output and "flagged threads" in result.output
+    lines = (ws / "alerts.jsonl").read_text(encoding="utf-8").splitlines()
+    assert lines and all(json.loads(line)["reasons"] for line in lines)
+    again = runner.invoke(cli, ["demo", "--workspace", str(ws)])
+    assert again.exit_code == 0
+    assert (ws / "alerts.jsonl").read_text(encoding="utf-8").splitlines() == lines  # no alert sent twice

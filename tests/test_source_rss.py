@@ -57,7 +57,8 @@ def test_a_news_feed_keeps_only_entries_the_brand_rules_match(tmp_path, httpserv
         {"guid": "n2", "title": "Wetter", "description": "Sonne am Wochenende", "pubDate": _ago(1)},
         {"guid": "n3", "title": "Brightwave Festival lineup", "description": "The brightwave festival returns",
          "pubDate": _ago(1)},
-        {"guid": "n4", "title": "Brightwave-Störung", "description": "Störung bei Brightwave", "pubDate": _ago(24 * 30)},
+        {"guid": "n4", "title": "Brightwave-Störung", "description": "Störung bei Brightwave",
+         "pubDate": _ago(24 * 30)},
     ], language="de-DE")
     httpserver.expect_request("/news.xml").respond_with_data(doc, content_type=RSS)
     url = httpserver.url_for("/news.xml")

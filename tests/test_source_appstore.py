@@ -160,3 +160,12 @@ def test_an_app_for_an_unknown_brand_is_a_config_error(tmp_path, httpserver):
     config = _config(tmp_path, httpserver, apps=[{"id": APP, "brand": "Nobody"}])
     with pytest.raises(ConfigError, match=r"sources.appstore.apps\[0\].brand: 'Nobody' is not a name"):
         AppStoreSource(config.sources["appstore"], config)
+
+
+def test_doctor_check_names_the_app_and_country_that_fails(tmp_path, httpserver):
+    httpserver.expect_request(path(APP, "us", 1)).respond_with_json(page(APP, "us", 1, []))
+    httpserver.expect_request(path(APP, "jp", 1)).respond_with_data("gone", status=404)
+    config = _config(tmp_path, httpserver)
+    problems = AppStoreSource(config.sources["appstore"], config).check()
+    assert problems == [f"App Store app {APP} (jp) page 1: not found (HTTP 404); check the id or URL in the config "
+                        "(gone)"]

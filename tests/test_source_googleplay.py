@@ -221,3 +221,12 @@ def test_the_worker_checks_certificates_again(tmp_path, self_signed_https):
     source = GooglePlaySource(config.sources["googleplay"], config)
     with pytest.raises(SourceError, match="CERTIFICATE_VERIFY_FAILED"):
         list(source.collect(source.queries()[0], None))
+
+
+def test_doctor_check_reports_an_unknown_app(tmp_path, httpserver):
+    fake = _serve(httpserver, [])
+    fake.fail_next = [(404, "not found", {})]
+    config = _config(tmp_path, httpserver.url_for("/").rstrip("/"), retries=0)
+    source = GooglePlaySource(config.sources["googleplay"], config)
+    assert source.check() == [f"Google Play {APP} (us): app not found (HTTP 404); check the package name"]
+    assert source.check() == []  # the next answer is an (empty) page of reviews

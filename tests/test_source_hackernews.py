@@ -109,3 +109,13 @@ def test_errors_become_source_errors(tmp_path, httpserver, status, body, check):
     assert check(info.value)
     if status == 503:
         assert len(httpserver.log) == 3
+
+
+def test_doctor_check_is_quiet_when_algolia_answers_and_says_why_when_not(tmp_path, httpserver):
+    httpserver.expect_ordered_request(PATH).respond_with_handler(AlgoliaFake({}))
+    httpserver.expect_ordered_request(PATH).respond_with_data("blocked", status=403)
+    config = _config(tmp_path, httpserver)
+    source = HackerNewsSource(config.sources["hackernews"], config)
+    assert source.check() == []
+    assert source.check() == ["Hacker News search 'test' page 0: access refused (HTTP 403); check the credentials "
+                              "(blocked)"]

@@ -32,6 +32,7 @@ from listener.text import BadText, clean_text
 
 T = TypeVar("T")
 PROFILES_PER_REQUEST = 25
+FOLLOWER_CACHE_SIZE = 5_000
 
 
 class BlueskyConfig(WebSourceConfig):
@@ -169,6 +170,8 @@ class BlueskySource(Source):
     def _learn_followers(self, posts: list[Any]) -> None:
         if not self.config.followers:
             return
+        if len(self._followers) > FOLLOWER_CACHE_SIZE:  # counts go stale and a daemon keeps one source object
+            self._followers.clear()
         from atproto import models
 
         dids = list(dict.fromkeys(

@@ -39,6 +39,7 @@ T = TypeVar("T")
 # RecursionError). "created" rather than "none": with "none" Mastodon.py leaves its idea of the version at
 # 1.0.0 and refuses search_v2's min_id/offset ("Advanced search parameters require Mastodon 2.8.0+").
 MASTODON_VERSION = "4.3.0"
+ROOT_CACHE_SIZE = 10_000
 
 
 class MastodonInstance(Section):
@@ -235,6 +236,8 @@ class MastodonSource(Source):
     def thread_of(self, host: str, status: Any) -> tuple[str | None, str | None]:
         """(root URI, parent URI) of a reply, from the status context; (None, None) when it cannot be seen."""
         key = (host, str(status["in_reply_to_id"]))
+        if len(self._roots) > ROOT_CACHE_SIZE:  # a long-running daemon keeps one source object
+            self._roots.clear()
         if key not in self._roots:
             try:
                 context = self.call(host, "context", self.client(host).status_context, status["id"])

@@ -119,3 +119,16 @@ def test_doctor_check_is_quiet_when_algolia_answers_and_says_why_when_not(tmp_pa
     assert source.check() == []
     assert source.check() == ["Hacker News search 'test' page 0: access refused (HTTP 403); check the credentials "
                               "(blocked)"]
+
+
+def test_hostile_html_becomes_plain_text(tmp_path, httpserver):
+    html = ("<p>Brightwave &lt;!channel&gt; lost my data<script>alert('x')</script></p>"
+            "<p>\u202eetis\u202c <b>bold</b>\u0000 \U0001F621</p>")
+    httpserver.expect_request(PATH).respond_with_handler(AlgoliaFake({"Brightwave": [[
+        comment(901, html, _ago(1), story_id=900, parent_id=900)]]}))
+    config = _config(tmp_path, httpserver)
+    with Store(config.db_path) as store:
+        run_once(config, "hackernews", store)
+        (row,) = mentions(store, "hackernews")
+    # tags and script bodies are gone, entities decoded (escaping is each output's job), NUL dropped
+    assert row["text"] == "Brightwave <!channel> lost my data\n\n\u202eetis\u202c bold \U0001F621"

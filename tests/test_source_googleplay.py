@@ -82,7 +82,7 @@ def _iso(dt: datetime) -> str:
     return dt.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def test_a_rerun_stores_nothing_twice(tmp_path, httpserver):
+def test_a_rerun_stores_nothing_twice_and_picks_up_a_later_developer_answer(tmp_path, httpserver):
     reviews = [PlayReview("gp:A", 2, "Login loop", _ago(2))]
     _serve(httpserver, reviews)
     config = _config(tmp_path, httpserver.url_for("/").rstrip("/"))
@@ -90,9 +90,11 @@ def test_a_rerun_stores_nothing_twice(tmp_path, httpserver):
         first, _ = run_once(config, "googleplay", store)
         again, _ = run_once(config, "googleplay", store)
         reviews.insert(0, PlayReview("gp:B", 5, "Fixed now", _ago(1)))
+        reviews[1].reply, reviews[1].replied = "Please update to 5.2.2", _ago(0.5)
         third, _ = run_once(config, "googleplay", store)
-        count = store.scalar("SELECT COUNT(*) FROM mentions")
-    assert (first.new, again.fetched, third.new, count) == (1, 0, 1, 2)
+        ids = [r["native_id"] for r in mentions(store, "googleplay")]
+    assert (first.new, again.fetched, third.new) == (1, 0, 2)
+    assert sorted(ids) == ["gp:A", "gp:A/reply", "gp:B"]
 
 
 def test_malformed_reviews_are_quarantined(tmp_path, httpserver):

@@ -135,6 +135,7 @@ class GooglePlaySource(Source):
                     continue
                 first = found[0]
                 if first.created_at < since or not seen.is_new(first.created_at, first.native_id):
+                    batch.mentions.extend(found[1:])  # the developer may answer an older review later
                     continue
                 batch.mentions.extend(found)
                 moved.advance(first.created_at, first.native_id)

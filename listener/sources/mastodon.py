@@ -193,8 +193,8 @@ class MastodonSource(Source):
             if not page:
                 return
             batch = self._batch(host, page, query, f"https://{host}/tags/{tag}")
-            newest = max((_id(s) for s in page if _id(s) is not None), key=int, default=None)
-            if newest is None or int(newest) <= int(position):
+            newest = max((_id(s) for s in page if _id(s) is not None), key=id_order, default=None)
+            if newest is None or id_order(newest) <= id_order(position):
                 raise SourceError(f"Mastodon {host} #{tag}: the page does not move past id {position}")
             position = batch.cursor = newest
             yield batch
@@ -209,11 +209,10 @@ class MastodonSource(Source):
             statuses = found.get("statuses") if isinstance(found, dict) else None
             if not isinstance(statuses, list):
                 raise SourceError(f"Mastodon {host} search {term!r}: the answer has no `statuses` list")
-            batch = self._batch(host, [s for s in statuses if (_id(s) or "0").isdigit()
-                                       and int(_id(s) or 0) > int(since_id)], query,
-                                f"https://{host}/search?q={term}")
-            ids = [int(i) for i in (_id(s) for s in statuses) if i and i.isdigit()]
-            newest = str(max([int(newest), *ids]))
+            # the server applies min_id; anything at or before it that still comes back is not new
+            fresh = [s for s in statuses if _id(s) is None or id_order(_id(s)) > id_order(since_id)]
+            batch = self._batch(host, fresh, query, f"https://{host}/search?q={term}")
+            newest = max([newest, *(i for i in map(_id, statuses) if i)], key=id_order)
             last = len(statuses) < self.config.page_size or page_no + 1 == self.config.max_pages
             batch.cursor = newest if last else None
             yield batch
@@ -295,6 +294,12 @@ class MastodonSource(Source):
 
 def host_of(url: str) -> str:
     return urlsplit(url).netloc
+
+
+def id_order(status_id: str) -> tuple[int, str]:
+    """Sort key for status ids: Mastodon's are decimal snowflakes; ULIDs and flake ids (servers that speak
+    its API) sort as strings of one length. Shorter first, then by characters, orders all three."""
+    return len(status_id), status_id
 
 
 def _id(status: Any) -> str | None:

@@ -28,7 +28,7 @@ from listener.sources.base import SourceConfig
 
 log = logging.getLogger("overheard.sources")
 
-USER_AGENT = "overheard/0.1 (social listening; +https://github.com/overheard)"
+USER_AGENT = "overheard/0.1 (social listening and feedback monitor)"
 DEFAULT_RETRY_AFTER = 60.0  # seconds, when a 429 does not say how long to wait
 
 T = TypeVar("T")

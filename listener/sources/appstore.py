@@ -55,6 +55,7 @@ class AppStoreConfig(WebSourceConfig):
     base_url: str = "https://itunes.apple.com"
     apps: list[AppStoreApp] = Field(min_length=1)
     max_pages: int = Field(default=FEED_PAGES, ge=1, le=FEED_PAGES)
+    interval_minutes: float = Field(default=60, gt=0)  # reviews come slower than posts
 
 
 def _label(entry: dict[str, Any], key: str) -> Any:

@@ -64,6 +64,7 @@ class GooglePlayApp(Section):
 class GooglePlayConfig(WebSourceConfig):
     base_url: str = "https://play.google.com"
     apps: list[GooglePlayApp] = Field(min_length=1)
+    interval_minutes: float = Field(default=60, gt=0)  # reviews come slower than posts
     # Reviews per request.
     page_size: int = Field(default=100, ge=1, le=4500)
     # When Play throttles it answers "PlayGatewayError"; the client waits this × attempt before trying again.

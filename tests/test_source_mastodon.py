@@ -108,7 +108,7 @@ def test_search_with_a_token_finds_posts_without_the_hashtag_once(tmp_path, http
     assert errors == []
     assert texts == ["Brightwave outage #brightwave", "Switching away from Bright Wave after this bill"]
     assert result.duplicates == 1  # the hashtag post also matched the "Brightwave" search: stored once
-    assert any(p == "/api/v2/search" and a["q"] == "Bright Wave" for p, a in fake.requests)
+    assert any(p == "/api/v2/search" and a["q"] == '"Bright Wave"' for p, a in fake.requests)  # as a phrase
 
 
 def test_a_missing_token_variable_is_a_config_error_naming_the_instance(tmp_path, httpserver, monkeypatch):

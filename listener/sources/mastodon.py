@@ -106,7 +106,8 @@ class MastodonSource(Source):
             for t in self.app.all_tracked():
                 out += [SourceQuery(key=f"{host} #{tag}", brand=t.name, text=f"#{tag}") for tag in self.tags_for(t)]
                 if self.config.search and inst.access_token_env:
-                    out += [SourceQuery(key=f"{host} search {term}", brand=t.name, text=term)
+                    out += [SourceQuery(key=f"{host} search {term}", brand=t.name,
+                                        text=f'"{term}"' if " " in term else term)
                             for term in search_terms(t.keywords)]
         return out
 

@@ -116,7 +116,7 @@ class MastodonFake:
             if not authed:
                 return self._json({"error": "Search queries pagination is not supported without authentication"},
                                   401)
-            q = args.get("q", "").lower()
+            q = args.get("q", "").strip('"').lower()  # a quoted phrase: the words in that order
             hits = [p for p in self.posts.values() if q in unescape(re.sub("<[^>]+>", "", p.html)).lower()]
             hits = [p for p in hits if "min_id" not in args or p.id > int(args["min_id"])]
             hits.sort(key=lambda p: p.id, reverse=True)

@@ -140,3 +140,24 @@ def test_refusals_and_server_errors(tmp_path, httpserver, status, check):
         list(source.collect(source.queries()[0], None))
     assert check(info.value)
     assert source.check() == [str(info.value)]
+
+
+def test_a_feed_with_only_last_modified_is_asked_if_modified_since(tmp_path, httpserver):
+    stamp = "Tue, 24 Nov 2026 01:00:00 GMT"
+    doc = rss("Blog", [{"guid": "b1", "title": "Why we left Brightwave", "description": "A long story",
+                        "pubDate": _ago(5)}])
+    seen: list[str | None] = []
+
+    def serve(request: Request) -> Response:
+        seen.append(request.headers.get("If-Modified-Since"))
+        if request.headers.get("If-Modified-Since") == stamp:
+            return Response(status=304)
+        return Response(doc, content_type=RSS, headers={"Last-Modified": stamp})
+
+    httpserver.expect_request("/blog.rss").respond_with_handler(serve)
+    config = _config(tmp_path, [{"url": httpserver.url_for("/blog.rss")}])
+    with Store(config.db_path) as store:
+        first, _ = run_once(config, "rss", store)
+        second, errors = run_once(config, "rss", store)
+    assert seen == [None, stamp]
+    assert (first.new, second.fetched, errors) == (1, 0, [])

@@ -22,6 +22,8 @@ from listener.store import Store
 
 COMMAND_MODULES = [
     "listener.commands.core",
+    "listener.commands.queue",
+    "listener.commands.trends",
 ]
 
 console = Console(highlight=False)

@@ -191,4 +191,114 @@ MIGRATIONS: list[tuple[int, str, str]] = [
         CREATE UNIQUE INDEX quarantine_where ON quarantine (source, location);
         """,
     ),
+    (
+        60,
+        "trend rollups: hourly tallies per brand, source, language and theme",
+        """
+        -- One row per local hour (kept as the UTC instant it starts at, in the zone of trend_state.zone)
+        -- x brand x source x language x theme. theme '' counts every mention, other theme rows overlap.
+        CREATE TABLE trend_hours (
+            hour_start TEXT NOT NULL,
+            brand TEXT NOT NULL,
+            source TEXT NOT NULL,
+            lang TEXT NOT NULL,
+            theme TEXT NOT NULL,
+            mentions INTEGER NOT NULL,
+            positive INTEGER NOT NULL,
+            neutral INTEGER NOT NULL,
+            negative INTEGER NOT NULL,
+            unscored INTEGER NOT NULL,
+            detractors INTEGER NOT NULL,
+            reach INTEGER NOT NULL,
+            compound_sum REAL NOT NULL,
+            compound_n INTEGER NOT NULL,
+            PRIMARY KEY (hour_start, brand, source, lang, theme)
+        ) WITHOUT ROWID;
+        -- Watermarks of the incremental update: scored_at and labels.id already rolled up and the zone.
+        CREATE TABLE trend_state (
+            key TEXT PRIMARY KEY,
+            value TEXT NOT NULL
+        );
+        -- So "mentions scored since the watermark" reads only those, not the whole history.
+        CREATE INDEX mentions_scored_at ON mentions (scored_at) WHERE scored_at IS NOT NULL;
+        """,
+    ),
+    (
+        61,
+        "trend rollups: the distinct authors of each hourly row",
+        """
+        -- Distinct authors cannot be summed over hours, so each hour keeps its set: a day's unique
+        -- authors is COUNT(DISTINCT author) over its hours' rows (a handle is unique per source).
+        CREATE TABLE trend_hour_authors (
+            hour_start TEXT NOT NULL,
+            brand TEXT NOT NULL,
+            source TEXT NOT NULL,
+            lang TEXT NOT NULL,
+            theme TEXT NOT NULL,
+            author TEXT NOT NULL,
+            PRIMARY KEY (hour_start, theme, brand, source, lang, author)
+        ) WITHOUT ROWID;
+        -- Rebuild the rollup once so the author sets are filled for the hours already rolled up.
+        DELETE FROM trend_state;
+        DELETE FROM trend_hours
+        """,
+    ),
 ]
+
+# ---------------------------------------------------------------- support queue (block 50-59)
+MIGRATIONS += [
+    (
+        50,
+        "support queue: users, item author, waiting/snooze bookkeeping, who has an item open",
+        """
+        CREATE TABLE users (
+            name TEXT PRIMARY KEY,
+            role TEXT NOT NULL,
+            password_hash TEXT NOT NULL,
+            slack_user_id TEXT UNIQUE,
+            created_at TEXT NOT NULL,
+            disabled INTEGER NOT NULL DEFAULT 0
+        );
+        -- the customer whose thread it is: whose next mentions tell whether they recovered
+        ALTER TABLE queue_items ADD COLUMN author TEXT;
+        -- the state to return to when a snooze ends, and since when the item waits on the customer
+        ALTER TABLE queue_items ADD COLUMN snoozed_from TEXT;
+        ALTER TABLE queue_items ADD COLUMN waiting_since TEXT;
+        ALTER TABLE queue_items ADD COLUMN recovery_at TEXT;
+        ALTER TABLE queue_items ADD COLUMN reopened INTEGER NOT NULL DEFAULT 0;
+        CREATE INDEX queue_items_assignee ON queue_items (assignee, state);
+        CREATE INDEX queue_items_recovery ON queue_items (recovery) WHERE recovery = 'watching';
+        CREATE TABLE queue_viewers (
+            item_id INTEGER NOT NULL REFERENCES queue_items(id),
+            user TEXT NOT NULL,
+            seen_at TEXT NOT NULL,
+            PRIMARY KEY (item_id, user)
+        );
+        """,
+    ),
+    (
+        51,
+        "full-text search over mention text (FTS5, kept in sync by triggers)",
+        """
+        CREATE VIRTUAL TABLE mentions_fts USING fts5(
+            text, title, author, content='mentions', content_rowid='id', tokenize='unicode61 remove_diacritics 2'
+        );
+        INSERT INTO mentions_fts (mentions_fts) VALUES ('rebuild');
+        CREATE TRIGGER mentions_fts_insert AFTER INSERT ON mentions BEGIN
+            INSERT INTO mentions_fts (rowid, text, title, author) VALUES (new.id, new.text, new.title, new.author);
+        END;
+        CREATE TRIGGER mentions_fts_delete AFTER DELETE ON mentions BEGIN
+            INSERT INTO mentions_fts (mentions_fts, rowid, text, title, author)
+            VALUES ('delete', old.id, old.text, old.title, old.author);
+        END;
+        CREATE TRIGGER mentions_fts_update AFTER UPDATE OF text, title, author ON mentions BEGIN
+            INSERT INTO mentions_fts (mentions_fts, rowid, text, title, author)
+            VALUES ('delete', old.id, old.text, old.title, old.author);
+            INSERT INTO mentions_fts (rowid, text, title, author) VALUES (new.id, new.text, new.title, new.author);
+        END;
+        """,
+    ),
+]
+
+# Features append their migrations in merge order; they apply in number order.
+MIGRATIONS.sort(key=lambda migration: migration[0])

@@ -1,4 +1,4 @@
-"""Foundation commands: demo, init, check, import, run --once, trends."""
+"""Foundation commands: demo, init, check, import, run --once."""
 
 from __future__ import annotations
 
@@ -11,7 +11,6 @@ from rich.table import Table
 from listener.cli import config_option, console, open_store, with_config
 from listener.config import Config, load_config
 from listener.pipeline import PipelineReport, process, run_pipeline
-from listener.trendfiles import write_trend_files
 
 EXAMPLE = Path(__file__).resolve().parent.parent / "templates" / "config.example.toml"
 
@@ -52,7 +51,12 @@ def demo(workspace: Path) -> None:
     print_errors(result.report)
     console.print(summary_table(result.counts, result.report, result.files))
     console.print(f"Workspace: {workspace.resolve()}  (config: {result.config.path})")
-    console.print(f"Try: overheard --help   ·   overheard trends --config {result.config.path}")
+    console.print(f"Try: overheard --help   ·   overheard report --since 7d --config {result.config.path}")
+    if result.login:
+        console.print(f"Open the support queue: overheard serve --config {result.config.path}\n"
+                      f"  then http://{result.config.web.host}:{result.config.web.port}/ and log in as "
+                      f"{result.login[0]} / {result.login[1]} (demo workspace only; also in "
+                      f"{result.workspace / 'demo-login.txt'})", markup=False)
 
 
 @click.command()
@@ -115,18 +119,6 @@ def run(config: Config, once: bool) -> None:
     console.print(summary_table(counts, report, report.trend_files))
 
 
-@click.command()
-@click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), default=None,
-              help="Folder for the CSV files (default: [trends].out_dir).")
-@with_config(check_secrets=False)
-def trends(config: Config, out_dir: Path | None) -> None:
-    """Write the sentiment trend CSV files from what is stored."""
-    with open_store(config) as store:
-        paths = write_trend_files(config, store, out_dir)
-    for p in paths:
-        console.print(f"wrote {p}")
-
-
 def register(cli: click.Group) -> None:
-    for command in (demo, init, check, import_, run, trends):
+    for command in (demo, init, check, import_, run):
         cli.add_command(command)

@@ -12,7 +12,7 @@ from listener.config import Config
 from listener.errors import SourceError
 from listener.models import iso, utcnow
 from listener.sources import source_class
-from listener.sources.base import Source
+from listener.sources.base import Source, SourceQuery
 from listener.store import SaveResult, Store
 
 log = logging.getLogger("overheard.collect")
@@ -43,13 +43,20 @@ def build_sources(config: Config, only: list[str] | None = None) -> list[Source]
 
 def collect_source(store: Store, source: Source, *, backfill: timedelta | None = None,
                    brand: str | None = None,
-                   on_batch: Callable[[SaveResult], None] | None = None) -> tuple[SaveResult, list[str]]:
-    """Run every query of one source once; a failing query is recorded and the others still run."""
+                   on_batch: Callable[[SaveResult], None] | None = None,
+                   on_query: Callable[[SourceQuery], None] | None = None) -> tuple[SaveResult, list[str]]:
+    """Run every query of one source once; a failing query is recorded and the others still run.
+
+    After a refused credential or a rate limit the source's remaining queries are skipped this run:
+    they would only be refused too (and spend requests); the next run resumes each from its cursor.
+    """
     total = SaveResult()
     errors: list[str] = []
     for query in source.queries():
         if brand and query.brand not in (None, brand):
             continue
+        if on_query:
+            on_query(query)
         started, t0 = iso(utcnow()), time.monotonic()
         result, error = SaveResult(), None
         try:
@@ -62,6 +69,9 @@ def collect_source(store: Store, source: Source, *, backfill: timedelta | None =
                     on_batch(saved)
         except SourceError as exc:
             error = f"{source.name} {query.key}: {exc}"
+            stop = exc.auth or exc.retry_after is not None
+        else:
+            stop = False
         store.record_run(source.name, query.key, started, result, errors=int(error is not None), error=error,
                          duration_s=round(time.monotonic() - t0, 3))
         if error:
@@ -69,6 +79,8 @@ def collect_source(store: Store, source: Source, *, backfill: timedelta | None =
             log.warning("%s", error)
         for attr in ("fetched", "new", "duplicates", "quarantined"):
             setattr(total, attr, getattr(total, attr) + getattr(result, attr))
+        if stop:
+            break
     return total, errors
 
 

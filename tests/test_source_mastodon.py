@@ -187,3 +187,15 @@ def test_doctor_check_reports_a_refused_token(tmp_path, httpserver, monkeypatch)
     config = _config(tmp_path, httpserver, token_env="MASTO_TOKEN")
     problems = MastodonSource(config.sources["mastodon"], config).check()
     assert len(problems) == 1 and "access token was refused" in problems[0]
+
+
+def test_a_rate_limited_instance_does_not_hold_back_the_others(tmp_path, httpserver):
+    fake, _ = _serve(httpserver, [_post(1, "<p>Brightwave down #brightwave</p>", tags=["brightwave"])])
+    fake.fail_next = [("/api/v1/timelines", 429, '{"error":"Too many requests"}', {})]
+    busy = httpserver.url_for("/").rstrip("/")  # http://localhost:PORT
+    other = f"http://127.0.0.1:{httpserver.port}"  # a second instance, as far as the source can tell
+    config = _config(tmp_path, httpserver, instances=[{"url": busy}, {"url": other}])
+    with Store(config.db_path) as store:
+        result, errors = run_once(config, "mastodon", store)
+    assert len(errors) == 1 and "rate limited" in errors[0]
+    assert result.new == 1

@@ -161,3 +161,16 @@ def test_a_feed_with_only_last_modified_is_asked_if_modified_since(tmp_path, htt
         second, errors = run_once(config, "rss", store)
     assert seen == [None, stamp]
     assert (first.new, second.fetched, errors) == (1, 0, [])
+
+
+def test_one_site_refusing_us_does_not_hold_back_feeds_on_other_sites(tmp_path, httpserver):
+    httpserver.expect_request("/blocked.rss").respond_with_data("Forbidden", status=403)
+    doc = rss("Ok", [{"guid": "ok1", "title": "Brightwave price rise", "description": "Again", "pubDate": _ago(1)}])
+    httpserver.expect_request("/ok.rss").respond_with_data(doc, content_type=RSS)
+    blocked = httpserver.url_for("/blocked.rss")  # http://localhost:PORT/…
+    other_site = f"http://127.0.0.1:{httpserver.port}/ok.rss"  # another host name, as far as feeds go
+    config = _config(tmp_path, [{"url": blocked}, {"url": blocked + "?page=2"}, {"url": other_site}])
+    with Store(config.db_path) as store:
+        result, errors = run_once(config, "rss", store)
+    assert result.new == 1
+    assert len(errors) == 1 and "HTTP 403" in errors[0]  # the second feed on the refusing site was skipped

@@ -124,6 +124,9 @@ class MastodonSource(Source):
                 user_agent=USER_AGENT)
         return self._clients[host]
 
+    def limit_scope(self, query: SourceQuery) -> str:
+        return query.key.split(" ", 1)[0]  # each instance has its own rate limit and token
+
     def check(self) -> list[str]:
         problems = []
         for inst in self.config.instances:

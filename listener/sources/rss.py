@@ -26,6 +26,7 @@ from listener.sources.html_text import html_to_text
 from listener.sources.web import (
     WebSourceConfig,
     check_brands,
+    host_of,
     http_get,
     new_session,
     raw_text,
@@ -60,6 +61,9 @@ class RssSource(Source):
 
     def queries(self) -> list[SourceQuery]:
         return [SourceQuery(key=f.url, brand=f.brand, text=f.url) for f in self.config.feeds]
+
+    def limit_scope(self, query: SourceQuery) -> str:
+        return host_of(query.key)  # one site blocking or throttling us says nothing about the others
 
     def check(self) -> list[str]:
         problems = []

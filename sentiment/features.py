@@ -175,22 +175,24 @@ class Featurizer:
         normal = [self.normalise(t) for t in texts]
         w_rows, w_cols, w_vals = _scaled(*self._word_features(normal), n)
         c_rows, c_cols, c_vals = _scaled(*self._char_features(normal), n)
+        # Built as Python lists and converted once: per-cell numpy assignment costs more than the features.
         dense = np.zeros((n, self.spec.n_dense), dtype=np.float32)
         col = 0
         if self.spec.use_vader:
             if vader is None:
                 raise ValueError("this model needs VADER scores")
-            for i, v in enumerate(vader):
-                dense[i, 0:4] = (v["compound"], v["pos"], v["neg"], v["neu"])
+            if n:
+                dense[:, 0:4] = np.array([(v["compound"], v["pos"], v["neg"], v["neu"]) for v in vader],
+                                         dtype=np.float32)
             col = 4
-        for i, (text, hits) in enumerate(zip(texts, cue_hits, strict=False)):
-            dense[i, col] = min(hits, 3) / 3.0
-            dense[i, col + 1] = 1.0 if "?" in text else 0.0
-            dense[i, col + 2] = 1.0 if "!" in text else 0.0
+        dense[:, col] = np.minimum(np.asarray(cue_hits, dtype=np.float32), 3.0) / 3.0
+        dense[:, col + 1] = np.array(["?" in t for t in texts], dtype=np.float32)
+        dense[:, col + 2] = np.array(["!" in t for t in texts], dtype=np.float32)
         col += 3
         unknown = col + len(self.spec.languages)
-        for i, lang in enumerate(langs):
-            dense[i, col + self._lang_index[lang] if lang in self._lang_index else unknown] = 1.0
+        lang_cols = np.array([col + self._lang_index[lang] if lang in self._lang_index else unknown
+                              for lang in langs], dtype=np.int64)
+        dense[np.arange(n), lang_cols] = 1.0
         d_rows, d_cols = np.nonzero(dense)
         char_offset = 1 << self.spec.word_bits
         dense_offset = char_offset + (1 << self.spec.char_bits)

@@ -15,6 +15,7 @@ import platform
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 from statistics import mean
 
@@ -57,14 +58,16 @@ def evaluate(scorer, labelled: LabelledSet, use_tags: bool = True) -> Figures:
     return figures(labelled.labels, [s.label for s in scorer.score_many(labelled.texts, langs)])
 
 
-def throughput(fn, texts: list[str], repeats: int = 3) -> float:
-    """Best texts/s over `repeats` runs (the least disturbed by other processes)."""
-    best = float("inf")
+def throughput(fns: dict[str, Callable[[list[str]], object]], texts: list[str], repeats: int = 5) -> dict[str, float]:
+    """Best texts/s of each function over `repeats` rounds, run in turns so that another process
+    slowing the machine for a while slows all of them alike (the ratio is what compares)."""
+    best = dict.fromkeys(fns, float("inf"))
     for _ in range(repeats):
-        started = time.perf_counter()
-        fn(texts)
-        best = min(best, time.perf_counter() - started)
-    return len(texts) / best
+        for name, fn in fns.items():
+            started = time.perf_counter()
+            fn(texts)
+            best[name] = min(best[name], time.perf_counter() - started)
+    return {name: len(texts) / seconds for name, seconds in best.items()}
 
 
 def load_seconds(scorer_name: str) -> float:
@@ -137,8 +140,9 @@ def speed(ours, val: list[LabelledSet], name: str) -> None:
 
     analyzer = SentimentIntensityAnalyzer()
     ours.score_many(texts[:200])  # warm caches (language model, token hashes) before timing
-    raw_speed = throughput(lambda ts: [analyzer.polarity_scores(t) for t in ts], texts)
-    our_speed = throughput(lambda ts: ours.score_many(ts), texts)
+    speeds = throughput({"vader": lambda ts: [analyzer.polarity_scores(t) for t in ts],
+                         name: lambda ts: ours.score_many(ts)}, texts)
+    raw_speed, our_speed = speeds["vader"], speeds[name]
     print(f"\nThroughput on one core, {len(texts):,} val tweets, no language tags (detection included):")
     print(f"- raw VADER: {raw_speed:,.0f} texts/s")
     print(f"- {name}: {our_speed:,.0f} texts/s = {our_speed / raw_speed:.2f} x raw VADER")

@@ -12,7 +12,7 @@ from listener.config import Config
 from listener.errors import SourceError
 from listener.models import iso, utcnow
 from listener.sources import source_class
-from listener.sources.base import Source
+from listener.sources.base import Source, SourceQuery
 from listener.store import SaveResult, Store
 
 log = logging.getLogger("overheard.collect")
@@ -41,6 +41,44 @@ def build_sources(config: Config, only: list[str] | None = None) -> list[Source]
     return sources
 
 
+@dataclass
+class QueryRun:
+    """What one run of one query did: its counts, and the source error that stopped it, if any."""
+
+    source: str
+    query_key: str
+    result: SaveResult
+    error: SourceError | None = None
+    duration_s: float = 0.0
+    stopped: bool = False  # asked to stop between batches (daemon shutdown)
+
+
+def collect_query(store: Store, source: Source, query: SourceQuery, *, backfill: timedelta | None = None,
+                  on_batch: Callable[[SaveResult], None] | None = None,
+                  should_stop: Callable[[], bool] | None = None) -> QueryRun:
+    """Run one query of one source from its cursor, store each batch with its cursor, record the run."""
+    started, t0 = iso(utcnow()), time.monotonic()
+    run = QueryRun(source.name, query.key, SaveResult())
+    try:
+        cursor = None if backfill else store.get_cursor(source.name, query.key)
+        for batch in source.collect(query, cursor, backfill=backfill):
+            saved = store.save_batch(source.name, query.key, batch)
+            for attr in ("fetched", "new", "duplicates", "quarantined"):
+                setattr(run.result, attr, getattr(run.result, attr) + getattr(saved, attr))
+            if on_batch:
+                on_batch(saved)
+            if should_stop and should_stop():
+                run.stopped = True  # what was fetched is stored with its cursor; the rest comes next run
+                break
+    except SourceError as exc:
+        run.error = exc
+    run.duration_s = round(time.monotonic() - t0, 3)
+    message = f"{source.name} {query.key}: {run.error}" if run.error else None
+    store.record_run(source.name, query.key, started, run.result, errors=int(run.error is not None),
+                     error=message, duration_s=run.duration_s)
+    return run
+
+
 def collect_source(store: Store, source: Source, *, backfill: timedelta | None = None,
                    brand: str | None = None,
                    on_batch: Callable[[SaveResult], None] | None = None) -> tuple[SaveResult, list[str]]:
@@ -50,25 +88,13 @@ def collect_source(store: Store, source: Source, *, backfill: timedelta | None =
     for query in source.queries():
         if brand and query.brand not in (None, brand):
             continue
-        started, t0 = iso(utcnow()), time.monotonic()
-        result, error = SaveResult(), None
-        try:
-            cursor = None if backfill else store.get_cursor(source.name, query.key)
-            for batch in source.collect(query, cursor, backfill=backfill):
-                saved = store.save_batch(source.name, query.key, batch)
-                for attr in ("fetched", "new", "duplicates", "quarantined"):
-                    setattr(result, attr, getattr(result, attr) + getattr(saved, attr))
-                if on_batch:
-                    on_batch(saved)
-        except SourceError as exc:
-            error = f"{source.name} {query.key}: {exc}"
-        store.record_run(source.name, query.key, started, result, errors=int(error is not None), error=error,
-                         duration_s=round(time.monotonic() - t0, 3))
-        if error:
+        run = collect_query(store, source, query, backfill=backfill, on_batch=on_batch)
+        if run.error:
+            error = f"{source.name} {query.key}: {run.error}"
             errors.append(error)
             log.warning("%s", error)
         for attr in ("fetched", "new", "duplicates", "quarantined"):
-            setattr(total, attr, getattr(total, attr) + getattr(result, attr))
+            setattr(total, attr, getattr(total, attr) + getattr(run.result, attr))
     return total, errors
 
 

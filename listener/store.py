@@ -6,6 +6,7 @@ in one transaction, and mentions upsert on (source, native_id), so a re-fetch st
 
 from __future__ import annotations
 
+import hashlib
 import json
 import sqlite3
 from collections.abc import Iterator
@@ -26,6 +27,12 @@ class SaveResult:
     new: int = 0
     duplicates: int = 0
     quarantined: int = 0
+    forgotten: int = 0  # posts by people who asked to be forgotten: not stored
+
+
+def author_hash(source: str, author: str) -> str:
+    """How a forgotten author is remembered: a hash, never the name."""
+    return hashlib.sha256(f"{source}\0{author.lower()}".encode()).hexdigest()
 
 
 class Store:
@@ -113,7 +120,11 @@ class Store:
         """Store a batch and move the cursor, in one transaction."""
         result = SaveResult(fetched=len(batch.mentions), quarantined=len(batch.quarantined))
         with self.transaction():
+            forgotten = {r[0] for r in self.conn.execute("SELECT author_hash FROM forgotten_authors")}
             for mention in batch.mentions:
+                if forgotten and mention.author and author_hash(mention.source, mention.author) in forgotten:
+                    result.forgotten += 1
+                    continue
                 if self._insert_mention(mention):
                     result.new += 1
                 else:

@@ -1,4 +1,4 @@
-"""Foundation commands: demo, init, check, import, run --once, trends."""
+"""Foundation commands: demo, init, check, import, trends (`run` is in listener.commands.daemon)."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from rich.table import Table
 
 from listener.cli import config_option, console, open_store, with_config
 from listener.config import Config, load_config
-from listener.pipeline import PipelineReport, process, run_pipeline
+from listener.pipeline import PipelineReport, process
 from listener.trendfiles import write_trend_files
 
 EXAMPLE = Path(__file__).resolve().parent.parent / "templates" / "config.example.toml"
@@ -104,18 +104,6 @@ def import_(config: Config, files: tuple[Path, ...], source_name: str, fmt: str)
 
 
 @click.command()
-@click.option("--once", is_flag=True, required=True, help="One pass over every source, then exit.")
-@with_config()
-def run(config: Config, once: bool) -> None:
-    """Collect, score, flag, alert and write trend files (one pass with --once)."""
-    with open_store(config) as store:
-        report = run_pipeline(config, store)
-        counts = store.counts()
-    print_errors(report)
-    console.print(summary_table(counts, report, report.trend_files))
-
-
-@click.command()
 @click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), default=None,
               help="Folder for the CSV files (default: [trends].out_dir).")
 @with_config(check_secrets=False)
@@ -128,5 +116,5 @@ def trends(config: Config, out_dir: Path | None) -> None:
 
 
 def register(cli: click.Group) -> None:
-    for command in (demo, init, check, import_, run, trends):
+    for command in (demo, init, check, import_, trends):
         cli.add_command(command)

@@ -106,6 +106,7 @@ class Daemon:
         self._inflight = 0
         self._inflight_cond = threading.Condition()
         self._lock_file: Any = None
+        self._finished = False
         d = config.daemon
         self.scheduler = BlockingScheduler(
             timezone=UTC,
@@ -172,6 +173,7 @@ class Daemon:
     def run(self) -> None:
         """Take the database's daemon lock, schedule every job and block until stopped."""
         self._take_lock()
+        self._install_signals()  # before anything slow, so SIGTERM during start-up is graceful too
         try:
             with self._store() as store, store.transaction():
                 store.conn.execute("DELETE FROM daemon_jobs")  # a previous run's plan is not ours
@@ -186,19 +188,24 @@ class Daemon:
                 self._add(spec)
             event(log, "daemon_started", pid=os.getpid(), sources=",".join(self.sources) or "none",
                   jobs=len(self.scheduler.get_jobs()), receivers=",".join(self.channels) or "none")
-            self._install_signals()
             if not self.stopping.is_set():
                 self.scheduler.start()  # blocks until stop()
+            self._finished = True
             self._wait_for_running_jobs()
             with self._store() as store:
                 store.conn.execute("UPDATE daemon_state SET stopped_at = ? WHERE id = 1", (iso(utcnow()),))
             event(log, "daemon_stopped", pid=os.getpid())
         finally:
+            self._finished = True
             self._release_lock()
 
     def stop(self) -> None:
         """Stop fetching: running jobs finish their current write, no new job starts."""
         self.stopping.set()
+        # Asked during start-up: wait until the scheduler runs (or run() gave up) to shut it down.
+        deadline = time.monotonic() + 30
+        while not self.scheduler.running and not self._finished and time.monotonic() < deadline:
+            time.sleep(0.02)
         with suppress(Exception):
             if self.scheduler.state != STATE_STOPPED:
                 self.scheduler.shutdown(wait=False)

@@ -92,8 +92,8 @@ def record_failure(store: Store, config: Config, source: str, error: BaseExcepti
         health.consecutive_failures += 1
         health.last_error = str(error)[:500]
         health.last_failure_at = iso(now)
-        health.backoff_until = iso(now + timedelta(
-            seconds=backoff_seconds(daemon, health.consecutive_failures, retry_after, auth)))
+        until = now + timedelta(seconds=backoff_seconds(daemon, health.consecutive_failures, retry_after, auth))
+        health.backoff_until = iso(until + timedelta(microseconds=999_999))  # rounded up: never ask early
         new_state = None
         if auth and health.state != "auth":
             new_state = "auth"

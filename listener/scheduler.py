@@ -134,11 +134,18 @@ class Daemon:
             JobSpec("trends", "trends", self.trends_job, d.trends_seconds, first_delay=min(d.trends_seconds, 30.0)),
             JobSpec("retention", "retention", self.retention_job, d.retention_seconds,
                     first_delay=min(d.retention_seconds, 60.0)),
-            JobSpec("sources", "sources", self.refresh_job, REFRESH_SECONDS, first_delay=REFRESH_SECONDS),
+            JobSpec("sources", "sources", self.refresh_job, self._refresh_seconds(),
+                    first_delay=self._refresh_seconds()),
         ]
         for spec in self._collect_specs():
             specs.append(spec)
         return specs
+
+    def _refresh_seconds(self) -> float:
+        # As often as the most frequent source runs, at most once a minute: a new export file
+        # matching a glob is picked up by the next run.
+        intervals = [float(s.config.interval_minutes) * 60 for s in self.sources.values()]
+        return min([REFRESH_SECONDS, *intervals])
 
     def _collect_specs(self) -> list[JobSpec]:
         specs = []

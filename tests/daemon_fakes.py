@@ -1,0 +1,198 @@
+"""Local stand-ins for the daemon's fault tests: a search API that can misbehave on cue, a source that
+reads it over real HTTP (requests), and a Slack incoming-webhook server driven by the real slack_sdk.
+
+The X/Reddit sources and the Slack channels are built in their own issues; until they land, these let
+the daemon be tested against real sockets, real status codes and real Retry-After headers.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Iterator
+from datetime import timedelta
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import parse_qs, urlparse
+
+import requests
+from slack_sdk.webhook import WebhookClient
+
+from alerts.channels.base import Channel, ChannelConfig, DeliveryError
+from alerts.message import Alert
+from listener.errors import SourceError
+from listener.models import Batch, Mention
+from listener.sources.base import Source, SourceConfig, SourceQuery
+from listener.sources.file import parse_time
+
+
+class _Server:
+    """A ThreadingHTTPServer on 127.0.0.1:0 answering with `self.respond(method, path, query, body)`."""
+
+    def __init__(self) -> None:
+        owner = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def _answer(self) -> None:
+                length = int(self.headers.get("Content-Length") or 0)
+                body = self.rfile.read(length) if length else b""
+                url = urlparse(self.path)
+                status, headers, payload = owner.respond(self.command, url.path, parse_qs(url.query), body,
+                                                         dict(self.headers))
+                data = payload if isinstance(payload, bytes) else payload.encode()
+                self.send_response(status)
+                for k, v in headers.items():
+                    self.send_header(k, v)
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+            do_GET = do_POST = _answer
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+        self.lock = threading.Lock()
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}"
+        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+        self.thread.start()
+
+    def close(self) -> None:
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+    def respond(self, method: str, path: str, query: dict, body: bytes, headers: dict) -> tuple[int, dict, Any]:
+        raise NotImplementedError
+
+
+class FakeSearchApi(_Server):
+    """Posts newer than `since_id`, JSON like X's v2 search. `faults` is a queue of answers to give
+    instead of the data, one per request: 429 (no reset header), "429:2" (Retry-After 2), 500, 502,
+    401, "malformed"; `stuck` repeats a fault for every request until cleared."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.posts: list[dict] = []
+        self.faults: list[Any] = []
+        self.stuck: Any = None
+        self.requests = 0
+        self.request_log: list[tuple[str, Any]] = []
+
+    def add(self, n: int, prefix: str, brand: str = "Brightwave") -> list[str]:
+        with self.lock:
+            start = len(self.posts)
+            for i in range(start, start + n):
+                self.posts.append({"id": str(1000 + i), "text": f"{brand} post {prefix}{i}", "author": f"{prefix}{i}",
+                                   "created_at": "2026-11-20T10:00:00Z"})
+            return [p["id"] for p in self.posts[start:]]
+
+    def respond(self, method, path, query, body, headers):
+        with self.lock:
+            self.requests += 1
+            fault = self.stuck if self.stuck is not None else (self.faults.pop(0) if self.faults else None)
+            self.request_log.append((path, fault))
+            if fault is not None:
+                return _fault(fault)
+            since = int(query.get("since_id", ["0"])[0])
+            data = [p for p in self.posts if int(p["id"]) > since][:50]
+        payload = {"data": data, "meta": {"result_count": len(data)}}
+        return 200, {"Content-Type": "application/json"}, json.dumps(payload)
+
+
+def _fault(fault: Any) -> tuple[int, dict, str]:
+    if fault == "malformed":
+        return 200, {"Content-Type": "application/json"}, '{"data": [{"id": "1", "text": '
+    if isinstance(fault, str) and fault.startswith("429:"):
+        return 429, {"Retry-After": fault.split(":")[1]}, '{"title": "Too Many Requests"}'
+    code = int(fault)
+    return code, {"Content-Type": "application/json"}, json.dumps({"title": f"error {code}"})
+
+
+class FakeApiSourceConfig(SourceConfig):
+    base_url: str
+    token_env: str | None = None
+
+
+class FakeApiSource(Source):
+    """Reads FakeSearchApi over HTTP with requests: maps 429/5xx/401/bad JSON the way real sources do."""
+
+    name = "fake"
+    Config = FakeApiSourceConfig
+    config: FakeApiSourceConfig
+
+    def queries(self) -> list[SourceQuery]:
+        return [SourceQuery(key="Brightwave", brand="Brightwave", text="Brightwave")]
+
+    def collect(self, query: SourceQuery, cursor: str | None, backfill: timedelta | None = None) -> Iterator[Batch]:
+        while True:
+            try:
+                resp = requests.get(f"{self.config.base_url}/search", params={"since_id": cursor or "0"}, timeout=5)
+            except requests.RequestException as exc:
+                raise SourceError(f"{self.name}: cannot reach the API ({exc})") from None
+            if resp.status_code == 429:
+                after = resp.headers.get("Retry-After")
+                raise SourceError(f"{self.name}: rate limited (429)", retry_after=float(after) if after else None)
+            if resp.status_code in (401, 403):
+                raise SourceError(f"{self.name}: credentials refused ({resp.status_code})", auth=True)
+            if resp.status_code >= 400:
+                raise SourceError(f"{self.name}: the API answered {resp.status_code}")
+            try:
+                data = resp.json()["data"]
+            except (ValueError, KeyError) as exc:
+                raise SourceError(f"{self.name}: malformed JSON from the API ({exc})") from None
+            if not data:
+                return
+            mentions = [Mention(source=self.name, native_id=d["id"], text=d["text"], author=d["author"],
+                                created_at=parse_time(d["created_at"]), brand=query.brand) for d in data]
+            cursor = data[-1]["id"]
+            yield Batch(mentions, cursor=cursor)
+
+
+def source_class(name: str) -> type[FakeApiSource]:
+    """A FakeApiSource under another name, so one config can hold several that fail differently."""
+    return type(f"Fake_{name}", (FakeApiSource,), {"name": name})
+
+
+class FakeSlackWebhook(_Server):
+    """An incoming-webhook endpoint that answers like Slack: `ok`, or the faults queued in `faults`
+    (500, "429:1" with Retry-After). Records every message that was accepted."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.faults: list[Any] = []
+        self.stuck: Any = None
+        self.accepted: list[dict] = []
+        self.attempts = 0
+
+    def respond(self, method, path, query, body, headers):
+        with self.lock:
+            self.attempts += 1
+            fault = self.stuck if self.stuck is not None else (self.faults.pop(0) if self.faults else None)
+            if fault is not None:
+                status, hdrs, _ = _fault(fault)
+                return status, hdrs, "rate_limited" if status == 429 else "internal_error"
+            self.accepted.append(json.loads(body))
+        return 200, {"Content-Type": "text/plain"}, "ok"
+
+
+class SlackWebhookTestChannelConfig(ChannelConfig):
+    url: str
+
+
+class SlackWebhookTestChannel(Channel):
+    """Sends through slack_sdk's WebhookClient; 429 → retry after Slack's Retry-After, 5xx → retry."""
+
+    Config = SlackWebhookTestChannelConfig
+    config: SlackWebhookTestChannelConfig
+
+    def send(self, alert: Alert, idem_key: str, previous_ref: str | None = None) -> str | None:
+        resp = WebhookClient(self.config.url, timeout=5).send(text=alert.plain_text(),
+                                                            blocks=None, unfurl_links=False)
+        if resp.status_code == 200 and resp.body == "ok":
+            return None
+        if resp.status_code == 429:
+            after = resp.headers.get("Retry-After") or resp.headers.get("retry-after")
+            raise DeliveryError("Slack rate limited the webhook", retry_after=float(after[0] if isinstance(
+                after, list) else after) if after else None)
+        raise DeliveryError(f"Slack answered {resp.status_code}: {resp.body[:100]}")

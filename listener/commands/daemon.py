@@ -6,12 +6,14 @@ import json
 import logging
 import os
 import sys
+from datetime import datetime
 
 import click
 from rich.table import Table
 
 from listener.cli import console, open_store, with_config
 from listener.config import Config
+from listener.models import parse_iso
 
 
 @click.command()
@@ -72,6 +74,17 @@ def status(config: Config, as_json: bool) -> None:
     sys.exit(0 if st.healthy else 1)
 
 
+def _relative(stamp: str | None, now: datetime) -> str:
+    """`12s ago`, `in 3m`: easier to read at a glance than a timestamp."""
+    if not stamp:
+        return "never" if stamp is None else "—"
+    seconds = (parse_iso(stamp) - now).total_seconds()
+    size = abs(seconds)
+    text = (f"{size:.0f}s" if size < 90 else f"{size / 60:.0f}m" if size < 5400
+            else f"{size / 3600:.1f}h" if size < 172800 else f"{size / 86400:.0f}d")
+    return f"in {text}" if seconds > 0 else f"{text} ago"
+
+
 def _print_status(st: object) -> None:
     from listener.status import Status
 
@@ -81,23 +94,25 @@ def _print_status(st: object) -> None:
     else:
         last = f"; last stopped {st.daemon_stopped_at}" if st.daemon_stopped_at else ""
         console.print(f"daemon: [yellow]not running[/]{last}")
-    table = Table(title="sources (counts: last 24 h)", title_justify="left")
-    for col in ("source", "health", "last success", "next run", "runs", "fetched", "new", "dup", "quar.",
-                "errors", "last error"):
-        table.add_column(col, justify="right" if col in ("runs", "fetched", "new", "dup", "quar.", "errors")
-                         else "left", overflow="fold")
+    now = parse_iso(st.now)
+    table = Table(title="sources (last 24 h)", title_justify="left")
+    for col in ("source", "health", "last success", "next run", "runs", "new", "dup", "quar", "err"):
+        table.add_column(col, justify="right" if col in ("runs", "new", "dup", "quar", "err") else "left")
     colours = {"ok": "green", "failing": "red", "auth": "red", "quiet": "yellow"}
     for s in st.sources:
         health = s.state + (f" ×{s.consecutive_failures}" if s.consecutive_failures else "")
         if not s.enabled:
-            health += " (disabled)"
-        next_run = s.next_run_at or "—"
+            health += " (off)"
+        next_run = _relative(s.next_run_at, now) if s.next_run_at else "—"
         if s.backoff_until:
-            next_run += " (backing off)"
-        table.add_row(s.source, f"[{colours.get(s.state, 'white')}]{health}[/]", s.last_success_at or "never",
-                      next_run, str(s.runs_24h), str(s.fetched_24h), str(s.new_24h), str(s.duplicates_24h),
-                      str(s.quarantined_24h), str(s.errors_24h), (s.last_error or "")[:80], )
+            next_run += " (backoff)"
+        table.add_row(s.source, f"[{colours.get(s.state, 'white')}]{health}[/]", _relative(s.last_success_at, now),
+                      next_run, str(s.runs_24h), str(s.new_24h), str(s.duplicates_24h), str(s.quarantined_24h),
+                      str(s.errors_24h))
     console.print(table)
+    for s in st.sources:
+        if s.last_error and s.state != "ok":
+            console.print(f"  {s.source}: {s.last_error[:200]}", markup=False)
     console.print(f"mentions stored: {st.mentions:,}")
     states = ", ".join(f"{k} {v}" for k, v in st.queue_by_state.items()) or "empty"
     console.print(f"support queue: {st.queue_open} open ({states}); "

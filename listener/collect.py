@@ -56,14 +56,19 @@ class QueryRun:
 def collect_query(store: Store, source: Source, query: SourceQuery, *, backfill: timedelta | None = None,
                   on_batch: Callable[[SaveResult], None] | None = None,
                   should_stop: Callable[[], bool] | None = None) -> QueryRun:
-    """Run one query of one source from its cursor, store each batch with its cursor, record the run."""
+    """Run one query of one source from its cursor, store each batch with its cursor, record the run.
+
+    The run row is written first and its counts move with each batch, so after a crash the run
+    records still add up to what was stored.
+    """
     started, t0 = iso(utcnow()), time.monotonic()
     run = QueryRun(source.name, query.key, SaveResult())
+    run_id = store.start_run(source.name, query.key, started)
     try:
         cursor = None if backfill else store.get_cursor(source.name, query.key)
         for batch in source.collect(query, cursor, backfill=backfill):
-            saved = store.save_batch(source.name, query.key, batch)
-            for attr in ("fetched", "new", "duplicates", "quarantined"):
+            saved = store.save_batch_in_run(run_id, source.name, query.key, batch)
+            for attr in ("fetched", "new", "duplicates", "quarantined", "forgotten"):
                 setattr(run.result, attr, getattr(run.result, attr) + getattr(saved, attr))
             if on_batch:
                 on_batch(saved)
@@ -72,22 +77,32 @@ def collect_query(store: Store, source: Source, query: SourceQuery, *, backfill:
                 break
     except SourceError as exc:
         run.error = exc
+    except Exception as exc:  # not a SourceError: a bug or an unwrapped client error; the run says so
+        store.finish_run(run_id, errors=1, error=f"{source.name} {query.key}: {type(exc).__name__}: {exc}",
+                         duration_s=round(time.monotonic() - t0, 3))
+        raise
     run.duration_s = round(time.monotonic() - t0, 3)
     message = f"{source.name} {query.key}: {run.error}" if run.error else None
-    store.record_run(source.name, query.key, started, run.result, errors=int(run.error is not None),
-                     error=message, duration_s=run.duration_s)
+    store.finish_run(run_id, errors=int(run.error is not None), error=message, duration_s=run.duration_s)
     return run
 
 
 def collect_source(store: Store, source: Source, *, backfill: timedelta | None = None,
                    brand: str | None = None,
-                   on_batch: Callable[[SaveResult], None] | None = None) -> tuple[SaveResult, list[str]]:
-    """Run every query of one source once; a failing query is recorded and the others still run."""
+                   on_batch: Callable[[SaveResult], None] | None = None,
+                   on_query: Callable[[SourceQuery], None] | None = None) -> tuple[SaveResult, list[str]]:
+    """Run every query of one source once; a failing query is recorded and the others still run.
+
+    After a refused credential or a rate limit the source's remaining queries are skipped this run:
+    they would only be refused too (and spend requests); the next run resumes each from its cursor.
+    """
     total = SaveResult()
     errors: list[str] = []
     for query in source.queries():
         if brand and query.brand not in (None, brand):
             continue
+        if on_query:
+            on_query(query)
         run = collect_query(store, source, query, backfill=backfill, on_batch=on_batch)
         if run.error:
             error = f"{source.name} {query.key}: {run.error}"
@@ -95,6 +110,8 @@ def collect_source(store: Store, source: Source, *, backfill: timedelta | None =
             log.warning("%s", error)
         for attr in ("fetched", "new", "duplicates", "quarantined"):
             setattr(total, attr, getattr(total, attr) + getattr(run.result, attr))
+        if run.error and (run.error.auth or run.error.retry_after is not None):
+            break
     return total, errors
 
 

@@ -319,10 +319,9 @@ class Daemon:
                 run = collect_query(store, source, query, should_stop=self.stopping.is_set)
                 error = run.error
                 result, duration = run.result, run.duration_s
-            except Exception as exc:  # a client error the source did not wrap: recorded like any failure
+            except Exception as exc:  # a client error the source did not wrap: a failure like any other
+                log.exception("source %s raised %s (not a SourceError)", source_name, type(exc).__name__)
                 error, result, duration = exc, SaveResult(), 0.0
-                store.record_run(source_name, query_key, iso(now), result, errors=1,
-                                 error=f"{source_name} {query_key}: {type(exc).__name__}: {exc}", duration_s=0.0)
             if error is not None:
                 health = record_failure(store, self.config, source_name, error)
             else:

@@ -197,6 +197,29 @@ class Store:
             (item.source, item.location, item.reason, item.raw[:10000], iso(utcnow())),
         )
 
+    def start_run(self, source: str, query_key: str, started_at: str) -> int:
+        """A run row written before fetching: a run killed half-way stays visible (finished_at NULL)."""
+        with self.transaction() as conn:
+            cur = conn.execute("INSERT INTO runs (source, query_key, started_at) VALUES (?, ?, ?)",
+                               (source, query_key, started_at))
+        return int(cur.lastrowid)
+
+    def save_batch_in_run(self, run_id: int, source: str, query_key: str, batch: Batch) -> SaveResult:
+        """save_batch, with the run's counts moved in the same transaction: they add up after any crash."""
+        with self.transaction() as conn:
+            saved = self.save_batch(source, query_key, batch)
+            conn.execute(
+                "UPDATE runs SET fetched = fetched + ?, new = new + ?, duplicates = duplicates + ?, "
+                "quarantined = quarantined + ? WHERE id = ?",
+                (saved.fetched, saved.new, saved.duplicates, saved.quarantined, run_id),
+            )
+        return saved
+
+    def finish_run(self, run_id: int, errors: int = 0, error: str | None = None,
+                   duration_s: float | None = None) -> None:
+        self.conn.execute("UPDATE runs SET finished_at = ?, errors = ?, error = ?, duration_s = ? WHERE id = ?",
+                          (iso(utcnow()), errors, error, duration_s, run_id))
+
     def record_run(self, source: str, query_key: str, started_at: str, result: SaveResult,
                    errors: int = 0, error: str | None = None, duration_s: float | None = None) -> int:
         return int(self.db["runs"].insert(

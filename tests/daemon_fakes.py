@@ -79,12 +79,12 @@ class FakeSearchApi(_Server):
         self.requests = 0
         self.request_log: list[tuple[str, Any]] = []
 
-    def add(self, n: int, prefix: str, brand: str = "Brightwave") -> list[str]:
+    def add(self, n: int, prefix: str, brand: str = "Brightwave", text: str | None = None) -> list[str]:
         with self.lock:
             start = len(self.posts)
             for i in range(start, start + n):
-                self.posts.append({"id": str(1000 + i), "text": f"{brand} post {prefix}{i}", "author": f"{prefix}{i}",
-                                   "created_at": "2026-11-20T10:00:00Z"})
+                self.posts.append({"id": str(1000 + i), "text": text or f"{brand} post {prefix}{i}",
+                                   "author": f"{prefix}{i}", "created_at": "2026-11-20T10:00:00Z"})
             return [p["id"] for p in self.posts[start:]]
 
     def respond(self, method, path, query, body, headers):
@@ -154,6 +154,22 @@ def source_class(name: str) -> type[FakeApiSource]:
     return type(f"Fake_{name}", (FakeApiSource,), {"name": name})
 
 
+# Several names, so one config can hold sources that fail differently (registered by the tests).
+FAKE_SOURCE_NAMES = ["api_ok", "api_ratelimited", "api_flaky", "api_broken", "api_noauth"]
+for _name in FAKE_SOURCE_NAMES:
+    globals()[f"Source_{_name}"] = source_class(_name)
+
+
+def register() -> None:
+    """Make the fake sources and the Slack test channel known by name (also inside a daemon subprocess)."""
+    from alerts.channels import CHANNELS
+    from listener.sources import SOURCES
+
+    for name in FAKE_SOURCE_NAMES:
+        SOURCES[name] = f"tests.daemon_fakes:Source_{name}"
+    CHANNELS["slack_test"] = "tests.daemon_fakes:SlackWebhookTestChannel"
+
+
 class FakeSlackWebhook(_Server):
     """An incoming-webhook endpoint that answers like Slack: `ok`, or the faults queued in `faults`
     (500, "429:1" with Retry-After). Records every message that was accepted."""
@@ -187,8 +203,11 @@ class SlackWebhookTestChannel(Channel):
     config: SlackWebhookTestChannelConfig
 
     def send(self, alert: Alert, idem_key: str, previous_ref: str | None = None) -> str | None:
-        resp = WebhookClient(self.config.url, timeout=5).send(text=alert.plain_text(),
-                                                            blocks=None, unfurl_links=False)
+        # Slack message metadata carries the key, so a receiver (or a later lookup) can tell a repeat.
+        resp = WebhookClient(self.config.url, timeout=5).send_dict({
+            "text": alert.plain_text(), "unfurl_links": False,
+            "metadata": {"event_type": "overheard_alert", "event_payload": {"idempotency_key": idem_key}},
+        })
         if resp.status_code == 200 and resp.body == "ok":
             return None
         if resp.status_code == 429:

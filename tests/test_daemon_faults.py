@@ -22,9 +22,7 @@ from tests import daemon_fakes
 from tests.daemon_helpers import ANGRY, FAST_DAEMON, append_jsonl, rows_for_thread, wait_for
 from tests.helpers import write_config
 
-FAULTY = ["api_ok", "api_ratelimited", "api_flaky", "api_broken", "api_noauth"]
-for _name in FAULTY:
-    setattr(daemon_fakes, f"Source_{_name}", daemon_fakes.source_class(_name))
+FAULTY = daemon_fakes.FAKE_SOURCE_NAMES
 
 
 @pytest.fixture

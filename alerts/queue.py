@@ -1,35 +1,210 @@
-"""The support queue: one item per flagged thread. New mentions in the thread join the item."""
+"""The support queue: one item per flagged thread, worked through states with a full audit trail.
+
+New mentions in a thread join its item; they never open a second one. Every change is a row in
+queue_events (who, when, what), kept forever. The CLI, the web UI and the Slack buttons all call
+the `Queue` methods here, so the same rules hold everywhere:
+
+    new ─claim─► claimed ─reply─► replied ─wait─► waiting ─resolve─► resolved ─reopen─► claimed/new
+     │                 └──────────────── dismiss (spam, not our brand, duplicate, no action) ──► dismissed
+     └── snooze until a time (any open state) ─► snoozed ─wake (or the time passes)─► previous state
+
+An illegal move raises UserError with one line that says why and what to do instead.
+"""
 
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
+from alerts.sla import BusinessHours
 from listener.config import QueueConfig
+from listener.errors import UserError
 from listener.models import iso, parse_iso, utcnow
 from listener.store import Store
 
 OPEN_STATES = ("new", "claimed", "waiting", "replied", "snoozed")
+CLOSED_STATES = ("resolved", "dismissed")
+STATES = OPEN_STATES + CLOSED_STATES
+WORKING_STATES = ("claimed", "waiting", "replied")  # someone owns it and is on it
+PRIORITIES = ("high", "medium", "low")
+
+# Outcome recorded on resolve (key -> how people say it).
+OUTCOMES = {
+    "answered_publicly": "answered publicly",
+    "moved_to_dm": "moved to DM",
+    "refund": "refund or credit",
+    "fix_shipped": "fix shipped",
+    "escalated": "escalated to another team",
+    "other": "other",
+}
+DISMISS_REASONS = {
+    "spam": "spam",
+    "not_our_brand": "not our brand",
+    "duplicate": "duplicate",
+    "no_action": "no action needed",
+}
+# Close the loop: what the author said after the item was resolved.
+RECOVERY_WATCHING, RECOVERED, STILL_UNHAPPY, SILENT = "watching", "recovered", "still unhappy", "silent"
+SYSTEM_ACTOR = "overheard"
+MAX_NOTE = 10_000
 
 
 def priority_for(risk: float) -> str:
     return "high" if risk >= 75 else "medium" if risk >= 50 else "low"
 
 
+@dataclass
+class QueueItem:
+    """One row of queue_items, with the thread facts the list shows."""
+
+    id: int
+    thread_key: str
+    brand: str | None
+    source: str | None
+    state: str
+    priority: str
+    risk: float
+    assignee: str | None
+    tags: list[str]
+    created_at: str
+    updated_at: str
+    first_response_due: str | None
+    resolution_due: str | None
+    first_response_at: str | None
+    resolved_at: str | None
+    snoozed_until: str | None
+    outcome: str | None
+    dismiss_reason: str | None
+    recovery: str | None
+    author: str | None
+    snoozed_from: str | None = None
+    waiting_since: str | None = None
+    recovery_at: str | None = None
+    reopened: int = 0
+    # from the thread (list view)
+    title: str | None = None
+    url: str | None = None
+    mentions: int = 0
+    negative: int = 0
+    reach: int = 0
+    last_at: str | None = None
+    reasons: list[str] = field(default_factory=list)
+    snippet: str | None = None  # the start of the thread's first customer mention
+
+    @property
+    def headline(self) -> str:
+        """What the list shows for the thread: its title, else how it starts."""
+        return self.title or self.snippet or self.thread_key
+
+    @classmethod
+    def from_row(cls, row: dict[str, Any]) -> QueueItem:
+        names = cls.__dataclass_fields__
+        data = {k: v for k, v in row.items() if k in names}
+        data["tags"] = json.loads(row.get("tags") or "[]")
+        if "reasons" in row:
+            data["reasons"] = json.loads(row.get("reasons") or "[]")
+        for key in ("mentions", "negative", "reach"):
+            data[key] = data.get(key) or 0
+        return cls(**data)
+
+    @property
+    def is_open(self) -> bool:
+        return self.state in OPEN_STATES
+
+    def next_target(self) -> tuple[str, str | None]:
+        """The SLA target that runs now: ("first response"|"resolution", due) or ("", None) when none."""
+        if not self.is_open:
+            return "", None
+        if self.first_response_at is None and self.first_response_due:
+            return "first response", self.first_response_due
+        return "resolution", self.resolution_due
+
+    def to_dict(self) -> dict[str, Any]:
+        from dataclasses import asdict
+
+        return asdict(self)
+
+
+@dataclass
+class SlaStatus:
+    target: str  # "first response" | "resolution" | ""
+    due: str | None
+    minutes_left: float | None  # business minutes; negative when breached
+    status: str  # "ok" | "due soon" | "breached" | "paused" | "met" | "missed" | "none"
+
+    def label(self) -> str:
+        if self.status in ("none", "met", "missed") or self.minutes_left is None:
+            return self.status if self.status != "none" else ""
+        left = abs(self.minutes_left)
+        span = f"{left / 60:.1f} h" if left >= 90 else f"{left:.0f} min"
+        if self.status == "breached":
+            return f"{self.target} overdue by {span}"
+        if self.status == "paused":
+            return f"{self.target} paused (waiting on customer)"
+        return f"{self.target} due in {span}"
+
+
+@dataclass
+class ItemFilter:
+    """What the queue list shows. `state` is a state, "open" (every open state but snoozed) or "all"."""
+
+    state: str = "open"
+    brand: str | None = None
+    source: str | None = None
+    priority: str | None = None
+    assignee: str | None = None  # a user name, or "none" for unassigned
+    theme: str | None = None
+    lang: str | None = None
+    search: str | None = None
+    sort: str = "sla"  # sla | risk | newest | oldest
+
+
+@dataclass
+class TickReport:
+    woken: int = 0
+    breaches: int = 0
+    alerts: int = 0
+    recovery_updates: int = 0
+
+
 def add_event(store: Store, item_id: int, actor: str, action: str, detail: dict[str, Any] | None = None,
               at: datetime | None = None) -> None:
+    """Append one audit event. Events are never updated or deleted."""
     store.conn.execute(
         "INSERT INTO queue_events (item_id, at, actor, action, detail) VALUES (?, ?, ?, ?, ?)",
         (item_id, iso(at or utcnow()), actor, action, json.dumps(detail or {}, ensure_ascii=False)),
     )
 
 
-def upsert_for_thread(store: Store, thread: dict[str, Any], sla: QueueConfig,
+def _thread_author(store: Store, thread_key: str) -> str | None:
+    """Whose thread it is: the first customer (not the brand) who posted in it."""
+    return store.scalar(
+        "SELECT author FROM mentions WHERE thread_key = ? AND is_brand_account = 0 AND author IS NOT NULL "
+        "ORDER BY created_at, id LIMIT 1", (thread_key,))
+
+
+def _due_times(hours: BusinessHours, config: QueueConfig, priority: str,
+               start: datetime) -> tuple[str | None, str | None]:
+    target = config.sla.get(priority)
+    if target is None:
+        return None, None
+    return (iso(hours.add(start, target.first_response_minutes)),
+            iso(hours.add(start, target.resolution_minutes)))
+
+
+def upsert_for_thread(store: Store, thread_row: dict[str, Any], queue_config: QueueConfig,
                       now: datetime | None = None) -> tuple[int, bool]:
-    """Create the queue item of a flagged thread, or refresh its risk; returns (item id, created)."""
+    """Create the queue item of a flagged thread, or refresh its risk; returns (item id, created).
+
+    A resolved item whose thread has a new negative customer mention since it was resolved is reopened.
+    Runs inside the caller's transaction (alerts.rules.evaluate_pending).
+    """
     now = now or utcnow()
+    thread = thread_row
     priority = priority_for(thread["risk"])
+    hours = BusinessHours.from_config(queue_config)
     existing = store.query("SELECT * FROM queue_items WHERE thread_key = ?", (thread["thread_key"],))
     if existing:
         item = existing[0]
@@ -39,18 +214,626 @@ def upsert_for_thread(store: Store, thread: dict[str, Any], sla: QueueConfig,
                 (thread["risk"], priority, iso(now), item["id"]),
             )
             if item["priority"] != priority:
-                add_event(store, item["id"], "overheard", "priority",
+                add_event(store, item["id"], SYSTEM_ACTOR, "priority",
                           {"from": item["priority"], "to": priority, "risk": thread["risk"]}, now)
+        if item["state"] == "resolved" and item["resolved_at"]:
+            newer = store.query(
+                "SELECT id, author FROM mentions WHERE thread_key = ? AND is_brand_account = 0 "
+                "AND label = 'negative' AND collected_at >= ? ORDER BY created_at LIMIT 1",
+                (thread["thread_key"], item["resolved_at"]),
+            )
+            if newer:
+                _reopen_row(store, hours, queue_config, item, SYSTEM_ACTOR, now,
+                            {"why": "the thread turned negative again", "mention_id": newer[0]["id"]})
         return item["id"], False
-    target = sla.sla.get(priority)
-    opened = max(now, parse_iso(thread["last_at"])) if thread.get("last_at") else now
+    first_due, resolution_due = _due_times(hours, queue_config, priority, now)
     cur = store.conn.execute(
         "INSERT INTO queue_items (thread_key, brand, source, state, priority, risk, created_at, updated_at, "
-        "first_response_due, resolution_due) VALUES (?, ?, ?, 'new', ?, ?, ?, ?, ?, ?)",
+        "first_response_due, resolution_due, author) VALUES (?, ?, ?, 'new', ?, ?, ?, ?, ?, ?, ?)",
         (thread["thread_key"], thread["brand"], thread["source"], priority, thread["risk"], iso(now), iso(now),
-         iso(opened + timedelta(minutes=target.first_response_minutes)) if target else None,
-         iso(opened + timedelta(minutes=target.resolution_minutes)) if target else None),
+         first_due, resolution_due, _thread_author(store, thread["thread_key"])),
     )
     item_id = int(cur.lastrowid)
-    add_event(store, item_id, "overheard", "created", {"risk": thread["risk"], "priority": priority}, now)
+    add_event(store, item_id, SYSTEM_ACTOR, "created", {"risk": thread["risk"], "priority": priority}, now)
     return item_id, True
+
+
+def _reopen_row(store: Store, hours: BusinessHours, config: QueueConfig, item: dict[str, Any], actor: str,
+                now: datetime, detail: dict[str, Any]) -> None:
+    state = "claimed" if item["assignee"] else "new"
+    target = config.sla.get(item["priority"])
+    resolution_due = iso(hours.add(now, target.resolution_minutes)) if target else None
+    store.conn.execute(
+        "UPDATE queue_items SET state = ?, resolved_at = NULL, outcome = NULL, dismiss_reason = NULL, "
+        "recovery = NULL, recovery_at = NULL, resolution_due = ?, reopened = reopened + 1, updated_at = ? "
+        "WHERE id = ?",
+        (state, resolution_due, iso(now), item["id"]),
+    )
+    add_event(store, item["id"], actor, "reopened",
+              {"from": item["state"], "to": state, "outcome_was": item["outcome"] or item["dismiss_reason"],
+               **detail}, now)
+
+
+def fts_query(text: str) -> str:
+    """Turn what a person typed into a safe FTS5 query: every word must appear; `word*` is a prefix."""
+    terms = []
+    for word in text.split():
+        prefix = word.endswith("*")
+        word = word.rstrip("*").replace('"', "")
+        if word.strip():
+            terms.append('"' + word + '"' + ("*" if prefix else ""))
+    return " ".join(terms)
+
+
+class Queue:
+    """The queue's actions. Each one checks the state, changes the item and records an event, in one
+    transaction."""
+
+    def __init__(self, store: Store, config: QueueConfig) -> None:
+        self.store = store
+        self.config = config
+        self.hours = BusinessHours.from_config(config)
+
+    # ------------------------------------------------------------ reading
+    def get(self, item_id: int) -> QueueItem:
+        rows = self.store.query(_ITEM_SELECT + " WHERE q.id = ?", (item_id,))
+        if not rows:
+            raise UserError(f"queue item {item_id}: no such item (see `overheard queue list --state all`)")
+        return QueueItem.from_row(rows[0])
+
+    def list(self, flt: ItemFilter | None = None, limit: int = 500) -> list[QueueItem]:
+        """Items matching the filter, about-to-breach first by default."""
+        flt = flt or ItemFilter()
+        where, params = _filter_sql(flt)
+        order = _ORDER.get(flt.sort)
+        if order is None:
+            raise UserError(f"sort {flt.sort!r}: must be one of {', '.join(_ORDER)}")
+        rows = self.store.query(f"{_ITEM_SELECT} WHERE {where} ORDER BY {order} LIMIT ?", (*params, limit))
+        return [QueueItem.from_row(r) for r in rows]
+
+    def counts(self, flt: ItemFilter | None = None) -> dict[str, int]:
+        """Items per state under the other filters (the state filter itself is ignored)."""
+        flt = flt or ItemFilter()
+        where, params = _filter_sql(ItemFilter(**{**flt.__dict__, "state": "all"}))
+        rows = self.store.conn.execute(
+            f"SELECT q.state, COUNT(*) FROM queue_items q LEFT JOIN threads t ON t.thread_key = q.thread_key "
+            f"WHERE {where} GROUP BY q.state", params).fetchall()
+        counts = {s: 0 for s in STATES}
+        counts.update({r[0]: r[1] for r in rows})
+        counts["open"] = sum(counts[s] for s in OPEN_STATES if s != "snoozed")
+        return counts
+
+    def sla(self, item: QueueItem, now: datetime | None = None) -> SlaStatus:
+        """Where the item stands against its SLA targets, in business minutes."""
+        now = now or utcnow()
+        if not item.is_open:
+            missed = any(
+                done and due and done > due for done, due in (
+                    (item.first_response_at, item.first_response_due), (item.resolved_at, item.resolution_due)))
+            return SlaStatus("", None, None, "missed" if missed and item.state == "resolved" else
+                             "met" if item.state == "resolved" else "none")
+        target, due = item.next_target()
+        if due is None:
+            return SlaStatus(target, None, None, "none")
+        left = self.hours.between(now, parse_iso(due))
+        if item.state == "waiting" and target == "resolution":
+            return SlaStatus(target, due, left, "paused")
+        status = "breached" if left < 0 else "due soon" if left <= self.config.due_soon_minutes else "ok"
+        return SlaStatus(target, due, left, status)
+
+    def events(self, item_id: int) -> list[dict[str, Any]]:
+        rows = self.store.query("SELECT * FROM queue_events WHERE item_id = ? ORDER BY at, id", (item_id,))
+        for r in rows:
+            r["detail"] = json.loads(r["detail"] or "{}")
+        return rows
+
+    def thread_mentions(self, item: QueueItem) -> list[dict[str, Any]]:
+        rows = self.store.query(
+            "SELECT id, source, author, author_followers, author_verified, text, title, url, created_at, label, "
+            "compound, lang, themes, is_brand_account, engagement, stars FROM mentions WHERE thread_key = ? "
+            "ORDER BY created_at, id", (item.thread_key,))
+        for r in rows:
+            r["themes"] = json.loads(r["themes"] or "[]")
+        return rows
+
+    def author_history(self, item: QueueItem, limit: int = 10) -> dict[str, Any]:
+        """The thread author's record with this brand: totals, their latest mentions, their other items."""
+        if not item.author:
+            return {"author": None, "mentions": 0, "negative": 0, "recent": [], "other_items": []}
+        args = (item.source, item.author, item.brand)
+        totals = self.store.conn.execute(
+            "SELECT COUNT(*), SUM(label = 'negative'), MIN(created_at) FROM mentions "
+            "WHERE source = ? AND author = ? AND brand IS ?", args).fetchone()
+        recent = self.store.query(
+            "SELECT id, text, created_at, label, thread_key, url FROM mentions WHERE source = ? AND author = ? "
+            "AND brand IS ? AND thread_key != ? ORDER BY created_at DESC LIMIT ?", (*args, item.thread_key, limit))
+        items = self.store.query(
+            "SELECT id, state, outcome, recovery, created_at FROM queue_items WHERE source = ? AND author = ? "
+            "AND brand IS ? AND id != ? ORDER BY created_at DESC", (*args, item.id))
+        followers = self.store.scalar("SELECT followers FROM authors WHERE source = ? AND author = ?",
+                                      (item.source, item.author))
+        return {"author": item.author, "followers": followers, "mentions": totals[0] or 0,
+                "negative": totals[1] or 0, "first_seen": totals[2], "recent": recent, "other_items": items}
+
+    def viewers(self, item_id: int, now: datetime | None = None, within_s: int = 90) -> list[str]:
+        """Who had the item open in the last `within_s` seconds."""
+        since = iso((now or utcnow()) - timedelta(seconds=within_s))
+        return [r[0] for r in self.store.conn.execute(
+            "SELECT user FROM queue_viewers WHERE item_id = ? AND seen_at >= ? ORDER BY user", (item_id, since))]
+
+    def seen_by(self, item_id: int, user: str, now: datetime | None = None) -> None:
+        with self.store.transaction() as conn:
+            conn.execute(
+                "INSERT INTO queue_viewers (item_id, user, seen_at) VALUES (?, ?, ?) "
+                "ON CONFLICT (item_id, user) DO UPDATE SET seen_at = excluded.seen_at",
+                (item_id, user, iso(now or utcnow())))
+
+    def stats(self) -> dict[str, Any]:
+        """Figures for the queue report: per state, outcomes, and how resolved authors came back."""
+        def grouped(column: str, where: str) -> dict[str, int]:
+            return {r[0]: r[1] for r in self.store.conn.execute(
+                f"SELECT {column}, COUNT(*) FROM queue_items WHERE {where} GROUP BY {column}")}
+
+        recovery = grouped("recovery", "state = 'resolved' AND recovery IS NOT NULL")
+        decided = recovery.get(RECOVERED, 0) + recovery.get(STILL_UNHAPPY, 0)
+        return {
+            "states": grouped("state", "1"),
+            "outcomes": grouped("outcome", "state = 'resolved' AND outcome IS NOT NULL"),
+            "dismiss_reasons": grouped("dismiss_reason", "state = 'dismissed'"),
+            "recovery": recovery,
+            "recovery_rate": round(recovery.get(RECOVERED, 0) / decided, 3) if decided else None,
+        }
+
+    # ------------------------------------------------------------ actions
+    def _load(self, item_id: int) -> dict[str, Any]:
+        rows = self.store.query("SELECT * FROM queue_items WHERE id = ?", (item_id,))
+        if not rows:
+            raise UserError(f"queue item {item_id}: no such item (see `overheard queue list --state all`)")
+        return rows[0]
+
+    def _require(self, item: dict[str, Any], allowed: tuple[str, ...], action: str) -> None:
+        state = item["state"]
+        if state in allowed:
+            return
+        if state in CLOSED_STATES:
+            hint = "reopen it first"
+        elif state == "snoozed":
+            hint = "wake it first (or claim it)"
+        elif state == "new" and "claimed" in allowed:
+            hint = "claim it first"
+        else:
+            hint = f"that is only possible when it is {' or '.join(allowed)}"
+        raise UserError(f"queue item {item['id']} is {state}: cannot {action}; {hint}")
+
+    def _update(self, item_id: int, now: datetime, **values: Any) -> None:
+        values["updated_at"] = iso(now)
+        sets = ", ".join(f"{k} = ?" for k in values)
+        self.store.conn.execute(f"UPDATE queue_items SET {sets} WHERE id = ?", (*values.values(), item_id))
+
+    def _leave_waiting(self, item: dict[str, Any], now: datetime, values: dict[str, Any]) -> None:
+        # Time spent waiting on the customer does not count against the resolution target.
+        if item["state"] == "waiting" and item["waiting_since"] and item["resolution_due"]:
+            paused = max(0.0, self.hours.between(parse_iso(item["waiting_since"]), now))
+            values["resolution_due"] = iso(self.hours.add(parse_iso(item["resolution_due"]), paused))
+        values["waiting_since"] = None
+
+    def _first_response(self, item: dict[str, Any], now: datetime, values: dict[str, Any]) -> None:
+        if item["first_response_at"] is None:
+            values["first_response_at"] = iso(now)
+
+    def claim(self, item_id: int, actor: str, *, take_over: bool = False, now: datetime | None = None) -> QueueItem:
+        """Make `actor` the assignee. An item someone else holds needs take_over (admins)."""
+        return self.assign(item_id, actor, actor, take_over=take_over, now=now, action="claim")
+
+    def assign(self, item_id: int, assignee: str, actor: str, *, take_over: bool = False,
+               now: datetime | None = None, action: str = "assign") -> QueueItem:
+        """Give the item to `assignee` (a new or snoozed item becomes claimed)."""
+        now = now or utcnow()
+        if not assignee.strip():
+            raise UserError("assignee: must not be empty")
+        with self.store.transaction():
+            item = self._load(item_id)
+            self._require(item, ("new", "claimed", "waiting", "replied", "snoozed"), f"{action} it")
+            current = item["assignee"]
+            if current == assignee and item["state"] != "snoozed":
+                who = "yours" if assignee == actor else f"assigned to {assignee}"
+                raise UserError(f"queue item {item_id} is already {who}")
+            if current and current != assignee and not take_over:
+                raise UserError(f"queue item {item_id} is claimed by {current}; only an admin can take it over "
+                                f"(CLI: --take-over)")
+            values: dict[str, Any] = {"assignee": assignee}
+            if item["state"] in ("new", "snoozed"):
+                values.update(state="claimed", snoozed_until=None, snoozed_from=None)
+            self._update(item_id, now, **values)
+            event = "claimed" if action == "claim" else "assigned"
+            add_event(self.store, item_id, actor, event,
+                      {"assignee": assignee, "from": current, "state": item["state"]}, now)
+        return self.get(item_id)
+
+    def unassign(self, item_id: int, actor: str, *, now: datetime | None = None) -> QueueItem:
+        """Give a claimed item back to the queue (state new, nobody assigned)."""
+        now = now or utcnow()
+        with self.store.transaction():
+            item = self._load(item_id)
+            self._require(item, ("claimed",), "unassign it")
+            self._update(item_id, now, assignee=None, state="new")
+            add_event(self.store, item_id, actor, "unassigned", {"from": item["assignee"]}, now)
+        return self.get(item_id)
+
+    def mark_replied(self, item_id: int, actor: str, *, note: str | None = None,
+                     now: datetime | None = None) -> QueueItem:
+        """We answered the customer (publicly or in DM): stops the first-response clock."""
+        now = now or utcnow()
+        with self.store.transaction():
+            item = self._load(item_id)
+            self._require(item, ("claimed", "waiting"), "mark it replied")
+            values: dict[str, Any] = {"state": "replied"}
+            self._first_response(item, now, values)
+            self._leave_waiting(item, now, values)
+            self._update(item_id, now, **values)
+            add_event(self.store, item_id, actor, "replied", {"from": item["state"]}, now)
+            if note:
+                self._note(item_id, actor, note, now)
+        return self.get(item_id)
+
+    def mark_waiting(self, item_id: int, actor: str, *, now: datetime | None = None) -> QueueItem:
+        """We asked the customer something and wait for them: the resolution clock pauses."""
+        now = now or utcnow()
+        with self.store.transaction():
+            item = self._load(item_id)
+            self._require(item, ("claimed", "replied"), "set it waiting on the customer")
+            values: dict[str, Any] = {"state": "waiting", "waiting_since": iso(now)}
+            self._first_response(item, now, values)
+            self._update(item_id, now, **values)
+            add_event(self.store, item_id, actor, "waiting", {"from": item["state"]}, now)
+        return self.get(item_id)
+
+    def resolve(self, item_id: int, actor: str, outcome: str, *, note: str | None = None,
+                now: datetime | None = None) -> QueueItem:
+        """Close the item with its outcome; the author's next mentions are then watched (recovery)."""
+        now = now or utcnow()
+        if outcome not in OUTCOMES:
+            raise UserError(f"outcome {outcome!r}: must be one of {', '.join(OUTCOMES)}")
+        with self.store.transaction():
+            item = self._load(item_id)
+            self._require(item, ("new", "claimed", "waiting", "replied"), "resolve it")
+            values: dict[str, Any] = {"state": "resolved", "outcome": outcome, "resolved_at": iso(now),
+                                      "recovery": RECOVERY_WATCHING, "recovery_at": None}
+            if not item["assignee"]:
+                values["assignee"] = actor
+            self._first_response(item, now, values)
+            self._leave_waiting(item, now, values)
+            self._update(item_id, now, **values)
+            add_event(self.store, item_id, actor, "resolved", {"from": item["state"], "outcome": outcome}, now)
+            if note:
+                self._note(item_id, actor, note, now)
+        return self.get(item_id)
+
+    def dismiss(self, item_id: int, actor: str, reason: str, *, note: str | None = None,
+                now: datetime | None = None) -> QueueItem:
+        """Close the item without action: spam, not our brand, duplicate, no action needed."""
+        now = now or utcnow()
+        if reason not in DISMISS_REASONS:
+            raise UserError(f"reason {reason!r}: must be one of {', '.join(DISMISS_REASONS)}")
+        with self.store.transaction():
+            item = self._load(item_id)
+            self._require(item, OPEN_STATES, "dismiss it")
+            values: dict[str, Any] = {"state": "dismissed", "dismiss_reason": reason, "resolved_at": iso(now),
+                                      "snoozed_until": None, "snoozed_from": None}
+            self._leave_waiting(item, now, values)
+            self._update(item_id, now, **values)
+            add_event(self.store, item_id, actor, "dismissed", {"from": item["state"], "reason": reason}, now)
+            if note:
+                self._note(item_id, actor, note, now)
+        return self.get(item_id)
+
+    def snooze(self, item_id: int, actor: str, until: datetime | None = None, *,
+               now: datetime | None = None) -> QueueItem:
+        """Hide the item until a time (default: [queue] snooze_minutes from now); it comes back by itself."""
+        now = now or utcnow()
+        until = until or now + timedelta(minutes=self.config.snooze_minutes)
+        if until <= now:
+            raise UserError(f"snooze until {iso(until)}: that time has passed; give a time in the future")
+        with self.store.transaction():
+            item = self._load(item_id)
+            self._require(item, OPEN_STATES, "snooze it")
+            back_to = item["snoozed_from"] if item["state"] == "snoozed" else item["state"]
+            values: dict[str, Any] = {"state": "snoozed", "snoozed_until": iso(until), "snoozed_from": back_to}
+            self._update(item_id, now, **values)
+            add_event(self.store, item_id, actor, "snoozed", {"from": item["state"], "until": iso(until)}, now)
+        return self.get(item_id)
+
+    def wake(self, item_id: int, actor: str, *, now: datetime | None = None) -> QueueItem:
+        """End a snooze now: the item returns to the state it had."""
+        now = now or utcnow()
+        with self.store.transaction():
+            item = self._load(item_id)
+            self._require(item, ("snoozed",), "wake it")
+            back_to = item["snoozed_from"] or ("claimed" if item["assignee"] else "new")
+            self._update(item_id, now, state=back_to, snoozed_until=None, snoozed_from=None)
+            add_event(self.store, item_id, actor, "woke", {"to": back_to}, now)
+        return self.get(item_id)
+
+    def reopen(self, item_id: int, actor: str, *, reason: str | None = None,
+               now: datetime | None = None) -> QueueItem:
+        """Bring a resolved or dismissed item back (to its assignee, or to the queue)."""
+        now = now or utcnow()
+        with self.store.transaction():
+            item = self._load(item_id)
+            if item["state"] not in CLOSED_STATES:
+                raise UserError(f"queue item {item_id} is {item['state']}: only resolved or dismissed items "
+                                f"can be reopened")
+            _reopen_row(self.store, self.hours, self.config, item, actor, now, {"why": reason or "reopened"})
+        return self.get(item_id)
+
+    def note(self, item_id: int, actor: str, text: str, *, now: datetime | None = None) -> QueueItem:
+        """Add an internal note (never sent to the customer)."""
+        now = now or utcnow()
+        with self.store.transaction():
+            self._load(item_id)
+            self._note(item_id, actor, text, now)
+        return self.get(item_id)
+
+    def _note(self, item_id: int, actor: str, text: str, now: datetime) -> None:
+        text = text.strip()
+        if not text:
+            raise UserError("note: must not be empty")
+        if len(text) > MAX_NOTE:
+            raise UserError(f"note: {len(text):,} characters; keep it under {MAX_NOTE:,}")
+        self._update(item_id, now)
+        add_event(self.store, item_id, actor, "note", {"text": text}, now)
+
+    def tag(self, item_id: int, actor: str, add: list[str] = (), remove: list[str] = (),  # type: ignore[assignment]
+            *, now: datetime | None = None) -> QueueItem:
+        """Add and remove tags (lower case, no spaces)."""
+        now = now or utcnow()
+        clean_add = [_clean_tag(t) for t in add]
+        clean_remove = [_clean_tag(t) for t in remove]
+        with self.store.transaction():
+            item = self._load(item_id)
+            tags = json.loads(item["tags"] or "[]")
+            new_tags = sorted((set(tags) | set(clean_add)) - set(clean_remove))
+            if new_tags != sorted(tags):
+                self._update(item_id, now, tags=json.dumps(new_tags))
+                add_event(self.store, item_id, actor, "tags",
+                          {"added": sorted(set(new_tags) - set(tags)), "removed": sorted(set(tags) - set(new_tags))},
+                          now)
+        return self.get(item_id)
+
+    def relabel(self, item_id: int, mention_id: int, label: str, actor: str, *,
+                now: datetime | None = None) -> QueueItem:
+        """Correct a mention's sentiment (feeds the learning loop) and record it on the item."""
+        from listener.labels import relabel
+
+        now = now or utcnow()
+        item = self._load(item_id)
+        row = self.store.query("SELECT thread_key, label FROM mentions WHERE id = ?", (mention_id,))
+        if not row or row[0]["thread_key"] != item["thread_key"]:
+            raise UserError(f"mention {mention_id}: not in queue item {item_id}'s thread")
+        with self.store.transaction():
+            relabel(self.store, mention_id, label, actor)
+            add_event(self.store, item_id, actor, "relabel",
+                      {"mention_id": mention_id, "from": row[0]["label"], "to": label}, now)
+        return self.get(item_id)
+
+    # ------------------------------------------------------------ the clock
+    def tick(self, app_config: Any = None, now: datetime | None = None) -> TickReport:
+        """Wake snoozes that are due, raise SLA breach alerts once each, and update recovery.
+
+        `app_config` (the whole Config) is needed to route breach alerts; without it breaches are
+        only recorded as events.
+        """
+        now = now or utcnow()
+        report = TickReport()
+        for (item_id,) in self.store.conn.execute(
+                "SELECT id FROM queue_items WHERE state = 'snoozed' AND snoozed_until <= ?", (iso(now),)).fetchall():
+            self.wake(item_id, SYSTEM_ACTOR, now=now)
+            report.woken += 1
+        report.breaches, report.alerts = self._breaches(app_config, now)
+        report.recovery_updates = self._recovery(now)
+        return report
+
+    def _breaches(self, app_config: Any, now: datetime) -> tuple[int, int]:
+        candidates = self.store.query(
+            "SELECT * FROM queue_items WHERE state NOT IN ('resolved', 'dismissed') AND ("
+            "(first_response_at IS NULL AND first_response_due < ?) OR "
+            "(state != 'waiting' AND resolution_due < ?))", (iso(now), iso(now)))
+        breaches = alerts = 0
+        for row in candidates:
+            targets = []
+            if row["first_response_at"] is None and row["first_response_due"] and row["first_response_due"] < iso(now):
+                targets.append(("first_response", row["first_response_due"]))
+            if row["state"] != "waiting" and row["resolution_due"] and row["resolution_due"] < iso(now):
+                targets.append(("resolution", row["resolution_due"]))
+            for target, due in targets:
+                round_ = row["reopened"]
+                seen = self.store.scalar(
+                    "SELECT 1 FROM queue_events WHERE item_id = ? AND action = 'sla_breach' "
+                    "AND json_extract(detail, '$.target') = ? AND json_extract(detail, '$.round') = ?",
+                    (row["id"], target, round_))
+                if seen:
+                    continue
+                # The event and the alert commit together: a crash cannot record one without the other.
+                with self.store.transaction():
+                    add_event(self.store, row["id"], SYSTEM_ACTOR, "sla_breach",
+                              {"target": target, "due": due, "round": round_, "assignee": row["assignee"]}, now)
+                    if app_config is not None:
+                        alerts += _raise_breach_alert(self.store, app_config, QueueItem.from_row(row), target,
+                                                      due, now)
+                breaches += 1
+        return breaches, alerts
+
+    def _recovery(self, now: datetime) -> int:
+        window = timedelta(days=self.config.recovery_days)
+        rows = self.store.query(
+            "SELECT * FROM queue_items WHERE state = 'resolved' AND recovery IS NOT NULL AND recovery != ? "
+            "AND (recovery = ? OR resolved_at >= ?)", (SILENT, RECOVERY_WATCHING, iso(now - window)))
+        changed = 0
+        for row in rows:
+            latest = None
+            if row["author"]:
+                latest = self.store.query(
+                    "SELECT id, label, created_at FROM mentions WHERE source = ? AND author = ? AND brand IS ? "
+                    "AND is_brand_account = 0 AND label IS NOT NULL AND created_at > ? AND created_at <= ? "
+                    "ORDER BY created_at DESC, id DESC LIMIT 1",
+                    (row["source"], row["author"], row["brand"], row["resolved_at"],
+                     iso(parse_iso(row["resolved_at"]) + window)))
+            if latest:
+                verdict = STILL_UNHAPPY if latest[0]["label"] == "negative" else RECOVERED
+                detail = {"mention_id": latest[0]["id"], "label": latest[0]["label"]}
+            elif parse_iso(row["resolved_at"]) + window <= now:
+                verdict, detail = SILENT, {"days": self.config.recovery_days}
+            else:
+                continue
+            if verdict != row["recovery"]:
+                with self.store.transaction():
+                    self._update(row["id"], now, recovery=verdict, recovery_at=iso(now))
+                    add_event(self.store, row["id"], SYSTEM_ACTOR, "recovery",
+                              {"from": row["recovery"], "to": verdict, **detail}, now)
+                changed += 1
+        return changed
+
+
+def _clean_tag(tag: str) -> str:
+    cleaned = "-".join(tag.strip().lower().split())
+    if not cleaned or len(cleaned) > 40:
+        raise UserError(f"tag {tag!r}: must be 1 to 40 characters")
+    return cleaned
+
+
+def _raise_breach_alert(store: Store, config: Any, item: QueueItem, target: str, due: str, now: datetime) -> int:
+    from alerts.message import Alert, AlertMention
+    from alerts.rules import enqueue_system_alert
+
+    thread = store.query("SELECT title, url FROM threads WHERE thread_key = ?", (item.thread_key,))
+    mentions = store.query(
+        "SELECT author, author_followers, text, url, label, created_at FROM mentions WHERE thread_key = ? "
+        "AND is_brand_account = 0 ORDER BY compound, created_at LIMIT 3", (item.thread_key,))
+    what = target.replace("_", " ")
+    who = f"assigned to {item.assignee}" if item.assignee else "nobody has claimed it"
+    suffix = f"#{item.reopened}" if item.reopened else ""
+    alert = Alert(
+        kind="sla", rule="sla", level=f"sla-{target.replace('_', '-')}",
+        brand=item.brand, source=item.source, thread_key=f"queue-item:{item.id}{suffix}",
+        title=f"SLA breached: {what} on queue item {item.id} ({item.priority} priority)",
+        risk=item.risk, reasons=[f"{what} was due {due}", who, f"state: {item.state}"],
+        url=thread[0]["url"] if thread else None,
+        queue_url=f"{config.alerts.queue_url.rstrip('/')}/items/{item.id}",
+        mentions=[AlertMention(author=m["author"], followers=m["author_followers"], text=m["text"], url=m["url"],
+                               label=m["label"], created_at=m["created_at"]) for m in mentions],
+        created_at=iso(now),
+    )
+    return enqueue_system_alert(store, config, alert)
+
+
+_ITEM_SELECT = """
+SELECT q.*, t.title AS title, t.url AS url, t.mentions AS mentions, t.negative AS negative, t.reach AS reach,
+       t.last_at AS last_at, t.reasons AS reasons,
+       (SELECT substr(m.text, 1, 160) FROM mentions m WHERE m.thread_key = q.thread_key AND m.is_brand_account = 0
+        ORDER BY m.created_at, m.id LIMIT 1) AS snippet
+FROM queue_items q LEFT JOIN threads t ON t.thread_key = q.thread_key
+"""
+
+_NEXT_DUE = ("CASE WHEN q.state IN ('resolved', 'dismissed') THEN '9999' "
+             "WHEN q.state = 'snoozed' THEN '9998' "
+             "WHEN q.first_response_at IS NULL THEN COALESCE(q.first_response_due, q.resolution_due, '9997') "
+             "ELSE COALESCE(q.resolution_due, '9997') END")
+_PRIORITY_RANK = "CASE q.priority WHEN 'high' THEN 0 WHEN 'medium' THEN 1 ELSE 2 END"
+_ORDER = {
+    "sla": f"{_NEXT_DUE}, {_PRIORITY_RANK}, q.risk DESC, q.id",
+    "risk": "q.risk DESC, q.id",
+    "newest": "q.created_at DESC, q.id DESC",
+    "oldest": "q.created_at, q.id",
+}
+
+
+def _filter_sql(flt: ItemFilter) -> tuple[str, list[Any]]:
+    where: list[str] = []
+    params: list[Any] = []
+    if flt.state == "open":
+        where.append("q.state IN ('new', 'claimed', 'waiting', 'replied')")
+    elif flt.state != "all":
+        if flt.state not in STATES:
+            raise UserError(f"state {flt.state!r}: must be one of open, all, {', '.join(STATES)}")
+        where.append("q.state = ?")
+        params.append(flt.state)
+    for column, value in (("q.brand", flt.brand), ("q.source", flt.source), ("q.priority", flt.priority)):
+        if value:
+            where.append(f"{column} = ?")
+            params.append(value)
+    if flt.assignee:
+        if flt.assignee == "none":
+            where.append("q.assignee IS NULL")
+        else:
+            where.append("q.assignee = ?")
+            params.append(flt.assignee)
+    if flt.theme:
+        where.append("EXISTS (SELECT 1 FROM mentions m, json_each(m.themes) j "
+                     "WHERE m.thread_key = q.thread_key AND j.value = ?)")
+        params.append(flt.theme)
+    if flt.lang:
+        where.append("EXISTS (SELECT 1 FROM mentions m WHERE m.thread_key = q.thread_key AND m.lang = ?)")
+        params.append(flt.lang)
+    if flt.search and fts_query(flt.search):
+        where.append("q.thread_key IN (SELECT m.thread_key FROM mentions_fts f JOIN mentions m ON m.id = f.rowid "
+                     "WHERE mentions_fts MATCH ?)")
+        params.append(fts_query(flt.search))
+    return " AND ".join(where) or "1", params
+
+
+def filter_choices(store: Store) -> dict[str, list[str]]:
+    """The values the list filters offer: what occurs in the queue."""
+    def distinct(sql: str) -> list[str]:
+        return [r[0] for r in store.conn.execute(sql) if r[0]]
+
+    return {
+        "brand": distinct("SELECT DISTINCT brand FROM queue_items ORDER BY 1"),
+        "source": distinct("SELECT DISTINCT source FROM queue_items ORDER BY 1"),
+        "assignee": distinct("SELECT DISTINCT assignee FROM queue_items ORDER BY 1"),
+        "theme": distinct("SELECT DISTINCT j.value FROM queue_items q JOIN mentions m ON m.thread_key = q.thread_key, "
+                          "json_each(m.themes) j ORDER BY 1"),
+        "lang": distinct("SELECT DISTINCT m.lang FROM queue_items q JOIN mentions m ON m.thread_key = q.thread_key "
+                         "ORDER BY 1"),
+    }
+
+
+def describe_event(event: dict[str, Any]) -> str:
+    """One line a person reads in the audit trail."""
+    d = event["detail"]
+    a = event["action"]
+    if a == "created":
+        return f"opened (risk {d.get('risk', 0):.0f}, {d.get('priority')} priority)"
+    if a == "priority":
+        return f"priority {d.get('from')} → {d.get('to')} (risk {d.get('risk', 0):.0f})"
+    if a == "claimed":
+        return "claimed" + (f" (was {d['from']})" if d.get("from") else "")
+    if a == "assigned":
+        return f"assigned to {d.get('assignee')}" + (f" (was {d['from']})" if d.get("from") else "")
+    if a == "unassigned":
+        return f"unassigned (was {d.get('from')})"
+    if a == "replied":
+        return "marked replied"
+    if a == "waiting":
+        return "waiting on customer"
+    if a == "resolved":
+        return f"resolved: {OUTCOMES.get(d.get('outcome', ''), d.get('outcome'))}"
+    if a == "dismissed":
+        return f"dismissed: {DISMISS_REASONS.get(d.get('reason', ''), d.get('reason'))}"
+    if a == "snoozed":
+        return f"snoozed until {d.get('until')}"
+    if a == "woke":
+        return f"snooze ended, back to {d.get('to')}"
+    if a == "reopened":
+        return f"reopened: {d.get('why')}"
+    if a == "note":
+        return "note: " + d.get("text", "")
+    if a == "tags":
+        parts = [f"+{t}" for t in d.get("added", [])] + [f"-{t}" for t in d.get("removed", [])]
+        return "tags " + " ".join(parts)
+    if a == "relabel":
+        return f"mention {d.get('mention_id')} re-labelled {d.get('from')} → {d.get('to')}"
+    if a == "sla_breach":
+        return f"SLA breached: {str(d.get('target', '')).replace('_', ' ')} (was due {d.get('due')})"
+    if a == "recovery":
+        return f"author {d.get('to')}" + (f" (mention {d['mention_id']})" if d.get("mention_id") else "")
+    return a

@@ -13,7 +13,7 @@ import tomllib
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from listener.errors import ConfigError
 
@@ -121,6 +121,8 @@ class SlaTarget(Section):
 
 
 class QueueConfig(Section):
+    """The support queue: SLA targets per priority, counted in business hours of one time zone."""
+
     timezone: str = "UTC"
     # Priority -> SLA targets. Priority comes from risk: high >= 75, medium >= 50, else low.
     sla: dict[str, SlaTarget] = {
@@ -128,11 +130,81 @@ class QueueConfig(Section):
         "medium": SlaTarget(first_response_minutes=4 * 60, resolution_minutes=24 * 60),
         "low": SlaTarget(first_response_minutes=24 * 60, resolution_minutes=72 * 60),
     }
+    # SLA clocks run only inside business hours: these weekdays, from start to end (local time).
+    # The defaults are round the clock; "24:00" as the end means midnight.
+    business_days: list[Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]] = [
+        "mon", "tue", "wed", "thu", "fri", "sat", "sun"]
+    business_start: str = "00:00"
+    business_end: str = "24:00"
+    holidays: list[str] = []  # ISO dates (YYYY-MM-DD) on which the clocks stop
+    # An item this close to a target (business minutes) is "due soon" and rises to the top.
+    due_soon_minutes: int = Field(default=30, ge=0)
+    # How long a snooze lasts when no time is given (Slack button, web quick snooze).
+    snooze_minutes: int = Field(default=120, gt=0)
+    # After resolving, how long the author's next mentions are watched to tell recovered from still unhappy.
+    recovery_days: int = Field(default=14, gt=0)
 
     @field_validator("timezone")
     @classmethod
     def _known_zone(cls, value: str) -> str:
         return _check_zone(value)
+
+    @field_validator("business_start", "business_end")
+    @classmethod
+    def _clock_time(cls, value: str) -> str:
+        import re
+
+        m = re.fullmatch(r"(\d\d):(\d\d)", value)
+        if not m or int(m[2]) > 59 or int(m[1]) > 24 or (int(m[1]) == 24 and int(m[2]) != 0):
+            raise ValueError(f"{value!r} is not a time of day; use HH:MM, e.g. '09:00' (or '24:00' for midnight)")
+        return value
+
+    @field_validator("holidays")
+    @classmethod
+    def _dates(cls, values: list[str]) -> list[str]:
+        from datetime import date
+
+        for value in values:
+            try:
+                date.fromisoformat(value)
+            except ValueError:
+                raise ValueError(f"{value!r} is not a date; use YYYY-MM-DD") from None
+        return values
+
+    @model_validator(mode="after")
+    def _hours_in_order(self) -> QueueConfig:
+        if self.business_start >= self.business_end:
+            raise ValueError(f"business_start {self.business_start!r} must be before business_end "
+                             f"{self.business_end!r}")
+        if not self.business_days:
+            raise ValueError("business_days must not be empty (the SLA clocks would never run)")
+        return self
+
+    @field_validator("sla")
+    @classmethod
+    def _priorities(cls, value: dict[str, SlaTarget]) -> dict[str, SlaTarget]:
+        unknown = set(value) - {"high", "medium", "low"}
+        if unknown:
+            raise ValueError(f"unknown priority {sorted(unknown)[0]!r}; use high, medium or low")
+        return value
+
+
+class WebConfig(Section):
+    """The queue web UI (`overheard serve`) and its Slack interactivity endpoint."""
+
+    host: str = "127.0.0.1"
+    port: int = Field(default=8377, ge=1, le=65535)
+    # Env var holding the key that signs session cookies. Unset: a random key kept in session.key beside
+    # the database (mode 600), so logins survive restarts.
+    session_secret_env: str = "OVERHEARD_SESSION_SECRET"
+    session_hours: int = Field(default=12, gt=0)
+    # Send cookies only over HTTPS: set true when the UI sits behind a TLS proxy.
+    secure_cookies: bool = False
+    # Env var holding the Slack app's signing secret; unset: the Slack button endpoint answers 503.
+    slack_signing_secret_env: str = "SLACK_SIGNING_SECRET"
+    # false: a Slack user without `overheard users add … --slack-id` acts as "slack:<username>";
+    # true: only Slack users linked to an overheard user may use the buttons.
+    slack_require_known_users: bool = False
 
 
 # ---------------------------------------------------------------- trends
@@ -212,6 +284,7 @@ class _ConfigFile(Section):
     risk: RiskConfig = RiskConfig()
     alerts: AlertsConfig = AlertsConfig()
     queue: QueueConfig = QueueConfig()
+    web: WebConfig = WebConfig()
     trends: TrendsConfig = TrendsConfig()
     daemon: DaemonConfig = DaemonConfig()
     sources: dict[str, dict[str, Any]] = {}
@@ -231,6 +304,7 @@ class Config:
         self.risk = file.risk
         self.alerts = file.alerts
         self.queue = file.queue
+        self.web = file.web
         self.trends = file.trends
         self.daemon = file.daemon
         self.sources = sources  # name -> that source's validated section

@@ -80,6 +80,7 @@ class DemoResult:
     report: PipelineReport
     counts: dict[str, int]
     files: list[Path]
+    login: tuple[str, str] | None = None  # (name, password) of the demo workspace's queue login
 
 
 def demo_anchor(now: datetime | None = None) -> datetime:
@@ -110,8 +111,34 @@ def run_demo(workspace: Path, *, channels: dict | None = None, now: datetime | N
     with Store(config.db_path) as store:
         report = run_pipeline(config, store, channels=channels)
         counts = store.counts()
+        login = demo_login(store, workspace)
     files = [config.db_path, *report.trend_files]
     alerts_file = workspace / "alerts.jsonl"
     if alerts_file.exists():
         files.append(alerts_file)
-    return DemoResult(workspace, config, report, counts, files)
+    return DemoResult(workspace, config, report, counts, files, login)
+
+
+DEMO_USER = "demo"
+
+
+def demo_login(store: Store, workspace: Path) -> tuple[str, str]:
+    """The demo workspace's queue login (an admin), created once with a random password kept in
+    demo-login.txt (mode 600). Only the demo does this; a real config starts with no users."""
+    import os
+    import secrets
+
+    from alerts.users import add_user, get_user, set_password
+
+    path = workspace / "demo-login.txt"
+    password = path.read_text(encoding="utf-8").strip() if path.exists() else ""
+    if not password:
+        password = secrets.token_urlsafe(9)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(password + "\n")
+        if get_user(store, DEMO_USER):
+            set_password(store, DEMO_USER, password)
+    if not get_user(store, DEMO_USER):
+        add_user(store, DEMO_USER, "admin", password)
+    return DEMO_USER, password

@@ -191,6 +191,65 @@ MIGRATIONS: list[tuple[int, str, str]] = [
         CREATE UNIQUE INDEX quarantine_where ON quarantine (source, location);
         """,
     ),
+]
+
+# ---------------------------------------------------------------- support queue (block 50-59)
+MIGRATIONS += [
+    (
+        50,
+        "support queue: users, item author, waiting/snooze bookkeeping, who has an item open",
+        """
+        CREATE TABLE users (
+            name TEXT PRIMARY KEY,
+            role TEXT NOT NULL,
+            password_hash TEXT NOT NULL,
+            slack_user_id TEXT UNIQUE,
+            created_at TEXT NOT NULL,
+            disabled INTEGER NOT NULL DEFAULT 0
+        );
+        -- the customer whose thread it is: whose next mentions tell whether they recovered
+        ALTER TABLE queue_items ADD COLUMN author TEXT;
+        -- the state to return to when a snooze ends, and since when the item waits on the customer
+        ALTER TABLE queue_items ADD COLUMN snoozed_from TEXT;
+        ALTER TABLE queue_items ADD COLUMN waiting_since TEXT;
+        ALTER TABLE queue_items ADD COLUMN recovery_at TEXT;
+        ALTER TABLE queue_items ADD COLUMN reopened INTEGER NOT NULL DEFAULT 0;
+        CREATE INDEX queue_items_assignee ON queue_items (assignee, state);
+        CREATE INDEX queue_items_recovery ON queue_items (recovery) WHERE recovery = 'watching';
+        CREATE TABLE queue_viewers (
+            item_id INTEGER NOT NULL REFERENCES queue_items(id),
+            user TEXT NOT NULL,
+            seen_at TEXT NOT NULL,
+            PRIMARY KEY (item_id, user)
+        );
+        """,
+    ),
+    (
+        51,
+        "full-text search over mention text (FTS5, kept in sync by triggers)",
+        """
+        CREATE VIRTUAL TABLE mentions_fts USING fts5(
+            text, title, author, content='mentions', content_rowid='id', tokenize='unicode61 remove_diacritics 2'
+        );
+        INSERT INTO mentions_fts (mentions_fts) VALUES ('rebuild');
+        CREATE TRIGGER mentions_fts_insert AFTER INSERT ON mentions BEGIN
+            INSERT INTO mentions_fts (rowid, text, title, author) VALUES (new.id, new.text, new.title, new.author);
+        END;
+        CREATE TRIGGER mentions_fts_delete AFTER DELETE ON mentions BEGIN
+            INSERT INTO mentions_fts (mentions_fts, rowid, text, title, author)
+            VALUES ('delete', old.id, old.text, old.title, old.author);
+        END;
+        CREATE TRIGGER mentions_fts_update AFTER UPDATE OF text, title, author ON mentions BEGIN
+            INSERT INTO mentions_fts (mentions_fts, rowid, text, title, author)
+            VALUES ('delete', old.id, old.text, old.title, old.author);
+            INSERT INTO mentions_fts (rowid, text, title, author) VALUES (new.id, new.text, new.title, new.author);
+        END;
+        """,
+    ),
+]
+
+# ---------------------------------------------------------------- daemon (block 70-79)
+MIGRATIONS += [
     (
         70,
         "daemon: job schedule, source health, daemon heartbeat, forgotten authors",
@@ -241,4 +300,3 @@ MIGRATIONS: list[tuple[int, str, str]] = [
         """,
     ),
 ]
-

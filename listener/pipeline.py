@@ -15,6 +15,7 @@ from pathlib import Path
 from alerts.channels import build_channel
 from alerts.channels.base import Channel
 from alerts.outbox import DeliveryReport, deliver_pending
+from alerts.queue import Queue, TickReport
 from alerts.rules import EvaluationReport, evaluate_pending
 from listener.collect import CollectReport, collect
 from listener.config import Config
@@ -33,6 +34,7 @@ class PipelineReport:
     scored: int = 0
     threads_updated: int = 0
     evaluation: EvaluationReport = field(default_factory=EvaluationReport)
+    queue: TickReport = field(default_factory=TickReport)
     delivery: DeliveryReport = field(default_factory=DeliveryReport)
     trend_files: list[Path] = field(default_factory=list)
 
@@ -48,6 +50,8 @@ def process(config: Config, store: Store, *, scorer: Scorer | None = None,
     report.scored = score_pending(store, scorer or build_scorer(config), config.sentiment.detractor_confidence)
     report.threads_updated = len(rollup_dirty(store, config))
     report.evaluation = evaluate_pending(store, config)
+    # The queue's clock: snoozes that ended, SLA breach alerts (delivered just below), recovery.
+    report.queue = Queue(store, config.queue).tick(config)
     report.delivery = deliver_pending(store, channels if channels is not None else build_channels(config))
     return report
 

@@ -381,15 +381,24 @@ class Daemon:
                   queue_items=report.evaluation.queue_items_created)
 
     def sla_job(self) -> None:
-        from listener.sla import alert_sla_breaches
+        """The queue's clock: SLA breach alerts (once each), snoozes that ended, recovery checks."""
+        from alerts.queue import Queue
 
         if self.stopping.is_set():
             return
-        with self._job("sla") as store:
-            raised = alert_sla_breaches(store, self.config)
-            if raised:
-                event(log, "sla_breaches", alerts_queued=raised)
-                self.wake_process()
+        # Never at the same time as a process pass, which runs the same clock.
+        if not self._process_lock.acquire(timeout=self.config.daemon.sla_seconds):
+            return
+        try:
+            with self._job("sla") as store:
+                report = Queue(store, self.config.queue).tick(self.config)
+                if report.alerts or report.breaches:
+                    event(log, "sla_breaches", breaches=report.breaches, alerts_queued=report.alerts)
+                    self._process_again.set()
+        finally:
+            self._process_lock.release()
+        if self._process_again.is_set():
+            self.wake_process()
 
     def trends_job(self) -> None:
         from listener.trendfiles import write_trend_files

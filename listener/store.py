@@ -250,13 +250,23 @@ class Store:
 
 
 def _split_sql(sql: str) -> list[str]:
-    """Split a migration into statements (no semicolons inside our string literals)."""
+    """Split a migration into statements (no semicolons inside our string literals).
+
+    A trigger body holds `;`-separated statements: chunks are joined until SQLite says the
+    statement is complete.
+    """
     parts = []
+    pending = ""
     for chunk in sql.split(";"):
         lines = [ln for ln in chunk.splitlines() if not ln.strip().startswith("--")]
-        stmt = "\n".join(lines).strip()
-        if stmt:
-            parts.append(stmt)
+        pending += "\n".join(lines) + ";"
+        if sqlite3.complete_statement(pending):
+            stmt = pending.strip().rstrip(";").strip()
+            if stmt:
+                parts.append(stmt)
+            pending = ""
+    if pending.strip().rstrip(";").strip():
+        parts.append(pending.strip().rstrip(";").strip())
     return parts
 
 

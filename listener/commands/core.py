@@ -53,6 +53,11 @@ def demo(workspace: Path) -> None:
     console.print(summary_table(result.counts, result.report, result.files))
     console.print(f"Workspace: {workspace.resolve()}  (config: {result.config.path})")
     console.print(f"Try: overheard --help   ·   overheard trends --config {result.config.path}")
+    if result.login:
+        console.print(f"Open the support queue: overheard serve --config {result.config.path}\n"
+                      f"  then http://{result.config.web.host}:{result.config.web.port}/ and log in as "
+                      f"{result.login[0]} / {result.login[1]} (demo workspace only; also in "
+                      f"{result.workspace / 'demo-login.txt'})", markup=False)
 
 
 @click.command()

@@ -1,0 +1,156 @@
+"""Slack buttons on alert messages: claim, snooze, resolve, dismiss a queue item from Slack.
+
+Slack POSTs each click to the interactivity URL (`/slack/actions`) as a form field `payload=<json>`,
+signed with the app's signing secret. Unsigned, stale (over 5 minutes) or tampered requests are
+refused before anything is read. A click runs the same `Queue` action as the web UI and CLI, under
+the name of the user whose Slack id is on file (`overheard users add NAME --slack-id U…`), or
+`slack:<username>` otherwise; then the alert message is replaced, via the payload's response_url,
+with one that says who did what.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+from urllib.parse import parse_qs
+
+from slack_sdk.signature import SignatureVerifier
+from slack_sdk.webhook import WebhookClient
+
+from alerts.queue import Queue
+from alerts.users import user_for_slack
+from listener.config import Config
+from listener.errors import UserError
+from listener.models import utcnow
+from listener.store import Store
+
+log = logging.getLogger("overheard.slack")
+
+ACTIONS = {
+    "queue_claim": "claimed",
+    "queue_snooze": "snoozed",
+    "queue_resolve": "resolved",
+    "queue_dismiss": "dismissed",
+}
+STATUS_BLOCK_ID = "overheard_queue_status"
+MAX_BODY = 64 * 1024
+
+
+@dataclass
+class SlackReply:
+    """What the endpoint answers, and the message to send to response_url afterwards (if any)."""
+
+    status: int
+    text: str = ""
+    response_url: str | None = None
+    followup: dict[str, Any] | None = None
+
+
+def mrkdwn_escape(text: str) -> str:
+    """Slack's three control characters, so a name or note cannot ping a channel or fake a link."""
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def verify(signing_secret: str, body: bytes, headers: Mapping[str, str]) -> bool:
+    """True only for a request Slack signed within the last five minutes."""
+    try:
+        return SignatureVerifier(signing_secret).is_valid_request(body, dict(headers))
+    except (ValueError, UnicodeDecodeError):
+        return False  # a timestamp that is not a number, a body that is not text
+
+
+def handle(store: Store, config: Config, signing_secret: str | None, body: bytes, headers: Mapping[str, str],
+           now: datetime | None = None) -> SlackReply:
+    """Verify and carry out one button click; never raises for anything a request can contain."""
+    if not signing_secret:
+        return SlackReply(503, "Slack interactivity is not configured: set the signing secret "
+                               f"([web] slack_signing_secret_env = {config.web.slack_signing_secret_env})")
+    if len(body) > MAX_BODY:
+        return SlackReply(413, "request too large")
+    if not verify(signing_secret, body, headers):
+        return SlackReply(401, "invalid or stale Slack signature")
+    try:
+        payload = json.loads(parse_qs(body.decode("utf-8"))["payload"][0])
+        action = payload["actions"][0]
+        action_id = str(action["action_id"])
+        item_id = int(action["value"])
+        user = payload["user"]
+        slack_id = str(user["id"])
+    except (KeyError, IndexError, TypeError, ValueError, UnicodeDecodeError, json.JSONDecodeError):
+        return SlackReply(400, "malformed Slack payload: expected payload={actions: [{action_id, value}], user}")
+    response_url = payload.get("response_url")
+    if action_id not in ACTIONS:
+        return SlackReply(200, "", response_url, _ephemeral(f"overheard does not know the button {action_id!r}"))
+    known = user_for_slack(store, slack_id)
+    if known and known.disabled:
+        return SlackReply(200, "", response_url, _ephemeral(f"Your overheard account {known.name} is disabled."))
+    if known is None and config.web.slack_require_known_users:
+        return SlackReply(200, "", response_url, _ephemeral(
+            f"Your Slack account is not linked to an overheard user; ask an admin to run "
+            f"`overheard users add NAME --slack-id {slack_id}`."))
+    actor = known.name if known else f"slack:{user.get('username') or user.get('name') or slack_id}"
+    queue = Queue(store, config.queue)
+    now = now or utcnow()
+    try:
+        if action_id == "queue_claim":
+            item = queue.claim(item_id, actor, now=now)
+        elif action_id == "queue_snooze":
+            item = queue.snooze(item_id, actor, now=now)
+        elif action_id == "queue_resolve":
+            # A button carries no outcome: recorded as "other"; the web UI or CLI can add a note.
+            item = queue.resolve(item_id, actor, "other", note="resolved from Slack", now=now)
+        else:
+            item = queue.dismiss(item_id, actor, "no_action", note="dismissed from Slack", now=now)
+    except UserError as exc:
+        return SlackReply(200, "", response_url, _ephemeral(f"Could not do that: {exc}"))
+    did = ACTIONS[action_id]
+    when = f"<!date^{int(now.timestamp())}^{{time}}|{now:%H:%M} UTC>"
+    extra = f" until <!date^{int(datetime.fromisoformat(item.snoozed_until).timestamp())}" \
+            f"^{{date_short_pretty}} {{time}}|{item.snoozed_until}>" if did == "snoozed" and item.snoozed_until else ""
+    status = f":white_check_mark: *{mrkdwn_escape(actor)}* {did} queue item {item.id}{extra} at {when}"
+    link = f"{config.alerts.queue_url.rstrip('/')}/items/{item.id}"
+    status += f" · <{link}|open in the queue>"
+    message = payload.get("message") or {}
+    blocks = _updated_blocks(message.get("blocks") or [], item_id, did, status)
+    text = f"{actor} {did} queue item {item.id}"
+    return SlackReply(200, "", response_url, {"replace_original": True, "text": text, "blocks": blocks})
+
+
+def _ephemeral(text: str) -> dict[str, Any]:
+    return {"response_type": "ephemeral", "replace_original": False, "text": mrkdwn_escape(text)}
+
+
+def _updated_blocks(blocks: list[dict[str, Any]], item_id: int, did: str, status: str) -> list[dict[str, Any]]:
+    """The alert's blocks with one status line (replacing an earlier one); buttons that no longer apply go."""
+    out: list[dict[str, Any]] = []
+    for block in blocks:
+        if not isinstance(block, dict) or block.get("block_id") == STATUS_BLOCK_ID:
+            continue
+        if block.get("type") == "actions":
+            elements = [e for e in block.get("elements", []) if isinstance(e, dict)]
+            ours = [e for e in elements if e.get("action_id") in ACTIONS and str(e.get("value")) == str(item_id)]
+            if ours:
+                if did in ("resolved", "dismissed"):
+                    elements = [e for e in elements if e not in ours]
+                elif did == "claimed":
+                    elements = [e for e in elements if e.get("action_id") != "queue_claim" or e not in ours]
+                if not elements:
+                    continue
+                block = {**block, "elements": elements}
+        out.append(block)
+    out.append({"type": "context", "block_id": STATUS_BLOCK_ID, "elements": [{"type": "mrkdwn", "text": status}]})
+    return out
+
+
+def send_followup(response_url: str, message: dict[str, Any]) -> bool:
+    """Post the updated message (or an ephemeral error) to Slack's response_url; True when Slack took it."""
+    client = WebhookClient(response_url, timeout=10)
+    resp = client.send_dict(message)
+    if resp.status_code != 200:
+        log.warning("Slack response_url answered %s: %s", resp.status_code, resp.body[:200])
+        return False
+    return True

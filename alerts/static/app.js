@@ -1,0 +1,80 @@
+// Small helpers for the queue pages: keyboard shortcuts, auto-submitting filters, who else has an item open.
+// No inline script anywhere (the Content-Security-Policy forbids it): everything is wired up here.
+(function () {
+  "use strict";
+
+  function typing(event) {
+    var t = event.target;
+    return t && (t.tagName === "INPUT" || t.tagName === "TEXTAREA" || t.tagName === "SELECT" || t.isContentEditable);
+  }
+
+  function click(id) {
+    var el = document.getElementById(id);
+    if (el) { el.click(); return true; }
+    return false;
+  }
+
+  document.addEventListener("DOMContentLoaded", function () {
+    var help = document.getElementById("help");
+    var toggle = document.getElementById("help-toggle");
+    if (toggle && help) { toggle.addEventListener("click", function () { help.hidden = !help.hidden; }); }
+
+    // Filters apply as soon as a select changes.
+    document.querySelectorAll("select.autosubmit").forEach(function (s) {
+      s.addEventListener("change", function () { s.form.submit(); });
+    });
+
+    // List: j/k move the selection, Enter opens it.
+    var rows = Array.prototype.slice.call(document.querySelectorAll("tr.item-row"));
+    var current = -1;
+    function select(i) {
+      if (!rows.length) { return; }
+      current = Math.max(0, Math.min(rows.length - 1, i));
+      rows.forEach(function (r, n) { r.classList.toggle("selected", n === current); });
+      var link = rows[current].querySelector("a.item-link");
+      if (link) { link.focus(); }
+    }
+
+    document.addEventListener("keydown", function (e) {
+      if (e.ctrlKey || e.metaKey || e.altKey) { return; }
+      if (e.key === "Escape" && typing(e)) { e.target.blur(); return; }
+      if (typing(e)) { return; }
+      if (e.key === "?") { if (help) { help.hidden = !help.hidden; } return; }
+      if (rows.length) {
+        if (e.key === "j") { select(current + 1); e.preventDefault(); }
+        else if (e.key === "k") { select(current - 1); e.preventDefault(); }
+        else if (e.key === "x" && current >= 0) {
+          var box = rows[current].querySelector("input.pick");
+          if (box) { box.checked = !box.checked; }
+        }
+        else if (e.key === "/") { var s = document.getElementById("search"); if (s) { s.focus(); e.preventDefault(); } }
+        return;
+      }
+      if (e.key === "c") { click("do-claim"); }
+      else if (e.key === "n") { var n = document.getElementById("note-text"); if (n) { n.focus(); e.preventDefault(); } }
+      else if (e.key === "r") { var o = document.getElementById("outcome"); if (o) { o.focus(); e.preventDefault(); } }
+      else if (e.key === "u") { click("back"); }
+    });
+
+    // Item: poll who else has it open (this also keeps our own presence fresh for them).
+    var item = document.getElementById("item");
+    if (item && window.fetch) {
+      var id = item.getAttribute("data-id");
+      var me = item.getAttribute("data-user");
+      var box = document.getElementById("collision");
+      var viewers = document.getElementById("viewers");
+      var poll = function () {
+        fetch("/items/" + encodeURIComponent(id) + "/presence", { headers: { "Accept": "application/json" }, credentials: "same-origin" })
+          .then(function (r) { return r.ok ? r.json() : null; })
+          .then(function (data) {
+            if (!data) { return; }
+            var text = data.viewers.length ? "Also open by: " + data.viewers.join(", ") : "";
+            viewers.textContent = text;  // textContent: names are never parsed as HTML
+            box.hidden = !text && !(data.assignee && data.assignee !== me);
+          })
+          .catch(function () {});
+      };
+      setInterval(poll, 20000);
+    }
+  });
+})();

@@ -1,0 +1,1 @@
+"""The queue web UI (FastAPI + Jinja2, server-rendered)."""

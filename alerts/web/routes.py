@@ -1,0 +1,316 @@
+"""Pages and form actions of the queue web UI. Every action goes through alerts.queue.Queue."""
+
+from __future__ import annotations
+
+import time
+from datetime import UTC, datetime, timedelta
+from typing import Annotated, Any
+from urllib.parse import urlencode
+from zoneinfo import ZoneInfo
+
+from fastapi import APIRouter, BackgroundTasks, Depends, Request
+from fastapi.responses import JSONResponse, RedirectResponse, Response
+from starlette.concurrency import run_in_threadpool
+
+from alerts import slack_actions
+from alerts.queue import (
+    DISMISS_REASONS,
+    OUTCOMES,
+    PRIORITIES,
+    STATES,
+    ItemFilter,
+    Queue,
+    describe_event,
+    filter_choices,
+)
+from alerts.users import authenticate, list_users
+from alerts.web.app import check_csrf, flash, open_store, render, require_user
+from listener.errors import UserError
+from listener.labels import HUMAN_LABELS
+from listener.models import utcnow
+from listener.store import Store
+
+router = APIRouter()
+StoreDep = Annotated[Store, Depends(open_store)]
+FILTER_KEYS = ("state", "brand", "source", "priority", "assignee", "theme", "lang", "q", "sort")
+LOCKOUT_FAILURES = 5
+LOCKOUT_SECONDS = 60
+TICK_SECONDS = 30
+
+
+def _queue(request: Request, store: Store) -> Queue:
+    return Queue(store, request.app.state.config.queue)
+
+
+@router.get("/healthz")
+def healthz(store: StoreDep) -> dict[str, Any]:
+    """Liveness for load balancers: no login, no data beyond "the database answers"."""
+    store.scalar("SELECT 1")
+    return {"status": "ok"}
+
+
+# ---------------------------------------------------------------- login
+def _safe_next(target: str | None) -> str:
+    # Only paths on this site: "//evil.example" and "https://…" would send the user elsewhere after login.
+    if not target or not target.startswith("/") or target.startswith("//") or "\\" in target:
+        return "/"
+    return target
+
+
+@router.get("/login")
+def login_page(request: Request, next: str | None = None) -> Response:
+    return render(request, "login.html", next=_safe_next(next), error=None)
+
+
+@router.post("/login")
+async def login(request: Request, store: StoreDep) -> Response:
+    form = await request.form()
+    check_csrf(request, form)
+    name = str(form.get("name", "")).strip()
+    password = str(form.get("password", ""))
+    target = _safe_next(str(form.get("next", "/")))
+    failures: dict[str, list[float]] = request.app.state.login_failures
+    recent = [t for t in failures.get(name, []) if time.monotonic() - t < LOCKOUT_SECONDS]
+    if len(recent) >= LOCKOUT_FAILURES:
+        return render(request, "login.html", status=429, next=target,
+                      error=f"Too many failed attempts for this name; wait {LOCKOUT_SECONDS} seconds.")
+    user = await run_in_threadpool(authenticate, store, name, password)
+    if user is None:
+        failures[name] = [*recent, time.monotonic()]
+        return render(request, "login.html", status=401, next=target, error="Wrong name or password.")
+    failures.pop(name, None)
+    # A fresh session on login: a session fixed before login is worth nothing after it.
+    request.session.clear()
+    request.session["user"] = user.name
+    return RedirectResponse(target, status_code=303)
+
+
+@router.post("/logout")
+async def logout(request: Request) -> Response:
+    form = await request.form()
+    check_csrf(request, form)
+    request.session.clear()
+    return RedirectResponse("/login", status_code=303)
+
+
+# ---------------------------------------------------------------- the list
+@router.get("/")
+def queue_list(request: Request, store: StoreDep) -> Response:
+    user = require_user(request, store)
+    params = {k: (request.query_params.get(k) or "").strip() for k in FILTER_KEYS}
+    flt = ItemFilter(
+        state=params["state"] or "open", brand=params["brand"] or None, source=params["source"] or None,
+        priority=params["priority"] or None, assignee=params["assignee"] or None, theme=params["theme"] or None,
+        lang=params["lang"] or None, search=params["q"] or None, sort=params["sort"] or "sla")
+    queue = _queue(request, store)
+    # Keep the clock moving while people work even if no pipeline runs: snoozes end, breaches are raised.
+    if time.monotonic() - request.app.state.last_tick > TICK_SECONDS:
+        request.app.state.last_tick = time.monotonic()
+        queue.tick(request.app.state.config)
+    error = None
+    try:
+        items = queue.list(flt)
+        counts = queue.counts(flt)
+    except UserError as exc:
+        error, items, counts = str(exc), [], queue.counts(ItemFilter())
+    now = utcnow()
+    rows = [(item, queue.sla(item, now)) for item in items]
+
+    def link(**change: str) -> str:
+        merged = {**{k: v for k, v in params.items() if v}, **change}
+        return "/?" + urlencode({k: v for k, v in merged.items() if v})
+
+    here = "/?" + urlencode({k: v for k, v in params.items() if v}) if any(params.values()) else "/"
+    return render(request, "list.html", user=user, rows=rows, counts=counts, params=params, flt=flt, here=here,
+                  bulk_actions=BULK_ACTIONS,
+                  choices=filter_choices(store), states=STATES, priorities=PRIORITIES, link=link, error=error,
+                  stats=queue.stats())
+
+
+# ---------------------------------------------------------------- one item
+@router.get("/items/{item_id}")
+def item_page(request: Request, item_id: int, store: StoreDep) -> Response:
+    user = require_user(request, store)
+    queue = _queue(request, store)
+    try:
+        item = queue.get(item_id)
+    except UserError as exc:
+        return render(request, "error.html", status=404, user=user, message=str(exc))
+    queue.seen_by(item_id, user.name)
+    events = queue.events(item_id)
+    return render(
+        request, "item.html", user=user, item=item, sla=queue.sla(item), mentions=queue.thread_mentions(item),
+        events=events, notes=[e for e in events if e["action"] == "note"], describe=describe_event,
+        history=queue.author_history(item), others=[v for v in queue.viewers(item_id) if v != user.name],
+        outcomes=OUTCOMES, dismiss_reasons=DISMISS_REASONS, labels=HUMAN_LABELS,
+        users=[u.name for u in list_users(store) if not u.disabled], snooze_default=queue.config.snooze_minutes)
+
+
+@router.get("/items/{item_id}/presence")
+def presence(request: Request, item_id: int, store: StoreDep) -> Response:
+    """Who else has the item open (polled by the item page, which also keeps our own presence fresh)."""
+    user = require_user(request, store)
+    queue = _queue(request, store)
+    try:
+        item = queue.get(item_id)
+    except UserError as exc:
+        return JSONResponse({"error": str(exc)}, status_code=404)
+    queue.seen_by(item_id, user.name)
+    return JSONResponse({"viewers": [v for v in queue.viewers(item_id) if v != user.name],
+                         "assignee": item.assignee, "state": item.state, "updated_at": item.updated_at})
+
+
+def _parse_snooze(value: str, zone: str) -> datetime | None:
+    if not value:
+        return None
+    if value.endswith(("m", "h", "d")) and value[:-1].isdigit():
+        unit = {"m": "minutes", "h": "hours", "d": "days"}[value[-1]]
+        return utcnow() + timedelta(**{unit: int(value[:-1])})
+    try:
+        dt = datetime.fromisoformat(value)
+    except ValueError:
+        raise UserError(f"snooze until {value!r}: not a time") from None
+    return (dt if dt.tzinfo else dt.replace(tzinfo=ZoneInfo(zone))).astimezone(UTC)
+
+
+@router.post("/items/{item_id}/{action}")
+async def item_action(request: Request, item_id: int, action: str, store: StoreDep) -> Response:
+    form = await request.form()
+    # SQLite work off the event loop: a write that waits for the pipeline's lock must not freeze the UI.
+    return await run_in_threadpool(_item_action, request, item_id, action, store, form)
+
+
+def _item_action(request: Request, item_id: int, action: str, store: Store, form: Any) -> Response:
+    user = require_user(request, store)
+    check_csrf(request, form)
+    queue = _queue(request, store)
+
+    def field(key: str) -> str:
+        return str(form.get(key, "") or "").strip()
+
+    me = user.name
+    try:
+        if action == "claim":
+            queue.claim(item_id, me, take_over=user.is_admin and field("take_over") == "1")
+            done = "Claimed."
+        elif action == "assign":
+            assignee = field("assignee")
+            if assignee and not any(u.name == assignee for u in list_users(store)):
+                raise UserError(f"user {assignee!r}: no such user")
+            queue.assign(item_id, assignee, me, take_over=user.is_admin)
+            done = f"Assigned to {assignee}."
+        elif action == "unassign":
+            queue.unassign(item_id, me)
+            done = "Back in the queue."
+        elif action == "reply":
+            queue.mark_replied(item_id, me, note=field("note") or None)
+            done = "Marked replied."
+        elif action == "wait":
+            queue.mark_waiting(item_id, me)
+            done = "Waiting on the customer."
+        elif action == "resolve":
+            queue.resolve(item_id, me, field("outcome"), note=field("note") or None)
+            done = "Resolved."
+        elif action == "dismiss":
+            queue.dismiss(item_id, me, field("reason"), note=field("note") or None)
+            done = "Dismissed."
+        elif action == "snooze":
+            queue.snooze(item_id, me, _parse_snooze(field("until"), queue.config.timezone))
+            done = "Snoozed."
+        elif action == "wake":
+            queue.wake(item_id, me)
+            done = "Snooze ended."
+        elif action == "reopen":
+            queue.reopen(item_id, me, reason=field("reason") or None)
+            done = "Reopened."
+        elif action == "note":
+            queue.note(item_id, me, str(form.get("text", "")))
+            done = "Note added."
+        elif action == "tag":
+            words = field("tags").replace(",", " ").split()
+            queue.tag(item_id, me, [w.lstrip("+") for w in words if not w.startswith("-")],
+                      [w[1:] for w in words if w.startswith("-")])
+            done = "Tags saved."
+        elif action == "relabel":
+            try:
+                mention_id = int(field("mention_id"))
+            except ValueError:
+                raise UserError("mention: not a mention id") from None
+            queue.relabel(item_id, mention_id, field("label"), me)
+            done = "Label saved; it feeds the sentiment learning loop."
+        else:
+            return Response(f"unknown action {action!r}", status_code=404, media_type="text/plain")
+    except UserError as exc:
+        flash(request, "error", str(exc))
+        return RedirectResponse(f"/items/{item_id}", status_code=303)
+    flash(request, "ok", done)
+    return RedirectResponse(f"/items/{item_id}", status_code=303)
+
+
+# action -> (what the menu says, what the confirmation says)
+BULK_ACTIONS = {
+    "claim": ("Claim", "Claimed"),
+    "snooze": ("Snooze", "Snoozed"),
+    "dismiss:spam": ("Dismiss as spam", "Dismissed as spam"),
+    "dismiss:not_our_brand": ("Dismiss as not our brand", "Dismissed as not our brand"),
+    "dismiss:duplicate": ("Dismiss as duplicates", "Dismissed as duplicates"),
+    "dismiss:no_action": ("Dismiss (no action needed)", "Dismissed (no action needed)"),
+}
+
+
+def _safe_back(target: str) -> str:
+    return target if target.startswith("/?") or target == "/" else "/"
+
+
+@router.post("/bulk")
+async def bulk_action(request: Request, store: StoreDep) -> Response:
+    """One action on many items from the list (triage): each item succeeds or fails on its own."""
+    form = await request.form()
+    return await run_in_threadpool(_bulk_action, request, store, form)
+
+
+def _bulk_action(request: Request, store: Store, form: Any) -> Response:
+    user = require_user(request, store)
+    check_csrf(request, form)
+    queue = _queue(request, store)
+    action = str(form.get("action", ""))
+    back = _safe_back(str(form.get("back", "/")))
+    if action not in BULK_ACTIONS:
+        flash(request, "error", "Pick an action for the selected items.")
+        return RedirectResponse(back, status_code=303)
+    try:
+        ids = [int(v) for v in form.getlist("ids")]
+    except ValueError:
+        ids = []
+    done, failed = [], []
+    for item_id in ids:
+        try:
+            if action == "claim":
+                queue.claim(item_id, user.name)
+            elif action == "snooze":
+                queue.snooze(item_id, user.name)
+            else:
+                queue.dismiss(item_id, user.name, action.split(":", 1)[1])
+            done.append(item_id)
+        except UserError as exc:
+            failed.append(str(exc))
+    if done:
+        flash(request, "ok", f"{BULK_ACTIONS[action][1]}: {', '.join(f'#{i}' for i in done)}.")
+    for message in failed[:3]:
+        flash(request, "error", message)
+    if not ids:
+        flash(request, "error", "Select items first (x on the keyboard).")
+    return RedirectResponse(back, status_code=303)
+
+
+# ---------------------------------------------------------------- Slack buttons
+@router.post("/slack/actions")
+async def slack_interactivity(request: Request, background: BackgroundTasks,
+                              store: StoreDep) -> Response:
+    """Slack's interactivity URL. Signed by Slack instead of a session; see alerts.slack_actions."""
+    body = await request.body()
+    reply = await run_in_threadpool(slack_actions.handle, store, request.app.state.config,
+                                    request.app.state.slack_signing_secret, body, request.headers)
+    if reply.response_url and reply.followup:
+        background.add_task(slack_actions.send_followup, reply.response_url, reply.followup)
+    return Response(reply.text, status_code=reply.status, media_type="text/plain")

@@ -1,0 +1,406 @@
+"""`overheard queue …`, `overheard users …` and `overheard serve`: thin commands over alerts.queue/users/web."""
+
+from __future__ import annotations
+
+import getpass
+import json
+import os
+import re
+import sys
+from datetime import UTC, datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import click
+from rich.markup import escape
+from rich.table import Table
+
+from alerts.queue import DISMISS_REASONS, OUTCOMES, STATES, ItemFilter, Queue, QueueItem, describe_event
+from listener.cli import console, open_store, with_config
+from listener.config import Config
+from listener.errors import UserError
+from listener.labels import HUMAN_LABELS
+from listener.models import utcnow
+
+ACTOR_ENV = "OVERHEARD_USER"
+
+
+def _actor(value: str | None) -> str:
+    return value or os.environ.get(ACTOR_ENV) or getpass.getuser()
+
+
+actor_option = click.option(
+    "--as", "actor", metavar="NAME", default=None,
+    help=f"Who is acting, for the audit trail (default: ${ACTOR_ENV}, else your login name).")
+json_option = click.option("--json", "as_json", is_flag=True, help="Print JSON for scripts.")
+
+
+def _item_json(queue: Queue, item: QueueItem) -> dict[str, Any]:
+    sla = queue.sla(item)
+    return {**item.to_dict(), "sla": {"target": sla.target, "due": sla.due, "status": sla.status,
+                                     "minutes_left": None if sla.minutes_left is None else round(sla.minutes_left, 1)}}
+
+
+def _print_item(queue: Queue, item: QueueItem, as_json: bool, what: str) -> None:
+    if as_json:
+        click.echo(json.dumps(_item_json(queue, item), ensure_ascii=False))
+    else:
+        who = f" ({item.assignee})" if item.assignee else ""
+        console.print(escape(f"queue item {item.id}: {what} → {item.state}{who}"))
+
+
+def _parse_until(until: str | None, for_: str | None, config: Config) -> datetime | None:
+    if until and for_:
+        raise UserError("snooze: give --until or --for, not both")
+    if for_:
+        m = re.fullmatch(r"(\d+)\s*([mhd])", for_.strip())
+        if not m:
+            raise UserError(f"--for {for_!r}: use a number and m, h or d, e.g. 30m, 2h, 1d")
+        unit = {"m": "minutes", "h": "hours", "d": "days"}[m[2]]
+        return utcnow() + timedelta(**{unit: int(m[1])})
+    if until:
+        try:
+            dt = datetime.fromisoformat(until)
+        except ValueError:
+            raise UserError(f"--until {until!r}: use an ISO time like 2026-11-24T15:00 (in "
+                            f"{config.queue.timezone} unless it has an offset)") from None
+        if dt.tzinfo is None:
+            dt = dt.replace(tzinfo=ZoneInfo(config.queue.timezone))
+        return dt.astimezone(UTC)
+    return None
+
+
+def _local(config: Config, value: str | None) -> str:
+    if not value:
+        return ""
+    dt = datetime.fromisoformat(value).astimezone(ZoneInfo(config.queue.timezone))
+    return dt.strftime("%a %d %b %H:%M")
+
+
+@click.group()
+def queue() -> None:
+    """The support queue: flagged threads to claim, answer and resolve (same rules as the web UI)."""
+
+
+@queue.command(name="list")
+@click.option("--state", default="open", show_default=True,
+              help=f"open (all but snoozed), all, or one of: {', '.join(STATES)}.")
+@click.option("--brand")
+@click.option("--source")
+@click.option("--priority", type=click.Choice(["high", "medium", "low"]))
+@click.option("--assignee", help="A user name, or 'none' for unassigned items.")
+@click.option("--theme")
+@click.option("--lang", help="Language code, e.g. en.")
+@click.option("--search", help="Full-text search over the mentions (every word must appear; word* for prefixes).")
+@click.option("--sort", type=click.Choice(["sla", "risk", "newest", "oldest"]), default="sla", show_default=True,
+              help="sla: about-to-breach first.")
+@json_option
+@with_config(check_secrets=False)
+def list_(config: Config, as_json: bool, **filters: Any) -> None:
+    """List queue items, about-to-breach first, with counts per state."""
+    with open_store(config) as store:
+        q = Queue(store, config.queue)
+        q.tick(config)  # snoozes that ended come back before listing
+        flt = ItemFilter(**filters)
+        items = q.list(flt)
+        counts = q.counts(flt)
+        if as_json:
+            click.echo(json.dumps({"counts": counts, "items": [_item_json(q, i) for i in items]},
+                                  ensure_ascii=False))
+            return
+        table = Table(title=f"queue: {flt.state}", title_justify="left")
+        for col in ("id", "priority", "state", "SLA", "risk", "where", "assignee", "thread"):
+            table.add_column(col, overflow="fold")
+        for item in items:
+            sla = q.sla(item)
+            style = {"breached": "bold red", "due soon": "yellow"}.get(sla.status, "")
+            table.add_row(str(item.id), item.priority, item.state, f"[{style}]{escape(sla.label())}[/]" if style
+                          else escape(sla.label()), f"{item.risk:.0f}",
+                          escape(f"{item.brand or ''} · {item.source or ''}"), escape(item.assignee or "—"),
+                          escape(item.headline[:80]))
+        console.print(table)
+        console.print(" · ".join(f"{s} {counts[s]}" for s in ("open", *STATES)))
+
+
+@queue.command()
+@click.argument("item_id", type=int)
+@json_option
+@with_config(check_secrets=False)
+def show(config: Config, item_id: int, as_json: bool) -> None:
+    """Show one item: the thread, risk reasons, the author's history, notes and every event."""
+    with open_store(config) as store:
+        q = Queue(store, config.queue)
+        item = q.get(item_id)
+        mentions = q.thread_mentions(item)
+        events = q.events(item_id)
+        history = q.author_history(item)
+        if as_json:
+            click.echo(json.dumps({"item": _item_json(q, item), "mentions": mentions, "events": events,
+                                   "author_history": history}, ensure_ascii=False, default=str))
+            return
+        sla = q.sla(item)
+        console.print(escape(f"queue item {item.id} · {item.state} · {item.priority} priority · risk {item.risk:.0f}"
+                             f" · {item.brand} on {item.source} · assignee {item.assignee or '—'}"))
+        if sla.label():
+            console.print(escape(f"SLA: {sla.label()}"))
+        if item.tags:
+            console.print(escape("tags: " + ", ".join(item.tags)))
+        if item.outcome or item.dismiss_reason:
+            console.print(escape(f"outcome: {OUTCOMES.get(item.outcome or '', '')}"
+                                 f"{DISMISS_REASONS.get(item.dismiss_reason or '', '')}"
+                                 + (f" · author {item.recovery}" if item.recovery else "")))
+        for reason in item.reasons:
+            console.print(escape(f"  why: {reason}"))
+        console.print("[bold]thread[/]")
+        for m in mentions:
+            reach = f" ({m['author_followers']:,})" if m["author_followers"] else ""
+            brand = " [brand]" if m["is_brand_account"] else ""
+            console.print(escape(f"  #{m['id']} {_local(config, m['created_at'])} @{m['author']}{reach}{brand} "
+                                 f"[{m['label'] or '?'}] {m['text']}"))
+        if history["author"]:
+            console.print(escape(f"author @{history['author']}: {history['mentions']} mentions of {item.brand}, "
+                                 f"{history['negative']} negative, {len(history['other_items'])} other queue items"))
+        console.print("[bold]events[/]")
+        for e in events:
+            console.print(escape(f"  {_local(config, e['at'])} {e['actor']}: {describe_event(e)}"))
+
+
+def _action(name: str, help_text: str):  # type: ignore[no-untyped-def]
+    """Decorator for the one-item action commands: ITEM_ID, --as, --json, --config and the command's own
+    options; the decorated function does the work and returns the item."""
+    def decorate(func):  # type: ignore[no-untyped-def]
+        def command(config: Config, item_id: int, actor: str | None, as_json: bool, **kwargs: Any) -> None:
+            with open_store(config) as store:
+                q = Queue(store, config.queue)
+                item = func(q, config, store, item_id, _actor(actor), **kwargs)
+                _print_item(q, item, as_json, name)
+
+        command.__doc__ = help_text
+        command.__click_params__ = list(getattr(func, "__click_params__", []))  # type: ignore[attr-defined]
+        wrapped = with_config(check_secrets=False)(command)
+        wrapped = json_option(actor_option(wrapped))
+        wrapped = click.argument("item_id", type=int)(wrapped)
+        return queue.command(name=name, help=help_text)(wrapped)
+    return decorate
+
+
+@_action("claim", "Take an item: you become its assignee.")
+@click.option("--take-over", is_flag=True, help="Take it from whoever has it (an admin's call).")
+def claim(q: Queue, config: Config, store: Any, item_id: int, actor: str, take_over: bool) -> QueueItem:
+    return q.claim(item_id, actor, take_over=take_over)
+
+
+def _known_user(store: Any, name: str) -> None:
+    from alerts.users import get_user
+
+    if get_user(store, name) is None:
+        raise UserError(f"user {name!r}: no such user (add them with `overheard users add {name} --role agent`)")
+
+
+@_action("assign", "Give an item to USER.")
+@click.argument("user")
+@click.option("--take-over", is_flag=True, help="Reassign even when someone else has it.")
+def assign(q: Queue, config: Config, store: Any, item_id: int, actor: str, user: str, take_over: bool) -> QueueItem:
+    _known_user(store, user)
+    return q.assign(item_id, user, actor, take_over=take_over)
+
+
+@_action("unassign", "Give a claimed item back to the queue.")
+def unassign(q: Queue, config: Config, store: Any, item_id: int, actor: str) -> QueueItem:
+    return q.unassign(item_id, actor)
+
+
+@_action("note", "Add an internal note (never sent to the customer).")
+@click.argument("text")
+def note(q: Queue, config: Config, store: Any, item_id: int, actor: str, text: str) -> QueueItem:
+    return q.note(item_id, actor, text)
+
+
+@_action("reply", "Mark that you answered the customer (stops the first-response clock).")
+@click.option("--note", "note_text", help="A note to add with it.")
+def reply(q: Queue, config: Config, store: Any, item_id: int, actor: str, note_text: str | None) -> QueueItem:
+    return q.mark_replied(item_id, actor, note=note_text)
+
+
+@_action("wait", "Mark the item waiting on the customer (pauses the resolution clock).")
+def wait(q: Queue, config: Config, store: Any, item_id: int, actor: str) -> QueueItem:
+    return q.mark_waiting(item_id, actor)
+
+
+@_action("resolve", "Resolve an item with its outcome; the author's next mentions are then watched.")
+@click.option("--outcome", type=click.Choice(list(OUTCOMES)), required=True, help="What was done.")
+@click.option("--note", "note_text", help="A note to add with it.")
+def resolve(q: Queue, config: Config, store: Any, item_id: int, actor: str, outcome: str,
+            note_text: str | None) -> QueueItem:
+    return q.resolve(item_id, actor, outcome, note=note_text)
+
+
+@_action("dismiss", "Close an item that needs no work, with the reason.")
+@click.option("--reason", type=click.Choice(list(DISMISS_REASONS)), required=True)
+@click.option("--note", "note_text", help="A note to add with it.")
+def dismiss(q: Queue, config: Config, store: Any, item_id: int, actor: str, reason: str,
+            note_text: str | None) -> QueueItem:
+    return q.dismiss(item_id, actor, reason, note=note_text)
+
+
+@_action("snooze", "Hide an item until a time; it comes back by itself (default: [queue] snooze_minutes).")
+@click.option("--until", help="ISO time, in the [queue] time zone unless it has an offset.")
+@click.option("--for", "for_", help="A duration: 30m, 2h, 1d.")
+def snooze(q: Queue, config: Config, store: Any, item_id: int, actor: str, until: str | None,
+           for_: str | None) -> QueueItem:
+    return q.snooze(item_id, actor, _parse_until(until, for_, config))
+
+
+@_action("wake", "End a snooze now.")
+def wake(q: Queue, config: Config, store: Any, item_id: int, actor: str) -> QueueItem:
+    return q.wake(item_id, actor)
+
+
+@_action("reopen", "Reopen a resolved or dismissed item.")
+@click.option("--reason", help="Why, for the audit trail.")
+def reopen(q: Queue, config: Config, store: Any, item_id: int, actor: str, reason: str | None) -> QueueItem:
+    return q.reopen(item_id, actor, reason=reason)
+
+
+@_action("tag", "Add (+tag or tag) and remove (-tag) tags.")
+@click.argument("tags", nargs=-1, required=True)
+def tag(q: Queue, config: Config, store: Any, item_id: int, actor: str, tags: tuple[str, ...]) -> QueueItem:
+    add = [t.lstrip("+") for t in tags if not t.startswith("-")]
+    remove = [t[1:] for t in tags if t.startswith("-")]
+    return q.tag(item_id, actor, add, remove)
+
+
+@queue.command()
+@click.argument("mention_id", type=int)
+@click.argument("label", type=click.Choice(HUMAN_LABELS))
+@actor_option
+@with_config(check_secrets=False)
+def relabel(config: Config, mention_id: int, label: str, actor: str | None) -> None:
+    """Correct a mention's sentiment (feeds the learning loop; noted on its queue item)."""
+    from listener.labels import relabel as relabel_mention
+
+    with open_store(config) as store:
+        item_id = store.scalar("SELECT q.id FROM queue_items q JOIN mentions m ON m.thread_key = q.thread_key "
+                               "WHERE m.id = ?", (mention_id,))
+        if item_id:
+            Queue(store, config.queue).relabel(item_id, mention_id, label, _actor(actor))
+        else:
+            relabel_mention(store, mention_id, label, _actor(actor))
+    console.print(f"mention {mention_id}: labelled {label}" + (f" (queue item {item_id})" if item_id else ""))
+
+
+@queue.command()
+@json_option
+@with_config(check_secrets=False)
+def stats(config: Config, as_json: bool) -> None:
+    """Queue figures: items per state, outcomes, dismiss reasons, how resolved authors came back."""
+    with open_store(config) as store:
+        figures = Queue(store, config.queue).stats()
+    if as_json:
+        click.echo(json.dumps(figures))
+        return
+    for key, value in figures.items():
+        console.print(escape(f"{key}: {value}"))
+
+
+# ---------------------------------------------------------------- users
+@click.group()
+def users() -> None:
+    """People who can log in to the queue web UI."""
+
+
+def _read_password(password_stdin: bool) -> str:
+    if password_stdin:
+        return sys.stdin.readline().rstrip("\n")
+    return click.prompt("Password", hide_input=True, confirmation_prompt=True)
+
+
+@users.command(name="add")
+@click.argument("name")
+@click.option("--role", type=click.Choice(["agent", "admin"]), default="agent", show_default=True,
+              help="admin: may also take over items others hold.")
+@click.option("--slack-id", help="Their Slack user id (U…), so Slack button clicks are recorded under NAME.")
+@click.option("--password-stdin", is_flag=True, help="Read the password from standard input (for scripts).")
+@with_config(check_secrets=False)
+def users_add(config: Config, name: str, role: str, slack_id: str | None, password_stdin: bool) -> None:
+    """Add a user (the password is asked for, and stored as a scrypt hash)."""
+    from alerts.users import add_user
+
+    password = _read_password(password_stdin)
+    with open_store(config) as store:
+        add_user(store, name, role, password, slack_id)
+    console.print(escape(f"added {role} {name}"))
+
+
+@users.command(name="passwd")
+@click.argument("name")
+@click.option("--password-stdin", is_flag=True, help="Read the password from standard input.")
+@with_config(check_secrets=False)
+def users_passwd(config: Config, name: str, password_stdin: bool) -> None:
+    """Set a user's password."""
+    from alerts.users import set_password
+
+    password = _read_password(password_stdin)
+    with open_store(config) as store:
+        set_password(store, name, password)
+    console.print(escape(f"password changed for {name}"))
+
+
+@users.command(name="disable")
+@click.argument("name")
+@click.option("--enable", is_flag=True, help="Enable the account again.")
+@with_config(check_secrets=False)
+def users_disable(config: Config, name: str, enable: bool) -> None:
+    """Stop (or, with --enable, allow again) a user logging in; their history stays."""
+    from alerts.users import set_disabled
+
+    with open_store(config) as store:
+        set_disabled(store, name, not enable)
+    console.print(escape(f"{name}: {'enabled' if enable else 'disabled'}"))
+
+
+@users.command(name="list")
+@json_option
+@with_config(check_secrets=False)
+def users_list(config: Config, as_json: bool) -> None:
+    """List users and their roles."""
+    from dataclasses import asdict
+
+    from alerts.users import list_users
+
+    with open_store(config) as store:
+        people = list_users(store)
+    if as_json:
+        click.echo(json.dumps([asdict(u) for u in people]))
+        return
+    for u in people:
+        console.print(escape(f"{u.name}  {u.role}" + (f"  slack {u.slack_user_id}" if u.slack_user_id else "")
+                             + ("  (disabled)" if u.disabled else "")))
+
+
+# ---------------------------------------------------------------- serve
+@click.command()
+@click.option("--host", default=None, help="Address to listen on (default: [web] host, 127.0.0.1).")
+@click.option("--port", type=int, default=None, help="Port (default: [web] port, 8377).")
+@with_config(check_secrets=False)
+def serve(config: Config, host: str | None, port: int | None) -> None:
+    """Serve the queue web UI and the Slack button endpoint (127.0.0.1 unless told otherwise)."""
+    import uvicorn
+
+    from alerts.web.app import create_app
+
+    app = create_app(config)
+    host = host or config.web.host
+    port = port or config.web.port
+    with open_store(config) as store:
+        if not store.scalar("SELECT COUNT(*) FROM users WHERE disabled = 0"):
+            console.print("[yellow]No users yet: add one with[/] "
+                          + escape(f"overheard users add NAME --role admin --config {config.path}"))
+    console.print(escape(f"Queue: http://{host}:{port}/  (Ctrl-C to stop)"))
+    uvicorn.run(app, host=host, port=port, log_level="warning", proxy_headers=False)
+
+
+def register(cli: click.Group) -> None:
+    cli.add_command(queue)
+    cli.add_command(users)
+    cli.add_command(serve)

@@ -76,7 +76,8 @@ def test_status_while_running_and_after(tmp_path, fake_sources):  # noqa: F811
         jobs = {j["job_id"] for j in st["jobs"]}
         assert jobs >= {"process", "sla", "trends", "retention", "collect:api_noauth:Brightwave"}
         wait_for(lambda: (tmp_path / "ops.jsonl").exists()
-                 and "SLA breached" in (tmp_path / "ops.jsonl").read_text(), 5, "the SLA alert")
+                 and "SLA breached" in (tmp_path / "ops.jsonl").read_text()
+                 and "credentials were refused" in (tmp_path / "ops.jsonl").read_text(), 5, "SLA and health alerts")
         text = CliRunner().invoke(cli, ["status", "--config", str(path)])
         assert "running" in text.output and "api_noauth" in text.output and "SLA breaches: 1" in text.output
         # A second daemon on the same database is refused: it would fetch and alert twice.
@@ -86,7 +87,7 @@ def test_status_while_running_and_after(tmp_path, fake_sources):  # noqa: F811
 
     code, after = _status(path)
     assert after["daemon_running"] is False and after["daemon_stopped_at"]
-    assert after["outbox_pending"] == 0
+    assert after["outbox_gave_up"] == 0
     sla_lines = [json.loads(x) for x in (tmp_path / "ops.jsonl").read_text().splitlines()
                  if json.loads(x)["kind"] == "sla"]
     assert len(sla_lines) == 1  # checked every second, alerted once

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 from collections.abc import Iterator
 from datetime import timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -78,6 +79,7 @@ class FakeSearchApi(_Server):
         self.stuck: Any = None
         self.requests = 0
         self.request_log: list[tuple[str, Any]] = []
+        self.delay = 0.0  # seconds before each answer: a slow API
 
     def add(self, n: int, prefix: str, brand: str = "Brightwave", text: str | None = None) -> list[str]:
         with self.lock:
@@ -88,6 +90,8 @@ class FakeSearchApi(_Server):
             return [p["id"] for p in self.posts[start:]]
 
     def respond(self, method, path, query, body, headers):
+        if self.delay:
+            time.sleep(self.delay)
         with self.lock:
             self.requests += 1
             fault = self.stuck if self.stuck is not None else (self.faults.pop(0) if self.faults else None)

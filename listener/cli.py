@@ -23,6 +23,7 @@ from listener.store import Store
 COMMAND_MODULES = [
     "listener.commands.core",
     "listener.commands.queue",
+    "listener.commands.trends",
     "listener.commands.daemon",
 ]
 

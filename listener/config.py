@@ -211,12 +211,26 @@ class WebConfig(Section):
 class TrendsConfig(Section):
     out_dir: str = "trends"
     timezone: str = "UTC"
-    periods: list[Literal["hour", "day", "week", "month"]] = ["day"]
+    periods: list[Literal["hour", "day", "week", "month"]] = Field(default=["day"], min_length=1)
+    # How far back trend files reach (h, d or w), counted back from now.
+    since: str = "90d"
+    # PNG charts beside the files, and an HTML report covering `report_since`.
+    charts: bool = False
+    report: bool = False
+    report_since: str = "30d"
 
     @field_validator("timezone")
     @classmethod
     def _known_zone(cls, value: str) -> str:
         return _check_zone(value)
+
+    @field_validator("since", "report_since")
+    @classmethod
+    def _duration(cls, value: str) -> str:
+        from listener.trends.since import parse_duration
+
+        parse_duration(value)
+        return value
 
 
 # ---------------------------------------------------------------- daemon (`overheard run`)

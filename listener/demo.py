@@ -66,10 +66,21 @@ brands = ["Brightwave"]
 min_risk = 50
 receivers = ["console", "outbox-file"]
 
+[sentiment.themes]
+outage = ["down", "offline", "outage", "no internet", "dropped"]
+billing = ["bill", "billing", "charged", "refund", "chargeback", "price"]
+support = ["hold", "customer service", "support", "engineer", "nobody calls back"]
+app = ["app", "log in", "logs me out", "logging me out", "crashes"]
+speed = ["speed", "speeds", "fast", "ping", "5g"]
+
 [trends]
 out_dir = "trends"
-timezone = "UTC"
-periods = ["day"]
+timezone = "Europe/London"
+periods = ["day", "week"]
+since = "14d"
+charts = true
+report = true
+report_since = "7d"
 """
 
 
@@ -112,7 +123,8 @@ def run_demo(workspace: Path, *, channels: dict | None = None, now: datetime | N
         report = run_pipeline(config, store, channels=channels)
         counts = store.counts()
         login = demo_login(store, workspace)
-    files = [config.db_path, *report.trend_files]
+    # The trend tables are also written as JSON beside each CSV; listing the CSVs is enough here.
+    files = [config.db_path, *(p for p in report.trend_files if p.suffix != ".json")]
     alerts_file = workspace / "alerts.jsonl"
     if alerts_file.exists():
         files.append(alerts_file)

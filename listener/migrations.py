@@ -191,6 +191,58 @@ MIGRATIONS: list[tuple[int, str, str]] = [
         CREATE UNIQUE INDEX quarantine_where ON quarantine (source, location);
         """,
     ),
+    (
+        60,
+        "trend rollups: hourly tallies per brand, source, language and theme",
+        """
+        -- One row per local hour (kept as the UTC instant it starts at, in the zone of trend_state.zone)
+        -- x brand x source x language x theme. theme '' counts every mention, other theme rows overlap.
+        CREATE TABLE trend_hours (
+            hour_start TEXT NOT NULL,
+            brand TEXT NOT NULL,
+            source TEXT NOT NULL,
+            lang TEXT NOT NULL,
+            theme TEXT NOT NULL,
+            mentions INTEGER NOT NULL,
+            positive INTEGER NOT NULL,
+            neutral INTEGER NOT NULL,
+            negative INTEGER NOT NULL,
+            unscored INTEGER NOT NULL,
+            detractors INTEGER NOT NULL,
+            reach INTEGER NOT NULL,
+            compound_sum REAL NOT NULL,
+            compound_n INTEGER NOT NULL,
+            PRIMARY KEY (hour_start, brand, source, lang, theme)
+        ) WITHOUT ROWID;
+        -- Watermarks of the incremental update: scored_at and labels.id already rolled up and the zone.
+        CREATE TABLE trend_state (
+            key TEXT PRIMARY KEY,
+            value TEXT NOT NULL
+        );
+        -- So "mentions scored since the watermark" reads only those, not the whole history.
+        CREATE INDEX mentions_scored_at ON mentions (scored_at) WHERE scored_at IS NOT NULL;
+        """,
+    ),
+    (
+        61,
+        "trend rollups: the distinct authors of each hourly row",
+        """
+        -- Distinct authors cannot be summed over hours, so each hour keeps its set: a day's unique
+        -- authors is COUNT(DISTINCT author) over its hours' rows (a handle is unique per source).
+        CREATE TABLE trend_hour_authors (
+            hour_start TEXT NOT NULL,
+            brand TEXT NOT NULL,
+            source TEXT NOT NULL,
+            lang TEXT NOT NULL,
+            theme TEXT NOT NULL,
+            author TEXT NOT NULL,
+            PRIMARY KEY (hour_start, theme, brand, source, lang, author)
+        ) WITHOUT ROWID;
+        -- Rebuild the rollup once so the author sets are filled for the hours already rolled up.
+        DELETE FROM trend_state;
+        DELETE FROM trend_hours
+        """,
+    ),
 ]
 
 # ---------------------------------------------------------------- support queue (block 50-59)
@@ -300,3 +352,6 @@ MIGRATIONS += [
         """,
     ),
 ]
+
+# Features append their migrations in merge order; they apply in number order.
+MIGRATIONS.sort(key=lambda migration: migration[0])

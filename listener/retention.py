@@ -5,7 +5,8 @@ and run records older than `run_history_days`. Rollups stay: threads keep their 
 queue items and their audit trail stay, authors keep their totals.
 
 `forget_author` removes one person's data on request (`overheard forget --author NAME`): their
-mentions with scores and labels, their author rows, quarantined rows that carry their handle, and
+mentions with scores and labels, their author rows, their handle in the trend rollup's author sets
+and on queue items, quarantined rows that carry their handle, and
 their words wherever we copied them: the texts of their mentions inside queue events and undelivered
 or delivered alert payloads are replaced with a marker, and their name is blanked in alert payloads.
 Threads they were part of are recomputed without them; a thread they started keeps its row (queue
@@ -46,6 +47,10 @@ def prune(store: Store, config: Config, now: datetime | None = None) -> PruneRes
     result = PruneResult()
     days = config.daemon.retention_days
     if days > 0:
+        # Roll up what is not rolled up yet first: the trend rollup is what outlives the mentions.
+        from listener.trends.rollup import update_rollup
+
+        update_rollup(store, config.trends.timezone, now)
         cutoff = iso(now - timedelta(days=days))
         while True:  # in chunks, so the daemon's other writers are never blocked for long
             with store.transaction() as conn:
@@ -104,6 +109,10 @@ def forget_author(store: Store, author: str, source: str | None = None) -> Forge
             conn.execute(f"DELETE FROM mentions WHERE id IN ({marks})", chunk)
         result.mentions = len(ids)
         result.authors = conn.execute(f"DELETE FROM authors WHERE {where}", params).rowcount
+        # Their handle in the trend rollup's unique-author sets (the counts are aggregates and stay)
+        # and on the queue items of their threads.
+        conn.execute(f"DELETE FROM trend_hour_authors WHERE {where}", params)
+        conn.execute(f"UPDATE queue_items SET author = NULL WHERE {where}", params)
         # Threads they started: the title and link were theirs.
         started = {f"{r['source']}:{r['native_id']}" for r in rows}
         for key in threads:

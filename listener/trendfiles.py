@@ -1,46 +1,64 @@
-"""Trend files for marketers: the rollups of sentiment.trends, written as CSV."""
+"""Trend files for marketers, in one call: the pipeline, `overheard trends` and the daemon use it.
+
+write_trend_files brings the hourly rollup up to date (work in proportion to what changed), then
+writes, for each period, the tidy CSV and JSON tables, and, when asked, the charts and the report.
+"""
 
 from __future__ import annotations
 
-import csv
 from datetime import datetime
 from pathlib import Path
-from zoneinfo import ZoneInfo
 
 from listener.config import Config
-from listener.models import iso, parse_iso
+from listener.models import utcnow
 from listener.store import Store
-from sentiment.trends import TREND_COLUMNS, TrendInput, rollup
+from listener.trends.files import write_tables
+from listener.trends.rollup import update_rollup
+from listener.trends.since import parse_duration, up_to_now
+from listener.trends.tables import build_tables, make_window
+from sentiment.trends import PERIODS, periods_between
+
+MAX_CHART_POINTS = 120
 
 
-def load_inputs(store: Store, since: datetime | None = None) -> list[TrendInput]:
-    sql = "SELECT created_at, brand, source, label, compound, detractor, author, author_followers FROM mentions"
-    params: tuple = ()
-    if since is not None:
-        sql += " WHERE created_at >= ?"
-        params = (iso(since),)
-    return [
-        TrendInput(parse_iso(r["created_at"]), r["brand"] or "(none)", r["source"], r["label"], r["compound"],
-                   bool(r["detractor"]), r["author"], r["author_followers"] or 0)
-        for r in store.query(sql, params)
-    ]
+def chart_period(requested: str, since: datetime, until: datetime, tz_name: str) -> str:
+    """The requested period, or the next coarser one when it would crowd a chart past MAX_CHART_POINTS."""
+    from zoneinfo import ZoneInfo
+
+    for period in PERIODS[PERIODS.index(requested):]:
+        if len(periods_between(since, until, period, ZoneInfo(tz_name))) <= MAX_CHART_POINTS:
+            return period
+    return "month"
 
 
-def write_trend_files(config: Config, store: Store, out_dir: Path | None = None,
-                      since: datetime | None = None) -> list[Path]:
-    """Write one CSV per configured period; the file name states the period and the time zone."""
-    out = out_dir or config.resolve(config.trends.out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    tz = ZoneInfo(config.trends.timezone)
-    items = load_inputs(store, since)
-    written = []
-    for period in config.trends.periods:
-        path = out / f"sentiment_{period}_{config.trends.timezone.replace('/', '-')}.csv"
-        tmp = path.with_suffix(".csv.tmp")
-        with open(tmp, "w", encoding="utf-8", newline="") as fh:
-            writer = csv.DictWriter(fh, fieldnames=TREND_COLUMNS)
-            writer.writeheader()
-            writer.writerows(rollup(items, period, tz))
-        tmp.replace(path)  # readers never see half a file
-        written.append(path)
+def write_trend_files(config: Config, store: Store, out_dir: Path | None = None, since: datetime | None = None,
+                      *, periods: list[str] | None = None, charts: bool | None = None, report: bool | None = None,
+                      now: datetime | None = None) -> list[Path]:
+    """Update the rollup, then write the trend files; returns every path written.
+
+    Defaults come from [trends]: out_dir, periods, since (back from now), charts, report. Files
+    are replaced whole (written under a temporary name, then renamed): safe to call on a schedule.
+    """
+    t = config.trends
+    now = up_to_now(now or utcnow())
+    out = out_dir or config.resolve(t.out_dir)
+    since = since or now - parse_duration(t.since)
+    update_rollup(store, t.timezone, now)
+    written: list[Path] = []
+    for period in periods or t.periods:
+        window = make_window(period, t.timezone, since, now)
+        written += write_tables(build_tables(config, store, window, now), window, out, now)
+    if charts if charts is not None else t.charts:
+        from listener.trends.charts import build_charts, write_charts
+
+        period = chart_period((periods or t.periods)[0], since, now, t.timezone)
+        window = make_window(period, t.timezone, since, now)
+        tables = {table.name: table for table in build_tables(config, store, window, now)}
+        written += write_charts(build_charts(config, tables, window), out, t.timezone, period)
+    if report if report is not None else t.report:
+        from listener.trends.report import write_report
+
+        written.append(write_report(config, store, out / "report.html",
+                                    since=now - parse_duration(t.report_since), now=now, update=False))
     return written
+

@@ -9,6 +9,7 @@ from click.testing import CliRunner
 
 from listener.cli import cli
 from listener.demo import run_demo
+from listener.store import Store
 
 
 def test_demo_runs_end_to_end_and_twice_changes_nothing(tmp_path):
@@ -22,7 +23,10 @@ def test_demo_runs_end_to_end_and_twice_changes_nothing(tmp_path):
     trend_csv = next(p for p in first.files if p.suffix == ".csv")
     rows = list(csv.DictReader(open(trend_csv, encoding="utf-8")))
     assert {r["brand"] for r in rows} >= {"Brightwave", "Lumacell"}
-    assert sum(int(r["mentions"]) for r in rows) == counts["mentions"]
+    with Store(first.config.db_path) as store:
+        customer = store.scalar("SELECT COUNT(*) FROM mentions WHERE is_brand_account = 0")
+    # trend files count what customers say: the brand's own replies are left out
+    assert sum(int(r["mentions"]) for r in rows) == customer < counts["mentions"]
 
     second = run_demo(ws, channels={})
     assert second.counts == counts

@@ -69,6 +69,8 @@ def test_prune_deletes_old_mentions_and_keeps_threads_and_queue(tmp_path):
         assert store.query("SELECT mentions, risk, flagged FROM threads WHERE thread_key = 'x:old'")[0] == old_thread
         assert store.scalar("SELECT COUNT(*) FROM queue_items") == queue_before > 0
         assert store.scalar("SELECT mentions FROM authors WHERE author = 'old1'") == 1
+        # The trend rollup outlives the mentions: the old days still count in trend files.
+        assert store.scalar("SELECT SUM(mentions) FROM trend_hours WHERE theme = '' AND hour_start < '2026-11-10'") == 2
 
 
 def test_retention_zero_keeps_everything(tmp_path):
@@ -98,7 +100,12 @@ def test_forget_removes_a_person_everywhere_and_keeps_them_out(tmp_path):
         payload_before = store.scalar("SELECT payload FROM outbox WHERE thread_key = 'x:d1'")
         assert "flat 4B" in payload_before
 
+        from listener.trends.rollup import update_rollup
+
+        update_rollup(store, "UTC", at(24))
+        assert store.scalar("SELECT COUNT(*) FROM trend_hour_authors WHERE author = 'Dana_K'") >= 1
         result = forget_author(store, "@dana_k")  # case and @ do not matter
+        assert store.scalar("SELECT COUNT(*) FROM trend_hour_authors WHERE author = 'Dana_K'") == 0
         assert (result.mentions, result.authors) == (1, 1)
         assert store.scalar("SELECT COUNT(*) FROM mentions WHERE author = 'Dana_K'") == 0
         assert store.scalar("SELECT COUNT(*) FROM labels") == 0

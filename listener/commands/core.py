@@ -1,4 +1,4 @@
-"""Foundation commands: demo, init, check, import, trends (`run` is in listener.commands.daemon)."""
+"""Foundation commands: demo, init, check, import (`run` is in listener.commands.daemon)."""
 
 from __future__ import annotations
 
@@ -11,7 +11,6 @@ from rich.table import Table
 from listener.cli import config_option, console, open_store, with_config
 from listener.config import Config, load_config
 from listener.pipeline import PipelineReport, process
-from listener.trendfiles import write_trend_files
 
 EXAMPLE = Path(__file__).resolve().parent.parent / "templates" / "config.example.toml"
 
@@ -52,7 +51,7 @@ def demo(workspace: Path) -> None:
     print_errors(result.report)
     console.print(summary_table(result.counts, result.report, result.files))
     console.print(f"Workspace: {workspace.resolve()}  (config: {result.config.path})")
-    console.print(f"Try: overheard --help   ·   overheard trends --config {result.config.path}")
+    console.print(f"Try: overheard --help   ·   overheard report --since 7d --config {result.config.path}")
     if result.login:
         console.print(f"Open the support queue: overheard serve --config {result.config.path}\n"
                       f"  then http://{result.config.web.host}:{result.config.web.port}/ and log in as "
@@ -108,18 +107,6 @@ def import_(config: Config, files: tuple[Path, ...], source_name: str, fmt: str)
                   f"{report.evaluation.alerts_enqueued} alerts queued")
 
 
-@click.command()
-@click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), default=None,
-              help="Folder for the CSV files (default: [trends].out_dir).")
-@with_config(check_secrets=False)
-def trends(config: Config, out_dir: Path | None) -> None:
-    """Write the sentiment trend CSV files from what is stored."""
-    with open_store(config) as store:
-        paths = write_trend_files(config, store, out_dir)
-    for p in paths:
-        console.print(f"wrote {p}")
-
-
 def register(cli: click.Group) -> None:
-    for command in (demo, init, check, import_, trends):
+    for command in (demo, init, check, import_):
         cli.add_command(command)

@@ -1,0 +1,404 @@
+"""The HTML report: one self-contained file a marketer can send.
+
+Headline figures per own brand with the change against the previous period of the same length,
+the charts (inline PNG data: URIs), the top negative and positive threads (with links), the top
+themes and the support-queue figures. No script, no external stylesheet, font or image: it opens
+offline and makes no request. Every piece of text from mentions is escaped (Jinja2 autoescape), and
+only http(s) links become links.
+"""
+
+from __future__ import annotations
+
+import base64
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from urllib.parse import urlsplit
+from zoneinfo import ZoneInfo
+
+from jinja2 import Environment
+
+from listener.config import Config
+from listener.models import iso, utcnow
+from listener.store import Store
+from listener.trends.charts import Chart, build_charts
+from listener.trends.rollup import COUNTED, TALLY_COLUMNS, update_rollup
+from listener.trends.tables import build_tables, make_window, read_queue_items
+from sentiment.trends import ALL_THEMES, QueueFigures, Tally, hour_start, queue_figures, share_of_voice
+
+TOP_THREADS = 5
+TOP_THEMES = 8
+SNIPPET = 200
+
+
+@dataclass
+class Figure:
+    """One headline figure with its value in the previous period and how to read the change."""
+
+    label: str
+    now: float | None
+    before: float | None
+    unit: str = ""  # "", "%", " pts", " min"
+    good_when: str = "up"  # up, down, or "" when neither is good news
+    relative: bool = True  # change shown in % of before (counts) rather than in points
+
+    def show(self, value: float | None) -> str:
+        if value is None:
+            return "—"
+        if self.unit == " min":
+            return _duration(value)
+        text = f"{value:,.0f}" if float(value).is_integer() else f"{value:,.1f}"
+        return text + self.unit
+
+    @property
+    def change(self) -> str:
+        if self.now is None:
+            return ""
+        if self.before is None:
+            return "no earlier figure"
+        diff = self.now - self.before
+        if self.relative:
+            if not self.before:
+                return "new" if self.now else "no change"
+            return f"{100 * diff / self.before:+.0f}%"
+        if self.unit == " min":
+            return ("+" if diff >= 0 else "−") + _duration(abs(diff))
+        return f"{diff:+.1f}" + (" pts" if self.unit in ("%", " pts") else self.unit)
+
+    @property
+    def mood(self) -> str:
+        if self.now is None or self.before is None or self.now == self.before or not self.good_when:
+            return "flat"
+        return "good" if (self.now > self.before) == (self.good_when == "up") else "bad"
+
+
+def _duration(minutes: float) -> str:
+    if minutes < 90:
+        return f"{minutes:.0f} min"
+    if minutes < 48 * 60:
+        return f"{minutes / 60:.1f} h"
+    return f"{minutes / 1440:.1f} days"
+
+
+@dataclass
+class ThreadLine:
+    text: str
+    url: str | None
+    source: str
+    mentions: int
+    positive: int
+    negative: int
+    reach: int
+    risk: float | None
+    started: str
+
+
+@dataclass
+class ThemeLine:
+    theme: str
+    mentions: int
+    negative: int
+    negative_pct: float | None
+    before: int
+
+    @property
+    def change(self) -> str:
+        return Figure("", self.mentions, self.before).change
+
+
+@dataclass
+class BrandSection:
+    brand: str
+    figures: list[Figure]
+    negative_threads: list[ThreadLine]
+    positive_threads: list[ThreadLine]
+    themes: list[ThemeLine]
+    queue: list[Figure]
+    charts: list[tuple[str, str]] = field(default_factory=list)  # (title, data: URI)
+
+
+@dataclass
+class ReportData:
+    title: str
+    tz_name: str
+    since: str
+    until: str
+    before_since: str
+    generated_at: str
+    brands: list[BrandSection]
+
+
+def safe_link(url: str | None) -> str | None:
+    """The URL when it is a plain http(s) link, else None (javascript:, data: and the like are dropped)."""
+    if not url:
+        return None
+    parts = urlsplit(url.strip())
+    return url.strip() if parts.scheme in ("http", "https") and parts.netloc else None
+
+
+_SUMS = ", ".join(f"SUM({c})" for c in TALLY_COLUMNS)
+
+
+def _tallies(store: Store, since: datetime, until: datetime, tz: ZoneInfo) -> dict[str, Tally]:
+    """Each brand's tally over the local hours from the one holding `since` up to `until`."""
+    rows = store.conn.execute(
+        f"SELECT brand, {_SUMS} FROM trend_hours WHERE hour_start >= ? AND hour_start < ? AND theme = ? "
+        "GROUP BY brand", (iso(hour_start(since, tz)), iso(until), ALL_THEMES))
+    return {row[0]: Tally(*row[1:]) for row in rows}
+
+
+def _theme_counts(store: Store, since: datetime, until: datetime, tz: ZoneInfo, brand: str) -> dict[str, Tally]:
+    rows = store.conn.execute(
+        f"SELECT theme, {_SUMS} FROM trend_hours WHERE hour_start >= ? AND hour_start < ? AND theme != ? "
+        "AND brand = ? GROUP BY theme", (iso(hour_start(since, tz)), iso(until), ALL_THEMES, brand))
+    return {row[0]: Tally(*row[1:]) for row in rows}
+
+
+def _authors(store: Store, since: datetime, until: datetime, tz: ZoneInfo) -> dict[str, int]:
+    rows = store.conn.execute(
+        "SELECT brand, COUNT(DISTINCT source || char(0) || author) FROM trend_hour_authors "
+        "WHERE hour_start >= ? AND hour_start < ? AND theme = ? GROUP BY brand",
+        (iso(hour_start(since, tz)), iso(until), ALL_THEMES))
+    return dict(rows.fetchall())
+
+
+def top_threads(store: Store, brand: str, since: datetime, until: datetime, *, negative: bool,
+                limit: int = TOP_THREADS) -> list[ThreadLine]:
+    """The brand's threads with the most negative (or positive) mentions in the range."""
+    # A thread is on the negative list when it has more negative than positive mentions (and the
+    # other way round), so a pile-on with two sarcastic "great job" replies is never a "top positive".
+    more, less = ("neg", "pos") if negative else ("pos", "neg")
+    rows = store.query(
+        "SELECT thread_key, COUNT(*) AS n, SUM(label = 'negative') AS neg, SUM(label = 'positive') AS pos, "
+        "SUM(COALESCE(author_followers, 0)) AS reach, MIN(created_at) AS started "
+        f"FROM mentions WHERE brand = ? AND created_at >= ? AND created_at < ? AND {COUNTED} "
+        f"GROUP BY thread_key HAVING {more} > {less} ORDER BY {more} DESC, reach DESC, thread_key LIMIT ?",
+        (brand, iso(since), iso(until), limit),
+    )
+    lines = []
+    for r in rows:
+        thread = store.query("SELECT url, title, risk FROM threads WHERE thread_key = ?", (r["thread_key"],))
+        first = store.query("SELECT source, text, title, url FROM mentions WHERE thread_key = ? "
+                            "ORDER BY created_at, id LIMIT 1", (r["thread_key"],))[0]
+        t = thread[0] if thread else {"url": None, "title": None, "risk": None}
+        text = t["title"] or first["title"] or first["text"]
+        text = " ".join(text.split())
+        lines.append(ThreadLine(
+            text=text if len(text) <= SNIPPET else text[:SNIPPET - 1] + "…",
+            url=safe_link(t["url"] or first["url"]), source=first["source"], mentions=r["n"],
+            positive=r["pos"], negative=r["neg"], reach=r["reach"], risk=t["risk"], started=r["started"],
+        ))
+    return lines
+
+
+def _queue(store: Store, brand: str, since: datetime, until: datetime, now: datetime) -> QueueFigures:
+    return queue_figures([i for i in read_queue_items(store, since, until) if i.brand == brand], now)
+
+
+def report_data(config: Config, store: Store, since: datetime, now: datetime,
+                charts: list[Chart] | None = None) -> ReportData:
+    """Everything the report shows, computed from the store for [since, now) and the period before."""
+    tz_name = config.trends.timezone
+    tz = ZoneInfo(tz_name)
+    before = since - (now - since)
+    cur, prev = _tallies(store, since, now, tz), _tallies(store, before, since, tz)
+    cur_a, prev_a = _authors(store, since, now, tz), _authors(store, before, since, tz)
+    sections = []
+    for own in config.brands:
+        b = own.name
+        c, p = cur.get(b, Tally()), prev.get(b, Tally())
+        members = [b, *own.competitors]
+        sov_c = share_of_voice(members, {m: cur.get(m, Tally()) for m in members})[0]
+        sov_p = share_of_voice(members, {m: prev.get(m, Tally()) for m in members})[0]
+        figures = [
+            Figure("Mentions", c.mentions, p.mentions, good_when=""),
+            Figure("Net sentiment", c.net_sentiment, p.net_sentiment, " pts", relative=False),
+            Figure("Negative share", c.negative_pct, p.negative_pct, "%", "down", relative=False),
+            Figure("Detractors", c.detractors, p.detractors, good_when="down"),
+            Figure("Unique authors", cur_a.get(b, 0), prev_a.get(b, 0), good_when=""),
+            Figure("Reach", c.reach, p.reach, good_when=""),
+        ]
+        if own.competitors:
+            figures += [
+                Figure("Share of voice", sov_c.share_of_voice_pct, sov_p.share_of_voice_pct, "%", relative=False),
+                Figure("Positive share of voice", sov_c.positive_share_of_voice_pct,
+                       sov_p.positive_share_of_voice_pct, "%", relative=False),
+            ]
+        if c.unscored:
+            figures.append(Figure("Unscored (language not covered)", c.unscored, p.unscored, good_when="down"))
+        themes_c = _theme_counts(store, since, now, tz, b)
+        themes_p = _theme_counts(store, before, since, tz, b)
+        themes = sorted(themes_c.items(), key=lambda kv: (-kv[1].mentions, kv[0]))[:TOP_THEMES]
+        q_c, q_p = _queue(store, b, since, now, now), _queue(store, b, before, since, now)
+        queue = [
+            Figure("Flagged threads", q_c.flagged_threads, q_p.flagged_threads, good_when="down"),
+            Figure("First response, median", q_c.first_response_median_min, q_p.first_response_median_min,
+                   " min", "down", relative=False),
+            Figure("First response, p90", q_c.first_response_p90_min, q_p.first_response_p90_min, " min", "down",
+                   relative=False),
+            Figure("Resolution, median", q_c.resolution_median_min, q_p.resolution_median_min, " min", "down",
+                   relative=False),
+            Figure("Resolution, p90", q_c.resolution_p90_min, q_p.resolution_p90_min, " min", "down",
+                   relative=False),
+            Figure("First-response SLA met", q_c.first_response_sla_pct, q_p.first_response_sla_pct, "%",
+                   relative=False),
+            Figure("Resolution SLA met", q_c.resolution_sla_pct, q_p.resolution_sla_pct, "%", relative=False),
+            Figure("Unanswered", q_c.unanswered, q_p.unanswered, good_when="down"),
+            Figure("Recovered customers", q_c.recovered_pct, q_p.recovered_pct, "%", relative=False),
+        ]
+        section = BrandSection(
+            brand=b, figures=figures,
+            negative_threads=top_threads(store, b, since, now, negative=True),
+            positive_threads=top_threads(store, b, since, now, negative=False),
+            themes=[ThemeLine(t, tally.mentions, tally.negative, tally.negative_pct,
+                              themes_p.get(t, Tally()).mentions) for t, tally in themes],
+            queue=queue,
+        )
+        for chart in charts or []:
+            if chart.brand == b:
+                section.charts.append((chart.title, data_uri(chart.png)))
+        sections.append(section)
+    local = "%Y-%m-%d %H:%M"
+    names = ", ".join(config.brand_names())
+    return ReportData(
+        title=f"{names}: what customers said",
+        tz_name=tz_name,
+        since=since.astimezone(tz).strftime(local),
+        until=now.astimezone(tz).strftime(local),
+        before_since=before.astimezone(tz).strftime(local),
+        generated_at=now.astimezone(tz).strftime(local),
+        brands=sections,
+    )
+
+
+def data_uri(png: bytes) -> str:
+    return "data:image/png;base64," + base64.b64encode(png).decode("ascii")
+
+
+def render_report(data: ReportData) -> str:
+    """The report as one HTML document (escaped, self-contained)."""
+    env = Environment(autoescape=True, trim_blocks=True, lstrip_blocks=True)
+    return env.from_string(TEMPLATE).render(r=data)
+
+
+def write_report(config: Config, store: Store, path: Path, *, since: datetime | None = None,
+                 now: datetime | None = None, update: bool = True) -> Path:
+    """Write the report for [since, now) (default: the last [trends].report_since) to `path`."""
+    from listener.trendfiles import chart_period
+    from listener.trends.since import parse_duration, up_to_now
+
+    now = up_to_now(now or utcnow())
+    since = since or now - parse_duration(config.trends.report_since)
+    tz_name = config.trends.timezone
+    if update:
+        update_rollup(store, tz_name, now)
+    window = make_window(chart_period("day", since, now, tz_name), tz_name, since, now)
+    tables = {t.name: t for t in build_tables(config, store, window, now)}
+    html = render_report(report_data(config, store, since, now, build_charts(config, tables, window)))
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(html, encoding="utf-8")
+    tmp.replace(path)
+    return path
+
+
+TEMPLATE = """<!doctype html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<meta http-equiv="Content-Security-Policy" content="default-src 'none'; img-src data:; style-src 'unsafe-inline'">
+<meta name="referrer" content="no-referrer">
+<title>{{ r.title }}</title>
+<style>
+body { font-family: system-ui, -apple-system, "Segoe UI", Roboto, sans-serif; color: #212121; margin: 0;
+       background: #f5f5f5; }
+main { max-width: 1100px; margin: 0 auto; padding: 24px; }
+header p, .note { color: #616161; }
+h1 { margin-bottom: 4px; } h2 { margin-top: 40px; border-bottom: 2px solid #e0e0e0; padding-bottom: 4px; }
+.cards { display: grid; grid-template-columns: repeat(auto-fill, minmax(200px, 1fr)); gap: 12px; }
+.card { background: #fff; border-radius: 8px; padding: 12px 14px; box-shadow: 0 1px 2px rgba(0,0,0,.08); }
+.card .label { font-size: 13px; color: #616161; } .card .value { font-size: 26px; font-weight: 600; }
+.card .change { font-size: 13px; } .good { color: #2e7d32; } .bad { color: #c62828; } .flat { color: #616161; }
+img { max-width: 100%; background: #fff; border-radius: 8px; margin: 8px 0; }
+table { border-collapse: collapse; width: 100%; background: #fff; font-size: 14px; }
+th, td { text-align: left; padding: 6px 8px; border-bottom: 1px solid #eee; vertical-align: top; }
+th { background: #fafafa; } td.num, th.num { text-align: right; white-space: nowrap; }
+</style>
+</head>
+<body><main>
+<header>
+<h1>{{ r.title }}</h1>
+<p>{{ r.since }} to {{ r.until }} ({{ r.tz_name }}), compared with {{ r.before_since }} to {{ r.since }}.
+Generated {{ r.generated_at }} {{ r.tz_name }} by overheard.</p>
+</header>
+{% for b in r.brands %}
+<section>
+<h2>{{ b.brand }}</h2>
+<div class="cards">
+{% for f in b.figures %}
+<div class="card"><div class="label">{{ f.label }}</div><div class="value">{{ f.show(f.now) }}</div>
+<div class="change {{ f.mood }}">{{ f.change }}
+{%- if f.before is not none %} <span class="flat">(before: {{ f.show(f.before) }})</span>{% endif %}</div></div>
+{% endfor %}
+</div>
+<p class="note">Net sentiment: % positive minus % negative of the mentions a model could rate, in points.
+Changes compare with the period of the same length just before.</p>
+{% for title, uri in b.charts %}
+<img src="{{ uri }}" alt="{{ title }}">
+{% endfor %}
+<h3>Top negative threads</h3>
+{% if b.negative_threads %}
+<table><tr><th>thread</th><th>source</th><th class="num">negative</th><th class="num">mentions</th>
+<th class="num">reach</th><th class="num">risk</th></tr>
+{% for t in b.negative_threads %}
+<tr><td>
+{%- if t.url %}<a href="{{ t.url }}" rel="noopener noreferrer">{{ t.text }}</a>{% else %}{{ t.text }}{% endif -%}
+</td>
+<td>{{ t.source }}</td><td class="num">{{ t.negative }}</td><td class="num">{{ t.mentions }}</td>
+<td class="num">{{ "{:,}".format(t.reach) }}</td>
+<td class="num">{{ "%.0f"|format(t.risk) if t.risk is not none else "—" }}</td></tr>
+{% endfor %}
+</table>
+{% else %}<p class="note">No negative mentions in this period.</p>{% endif %}
+<h3>Top positive threads</h3>
+{% if b.positive_threads %}
+<table><tr><th>thread</th><th>source</th><th class="num">positive</th><th class="num">mentions</th>
+<th class="num">reach</th></tr>
+{% for t in b.positive_threads %}
+<tr><td>
+{%- if t.url %}<a href="{{ t.url }}" rel="noopener noreferrer">{{ t.text }}</a>{% else %}{{ t.text }}{% endif -%}
+</td>
+<td>{{ t.source }}</td><td class="num">{{ t.positive }}</td><td class="num">{{ t.mentions }}</td>
+<td class="num">{{ "{:,}".format(t.reach) }}</td></tr>
+{% endfor %}
+</table>
+{% else %}<p class="note">No positive mentions in this period.</p>{% endif %}
+<h3>Top themes</h3>
+{% if b.themes %}
+<table><tr><th>theme</th><th class="num">mentions</th><th class="num">negative</th><th class="num">negative share</th>
+<th class="num">mentions vs before</th></tr>
+{% for t in b.themes %}
+<tr><td>{{ t.theme }}</td><td class="num">{{ t.mentions }}</td><td class="num">{{ t.negative }}</td>
+<td class="num">{{ "%.1f%%"|format(t.negative_pct) if t.negative_pct is not none else "—" }}</td>
+<td class="num">{{ t.change }}</td></tr>
+{% endfor %}
+</table>
+{% else %}
+<p class="note">No mentions with a theme (themes come from [sentiment.themes] in the config).</p>
+{% endif %}
+<h3>Support queue</h3>
+<div class="cards">
+{% for f in b.queue %}
+<div class="card"><div class="label">{{ f.label }}</div><div class="value">{{ f.show(f.now) }}</div>
+<div class="change {{ f.mood }}">{{ f.change }}
+{%- if f.before is not none %} <span class="flat">(before: {{ f.show(f.before) }})</span>{% endif %}</div></div>
+{% endfor %}
+</div>
+<p class="note">Times run from when a thread was flagged. p90: 90% of threads were answered within it.
+SLA met: share of threads whose target has passed that were answered (or resolved) in time.</p>
+</section>
+{% endfor %}
+</main></body>
+</html>
+"""

@@ -1,0 +1,177 @@
+"""The hourly trend rollup in the store (table trend_hours), kept up to date incrementally.
+
+Each update reads only the mentions scored since the watermark (mentions.scored_at) and the mentions
+re-labelled since the last label seen (labels.id), finds the local hours they fall in, and recomputes
+those hours from their mentions. Adding an hour of mentions therefore costs that hour's mentions,
+never the whole history. Recomputing a whole hour (rather than adding and subtracting) makes a
+re-label or a re-score simply replace the old figures, and makes a crash or a re-run harmless.
+
+Not caught by the watermarks: reach refreshed on a re-fetched mention (author_followers changes,
+scored_at does not). Its hour keeps the reach it had when last recomputed; `rebuild_rollup` redoes
+everything.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from listener.models import iso, parse_iso, utcnow
+from listener.store import Store
+from sentiment.trends import ALL_THEMES, MentionFacts, hour_start, key_tallies
+
+log = logging.getLogger("overheard.trends")
+
+NO_BRAND = "(no brand)"
+NO_LANGUAGE = "und"  # ISO 639-2 "undetermined": no language detected or given
+# A scoring chunk stamps scored_at before it commits; re-reading the last minutes each update
+# catches a chunk that committed after the previous update read past its stamp.
+OVERLAP = timedelta(minutes=10)
+HOURS_PER_TRANSACTION = 200
+TALLY_COLUMNS = ("mentions", "positive", "neutral", "negative", "unscored", "detractors", "reach",
+                 "compound_sum", "compound_n")
+
+
+@dataclass
+class RollupUpdate:
+    """What one update did: hours recomputed, changed mentions read, whether it started over."""
+
+    hours: int = 0
+    mentions: int = 0
+    rebuilt: bool = False
+
+
+def mention_facts(row: dict[str, Any]) -> MentionFacts:
+    """A stored mention row as the trend maths sees it."""
+    return MentionFacts(
+        created_at=parse_iso(row["created_at"]),
+        brand=row["brand"] or NO_BRAND,
+        source=row["source"],
+        lang=row["lang"] or NO_LANGUAGE,
+        label=row["label"],
+        compound=row["compound"],
+        detractor=bool(row["detractor"]),
+        reach=row["author_followers"] or 0,
+        themes=parse_themes(row.get("themes")),
+        author=row.get("author"),
+    )
+
+
+def parse_themes(value: str | None) -> tuple[str, ...]:
+    """mentions.themes is a JSON list of names; anything else counts as no themes."""
+    if not value:
+        return ()
+    try:
+        themes = json.loads(value)
+    except ValueError:
+        return ()
+    return tuple(str(t) for t in themes if isinstance(t, str) and t.strip()) if isinstance(themes, list) else ()
+
+
+# Brand-account posts are the brand talking, not customers: left out of every trend figure.
+MENTION_COLUMNS = ("created_at, brand, source, lang, label, compound, detractor, author_followers, themes, author")
+COUNTED = "scored_at IS NOT NULL AND is_brand_account = 0"
+
+
+def _state(store: Store) -> dict[str, str]:
+    return {r["key"]: r["value"] for r in store.query("SELECT key, value FROM trend_state")}
+
+
+def _set_state(conn: Any, key: str, value: str) -> None:
+    conn.execute("INSERT INTO trend_state (key, value) VALUES (?, ?) "
+                 "ON CONFLICT (key) DO UPDATE SET value = excluded.value", (key, value))
+
+
+def update_rollup(store: Store, tz_name: str, now: datetime | None = None) -> RollupUpdate:
+    """Bring trend_hours up to date with the mentions scored or re-labelled since the last update."""
+    tz = ZoneInfo(tz_name)
+    started = now or utcnow()
+    state = _state(store)
+    report = RollupUpdate()
+    if state.get("zone") != tz_name:
+        # Hours are local hours of one zone; a new zone means new buckets, so start over once.
+        with store.transaction() as conn:
+            conn.execute("DELETE FROM trend_hours")
+            conn.execute("DELETE FROM trend_hour_authors")
+            conn.execute("DELETE FROM trend_state")
+            _set_state(conn, "zone", tz_name)
+        state = {"zone": tz_name}
+        report.rebuilt = True
+    watermark = state.get("scored_at", "")
+    last_label = int(state.get("label_id", "0"))
+
+    hours: set[datetime] = set()
+    newest = ""
+    for row in store.conn.execute(
+        "SELECT created_at, scored_at FROM mentions WHERE scored_at IS NOT NULL AND scored_at >= ?", (watermark,)
+    ):
+        hours.add(hour_start(parse_iso(row[0]), tz))
+        newest = max(newest, row[1])
+        report.mentions += 1
+    newest_label = last_label
+    for row in store.conn.execute(
+        "SELECT l.id, m.created_at FROM labels l JOIN mentions m ON m.id = l.mention_id WHERE l.id > ?",
+        (last_label,),
+    ):
+        newest_label = max(newest_label, row[0])
+        hours.add(hour_start(parse_iso(row[1]), tz))
+        report.mentions += 1
+
+    ordered = sorted(hours)
+    next_watermark = min(newest, iso(started - OVERLAP)) if newest else watermark
+    next_watermark = max(next_watermark, watermark)
+    chunks = [ordered[i:i + HOURS_PER_TRANSACTION] for i in range(0, len(ordered), HOURS_PER_TRANSACTION)] or [[]]
+    for n, chunk in enumerate(chunks):
+        with store.transaction() as conn:
+            for hour in chunk:
+                _recompute_hour(store, conn, hour, tz)
+            if n == len(chunks) - 1:  # watermarks move with the last hours, so a crash redoes, never skips
+                _set_state(conn, "scored_at", next_watermark)
+                _set_state(conn, "label_id", str(newest_label))
+    report.hours = len(ordered)
+    if report.hours:
+        log.info("trend rollup: %d hours recomputed from %d changed mentions", report.hours, report.mentions)
+    return report
+
+
+def rebuild_rollup(store: Store, tz_name: str) -> RollupUpdate:
+    """Forget the rollup and build it again from every stored mention."""
+    with store.transaction() as conn:
+        conn.execute("DELETE FROM trend_state")
+        conn.execute("DELETE FROM trend_hours")
+        conn.execute("DELETE FROM trend_hour_authors")
+    return update_rollup(store, tz_name)
+
+
+def _recompute_hour(store: Store, conn: Any, hour: datetime, tz: ZoneInfo) -> None:
+    start = iso(hour)
+    cursor = conn.execute(
+        "SELECT brand, source, lang, label, compound, detractor, author_followers, themes, author FROM mentions "
+        f"WHERE created_at >= ? AND created_at < ? AND {COUNTED}",
+        (start, iso(hour + timedelta(hours=1))),
+    )
+    # Every mention read here is in this local hour: no need to place each one in time again.
+    facts = [
+        MentionFacts(hour, brand or NO_BRAND, source, lang or NO_LANGUAGE, label, compound, bool(detractor),
+                     followers or 0, parse_themes(themes), author)
+        for brand, source, lang, label, compound, detractor, followers, themes, author in cursor
+    ]
+    tallies = key_tallies(facts)
+    authors = {(m.brand, m.source, m.lang, theme, m.author)
+               for m in facts if m.author for theme in (ALL_THEMES, *m.themes)}
+    conn.execute("DELETE FROM trend_hours WHERE hour_start = ?", (start,))
+    conn.execute("DELETE FROM trend_hour_authors WHERE hour_start = ?", (start,))
+    conn.executemany(
+        f"INSERT INTO trend_hours (hour_start, brand, source, lang, theme, {', '.join(TALLY_COLUMNS)}) "
+        f"VALUES (?, ?, ?, ?, ?, {', '.join('?' * len(TALLY_COLUMNS))})",
+        [(start, brand, source, lang, theme, *(getattr(t, c) for c in TALLY_COLUMNS))
+         for (brand, source, lang, theme), t in tallies.items()],
+    )
+    conn.executemany(
+        "INSERT INTO trend_hour_authors (hour_start, brand, source, lang, theme, author) VALUES (?, ?, ?, ?, ?, ?)",
+        [(start, *key) for key in authors],
+    )

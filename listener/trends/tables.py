@@ -1,0 +1,226 @@
+"""The trend tables: tidy rows, one per key, built from the hourly rollup (and, for the figures
+that cannot be added up, straight from the mentions and queue items of the requested range).
+
+Every table starts with the same three columns (period_start, timezone, complete) and keeps its
+column order forever: spreadsheets and BI tools refresh by column name and position.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import asdict, dataclass, field
+from datetime import date, datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from listener.config import Config
+from listener.models import iso, parse_iso
+from listener.store import Store
+from listener.trends.rollup import NO_BRAND, TALLY_COLUMNS
+from sentiment.trends import (
+    ALL_THEMES,
+    QueueFacts,
+    Tally,
+    period_bounds,
+    period_start,
+    period_text,
+    periods_between,
+    queue_figures,
+    share_of_voice,
+)
+
+KEY_COLUMNS = ["period_start", "timezone", "complete"]
+METRIC_COLUMNS = ["mentions", "positive", "neutral", "negative", "unscored", "mean_compound", "net_sentiment",
+                  "detractors", "unique_authors", "reach"]
+COLUMNS: dict[str, list[str]] = {
+    "overview": KEY_COLUMNS + ["brand", "brand_kind"] + METRIC_COLUMNS,
+    "breakdown": KEY_COLUMNS + ["brand", "source", "language"] + METRIC_COLUMNS,
+    "themes": KEY_COLUMNS + ["brand", "source", "language", "theme"] + METRIC_COLUMNS,
+    "share_of_voice": KEY_COLUMNS + ["competitor_set", "brand", "mentions", "positive", "set_mentions",
+                                     "set_positive", "share_of_voice_pct", "positive_share_of_voice_pct"],
+    "queue": KEY_COLUMNS + ["brand", "flagged_threads", "dismissed", "answered", "unanswered", "resolved",
+                            "first_response_median_min", "first_response_p90_min", "resolution_median_min",
+                            "resolution_p90_min", "first_response_sla_pct", "resolution_sla_pct",
+                            "recovery_checked", "recovered", "recovered_pct"],
+}
+# Columns whose values come from people (config names, source payloads): neutralised in CSV cells.
+TEXT_COLUMNS = frozenset({"brand", "source", "language", "theme", "competitor_set"})
+
+
+@dataclass
+class TrendTable:
+    """One trend file's content: its name (overview, breakdown, ...), columns and rows."""
+
+    name: str
+    period: str
+    columns: list[str]
+    rows: list[dict[str, Any]] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class TrendWindow:
+    """The periods to report: whole local periods overlapping [since, until), in zone `tz_name`."""
+
+    period: str
+    tz_name: str
+    since: datetime  # UTC, the start of the first period
+    until: datetime  # UTC, exclusive: usually now
+
+    @property
+    def tz(self) -> ZoneInfo:
+        return ZoneInfo(self.tz_name)
+
+    def periods(self) -> list[datetime | date]:
+        return periods_between(self.since, self.until, self.period, self.tz)
+
+
+def make_window(period: str, tz_name: str, since: datetime, until: datetime) -> TrendWindow:
+    """The window of whole periods from the one holding `since` up to `until`."""
+    tz = ZoneInfo(tz_name)
+    first = period_start(since, period, tz)
+    return TrendWindow(period, tz_name, period_bounds(first, period, tz)[0], until)
+
+
+def brand_kinds(config: Config) -> dict[str, str]:
+    kinds = {b.name: "own" for b in config.brands}
+    kinds.update({c.name: "competitor" for c in config.competitors})
+    return kinds
+
+
+def metric_cells(t: Tally, authors: int) -> dict[str, Any]:
+    return {
+        "mentions": t.mentions, "positive": t.positive, "neutral": t.neutral, "negative": t.negative,
+        "unscored": t.unscored, "mean_compound": t.mean_compound, "net_sentiment": t.net_sentiment,
+        "detractors": t.detractors, "unique_authors": authors, "reach": t.reach,
+    }
+
+
+def _load_periods(store: Store, window: TrendWindow) -> dict[str, datetime | date]:
+    """Put the window's periods (UTC bounds) in a temporary table, so SQLite groups by period."""
+    conn = store.conn
+    conn.execute("CREATE TEMP TABLE IF NOT EXISTS trend_periods "
+                 "(period TEXT PRIMARY KEY, start TEXT NOT NULL, stop TEXT NOT NULL)")
+    conn.execute("DELETE FROM temp.trend_periods")
+    periods = {period_text(p): p for p in window.periods()}
+    rows = []
+    for text, p in periods.items():
+        start, stop = period_bounds(p, window.period, window.tz)
+        rows.append((text, iso(max(start, window.since)), iso(min(stop, window.until))))
+    conn.executemany("INSERT INTO temp.trend_periods VALUES (?, ?, ?)", rows)
+    return periods
+
+
+_SUMS = ", ".join(f"SUM(h.{c})" for c in TALLY_COLUMNS)
+
+
+def _hour_sums(store: Store, periods: dict[str, Any], group: list[str], *, themes: bool = False) -> dict[tuple, Tally]:
+    """Tallies per (period, *group) summed from the hourly rollup (all-mention rows, or theme rows)."""
+    cols = ", ".join(f"h.{g}" for g in group)
+    sql = (f"SELECT p.period, {cols}, {_SUMS} FROM temp.trend_periods p JOIN trend_hours h "
+           "ON h.hour_start >= p.start AND h.hour_start < p.stop "
+           f"WHERE h.theme {'!=' if themes else '='} ? GROUP BY p.period, {cols}")
+    n = len(group) + 1
+    return {(periods[row[0]], *row[1:n]): Tally(*row[n:]) for row in store.conn.execute(sql, (ALL_THEMES,))}
+
+
+def _author_counts(store: Store, periods: dict[str, Any], level: str) -> dict[tuple, int]:
+    """Distinct authors per (period, brand[, source, language[, theme]]) from the hourly author sets
+    (distinct counts cannot be added up from hours). An author is a handle on one source."""
+    if level == "overview":
+        keys, who = ["a.brand"], "a.source || char(0) || a.author"
+    else:
+        keys, who = ["a.brand", "a.source", "a.lang"], "a.author"
+    if level == "themes":
+        keys.append("a.theme")
+    group = ", ".join(keys)
+    sql = (f"SELECT p.period, {group}, COUNT(DISTINCT {who}) FROM temp.trend_periods p "
+           "JOIN trend_hour_authors a ON a.hour_start >= p.start AND a.hour_start < p.stop "
+           f"WHERE a.theme {'!=' if level == 'themes' else '='} ? GROUP BY p.period, {group}")
+    return {(periods[row[0]], *row[1:-1]): row[-1] for row in store.conn.execute(sql, (ALL_THEMES,))}
+
+
+def build_tables(config: Config, store: Store, window: TrendWindow, now: datetime | None = None) -> list[TrendTable]:
+    """Every trend table for one window, in file order: overview, breakdown, themes, share of voice, queue.
+
+    The sums run in SQLite over the hourly rollup (grouped by the window's periods), so writing
+    the files costs the number of rollup rows in the range, not a pass over Python objects.
+    """
+    tz = window.tz
+    until = window.until
+    by_text = _load_periods(store, window)
+    periods = list(by_text.values())
+    complete = {p: period_bounds(p, window.period, tz)[1] <= until for p in periods}
+    prefix = {p: {"period_start": period_text(p), "timezone": window.tz_name, "complete": complete[p]}
+              for p in periods}
+    kinds = brand_kinds(config)
+    overview_t = _hour_sums(store, by_text, ["brand"])
+    breakdown_t = _hour_sums(store, by_text, ["brand", "source", "lang"])
+    themes_t = _hour_sums(store, by_text, ["brand", "source", "lang", "theme"], themes=True)
+
+    authors = {level: _author_counts(store, by_text, level) for level in ("overview", "breakdown", "themes")}
+
+    seen_brands = sorted({b for (_, b) in overview_t} - set(kinds))
+    brands = [*kinds, *seen_brands]
+    order = {b: i for i, b in enumerate(brands)}
+
+    overview = TrendTable("overview", window.period, COLUMNS["overview"])
+    for p in periods:  # every brand in every period, zeros included: a chart shows a gap as zero
+        for b in brands:
+            t = overview_t.get((p, b), Tally())
+            overview.rows.append({**prefix[p], "brand": b, "brand_kind": kinds.get(b, "other"),
+                                  **metric_cells(t, authors["overview"].get((p, b), 0))})
+
+    breakdown = TrendTable("breakdown", window.period, COLUMNS["breakdown"])
+    for key in sorted(breakdown_t, key=lambda k: (k[0], order[k[1]], k[2], k[3])):
+        p, b, s, lang = key
+        breakdown.rows.append({**prefix[p], "brand": b, "source": s, "language": lang,
+                               **metric_cells(breakdown_t[key], authors["breakdown"].get(key, 0))})
+
+    themes = TrendTable("themes", window.period, COLUMNS["themes"])
+    for key in sorted(themes_t, key=lambda k: (k[0], order.get(k[1], len(order)), k[2], k[3], k[4])):
+        p, b, s, lang, theme = key
+        themes.rows.append({**prefix[p], "brand": b, "source": s, "language": lang, "theme": theme,
+                            **metric_cells(themes_t[key], authors["themes"].get(key, 0))})
+
+    sov = TrendTable("share_of_voice", window.period, COLUMNS["share_of_voice"])
+    for p in periods:
+        for own in config.brands:
+            members = [own.name, *own.competitors]
+            shares = share_of_voice(members, {m: overview_t.get((p, m), Tally()) for m in members})
+            for s in shares:
+                sov.rows.append({**prefix[p], "competitor_set": own.name, "brand": s.brand, "mentions": s.mentions,
+                                 "positive": s.positive, "set_mentions": s.set_mentions,
+                                 "set_positive": s.set_positive, "share_of_voice_pct": s.share_of_voice_pct,
+                                 "positive_share_of_voice_pct": s.positive_share_of_voice_pct})
+
+    queue = TrendTable("queue", window.period, COLUMNS["queue"])
+    items: dict[tuple, list[QueueFacts]] = defaultdict(list)
+    for item in read_queue_items(store, window.since, window.until):
+        items[(period_start(item.created_at, window.period, tz), item.brand)].append(item)
+    queue_brands = [b.name for b in config.brands] + sorted({b for (_, b) in items} - set(config.brand_names()))
+    for p in periods:
+        for b in queue_brands:
+            figures = queue_figures(items.get((p, b), []), now or until)
+            queue.rows.append({**prefix[p], "brand": b, **asdict(figures)})
+    return [overview, breakdown, themes, sov, queue]
+
+
+def _when(value: str | None) -> datetime | None:
+    return parse_iso(value) if value else None
+
+
+def read_queue_items(store: Store, since: datetime, until: datetime) -> list[QueueFacts]:
+    """Queue items flagged (created) in [since, until)."""
+    return [
+        QueueFacts(
+            created_at=parse_iso(r["created_at"]), brand=r["brand"] or NO_BRAND, state=r["state"],
+            first_response_at=_when(r["first_response_at"]), resolved_at=_when(r["resolved_at"]),
+            first_response_due=_when(r["first_response_due"]), resolution_due=_when(r["resolution_due"]),
+            recovery=r["recovery"],
+        )
+        for r in store.query(
+            "SELECT created_at, brand, state, first_response_at, resolved_at, first_response_due, resolution_due, "
+            "recovery FROM queue_items WHERE created_at >= ? AND created_at < ?",
+            (iso(since), iso(until)),
+        )
+    ]

@@ -102,6 +102,7 @@ class Daemon:
         self.channels = channels if channels is not None else build_channels(config)
         self.scorer = build_scorer(config)
         self._process_lock = threading.Lock()
+        self._source_locks = {name: threading.Lock() for name in self.sources}
         self._process_again = threading.Event()
         self._inflight = 0
         self._inflight_cond = threading.Condition()
@@ -303,17 +304,34 @@ class Daemon:
         if self.stopping.is_set():
             return
         new = 0
+        lock = self._source_locks[source_name]
+        if not lock.acquire(blocking=False):
+            # Another query of this source is running: one client, one rate limit, so one at a time.
+            # Try again shortly rather than hold a worker that other sources need.
+            with suppress(Exception):
+                self.scheduler.modify_job(collect_job_id(source_name, query_key),
+                                          next_run_time=datetime.now(UTC) + timedelta(seconds=random.uniform(0.2, 2)))
+            return
+        try:
+            new = self._collect(source_name, query_key)
+        finally:
+            lock.release()
+        if new and not self.stopping.is_set():
+            self.wake_process()
+
+    def _collect(self, source_name: str, query_key: str) -> int:
+        new = 0
         with self._job(collect_job_id(source_name, query_key)) as store:
             now = utcnow()
             wait = SourceHealth.load(store, source_name).backoff_left(now)
             if wait > 0:
                 event(log, "run_skipped", logging.DEBUG, source=source_name, query=query_key,
                       backoff_s=round(wait, 1))
-                return
+                return 0
             source = self.sources[source_name]
             query = next((q for q in source.queries() if q.key == query_key), None)
             if query is None:
-                return  # the query went away (file removed); the refresh job drops its job
+                return 0  # the query went away (file removed); the refresh job drops its job
             error: BaseException | None = None
             try:
                 run = collect_query(store, source, query, should_stop=self.stopping.is_set)
@@ -332,8 +350,7 @@ class Daemon:
                   error=str(error) if error else None, health=health.state,
                   backoff_s=round(health.backoff_left(utcnow()), 1) or None)
             new = result.new
-        if new and not self.stopping.is_set():
-            self.wake_process()
+        return new
 
     def wake_process(self) -> None:
         """Run the process job now (or once more right after the running one)."""
@@ -355,6 +372,8 @@ class Daemon:
                         break
         finally:
             self._process_lock.release()
+        if self._process_again.is_set() and not self.stopping.is_set():
+            self.wake_process()  # woken while finishing: run again rather than wait a whole interval
 
     def _process_once(self, store: Store) -> None:
         pending = store.query("SELECT id, attempts FROM outbox WHERE delivered_at IS NULL")

@@ -12,6 +12,8 @@ if TYPE_CHECKING:
 # name -> "module:Class"; imported lazily so one source's client library never slows another down.
 SOURCES: dict[str, str] = {
     "file": "listener.sources.file:FileSource",
+    "x": "listener.sources.x:XSource",
+    "reddit": "listener.sources.reddit:RedditSource",
 }
 
 

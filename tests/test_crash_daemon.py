@@ -35,7 +35,7 @@ from tests.daemon_helpers import (
 from tests.helpers import write_config
 
 SEED = int(os.environ.get("OVERHEARD_CRASH_SEED", "20261124"))  # set it to explore other kill times
-CYCLES = int(os.environ.get("OVERHEARD_CRASH_CYCLES", "16"))
+CYCLES = int(os.environ.get("OVERHEARD_CRASH_CYCLES", "14"))
 
 CONFIG = """
 [sources.file]

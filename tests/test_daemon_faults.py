@@ -180,3 +180,84 @@ def test_slack_down_then_rate_limiting_delivers_every_alert_once_after_recovery(
     assert len(rows) == len(threads) and all(r["delivered_at"] for r in rows)
     assert max(r["attempts"] for r in rows) > 1  # they really did fail first
     assert ANGRY[0].split()[1] in " ".join(texts)
+
+
+@pytest.fixture
+def fake_x(monkeypatch):
+    from tests.fakes.x_api import FakeXApi
+
+    monkeypatch.setenv("X_BEARER_TOKEN", "daemon-test-token")
+    with FakeXApi(tokens={"daemon-test-token"}) as server:
+        yield server
+
+
+def test_x_through_tweepy_5xx_malformed_401_and_429_without_reset(tmp_path, fake_x, fake_sources):
+    """The real X source (tweepy) against the fake X API: each fault makes a failed run, a health
+    incident and a recovery; a 429 without reset headers parks X for X's 15-minute window while the
+    other source keeps collecting."""
+    from datetime import UTC, datetime, timedelta
+
+    other = fake_sources["api_ok"]
+    config = load_config(write_config(tmp_path, f"""
+    [sources.x]
+    interval_minutes = 0.005
+    api_url = "{fake_x.base_url}"
+    max_results = 10
+    max_retries = 0
+    retry_backoff_seconds = 0
+    mentions_timeline = false
+    competitors = false
+    [sources.api_ok]
+    interval_minutes = 0.005
+    base_url = "{other.url}"
+    [[alerts.receivers]]
+    name = "ops"
+    type = "file"
+    path = "ops.jsonl"
+    [[alerts.rules]]
+    name = "source-health"
+    kinds = ["health"]
+    receivers = ["ops"]
+    """ + FAST_DAEMON))
+    db, ops = config.db_path, tmp_path / "ops.jsonl"
+    start = datetime.now(UTC) - timedelta(hours=1)
+    posted: set[str] = set()
+
+    def post(n: int) -> None:
+        for _ in range(n):
+            i = len(posted)
+            posted.add(str(fake_x.add_tweet(f"Brightwave support #{i} still waiting", f"user{i}",
+                                            created_at=start + timedelta(seconds=i))))
+
+    def x_state():
+        return _health(db).get("x", {}).get("state")
+
+    def incidents():
+        return [level for source, level in _health_alerts(ops) if source == "x"]
+
+    post(15)
+    with running(config):
+        wait_for(lambda: posted <= _stored(db, "x"), 10, "the first X pages")
+        for fault, n, expected in ((fake_x.server_error_next, 3, "warning"),
+                                   (fake_x.malformed_next, 2, "warning"),
+                                   (fake_x.unauthorized_next, 2, "critical")):
+            before = len(incidents())
+            fault(n)
+            post(3)
+            wait_for(lambda b=before: len(incidents()) >= b + 2, 10, f"{fault.__name__}: an incident and its recovery")
+            assert incidents()[before:before + 2] == [expected, "resolved"]
+            wait_for(lambda: posted <= _stored(db, "x"), 10, f"X to catch up after {fault.__name__}")
+        # 429 without reset headers: X is left alone for its 15-minute window, the other source is not.
+        fake_x.rate_limit_next(1, reset_in=None)
+        post(2)
+        wait_for(lambda: _health(db)["x"]["consecutive_failures"] == 1, 5, "the 429")
+        asked = len(fake_x.served("/2/tweets/search/recent"))
+        backoff = datetime.fromisoformat(_health(db)["x"]["backoff_until"].replace("Z", "+00:00"))
+        assert backoff - datetime.now(UTC) > timedelta(minutes=14)
+        new = set(other.add(5, "later"))
+        wait_for(lambda: new <= _stored(db, "api_ok"), 5, "the other source, while X waits")
+        time.sleep(1)
+        assert len(fake_x.served("/2/tweets/search/recent")) == asked  # X was not asked again
+    assert x_state() == "ok"  # one failure is not an incident: no alert while it simply waits
+    ids = [r["native_id"] for r in Store(db).query("SELECT native_id FROM mentions WHERE source = 'x'")]
+    assert len(ids) == len(set(ids))

@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+DIGEST_LINES = 20  # a digest lists this many alerts and counts the rest
+
 
 @dataclass
 class AlertMention:
@@ -14,11 +16,30 @@ class AlertMention:
     url: str | None
     label: str | None
     created_at: str
+    source: str | None = None
+    verified: bool = False
+    complaints_before: int = 0  # this author's earlier complaints about the brand (repeat detractor)
+
+
+@dataclass
+class GroupedAlert:
+    """One alert inside a digest (quiet hours, the hourly cap, or a group of several threads)."""
+
+    level: str
+    title: str
+    risk: float
+    brand: str | None
+    source: str | None
+    thread_key: str | None
+    reasons: list[str]
+    url: str | None
+    queue_url: str | None
+    created_at: str
 
 
 @dataclass
 class Alert:
-    kind: str  # "thread" (later: "spike", "health", "sla")
+    kind: str  # "thread", "spike", "sla", "health", or "digest" (several alerts in one message)
     rule: str
     level: str
     brand: str | None
@@ -31,24 +52,64 @@ class Alert:
     queue_url: str | None
     mentions: list[AlertMention] = field(default_factory=list)
     created_at: str = ""
+    queue_item_id: int | None = None  # the support-queue item, for Slack buttons
+    previous_level: str | None = None  # set when a thread escalates past a level it alerted at
+    grouped: list[GroupedAlert] = field(default_factory=list)  # kind "digest": what it summarises
+    note: str = ""  # why this message looks the way it does ("held during quiet hours", ...)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Alert:
-        data = dict(data)
-        data["mentions"] = [AlertMention(**m) for m in data.get("mentions", [])]
+        known = set(cls.__dataclass_fields__)
+        data = {k: v for k, v in data.items() if k in known}
+        mention_fields = set(AlertMention.__dataclass_fields__)
+        data["mentions"] = [AlertMention(**{k: v for k, v in m.items() if k in mention_fields})
+                            for m in data.get("mentions", [])]
+        data["grouped"] = [GroupedAlert(**g) for g in data.get("grouped", [])]
         return cls(**data)
+
+    def summary(self) -> GroupedAlert:
+        """This alert as one line of a digest."""
+        return GroupedAlert(level=self.level, title=self.title, risk=self.risk, brand=self.brand,
+                            source=self.source, thread_key=self.thread_key, reasons=list(self.reasons[:3]),
+                            url=self.url, queue_url=self.queue_url, created_at=self.created_at)
+
+    def headline(self) -> str:
+        """One line for subjects and notifications: level, brand, source and title (plain text)."""
+        if self.kind == "digest":
+            return self.title
+        where = " on ".join(x for x in (self.brand, self.source) if x)
+        escalated = f" (was {self.previous_level})" if self.previous_level else ""
+        return f"{self.level.upper()}{escalated}{' · ' + where if where else ''}: {self.title}"
 
     def plain_text(self) -> str:
         """A readable plain-text rendering (console, file, email fallback)."""
-        lines = [f"[{self.level.upper()}] {self.title} — risk {self.risk:.0f}/100"]
+        if self.kind == "digest":
+            lines = [self.title]
+            if self.note:
+                lines.append(self.note)
+            for g in self.grouped[:DIGEST_LINES]:
+                lines.append(f"  [{g.level.upper()}] risk {g.risk:.0f} · {g.brand or ''} {g.source or ''}: "
+                             f"{g.title}" + (f" — {g.reasons[0]}" if g.reasons else ""))
+                if g.url or g.queue_url:
+                    lines.append(f"      {g.url or ''} {g.queue_url or ''}".rstrip())
+            if len(self.grouped) > DIGEST_LINES:
+                lines.append(f"  …and {len(self.grouped) - DIGEST_LINES} more")
+            return "\n".join(lines)
+        escalated = f" (was {self.previous_level})" if self.previous_level else ""
+        lines = [f"[{self.level.upper()}{escalated}] {self.title} — risk {self.risk:.0f}/100"]
+        if self.note:
+            lines.append(self.note)
         if self.reasons:
             lines.append("Why: " + "; ".join(self.reasons))
         for m in self.mentions[:3]:
             who = f"@{m.author}" if m.author else "someone"
-            reach = f" ({m.followers:,} followers)" if m.followers else ""
+            reach = f" ({m.followers:,} {'members' if m.source == 'reddit' else 'followers'})" \
+                if m.followers else ""
+            if m.complaints_before:
+                reach += f" [complained {m.complaints_before}x before]"
             snippet = m.text if len(m.text) <= 200 else m.text[:199] + "…"
             lines.append(f"  {who}{reach}: {snippet}")
         if self.url:

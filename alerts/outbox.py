@@ -1,8 +1,11 @@
 """The outbox: every alert is written before it is sent and marked delivered after.
 
 The idempotency key (thread, rule, level, receiver) is unique, so re-evaluating a thread after a
-crash or restart never queues the same alert twice; a failed receiver is retried with backoff and
-never blocks the others.
+crash or restart never queues the same alert twice; a failed receiver is retried with backoff
+(a Slack 429's Retry-After is honoured) and never blocks the others.
+
+Delivery applies the send-time half of noise control (see alerts.noise): quiet hours, the hourly
+cap per receiver, and grouping — alerts of one group that are due together go out as one message.
 """
 
 from __future__ import annotations
@@ -12,10 +15,12 @@ import logging
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
+from alerts import noise
 from alerts.channels.base import Channel, DeliveryError
 from alerts.message import Alert
-from listener.models import iso, utcnow
+from listener.models import iso, parse_iso, utcnow
 from listener.store import Store
 
 log = logging.getLogger("overheard.alerts")
@@ -24,72 +29,230 @@ BACKOFF_BASE_S = 30.0
 BACKOFF_MAX_S = 3600.0
 
 
-def idem_key(thread_key: str | None, rule: str, level: str, receiver: str) -> str:
-    return f"{thread_key or '-'}|{rule}|{level}|{receiver}"
+def idem_key(thread_key: str | None, rule: str, level: str, receiver: str, suffix: str = "") -> str:
+    return f"{thread_key or '-'}|{rule}|{level}|{receiver}{suffix}"
 
 
-def enqueue(store: Store, alert: Alert, receiver: str) -> bool:
-    """Write the alert for `receiver` unless that key is already there; True when it is new."""
-    key = idem_key(alert.thread_key, alert.rule, alert.level, receiver)
+def enqueue(store: Store, alert: Alert, receiver: str, *, group: str | None = None,
+            hold_until: datetime | None = None, hold: str | None = None, key_suffix: str = "") -> bool:
+    """Write the alert for `receiver` unless that key is already there; True when it is new.
+
+    `hold_until` keeps it back (group wait, cooldown) — `hold` says why, for `overheard alerts list`.
+    """
+    key = idem_key(alert.thread_key, alert.rule, alert.level, receiver, key_suffix)
     cur = store.conn.execute(
-        "INSERT OR IGNORE INTO outbox (idem_key, receiver, rule, thread_key, level, payload, created_at) "
-        "VALUES (?, ?, ?, ?, ?, ?, ?)",
+        "INSERT OR IGNORE INTO outbox (idem_key, receiver, rule, thread_key, level, payload, created_at, "
+        "next_attempt_at, group_key, hold) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         (key, receiver, alert.rule, alert.thread_key, alert.level,
-         json.dumps(alert.to_dict(), ensure_ascii=False), alert.created_at or iso(utcnow())),
+         json.dumps(alert.to_dict(), ensure_ascii=False), alert.created_at or iso(utcnow()),
+         iso(hold_until) if hold_until else None, group, hold if hold_until else None),
     )
     return cur.rowcount == 1
 
 
 @dataclass
 class DeliveryReport:
-    delivered: int = 0
+    delivered: int = 0  # outbox rows marked delivered (a digest delivers several)
+    messages: int = 0  # messages sent
     failed: int = 0
     gave_up: int = 0
+    held: int = 0  # kept back by quiet hours or the hourly cap
 
 
-def deliver_pending(store: Store, channels: Mapping[str, Channel], now: datetime | None = None,
-                    limit: int = 500) -> DeliveryReport:
-    """Send what is due, oldest first. Each row is marked in its own transaction right after sending."""
-    now = now or utcnow()
-    report = DeliveryReport()
-    rows = store.query(
+@dataclass
+class _Batch:
+    rows: list[dict[str, Any]]
+    digest_reason: str | None = None  # quiet | cap | group; None: one alert
+
+
+def _due(store: Store, now: datetime, limit: int) -> list[dict[str, Any]]:
+    return store.query(
         "SELECT * FROM outbox WHERE delivered_at IS NULL AND attempts < ? "
         "AND (next_attempt_at IS NULL OR next_attempt_at <= ?) ORDER BY id LIMIT ?",
         (MAX_ATTEMPTS, iso(now), limit),
     )
-    blocked: set[str] = set()  # a receiver that just failed is not hammered again in this pass
+
+
+def _collapse(store: Store, rows: list[dict[str, Any]], now: datetime) -> list[dict[str, Any]]:
+    """Keep only the newest alert per thread: a thread is only re-alerted at a higher level, so a lower
+    alert still waiting is superseded by the louder one."""
+    best: dict[str, dict[str, Any]] = {}
     for row in rows:
-        channel = channels.get(row["receiver"])
-        if channel is None or row["receiver"] in blocked:
+        if not row["thread_key"]:
             continue
+        cur = best.get(row["thread_key"])
+        if cur is None or row["id"] > cur["id"]:
+            best[row["thread_key"]] = row
+    superseded = [r for r in rows if r["thread_key"] and best[r["thread_key"]] is not r]
+    if superseded:
+        with store.transaction() as conn:
+            for r in superseded:
+                conn.execute("UPDATE outbox SET delivered_at = ?, sent_as = 'superseded', hold = NULL WHERE id = ?",
+                             (iso(now), r["id"]))
+    keep = {r["id"] for r in best.values()}
+    return [r for r in rows if not r["thread_key"] or r["id"] in keep]
+
+
+def _drop_stale(store: Store, rows: list[dict[str, Any]], now: datetime) -> list[dict[str, Any]]:
+    """A held alert whose thread already went out louder on this receiver (a critical that skipped quiet
+    hours) is superseded: the digest must not repeat old news."""
+    fresh, stale = [], []
+    for r in rows:
+        newer = r["thread_key"] and store.scalar(
+            "SELECT 1 FROM outbox WHERE receiver = ? AND thread_key = ? AND id > ? AND delivered_at IS NOT NULL "
+            "AND sent_as != 'superseded' LIMIT 1", (r["receiver"], r["thread_key"], r["id"]))
+        (stale if newer else fresh).append(r)
+    if stale:
+        with store.transaction() as conn:
+            for r in stale:
+                conn.execute("UPDATE outbox SET delivered_at = ?, sent_as = 'superseded', hold = NULL WHERE id = ?",
+                             (iso(now), r["id"]))
+    return fresh
+
+
+def _batches(store: Store, rows: list[dict[str, Any]], now: datetime) -> list[_Batch]:
+    rows = _drop_stale(store, rows, now)
+    held = [r for r in rows if r["hold"] in ("quiet", "cap")]
+    batches: list[_Batch] = []
+    if held:
+        held = _collapse(store, held, now)
+        reason = "quiet" if all(r["hold"] == "quiet" for r in held) else "cap"
+        batches.append(_Batch(held, reason if len(held) > 1 else None))
+    groups: dict[str, list[dict[str, Any]]] = {}
+    for r in rows:
+        if r["hold"] in ("quiet", "cap"):
+            continue
+        groups.setdefault(r["group_key"] or f"row:{r['id']}", []).append(r)
+    for members in groups.values():
+        members = _collapse(store, members, now)
+        batches.append(_Batch(members, "group" if len(members) > 1 else None))
+    return batches
+
+
+def digest_alert(rows: list[dict[str, Any]], reason: str, receiver: str, note: str = "") -> Alert:
+    """One message that summarises several alerts (quiet hours, the cap's overflow, or a group)."""
+    alerts = [Alert.from_dict(json.loads(r["payload"])) for r in rows]
+    alerts.sort(key=lambda a: -a.risk)
+    n = len(alerts)
+    titles = {
+        "quiet": f"{n} alerts held during quiet hours",
+        "cap": f"{n} alerts held back by the hourly limit for {receiver}",
+        "group": f"{n} alerts",
+    }
+    brands = sorted({a.brand for a in alerts if a.brand})
+    title = titles.get(reason, f"{n} alerts") + (f" about {', '.join(brands)}" if brands else "")
+    top = max(alerts, key=lambda a: a.risk)
+    return Alert(kind="digest", rule=",".join(sorted({a.rule for a in alerts})), level=top.level,
+                 brand=brands[0] if len(brands) == 1 else None, source=None, thread_key=None, title=title,
+                 risk=top.risk, reasons=[], url=None, queue_url=None, mentions=[], created_at=iso(utcnow()),
+                 grouped=[a.summary() for a in alerts], note=note)
+
+
+def _quiet_note(channel: Channel) -> str:
+    q = getattr(channel.config, "quiet_hours", None)
+    return f"Quiet hours {q.start}–{q.end} {q.timezone}" if q else ""
+
+
+def deliver_pending(store: Store, channels: Mapping[str, Channel], now: datetime | None = None,
+                    limit: int = 500) -> DeliveryReport:
+    """Send what is due, oldest first. Each message's rows are marked in one transaction right after sending."""
+    now = now or utcnow()
+    report = DeliveryReport()
+    by_receiver: dict[str, list[dict[str, Any]]] = {}
+    for row in _due(store, now, limit):
+        by_receiver.setdefault(row["receiver"], []).append(row)
+    for receiver, rows in by_receiver.items():
+        channel = channels.get(receiver)
+        if channel is None:
+            continue
+        cfg = channel.config
+        quiet_end = noise.quiet_until(getattr(cfg, "quiet_hours", None), now)
+        if quiet_end is not None:
+            except_levels = set(cfg.quiet_hours.except_levels)
+            wait = [r for r in rows if r["level"] not in except_levels]
+            _hold(store, wait, quiet_end, "quiet")
+            report.held += len(wait)
+            rows = [r for r in rows if r["level"] in except_levels]
+        cap = getattr(cfg, "max_per_hour", 0)
+        batches = _batches(store, rows, now)
+        for i, batch in enumerate(batches):
+            if cap:
+                recent = noise.sends_in_last_hour(store, receiver, now)
+                if len(recent) >= cap:
+                    rest = [r for b in batches[i:] for r in b.rows]
+                    free_at = parse_iso(recent[0]) + timedelta(hours=1, seconds=1)
+                    _hold(store, rest, free_at, "cap")
+                    report.held += len(rest)
+                    log.warning("receiver %s reached its limit of %d messages an hour; %d alerts held",
+                                receiver, cap, len(rest))
+                    break
+            ok = _send_batch(store, channel, receiver, batch, now, report)
+            if not ok:
+                break  # a receiver that just failed is not hammered again in this pass
+    return report
+
+
+def _hold(store: Store, rows: list[dict[str, Any]], until: datetime, why: str) -> None:
+    if not rows:
+        return
+    with store.transaction() as conn:
+        for r in rows:
+            conn.execute("UPDATE outbox SET next_attempt_at = ?, hold = ? WHERE id = ?", (iso(until), why, r["id"]))
+
+
+def _send_batch(store: Store, channel: Channel, receiver: str, batch: _Batch, now: datetime,
+                report: DeliveryReport) -> bool:
+    rows = batch.rows
+    if batch.digest_reason is None:
+        row = rows[0]
+        alert = Alert.from_dict(json.loads(row["payload"]))
+        if row["hold"] == "quiet":
+            alert.note = (alert.note + " · " if alert.note else "") + "held during quiet hours"
+        elif row["hold"] == "cap":
+            alert.note = (alert.note + " · " if alert.note else "") + "held back by the hourly limit"
+        key = row["idem_key"]
         previous = store.scalar(
             "SELECT external_ref FROM outbox WHERE receiver = ? AND thread_key IS ? AND external_ref IS NOT NULL "
             "AND id < ? ORDER BY id DESC LIMIT 1",
-            (row["receiver"], row["thread_key"], row["id"]),
+            (receiver, row["thread_key"], row["id"]),
         ) if row["thread_key"] else None
-        try:
-            ref = channel.send(Alert.from_dict(json.loads(row["payload"])), row["idem_key"], previous)
-        except DeliveryError as exc:
-            attempts = row["attempts"] + 1
-            delay = exc.retry_after if exc.retry_after is not None else min(
-                BACKOFF_MAX_S, BACKOFF_BASE_S * 2 ** (attempts - 1))
-            give_up = exc.permanent or attempts >= MAX_ATTEMPTS
-            with store.transaction():
-                store.conn.execute(
+    else:
+        note = _quiet_note(channel) if batch.digest_reason == "quiet" else ""
+        alert = digest_alert(rows, batch.digest_reason, receiver, note)
+        key = f"digest|{receiver}|{rows[0]['id']}-{rows[-1]['id']}|{len(rows)}"
+        previous = None
+    try:
+        ref = channel.send(alert, key, previous)
+    except DeliveryError as exc:
+        attempts = max(r["attempts"] for r in rows) + 1
+        delay = exc.retry_after if exc.retry_after is not None else min(
+            BACKOFF_MAX_S, BACKOFF_BASE_S * 2 ** (attempts - 1))
+        give_up = exc.permanent or attempts >= MAX_ATTEMPTS
+        with store.transaction() as conn:
+            for r in rows:
+                conn.execute(
                     "UPDATE outbox SET attempts = ?, last_error = ?, next_attempt_at = ? WHERE id = ?",
-                    (MAX_ATTEMPTS if give_up else attempts, str(exc)[:500],
-                     iso(now + timedelta(seconds=delay)), row["id"]),
+                    (MAX_ATTEMPTS if give_up else attempts, str(exc)[:500], iso(now + timedelta(seconds=delay)),
+                     r["id"]),
                 )
-            report.failed += 1
-            report.gave_up += int(give_up)
-            blocked.add(row["receiver"])
-            log.warning("alert %s to %s failed (attempt %d): %s", row["idem_key"], row["receiver"], attempts, exc)
-            continue
-        with store.transaction():
-            store.conn.execute(
-                "UPDATE outbox SET delivered_at = ?, attempts = attempts + 1, external_ref = ?, last_error = NULL "
-                "WHERE id = ?",
-                (iso(utcnow()), ref, row["id"]),
+        report.failed += len(rows)
+        report.gave_up += len(rows) if give_up else 0
+        log.warning("alert %s to %s failed (attempt %d): %s", key, receiver, attempts, exc)
+        return False
+    sent_at = iso(now)
+    single = batch.digest_reason is None
+    with store.transaction() as conn:
+        for r in rows:
+            conn.execute(
+                "UPDATE outbox SET delivered_at = ?, attempts = attempts + 1, external_ref = ?, last_error = NULL, "
+                "sent_as = ?, hold = NULL WHERE id = ?",
+                (sent_at, ref if single else None, "single" if single else "digest", r["id"]),
             )
-        report.delivered += 1
-    return report
+        conn.execute(
+            "INSERT INTO alert_sends (receiver, group_key, at, alerts, kind, external_ref) VALUES (?, ?, ?, ?, ?, ?)",
+            (receiver, rows[0]["group_key"] if len({r["group_key"] for r in rows}) == 1 else None, sent_at,
+             len(rows), "single" if single else f"digest:{batch.digest_reason}", ref),
+        )
+    report.delivered += len(rows)
+    report.messages += 1
+    return True

@@ -1,16 +1,24 @@
-"""Alert rules: which threads alert, at what level, to which receivers. Writes to the outbox only."""
+"""Alert rules: which threads alert, at what level, to which receivers. Writes to the outbox only.
+
+A rule is a route (Alertmanager's word): it matches on brand, source, language, theme, risk and
+reach, and sends to its receivers. Before an alert is written, noise control (alerts.noise) drops
+what is silenced or not louder than what the receiver already has, and holds what must wait.
+"""
 
 from __future__ import annotations
 
 import json
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from typing import Any
 
-from alerts import outbox, queue
+from alerts import noise, outbox, queue
 from alerts.message import Alert, AlertMention
+from alerts.spikes import check_spikes
 from listener.config import Config, RuleConfig
 from listener.models import iso, utcnow
 from listener.store import Store
+from listener.threads import complaints_before
 
 TOP_MENTIONS = 3
 
@@ -20,6 +28,10 @@ class EvaluationReport:
     threads_checked: int = 0
     alerts_enqueued: int = 0
     queue_items_created: int = 0
+    silenced: int = 0  # alerts a silence muted
+    not_louder: int = 0  # alerts dropped because the receiver already had this level or higher
+    held: int = 0  # alerts written with a hold (group wait/interval, cooldown)
+    spikes: int = 0  # spike alerts raised
 
 
 def default_rules(config: Config) -> list[RuleConfig]:
@@ -31,12 +43,17 @@ def default_rules(config: Config) -> list[RuleConfig]:
                        receivers=receivers, kinds=["thread", "spike", "sla", "health"])]
 
 
+def active_rules(config: Config) -> list[RuleConfig]:
+    return list(config.alerts.rules) or default_rules(config)
+
+
 def level_for(risk: float, levels: dict[str, float]) -> str | None:
     reached = [(threshold, name) for name, threshold in levels.items() if risk >= threshold]
     return max(reached)[1] if reached else None
 
 
-def rule_matches(rule: RuleConfig, thread: dict[str, Any], langs: set[str], themes: set[str]) -> bool:
+def rule_matches(rule: RuleConfig, thread: dict[str, Any], langs: set[str], themes: set[str],
+                 level: str | None = None, levels: dict[str, float] | None = None) -> bool:
     if rule.brands and thread["brand"] not in rule.brands:
         return False
     if rule.sources and thread["source"] not in rule.sources:
@@ -45,80 +62,160 @@ def rule_matches(rule: RuleConfig, thread: dict[str, Any], langs: set[str], them
         return False
     if rule.themes and not (themes & set(rule.themes)):
         return False
+    if rule.min_level and levels and level and levels.get(level, 0) < levels.get(rule.min_level, 0):
+        return False
     return thread["risk"] >= rule.min_risk and thread["reach"] >= rule.min_reach
 
 
-def evaluate_pending(store: Store, config: Config) -> EvaluationReport:
-    """Check every thread the rollup marked; enqueue alerts and open queue items for flagged ones."""
+def evaluate_pending(store: Store, config: Config, now: datetime | None = None) -> EvaluationReport:
+    """Check every thread the rollup marked; enqueue alerts and open queue items for flagged ones.
+    Then look for negative spikes per brand."""
+    now = now or utcnow()
     report = EvaluationReport()
-    rules = list(config.alerts.rules) or default_rules(config)
+    rules = active_rules(config)
     own = set(config.brand_names())
+    silences = noise.list_silences(store, now)
     while True:
         threads = store.query("SELECT * FROM threads WHERE alert_pending = 1 LIMIT 500")
         if not threads:
-            return report
+            break
         with store.transaction() as conn:
             for thread in threads:
                 report.threads_checked += 1
                 conn.execute("UPDATE threads SET alert_pending = 0 WHERE thread_key = ?", (thread["thread_key"],))
                 if thread["brand"] not in own or not thread["flagged"]:
                     continue
-                _, created = queue.upsert_for_thread(store, thread, config.queue)
+                _, created = queue.upsert_for_thread(store, thread, config.queue, now)
                 report.queue_items_created += int(created)
                 level = level_for(thread["risk"], config.alerts.levels)
                 if level is None:
                     continue
                 conn.execute("UPDATE threads SET level = ? WHERE thread_key = ?", (level, thread["thread_key"]))
                 mentions = store.query(
-                    "SELECT * FROM mentions WHERE thread_key = ? AND is_brand_account = 0", (thread["thread_key"],)
+                    "SELECT * FROM mentions WHERE thread_key = ? AND is_brand_account = 0 ORDER BY created_at",
+                    (thread["thread_key"],),
                 )
                 langs = {m["lang"] for m in mentions if m["lang"]}
                 themes = {t for m in mentions for t in json.loads(m["themes"] or "[]")}
+                subject = noise.subject_from(thread["brand"], thread["source"], thread["thread_key"], mentions,
+                                             thread["title"] or "")
                 for rule in rules:
-                    if "thread" not in rule.kinds or not rule_matches(rule, thread, langs, themes):
+                    if "thread" not in rule.kinds or not rule_matches(
+                            rule, thread, langs, themes, level, config.alerts.levels):
                         continue
-                    alert = build_alert(config, store, thread, mentions, rule.name, level)
-                    for receiver in rule.receivers:
-                        report.alerts_enqueued += int(outbox.enqueue(store, alert, receiver))
+                    if noise.silenced_by(silences, subject, now):
+                        report.silenced += 1
+                        continue
+                    alert = build_alert(config, store, thread, mentions, rule.name, level, now)
+                    labels = {"thread": thread["thread_key"], "brand": thread["brand"], "source": thread["source"],
+                              "rule": rule.name, "level": level, "kind": "thread"}
+                    _route(store, config, alert, rule, labels, thread["last_at"], now, report)
+    report.spikes = check_spikes(store, config, now)
+    return report
+
+
+def _route(store: Store, config: Config, alert: Alert, rule: RuleConfig, labels: dict[str, str | None],
+           last_mention_at: str | None, now: datetime, report: EvaluationReport | None = None,
+           rules: set[str] | None = None) -> int:
+    """Write `alert` for each receiver of `rule` that should get it; returns how many were written.
+    `rules`: whose earlier alerts count when deciding whether this one is louder (default: thread rules)."""
+    written = 0
+    if rules is None:
+        rules = {r.name for r in active_rules(config) if "thread" in r.kinds}
+    enabled = {r.name for r in config.receivers if getattr(r, "enabled", True)}
+    for receiver in rule.receivers:
+        if receiver not in enabled:
+            continue  # a switched-off receiver collects nothing to flood it with later
+        decision = noise.decide_level(store, alert.thread_key, receiver, alert.level, config.alerts.levels, rule,
+                                      last_mention_at, now, rules)
+        if not decision.send:
+            if report:
+                report.not_louder += 1
+            continue
+        alert.previous_level = decision.previous_level
+        group = noise.group_key(rule, labels)
+        until, why = noise.hold_until(store, rule, receiver, group, alert.thread_key, now)
+        if outbox.enqueue(store, alert, receiver, group=group, hold_until=until, hold=why,
+                          key_suffix=decision.key_suffix):
+            written += 1
+            if report:
+                report.alerts_enqueued += 1
+                report.held += int(until is not None)
+    return written
 
 
 def build_alert(config: Config, store: Store, thread: dict[str, Any], mentions: list[dict[str, Any]],
-                rule: str, level: str) -> Alert:
-    # The most negative, widest-reaching mentions first: what a support person should read.
+                rule: str, level: str, now: datetime | None = None) -> Alert:
+    """The alert about a thread: the most negative, widest-reaching mentions first, with reasons and links."""
     ranked = sorted(mentions, key=lambda m: ((m["compound"] or 0.0), -(m["author_followers"] or 0)))
+    window = timedelta(days=config.risk.repeat_window_days)
     top = [
         AlertMention(author=m["author"], followers=m["author_followers"], text=m["text"], url=m["url"],
-                     label=m["label"], created_at=m["created_at"])
+                     label=m["label"], created_at=m["created_at"], source=m["source"],
+                     verified=bool(m["author_verified"]), complaints_before=complaints_before(store, m, window)[0])
         for m in ranked[:TOP_MENTIONS]
     ]
-    item_id = store.scalar("SELECT id FROM queue_items WHERE thread_key = ?", (thread["thread_key"],))
+    item = store.query("SELECT id, state, assignee FROM queue_items WHERE thread_key = ?", (thread["thread_key"],))
+    item_id = item[0]["id"] if item else None
+    # An escalation edits the Slack message in place: keep showing who is already on it.
+    note = ""
+    if item and item[0]["state"] not in ("new", None):
+        note = f"queue item {item[0]['state']}" + (f" by {item[0]['assignee']}" if item[0]["assignee"] else "")
     first = mentions[0] if mentions else {}
-    title = thread["title"] or (
-        f"{thread['negative']} negative of {thread['mentions']} mentions about {thread['brand']} "
-        f"on {thread['source']}"
-    )
+    title = thread["title"] or _thread_title(thread, first)
     return Alert(
         kind="thread", rule=rule, level=level, brand=thread["brand"], source=thread["source"],
         thread_key=thread["thread_key"], title=title, risk=thread["risk"],
         reasons=json.loads(thread["reasons"] or "[]"), url=thread["url"] or first.get("url"),
         queue_url=f"{config.alerts.queue_url.rstrip('/')}/items/{item_id}" if item_id else None,
-        mentions=top, created_at=iso(utcnow()),
+        mentions=top, created_at=iso(now or utcnow()), queue_item_id=item_id, note=note,
     )
 
 
-def enqueue_system_alert(store: Store, config: Config, alert: Alert) -> int:
-    """Route an alert raised outside the thread rules (kind spike, sla or health) to the receivers of
-    every rule whose `kinds` include it and whose brand/source filters fit; returns how many were new."""
-    rules = list(config.alerts.rules) or default_rules(config)
-    receivers: list[str] = []
-    for rule in rules:
+def _thread_title(thread: dict[str, Any], first: dict[str, Any]) -> str:
+    """The first post's words (what the conversation is about), else a count."""
+    if first.get("text"):
+        text = " ".join(first["text"].split())
+        return text if len(text) <= 120 else text[:119] + "…"
+    return (f"{thread['negative']} negative of {thread['mentions']} mentions about {thread['brand']} "
+            f"on {thread['source']}")
+
+
+def system_rules(config: Config, alert: Alert) -> list[RuleConfig]:
+    """The rules that route a system alert: its kind is in `kinds` and brand/source filters fit."""
+    out = []
+    for rule in active_rules(config):
         if alert.kind not in rule.kinds:
             continue
         if rule.brands and alert.brand and alert.brand not in rule.brands:
             continue
         if rule.sources and alert.source and alert.source not in rule.sources:
             continue
-        receivers.extend(r for r in rule.receivers if r not in receivers)
-    alert.created_at = alert.created_at or iso(utcnow())
+        if rule.min_level and alert.level in config.alerts.levels and \
+                config.alerts.levels[alert.level] < config.alerts.levels.get(rule.min_level, 0):
+            continue
+        out.append(rule)
+    return out
+
+
+def enqueue_system_alert(store: Store, config: Config, alert: Alert, now: datetime | None = None) -> int:
+    """Route an alert raised outside the thread rules (kind spike, sla or health) to the receivers of
+    every rule whose `kinds` include it and whose brand/source filters fit; returns how many were new.
+    Silences, levels, grouping and holds apply as for thread alerts. Give it a `thread_key` that names
+    what it is about (e.g. "spike:Brightwave:2026-11-24T09"), so it is sent once."""
+    now = now or utcnow()
+    alert.created_at = alert.created_at or iso(now)
+    subject = noise.subject_from(alert.brand, alert.source, alert.thread_key, [], alert.title)
+    if noise.silenced_by(noise.list_silences(store, now), subject, now):
+        return 0
+    written = 0
+    seen: set[str] = set()
     with store.transaction():
-        return sum(int(outbox.enqueue(store, alert, receiver)) for receiver in receivers)
+        for rule in system_rules(config, alert):
+            # one message per receiver even when two rules route the alert there
+            narrowed = rule.model_copy(update={"receivers": [r for r in rule.receivers if r not in seen]})
+            seen.update(rule.receivers)
+            labels = {"thread": alert.thread_key, "brand": alert.brand, "source": alert.source, "rule": rule.name,
+                      "level": alert.level, "kind": alert.kind}
+            written += _route(store, config, alert, narrowed, labels, None, now, rules={alert.rule})
+    return written

@@ -22,6 +22,7 @@ from listener.store import Store
 
 COMMAND_MODULES = [
     "listener.commands.core",
+    "listener.commands.alerts",
     "listener.commands.collect",
     "listener.commands.queue",
     "listener.commands.trends",

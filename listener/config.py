@@ -85,13 +85,25 @@ class RiskConfig(Section):
     reach: float = Field(default=20, ge=0)
     velocity: float = Field(default=15, ge=0)
     cues: float = Field(default=20, ge=0)
-    repeat_detractors: float = Field(default=10, ge=0)
+    repeat_detractors: float = Field(default=20, ge=0)
     brand_replied_discount: float = Field(default=10, ge=0)
+    # How far back "this author complained before" looks, and how many earlier complaints
+    # give the repeat-detractor factor its full weight.
     repeat_window_days: int = Field(default=30, ge=1)
+    repeat_full_at: int = Field(default=2, ge=1)
+    # Velocity compares the last `velocity_window_minutes` with the thread's pace before it.
+    velocity_window_minutes: int = Field(default=60, ge=5)
+    # Followers (or subreddit members) at which the reach factor is full: reach grows with log10.
+    reach_full_at: int = Field(default=1_000_000, ge=10)
 
 
 # ---------------------------------------------------------------- alerts
+GroupLabel = Literal["thread", "brand", "source", "rule", "level", "kind"]
+
+
 class RuleConfig(Section):
+    """A route: which alerts it matches, where they go, and how they are grouped and paced."""
+
     name: str = Field(min_length=1)
     # What the rule routes: thread alerts, and system alerts (spike, sla, health) raised by other stages.
     kinds: list[Literal["thread", "spike", "sla", "health"]] = ["thread"]
@@ -101,7 +113,59 @@ class RuleConfig(Section):
     themes: list[str] = []
     min_risk: float = Field(default=50, ge=0, le=100)
     min_reach: int = Field(default=0, ge=0)
+    # Lowest level this rule alerts at (a name from [alerts.levels]); empty: the lowest level.
+    min_level: str = ""
     receivers: list[str] = Field(min_length=1)
+    # Alerts with the same values of these labels are sent together (one message, or one digest).
+    group_by: list[GroupLabel] = ["thread"]
+    # Wait this long after the first alert of a new group, so the rest of a burst joins it.
+    group_wait_seconds: int = Field(default=0, ge=0)
+    # After a group was notified, wait at least this long before notifying it again.
+    group_interval_minutes: int = Field(default=5, ge=0)
+    # Re-notify a thread still at the same level (with new mentions) after this long; 0: never.
+    repeat_interval_hours: float = Field(default=0, ge=0)
+    # After a thread alerted on a receiver, hold its next alert there for at least this long.
+    cooldown_minutes: int = Field(default=0, ge=0)
+
+
+class SpikeConfig(Section):
+    """Negative volume and share per brand, last hour against the previous 24 h and the same hour a week ago."""
+
+    enabled: bool = True
+    # Fewer negative mentions than this in the hour never spike (keeps small brands quiet).
+    min_negative: int = Field(default=8, ge=1)
+    # Fewer mentions in the hour than this: the negative share is not judged.
+    min_mentions: int = Field(default=15, ge=1)
+    # Negative volume at least this many times the baseline hourly rate is a spike ...
+    ratio: float = Field(default=3.0, gt=1)
+    # ... and at least this many times is critical.
+    critical_ratio: float = Field(default=6.0, gt=1)
+    # Negative share up this many percentage points on the baseline is a spike too.
+    share_rise_points: float = Field(default=25.0, gt=0, le=100)
+
+
+class QuietHours(Section):
+    """Hold alerts for a receiver between start and end (local time) and send them as one digest after."""
+
+    start: str  # "22:00", local time in `timezone`
+    end: str  # "07:00"; before start means the quiet period runs overnight
+    timezone: str = "UTC"
+    # Levels that still go out at once during quiet hours, e.g. ["critical"].
+    except_levels: list[str] = []
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        return _check_zone(value)
+
+    @field_validator("start", "end")
+    @classmethod
+    def _clock_time(cls, value: str) -> str:
+        import re
+
+        if not re.fullmatch(r"([01]\d|2[0-3]):[0-5]\d", value):
+            raise ValueError(f"must be a time like 22:00 (24-hour HH:MM), got {value!r}")
+        return value
 
 
 class AlertsConfig(Section):
@@ -112,6 +176,7 @@ class AlertsConfig(Section):
     receivers: list[dict[str, Any]] = []
     # Base URL of the queue web UI, used for links in alerts.
     queue_url: str = "http://127.0.0.1:8377"
+    spikes: SpikeConfig = SpikeConfig()
 
 
 # ---------------------------------------------------------------- queue
@@ -462,6 +527,15 @@ def _cross_check(name: str, file: _ConfigFile) -> None:
     for level, risk in file.alerts.levels.items():
         if not 0 <= risk <= 100:
             raise ConfigError(name, f"alerts.levels.{level}", "must be between 0 and 100")
+    for i, rule in enumerate(file.alerts.rules):
+        if rule.min_level and rule.min_level not in file.alerts.levels:
+            raise ConfigError(name, f"alerts.rules[{i}].min_level",
+                              f"{rule.min_level!r} is not a level in [alerts.levels] "
+                              f"({', '.join(file.alerts.levels)})")
+        if rule.name in [r.name for r in file.alerts.rules[:i]]:
+            raise ConfigError(name, f"alerts.rules[{i}].name", f"rule {rule.name!r} is defined twice")
+    if file.alerts.spikes.critical_ratio < file.alerts.spikes.ratio:
+        raise ConfigError(name, "alerts.spikes.critical_ratio", "must be at least alerts.spikes.ratio")
 
 
 _TYPE_NAMES = {

@@ -300,6 +300,55 @@ MIGRATIONS += [
     ),
 ]
 
+# ---------------------------------------------------------------- alerts (block 40-49)
+MIGRATIONS += [
+    (
+        40,
+        "alert silences, outbox grouping and holds, send log",
+        """
+        CREATE TABLE silences (
+            id INTEGER PRIMARY KEY,
+            matcher TEXT NOT NULL,            -- author | keyword | thread | brand | source
+            value TEXT NOT NULL,
+            starts_at TEXT NOT NULL,
+            ends_at TEXT NOT NULL,
+            created_by TEXT NOT NULL,
+            comment TEXT NOT NULL DEFAULT '',
+            created_at TEXT NOT NULL
+        );
+        CREATE INDEX silences_active ON silences (ends_at);
+
+        -- group_key: alerts with the same key go out together. hold: why next_attempt_at is in the
+        -- future (group, cooldown, quiet, cap). sent_as: single, digest or superseded
+        ALTER TABLE outbox ADD COLUMN group_key TEXT;
+        ALTER TABLE outbox ADD COLUMN hold TEXT;
+        ALTER TABLE outbox ADD COLUMN sent_as TEXT;
+        CREATE INDEX outbox_thread ON outbox (receiver, thread_key, id);
+
+        -- one row per message a receiver was sent (a digest is one): the per-hour cap counts these
+        CREATE TABLE alert_sends (
+            id INTEGER PRIMARY KEY,
+            receiver TEXT NOT NULL,
+            group_key TEXT,
+            at TEXT NOT NULL,
+            alerts INTEGER NOT NULL,
+            kind TEXT NOT NULL,
+            external_ref TEXT
+        );
+        CREATE INDEX alert_sends_receiver ON alert_sends (receiver, at);
+        CREATE INDEX alert_sends_group ON alert_sends (receiver, group_key, at);
+        """,
+    ),
+    (
+        41,
+        "per-author repeat-detractor flag",
+        """
+        -- set by the thread rollup when an author complains again within [risk].repeat_window_days
+        ALTER TABLE authors ADD COLUMN repeat_detractor_at TEXT;
+        """,
+    ),
+]
+
 # ---------------------------------------------------------------- daemon (block 70-79)
 MIGRATIONS += [
     (

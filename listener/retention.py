@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -160,7 +161,10 @@ def _scrub(text: str, quotes: list[str], author: str) -> str:
     for quote in quotes:
         text = text.replace(quote, REMOVED)
         text = text.replace(json.dumps(quote, ensure_ascii=False)[1:-1], REMOVED)  # as escaped inside JSON
-    return text
+    # Their handle where we wrote it ourselves: "@handle" in reasons and notes, or a JSON value "handle".
+    handle = re.escape(author)
+    text = re.sub(rf"@{handle}(?![A-Za-z0-9_])", "@[removed]", text, flags=re.IGNORECASE)
+    return re.sub(rf'"{handle}"', '"[removed]"', text, flags=re.IGNORECASE)
 
 
 def _scrub_alert(payload: str, quotes: list[str], author: str) -> str:

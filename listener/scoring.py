@@ -6,6 +6,7 @@ from listener.config import Config
 from listener.models import iso, utcnow
 from listener.store import Store
 from sentiment import Score, Scorer, get_scorer
+from sentiment.risk import nps_bucket
 
 CHUNK = 2000
 
@@ -28,8 +29,8 @@ def build_scorer(config: Config | None) -> Scorer:
 
 
 def is_detractor(score: Score, stars: int | None, detractor_confidence: float) -> bool:
-    """Negative with enough confidence; for reviews, 1-2 stars count whatever the words say."""
-    if stars is not None and stars <= 2:
+    """Negative with enough confidence; a review in the NPS detractor bucket (1-3 stars) whatever the words say."""
+    if nps_bucket(stars) == "detractor":
         return True
     return score.label == "negative" and score.confidence >= detractor_confidence
 

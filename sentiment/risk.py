@@ -1,4 +1,11 @@
-"""Escalation risk of a thread, 0..100, with the reasons that made it. Pure: plain data in, Risk out."""
+"""Escalation risk of a thread, 0..100, with the reasons that made it. Pure: plain data in, Risk out.
+
+Six factors, each worth at most its weight in points: negativity (share and strength), reach
+(followers, subreddit size, verified authors, engagement), velocity (the last window against the
+thread's pace before it), escalation cues (refund, chargeback, lawyer, tagging the support account),
+repeat detractors (authors negative about the brand before, in other threads) and a discount when
+the brand already replied and nobody complained since. Reasons are ranked by the points they gave.
+"""
 
 from __future__ import annotations
 
@@ -9,9 +16,10 @@ from datetime import datetime, timedelta
 
 # Words and phrases that mean a complaint is about to cost money or reputation.
 ESCALATION_CUES = (
-    "refund", "chargeback", "charge back", "cancel", "cancelling", "canceling", "cancelled", "lawyer",
-    "attorney", "sue", "suing", "lawsuit", "scam", "fraud", "never again", "switching to", "switch to",
-    "small claims", "ombudsman", "regulator", "bbb", "trading standards", "report you", "class action",
+    "refund", "refunded", "chargeback", "charge back", "money back", "cancel", "cancelling", "canceling",
+    "cancelled", "lawyer", "attorney", "sue", "suing", "lawsuit", "scam", "fraud", "never again",
+    "switching to", "switch to", "leaving for", "small claims", "ombudsman", "regulator", "bbb",
+    "trading standards", "report you", "class action", "telling everyone", "going to the press",
 )
 
 
@@ -23,8 +31,11 @@ class RiskWeights:
     reach: float = 20
     velocity: float = 15
     cues: float = 20
-    repeat_detractors: float = 10
+    repeat_detractors: float = 20
     brand_replied_discount: float = 10
+    repeat_full_at: int = 2  # earlier negative mentions by one author that give the full repeat weight
+    velocity_window: timedelta = timedelta(hours=1)
+    reach_full_at: int = 1_000_000
 
 
 @dataclass(frozen=True)
@@ -38,13 +49,49 @@ class MentionFacts:
     text: str
     author: str | None
     is_brand_account: bool = False
-    author_negative_before: bool = False  # this author was negative about the brand within the window
+    # Complaints (see is_complaint) by this author about the brand in OTHER threads within the
+    # window before this one, and when the earliest of them was.
+    author_negative_before: int = 0
+    author_negative_since: datetime | None = None
+    stars: int | None = None  # reviews: 1..5
+    source: str | None = None
 
 
 @dataclass
 class Risk:
     score: float
     reasons: list[str] = field(default_factory=list)  # most important first
+
+
+def nps_bucket(stars: int | None) -> str | None:
+    """NPS-style bucket of a 1..5 star review: 5 promoter, 4 passive, 1-3 detractor; None if no stars."""
+    if stars is None:
+        return None
+    return "promoter" if stars >= 5 else "passive" if stars == 4 else "detractor"
+
+
+def is_negative(m: MentionFacts) -> bool:
+    """Negative by its words, or a review in the detractor bucket whatever the words say."""
+    return m.label == "negative" or nps_bucket(m.stars) == "detractor"
+
+
+def cue_pattern(extra_cues: tuple[str, ...] = ()) -> re.Pattern[str]:
+    """The compiled escalation-cue matcher (built-in cues plus a team's own)."""
+    return _cue_pattern(ESCALATION_CUES + extra_cues) if extra_cues else _DEFAULT_CUES
+
+
+def is_complaint(label: str | None, stars: int | None, text: str, cues: re.Pattern[str] | None = None) -> bool:
+    """A complaint: negative words, a detractor review, or an escalation cue ("chargeback",
+    "switching to") even when the words score neutral. Counts towards repeat detractors."""
+    if label == "negative" or nps_bucket(stars) == "detractor":
+        return True
+    return bool((cues or _DEFAULT_CUES).search(text))
+
+
+def _strength(m: MentionFacts) -> float:
+    by_words = min(1.0, -(m.compound or 0.0)) if m.label == "negative" else 0.0
+    by_stars = {1: 1.0, 2: 0.75, 3: 0.4}.get(m.stars or 0, 0.0)
+    return max(by_words, by_stars)
 
 
 def _cue_pattern(cues: tuple[str, ...]) -> re.Pattern[str]:
@@ -54,62 +101,135 @@ def _cue_pattern(cues: tuple[str, ...]) -> re.Pattern[str]:
 _DEFAULT_CUES = _cue_pattern(ESCALATION_CUES)
 
 
-def _fmt_count(n: int) -> str:
-    return f"{n / 1_000_000:.1f}M" if n >= 1_000_000 else f"{n / 1000:.0f}k" if n >= 10_000 else str(n)
+def fmt_count(n: int) -> str:
+    """48300 -> '48k', 1_200_000 -> '1.2M': reach as people say it."""
+    if n >= 1_000_000:
+        return f"{n / 1_000_000:.1f}M"
+    if n >= 10_000:
+        return f"{n / 1000:.0f}k"
+    if n >= 1000:
+        return f"{n / 1000:.1f}k"
+    return str(n)
+
+
+def _fmt_span(delta: timedelta) -> str:
+    minutes = max(1, round(delta.total_seconds() / 60))
+    if minutes < 120:
+        return f"{minutes} min"
+    hours = round(minutes / 60)
+    return f"{hours} h" if hours < 48 else f"{round(hours / 24)} days"
+
+
+def _who(author: str | None) -> str:
+    return f"@{author.lstrip('@')}" if author else "an author"
 
 
 def thread_risk(mentions: list[MentionFacts], weights: RiskWeights = RiskWeights(),
-                extra_cues: tuple[str, ...] = ()) -> Risk:
-    """Score a thread's escalation risk from its mentions (any order)."""
-    customer = [m for m in mentions if not m.is_brand_account]
+                extra_cues: tuple[str, ...] = (), support_handles: tuple[str, ...] = ()) -> Risk:
+    """Score a thread's escalation risk from its mentions (any order).
+
+    `support_handles` are the brand's own accounts: a customer tagging one is an escalation cue.
+    """
+    customer = sorted((m for m in mentions if not m.is_brand_account), key=lambda m: m.created_at)
     if not customer:
         return Risk(0.0, [])
     parts: list[tuple[float, str]] = []
+    negative = [m for m in customer if is_negative(m)]
+    last = customer[-1].created_at
 
-    negative = [m for m in customer if m.label == "negative"]
+    # Negativity: share, strength and volume (one angry post is half as alarming as four; a pile-on
+    # with some neutral replies is still a pile-on).
     if negative:
         share = len(negative) / len(customer)
-        strength = sum(min(1.0, -(m.compound or 0.0)) for m in negative) / len(negative)
+        strength = sum(_strength(m) for m in negative) / len(negative)
         volume = min(1.0, (len(negative) + 1) / 4)
-        pts = weights.negativity * share * (0.5 + 0.5 * strength) * volume
-        parts.append((pts, f"{len(negative)} of {len(customer)} mentions negative"))
+        pts = weights.negativity * (0.4 + 0.6 * share) * (0.6 + 0.4 * strength) * volume
+        reviews = [m for m in negative if m.stars is not None]
+        if len(customer) == 1 and reviews:
+            text = f"{reviews[0].stars}-star review"
+        elif len(customer) == 1:
+            text = "negative mention"
+        else:
+            text = f"{len(negative)} of {len(customer)} mentions negative"
+        parts.append((pts, text))
 
-    reach = max((m.followers or 0) for m in customer)
+    # Reach: the widest audience in the thread (followers or subreddit members), plus engagement.
+    widest = max(customer, key=lambda m: m.followers or 0)
+    reach = widest.followers or 0
     engagement = sum(m.engagement for m in customer)
     if reach or engagement:
-        reach_pts = weights.reach * min(1.0, math.log10(1 + reach + 10 * engagement) / 6)
+        full = math.log10(1 + weights.reach_full_at)
+        reach_pts = weights.reach * min(1.0, math.log10(1 + reach + 10 * engagement) / full)
         verified = any(m.verified for m in customer)
         if verified:
             reach_pts = min(weights.reach, reach_pts + weights.reach * 0.25)
-        who = f"author has {_fmt_count(reach)} followers" if reach else f"{engagement} engagements"
-        parts.append((reach_pts, who + ("; verified author" if verified else "")))
+        bits = []
+        if reach:
+            noun = "members" if widest.source == "reddit" else "followers"
+            bits.append(f"{_who(widest.author)} has {fmt_count(reach)} {noun}")
+        if verified:
+            bits.append("verified author")
+        if engagement >= 20:
+            bits.append(f"{fmt_count(engagement)} engagements")
+        parts.append((reach_pts, "; ".join(bits) or f"{engagement} engagements"))
 
-    ordered = sorted(customer, key=lambda m: m.created_at)
-    last = ordered[-1].created_at
-    recent = [m for m in ordered if m.created_at > last - timedelta(hours=1)]
-    earlier = [m for m in ordered if m.created_at <= last - timedelta(hours=1)]
-    span_h = max(1.0, (last - ordered[0].created_at).total_seconds() / 3600 - 1)
-    base_rate = len(earlier) / span_h if earlier else 0.0
+    # Velocity: mentions in the last window against the thread's pace before it.
+    window = weights.velocity_window
+    recent = [m for m in customer if m.created_at > last - window]
+    earlier = [m for m in customer if m.created_at <= last - window]
+    span = max(window, last - customer[0].created_at - window)
+    base_rate = len(earlier) / (span / window) if earlier else 0.0
     if len(recent) >= 3 and len(recent) > 2 * base_rate:
-        neg_recent = sum(1 for m in recent if m.label == "negative")
-        minutes = max(1, round((last - recent[0].created_at).total_seconds() / 60))
-        pts = weights.velocity * min(1.0, (len(recent) - 2) / 6)
-        parts.append((pts, f"{len(recent)} mentions ({neg_recent} negative) in {minutes} min"))
+        neg_recent = sum(1 for m in recent if is_negative(m))
+        replies = "replies" if len(customer) > len(recent) or len(recent) > 1 else "mentions"
+        pts = weights.velocity * min(1.0, (len(recent) - 1) / 5) * (0.5 + 0.5 * neg_recent / len(recent))
+        what = f"{neg_recent} negative {replies}" if neg_recent == len(recent) else (
+            f"{len(recent)} {replies} ({neg_recent} negative)")
+        parts.append((pts, f"{what} in {_fmt_span(last - recent[0].created_at)}"))
 
-    pattern = _cue_pattern(ESCALATION_CUES + extra_cues) if extra_cues else _DEFAULT_CUES
-    cues = sorted({c.group(1).lower() for m in customer for c in pattern.finditer(m.text)})
-    if cues:
-        parts.append((weights.cues * min(1.0, len(cues) / 2),
-                      "mentions " + ", ".join(f"'{c}'" for c in cues[:4])))
+    # Escalation cues: money, law, leaving, going public, tagging the support account.
+    pattern = cue_pattern(extra_cues)
+    found = sorted({c.group(1).lower() for m in customer for c in pattern.finditer(m.text)})
+    handles = {h.lower().lstrip("@") for h in support_handles}
+    tagged = sorted({h for m in customer for h in re.findall(r"@(\w+)", m.text) if h.lower() in handles})
+    cue_words = [f"'{c}'" for c in found[:4]] + [f"tags @{h}" for h in tagged[:1]]
+    if cue_words:
+        strength = len(found) + 0.5 * bool(tagged)
+        parts.append((weights.cues * min(1.0, strength / 2), "mentions " + ", ".join(cue_words)
+                      if found else cue_words[0]))
 
-    repeaters = {m.author for m in customer if m.author_negative_before and m.author}
+    # Repeat detractors: authors negative about the brand in other threads recently.
+    repeaters: dict[str, MentionFacts] = {}
+    for m in customer:
+        if m.author and m.author_negative_before and is_complaint(m.label, m.stars, m.text, pattern):
+            best = repeaters.get(m.author)
+            if best is None or m.author_negative_before > best.author_negative_before:
+                repeaters[m.author] = m
     if repeaters:
-        parts.append((weights.repeat_detractors * min(1.0, len(repeaters) / 2),
-                      f"{len(repeaters)} repeat detractor{'s' if len(repeaters) > 1 else ''}"))
+        worst = max(repeaters.values(), key=lambda m: m.author_negative_before)
+        level = sum(min(1.0, m.author_negative_before / weights.repeat_full_at) for m in repeaters.values())
+        n = worst.author_negative_before
+        since = f" in {_fmt_span(worst.created_at - worst.author_negative_since)}" \
+            if worst.author_negative_since else ""
+        text = f"{_who(worst.author)} complained {n} time{'s' if n > 1 else ''} before{since}"
+        if len(repeaters) > 1:
+            text += f" (+{len(repeaters) - 1} more repeat detractor{'s' if len(repeaters) > 2 else ''})"
+        parts.append((weights.repeat_detractors * min(1.0, level), text))
 
+    # Reach and speed amplify trouble; on a thread where nobody complains they are worth a quarter.
+    complaints = any(is_complaint(m.label, m.stars, m.text, pattern) for m in customer)
+    if not complaints:
+        parts = [(p / 4, r) for p, r in parts]
     total = sum(p for p, _ in parts)
-    reasons = [r for p, r in sorted(parts, key=lambda pr: -pr[0]) if p > 0.5]
-    if any(m.is_brand_account for m in mentions):
-        total -= weights.brand_replied_discount
-        reasons.append("brand already replied")
+    reasons = [r for p, r in sorted(parts, key=lambda pr: -pr[0]) if p >= 0.5]
+    brand_posts = [m for m in mentions if m.is_brand_account]
+    if brand_posts:
+        first_reply = min(m.created_at for m in brand_posts)
+        unhappy_after = sum(1 for m in negative if m.created_at > first_reply)
+        if unhappy_after:
+            reasons.append(f"brand replied, {unhappy_after} negative mention{'s' if unhappy_after > 1 else ''}"
+                           " since")
+        else:
+            total -= weights.brand_replied_discount
+            reasons.append("brand already replied")
     return Risk(round(max(0.0, min(100.0, total)), 1), reasons)

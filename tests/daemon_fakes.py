@@ -1,8 +1,7 @@
-"""Local stand-ins for the daemon's fault tests: a search API that can misbehave on cue, a source that
-reads it over real HTTP (requests), and a Slack incoming-webhook server driven by the real slack_sdk.
-
-The X/Reddit sources and the Slack channels are built in their own issues; until they land, these let
-the daemon be tested against real sockets, real status codes and real Retry-After headers.
+"""A search API on 127.0.0.1 that misbehaves on cue, and a source that reads it over real HTTP
+(requests), under several names: several sources failing in different ways at once, in one config.
+The X source itself is tested through tweepy against tests/fakes/x_api.py; these add the many-source
+cases and a source whose answers the crash test controls between restarts.
 """
 
 from __future__ import annotations
@@ -17,10 +16,7 @@ from typing import Any
 from urllib.parse import parse_qs, urlparse
 
 import requests
-from slack_sdk.webhook import WebhookClient
 
-from alerts.channels.base import Channel, ChannelConfig, DeliveryError
-from alerts.message import Alert
 from listener.errors import SourceError
 from listener.models import Batch, Mention
 from listener.sources.base import Source, SourceConfig, SourceQuery
@@ -165,57 +161,8 @@ for _name in FAKE_SOURCE_NAMES:
 
 
 def register() -> None:
-    """Make the fake sources and the Slack test channel known by name (also inside a daemon subprocess)."""
-    from alerts.channels import CHANNELS
+    """Make the fake sources known by name (also inside a daemon subprocess)."""
     from listener.sources import SOURCES
 
     for name in FAKE_SOURCE_NAMES:
         SOURCES[name] = f"tests.daemon_fakes:Source_{name}"
-    CHANNELS["slack_test"] = "tests.daemon_fakes:SlackWebhookTestChannel"
-
-
-class FakeSlackWebhook(_Server):
-    """An incoming-webhook endpoint that answers like Slack: `ok`, or the faults queued in `faults`
-    (500, "429:1" with Retry-After). Records every message that was accepted."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.faults: list[Any] = []
-        self.stuck: Any = None
-        self.accepted: list[dict] = []
-        self.attempts = 0
-
-    def respond(self, method, path, query, body, headers):
-        with self.lock:
-            self.attempts += 1
-            fault = self.stuck if self.stuck is not None else (self.faults.pop(0) if self.faults else None)
-            if fault is not None:
-                status, hdrs, _ = _fault(fault)
-                return status, hdrs, "rate_limited" if status == 429 else "internal_error"
-            self.accepted.append(json.loads(body))
-        return 200, {"Content-Type": "text/plain"}, "ok"
-
-
-class SlackWebhookTestChannelConfig(ChannelConfig):
-    url: str
-
-
-class SlackWebhookTestChannel(Channel):
-    """Sends through slack_sdk's WebhookClient; 429 → retry after Slack's Retry-After, 5xx → retry."""
-
-    Config = SlackWebhookTestChannelConfig
-    config: SlackWebhookTestChannelConfig
-
-    def send(self, alert: Alert, idem_key: str, previous_ref: str | None = None) -> str | None:
-        # Slack message metadata carries the key, so a receiver (or a later lookup) can tell a repeat.
-        resp = WebhookClient(self.config.url, timeout=5).send_dict({
-            "text": alert.plain_text(), "unfurl_links": False,
-            "metadata": {"event_type": "overheard_alert", "event_payload": {"idempotency_key": idem_key}},
-        })
-        if resp.status_code == 200 and resp.body == "ok":
-            return None
-        if resp.status_code == 429:
-            after = resp.headers.get("Retry-After") or resp.headers.get("retry-after")
-            raise DeliveryError("Slack rate limited the webhook", retry_after=float(after[0] if isinstance(
-                after, list) else after) if after else None)
-        raise DeliveryError(f"Slack answered {resp.status_code}: {resp.body[:100]}")

@@ -11,7 +11,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-# The real CLI, with the test's fake sources and Slack test channel registered by name first.
+# The real CLI, with the test's fake sources registered by name first.
 DAEMON_CMD = [sys.executable, "-c",
               "import tests.daemon_fakes as f; f.register(); from listener.cli import main; main()"]
 ROOT = Path(__file__).resolve().parent.parent

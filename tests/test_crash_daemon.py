@@ -1,13 +1,15 @@
 """Crash safety: `overheard run` killed with SIGKILL at random moments, many times, then restarted.
 
 Mentions arrive between restarts from two sources: export files (the file source) and a search API
-over HTTP with a since_id cursor. Alerts go to two receivers: an alert file and a Slack incoming
-webhook on 127.0.0.1 driven by slack_sdk. At the end every mention the sources served is stored
-exactly once, every alert reached each receiver, the file exactly once, and Slack exactly once per
-idempotency key (the key travels as message metadata; Slack itself cannot be asked whether a post
-was made, so a kill between Slack accepting a post and the outbox marking it may repeat that one
-post — the test counts those and allows at most one per kill). The kills are seeded, so a failure
-can be replayed: the seed and the kill times are in the assertion message.
+over HTTP with a since_id cursor. Alerts go to three receivers: an alert file, a generic JSON webhook
+(the real webhook channel, with its Idempotency-Key header) and a Slack incoming webhook (the real
+slack_webhook channel on slack_sdk) on a Slack-compatible server on 127.0.0.1. At the end every
+mention the sources served is stored exactly once and every alert reached every receiver: the file
+exactly once; the webhook exactly once per idempotency key (a receiver that drops keys it has seen
+gets each alert once); Slack at least once — an incoming webhook cannot be asked whether a post was
+made, so a kill between Slack accepting a post and the outbox marking it can repeat that one post.
+The test counts those repeats and allows at most one per kill per receiver. The kills are seeded,
+so a failure can be replayed: the seed and the kill times are in the assertion message.
 """
 
 from __future__ import annotations
@@ -15,11 +17,12 @@ from __future__ import annotations
 import json
 import os
 import random
+import re
 import time
 
 import pytest
 
-from tests.daemon_fakes import FakeSearchApi, FakeSlackWebhook
+from tests.daemon_fakes import FakeSearchApi
 from tests.daemon_helpers import (
     ANGRY,
     FAST_DAEMON,
@@ -32,6 +35,7 @@ from tests.daemon_helpers import (
     tail,
     wait_for,
 )
+from tests.fakes_slack.server import FakeSlack, WebhookReceiver
 from tests.helpers import write_config
 
 SEED = int(os.environ.get("OVERHEARD_CRASH_SEED", "20261124"))  # set it to explore other kill times
@@ -44,24 +48,34 @@ interval_minutes = 0.005
 paths = ["in/*.jsonl"]
 default_source = "x"
 
+# Hundreds of alerts in a minute: the hourly cap per receiver (which would send the overflow as a
+# digest) is off, so each alert is a message the test can count.
 [[alerts.receivers]]
 name = "support"
 type = "file"
 path = "alerts.jsonl"
+max_per_hour = 0
 
 [sources.api_ok]
 interval_minutes = 0.005
 base_url = "{api}"
 
 [[alerts.receivers]]
+name = "hook"
+type = "webhook"
+url = "{hook}"
+max_per_hour = 0
+
+[[alerts.receivers]]
 name = "slack"
-type = "slack_test"
-url = "{slack}/services/T0/B0/X"
+type = "slack_webhook"
+url_env = "CRASH_TEST_SLACK_URL"
+max_per_hour = 0
 
 [[alerts.rules]]
 name = "all"
 min_risk = 0
-receivers = ["support", "slack"]
+receivers = ["support", "hook", "slack"]
 
 [alerts.levels]
 warning = 10
@@ -102,18 +116,31 @@ def _received(path) -> list[str]:
 
 
 @pytest.fixture
-def fakes():
-    api, slack = FakeSearchApi(), FakeSlackWebhook()
-    yield api, slack
+def fakes(monkeypatch):
+    api, slack, hook = FakeSearchApi(), FakeSlack().start(), WebhookReceiver().start()
+    monkeypatch.setenv("CRASH_TEST_SLACK_URL", slack.webhook_url)  # the daemon subprocess inherits it
+    yield api, slack, hook
     api.close()
-    slack.close()
+    slack.stop()
+    hook.stop()
+
+
+def _thread_of(post: dict) -> str:
+    """Which thread a Slack post is about, from the people quoted in it."""
+    text = json.dumps(post)
+    found = re.search(r"(t\d+)-user\d", text)
+    if found:
+        return f"x:{found.group(1)}-0"
+    found = re.search(r"@p(\d+)", text)
+    assert found, text[:300]
+    return f"api_ok:{1000 + int(found.group(1))}"
 
 
 def test_kill_9_at_random_moments_loses_nothing_and_sends_nothing_twice(tmp_path, fakes):
-    api, slack = fakes
+    api, slack, hook = fakes
     rng = random.Random(SEED)
     (tmp_path / "in").mkdir()
-    config = write_config(tmp_path, CONFIG.format(api=api.url, slack=slack.url))
+    config = write_config(tmp_path, CONFIG.format(api=api.url, hook=hook.url))
     db, log, alerts = tmp_path / "overheard.db", tmp_path / "daemon.log", tmp_path / "alerts.jsonl"
     served: set[str] = set()
     served_api: set[str] = set()
@@ -150,9 +177,9 @@ def test_kill_9_at_random_moments_loses_nothing_and_sends_nothing_twice(tmp_path
 
     # The last run is left alone until everything is done, then stopped gracefully.
     proc = start_daemon(config, log)
-    expected_alerts = {f"{t}|all|warning|{r}" for t in angry_threads for r in ("support", "slack")}
+    expected_alerts = {f"{t}|all|warning|{r}" for t in angry_threads for r in ("support", "hook", "slack")}
     to_file = {k for k in expected_alerts if k.endswith("|support")}
-    to_slack = {k for k in expected_alerts if k.endswith("|slack")}
+    to_hook = {k for k in expected_alerts if k.endswith("|hook")}
 
     def settled() -> bool:
         stored = db_query(db, "SELECT COUNT(*) FROM mentions")
@@ -186,10 +213,13 @@ def test_kill_9_at_random_moments_loses_nothing_and_sends_nothing_twice(tmp_path
     assert set(received) == to_file, (
         f"missing {sorted(to_file - set(received))[:5]}, unexpected "
         f"{sorted(set(received) - to_file)[:5]} ({replay})")
-    posted = [m["metadata"]["event_payload"]["idempotency_key"] for m in slack.accepted]
-    assert set(posted) == to_slack, f"Slack missing {sorted(to_slack - set(posted))[:5]} ({replay})"
+    hooked = [r.headers["idempotency-key"] for r in hook.received]
+    assert set(hooked) == to_hook, f"webhook missing {sorted(to_hook - set(hooked))[:5]} ({replay})"
+    hook_repeats = len(hooked) - len(set(hooked))
+    posted = [_thread_of(p) for p in slack.webhook_posts]
+    assert set(posted) == angry_threads, f"Slack missing {sorted(angry_threads - set(posted))[:5]} ({replay})"
     slack_repeats = len(posted) - len(set(posted))
-    assert slack_repeats <= CYCLES, replay  # at most the one post in flight at each kill
+    assert hook_repeats <= CYCLES and slack_repeats <= CYCLES, replay  # at most the post in flight at a kill
     outbox = db_query(db, "SELECT idem_key, delivered_at FROM outbox")
     assert {k for k, _ in outbox} == expected_alerts and all(d for _, d in outbox), replay
     queue_items = db_query(db, "SELECT thread_key FROM queue_items")
@@ -197,5 +227,6 @@ def test_kill_9_at_random_moments_loses_nothing_and_sends_nothing_twice(tmp_path
     # The run records add up even across kills: each batch moved its run's counts in its transaction.
     assert db_query(db, "SELECT SUM(new) FROM runs")[0][0] == len(served) + len(served_api), replay
     print(f"crash test: {CYCLES} kill -9 cycles, {len(served) + len(served_api)} mentions, "
-          f"{len(expected_alerts)} alerts; Slack posts repeated by a kill: {slack_repeats}; "
+          f"{len(expected_alerts)} alerts; repeated by a kill: webhook {hook_repeats} (dropped by key), "
+          f"Slack {slack_repeats}; "
           f"{_what_the_kills_hit(log)}")

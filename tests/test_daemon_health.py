@@ -27,6 +27,7 @@ path = "ops.jsonl"
 name = "ops"
 kinds = ["health"]
 receivers = ["ops"]
+group_interval_minutes = 0
 [daemon]
 backoff_base_seconds = 10
 backoff_max_seconds = 100

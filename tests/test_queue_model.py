@@ -32,7 +32,7 @@ def test_flagged_threads_open_one_item_each_and_new_mentions_join_it(env):
     config, store, queue, ids = env
     assert len(ids) == 2
     item = queue.get(ids[0])
-    assert (item.state, item.priority, item.author) == ("new", "medium", "customer0")
+    assert (item.state, item.priority, item.author) == ("new", "high", "customer0")  # risk 76: a 4-post pile-on
     assert item.first_response_due and item.resolution_due
     # another mention in the same thread joins the item instead of opening a second one
     store.save_batch("x", "test", Batch(mentions=[Mention(
@@ -267,5 +267,5 @@ def test_a_breach_is_delivered_by_the_pipeline_once(env):
     lines = [json.loads(line) for line in (config.base_dir / "alerts.jsonl").read_text().splitlines()]
     sla = [line for line in lines if line["kind"] == "sla"]
     assert len(sla) == 1
-    assert sla[0]["title"] == f"SLA breached: first response on queue item {ids[0]} (medium priority)"
+    assert sla[0]["title"] == f"SLA breached: first response on queue item {ids[0]} (high priority)"
     assert sla[0]["queue_url"].endswith(f"/items/{ids[0]}")

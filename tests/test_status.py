@@ -32,6 +32,7 @@ path = "ops.jsonl"
 name = "ops"
 kinds = ["sla", "health"]
 receivers = ["ops"]
+group_interval_minutes = 0
 """
 
 

@@ -11,6 +11,10 @@ if TYPE_CHECKING:
 CHANNELS: dict[str, str] = {
     "console": "alerts.channels.console:ConsoleChannel",
     "file": "alerts.channels.file:FileChannel",
+    "slack_webhook": "alerts.channels.slack_webhook:SlackWebhookChannel",
+    "slack_bot": "alerts.channels.slack_bot:SlackBotChannel",
+    "email": "alerts.channels.email:EmailChannel",
+    "webhook": "alerts.channels.webhook:WebhookChannel",
 }
 
 

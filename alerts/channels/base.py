@@ -3,18 +3,23 @@
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from collections.abc import Mapping
 from typing import Any, ClassVar
 
 from pydantic import Field
 
 from alerts.message import Alert
-from listener.config import Section
+from listener.config import QuietHours, Section
 
 
 class ChannelConfig(Section):
     name: str = Field(min_length=1)
     type: str
     enabled: bool = True
+    # At most this many messages an hour; the overflow is held and summarised in one digest. 0: no cap.
+    max_per_hour: int = Field(default=20, ge=0)
+    # Hold alerts in these hours and send them as one digest when they end.
+    quiet_hours: QuietHours | None = None
 
 
 class DeliveryError(Exception):
@@ -24,6 +29,21 @@ class DeliveryError(Exception):
         super().__init__(message)
         self.retry_after = retry_after
         self.permanent = permanent
+
+
+def retry_after_seconds(headers: Mapping[str, Any] | None, default: float) -> float:
+    """Seconds from a Retry-After header (either case, a number or a list of one); `default` if absent."""
+    if not headers:
+        return default
+    for key, value in headers.items():
+        if key.lower() == "retry-after":
+            if isinstance(value, (list, tuple)):
+                value = value[0] if value else ""
+            try:
+                return max(0.0, float(value))
+            except (TypeError, ValueError):
+                return default
+    return default
 
 
 class Channel(ABC):

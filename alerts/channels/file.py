@@ -10,6 +10,7 @@ from pydantic import Field
 
 from alerts.channels.base import Channel, ChannelConfig
 from alerts.message import Alert
+from alerts.slack_format import slack_message
 
 
 class FileChannelConfig(ChannelConfig):
@@ -43,8 +44,9 @@ class FileChannel(Channel):
         if idem_key in self._keys_written():
             return None
         self.path.parent.mkdir(parents=True, exist_ok=True)
+        # "slack": the Block Kit message a Slack receiver would get, so a file shows what Slack would.
         record = {"idem_key": idem_key, "receiver": self.name, "updates": previous_ref, **alert.to_dict(),
-                  "text": alert.plain_text()}
+                  "text": alert.plain_text(), "slack": slack_message(alert)}
         with open(self.path, "a", encoding="utf-8") as fh:
             fh.write(json.dumps(record, ensure_ascii=False) + "\n")
             fh.flush()

@@ -29,9 +29,27 @@ def summary_table(counts: dict[str, int], report: PipelineReport, files: list[Pa
     table.add_row("alerts (delivered)", f"{counts['alerts']:,} ({counts['alerts_delivered']:,})")
     table.add_row("support queue, open", f"{counts['queue_open']:,}")
     table.add_row("quarantined items", f"{counts['quarantined']:,}")
-    for path in files:
-        table.add_row("file written", str(path))
+    for label, where in files_by_kind(files):
+        table.add_row(label, where)
     return table
+
+
+_KINDS = {".db": "database", ".csv": "trend CSV", ".json": "trend JSON", ".png": "chart", ".html": "report",
+          ".jsonl": "alerts file"}
+
+
+def files_by_kind(files: list[Path]) -> list[tuple[str, str]]:
+    """One row per kind of file and folder: 'trend CSV (10)' -> 'overheard-demo/trends/'."""
+    groups: dict[tuple[str, Path], list[Path]] = {}
+    for path in files:
+        groups.setdefault((_KINDS.get(path.suffix, "file"), path.parent), []).append(path)
+    rows = []
+    for (kind, folder), paths in groups.items():
+        if len(paths) == 1:
+            rows.append((kind, str(paths[0])))
+        else:
+            rows.append((f"{kind}s ({len(paths)})", f"{folder}/"))
+    return rows
 
 
 def print_errors(report: PipelineReport) -> None:
@@ -50,13 +68,16 @@ def demo(workspace: Path) -> None:
         result = run_demo(workspace)
     print_errors(result.report)
     console.print(summary_table(result.counts, result.report, result.files))
-    console.print(f"Workspace: {workspace.resolve()}  (config: {result.config.path})")
-    console.print(f"Try: overheard --help   ·   overheard report --since 7d --config {result.config.path}")
+    cfg = result.config.path
+    lines = [f"Workspace: {workspace.resolve()}", "Next:"]
     if result.login:
-        console.print(f"Open the support queue: overheard serve --config {result.config.path}\n"
-                      f"  then http://{result.config.web.host}:{result.config.web.port}/ and log in as "
-                      f"{result.login[0]} / {result.login[1]} (demo workspace only; also in "
-                      f"{result.workspace / 'demo-login.txt'})", markup=False)
+        lines.append(f"  overheard serve --config {cfg}    # the support queue at "
+                     f"http://{result.config.web.host}:{result.config.web.port}/")
+        lines.append(f"      log in as {result.login[0]} / {result.login[1]}  (demo workspace only; "
+                     f"also in {result.workspace / 'demo-login.txt'})")
+    lines.append(f"  overheard report --since 7d --config {cfg}    # the marketers' report")
+    lines.append(f"  overheard alerts backtest --since 14d --config {cfg}    # tune alert rules")
+    console.print("\n".join(lines), markup=False, soft_wrap=True)
 
 
 @click.command()

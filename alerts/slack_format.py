@@ -1,0 +1,199 @@
+"""Slack Block Kit for an alert: what happened, the top mentions, risk and reasons, links, buttons.
+
+Every piece of user text goes through `mrkdwn_escape`, so a mention containing `<!channel>` or
+`<@U123>` shows as text and pings nobody. The plain `text` fallback (notifications, old clients)
+is escaped the same way because Slack parses it as mrkdwn too. The queue helper rebuilds a message
+with `slack_message(alert, state=...)` when a button is clicked.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import quote, urlsplit
+
+from alerts.message import DIGEST_LINES, Alert, AlertMention
+from sentiment.risk import fmt_count
+
+# The action_ids the queue's interactivity endpoint handles; value = the queue item id.
+QUEUE_ACTIONS = (
+    ("queue_claim", "Claim", "primary"),
+    ("queue_snooze", "Snooze 1h", None),
+    ("queue_resolve", "Resolve", None),
+    ("queue_dismiss", "Dismiss", "danger"),
+)
+_LEVEL_ICON = {"critical": ":red_circle:", "warning": ":large_orange_circle:"}
+MAX_SECTION = 2900  # Slack rejects a section text over 3000 characters
+MENTION_CHARS = 280
+
+
+def mrkdwn_escape(text: str | None) -> str:
+    """Escape &, < and > (in that order) so Slack shows the text as typed and parses no mention or link."""
+    return (text or "").replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def _truncate(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def safe_url(url: str | None) -> str | None:
+    """An http(s) URL made safe inside `<url|label>`; anything else (javascript:, junk) is dropped."""
+    if not url:
+        return None
+    try:
+        scheme = urlsplit(url).scheme.lower()
+    except ValueError:
+        return None
+    if scheme not in ("http", "https"):
+        return None
+    return (url.replace("&", "&amp;").replace("<", "%3C").replace(">", "%3E").replace("|", "%7C")
+            .replace(" ", "%20"))[:2000]
+
+
+def button_url(url: str | None) -> str | None:
+    """An http(s) URL for a button's `url` field: characters outside the URL alphabet percent-encoded."""
+    if not safe_url(url):
+        return None
+    return quote(url or "", safe=":/?#[]@!$&'()*+,;=%~")[:3000]
+
+
+def link(url: str | None, label: str) -> str:
+    """A mrkdwn link with an escaped label, or just the label when the URL is unusable."""
+    safe = safe_url(url)
+    return f"<{safe}|{mrkdwn_escape(label)}>" if safe else mrkdwn_escape(label)
+
+
+def _quote(text: str) -> str:
+    body = mrkdwn_escape(_truncate(" ".join(text.split()), MENTION_CHARS))
+    return "> " + body
+
+
+def _mention_block(m: AlertMention) -> dict[str, Any]:
+    # truncate before escaping and keep the head short, so the link after it is never cut in half
+    who = f"*@{mrkdwn_escape(_truncate(m.author.lstrip('@'), 60))}*" if m.author else "*someone*"
+    facts = []
+    if m.followers:
+        facts.append(f"{fmt_count(m.followers)} {'members' if m.source == 'reddit' else 'followers'}")
+    if m.verified:
+        facts.append("verified")
+    if m.complaints_before:
+        facts.append(f"complained {m.complaints_before}x before")
+    head = who + (f" ({', '.join(facts)})" if facts else "")
+    if safe_url(m.url):
+        head += " · " + link(m.url, "post")
+    return {"type": "section", "text": {"type": "mrkdwn", "text": _truncate(head + "\n" + _quote(m.text),
+                                                                          MAX_SECTION)}}
+
+
+def _header_text(alert: Alert) -> str:
+    where = " on ".join(x for x in (alert.brand, alert.source) if x)
+    kind = {"thread": "Negative thread", "spike": "Negative spike", "sla": "SLA", "health": "Health"}.get(
+        alert.kind, alert.kind.title())
+    level = alert.level.title()
+    if alert.previous_level:
+        level = f"{alert.previous_level.title()} → {level}"
+    # header blocks are plain_text (never parsed for mentions) and at most 150 characters
+    return _truncate(f"{level} · {kind}" + (f" · {where}" if where else ""), 150)
+
+
+def fallback_text(alert: Alert) -> str:
+    """The plain `text` Slack shows in notifications; escaped because Slack parses it as mrkdwn."""
+    if alert.kind == "digest":
+        return _truncate(mrkdwn_escape(alert.title), 300)
+    reasons = "; ".join(alert.reasons[:2])
+    return _truncate(mrkdwn_escape(f"{alert.headline()} (risk {alert.risk:.0f}/100)"
+                                   + (f" — {reasons}" if reasons else "")), 300)
+
+
+def _buttons(alert: Alert) -> dict[str, Any] | None:
+    elements: list[dict[str, Any]] = []
+    post = button_url(alert.url)
+    if post:
+        elements.append({"type": "button", "action_id": "open_post", "url": post,
+                         "text": {"type": "plain_text", "text": "Open post"}})
+    queue_link = button_url(alert.queue_url)
+    if queue_link:
+        elements.append({"type": "button", "action_id": "open_queue_item", "url": queue_link,
+                         "text": {"type": "plain_text", "text": "Queue item"}})
+    if alert.queue_item_id is not None:
+        for action_id, label, style in QUEUE_ACTIONS:
+            button: dict[str, Any] = {"type": "button", "action_id": action_id, "value": str(alert.queue_item_id),
+                                      "text": {"type": "plain_text", "text": label}}
+            if style:
+                button["style"] = style
+            elements.append(button)
+    return {"type": "actions", "block_id": f"queue:{alert.queue_item_id or '-'}", "elements": elements} \
+        if elements else None
+
+
+def _digest_blocks(alert: Alert) -> list[dict[str, Any]]:
+    blocks: list[dict[str, Any]] = [
+        {"type": "header", "text": {"type": "plain_text", "text": _truncate(alert.title, 150)}},
+    ]
+    if alert.note:
+        blocks.append({"type": "context", "elements": [{"type": "mrkdwn", "text": mrkdwn_escape(alert.note)}]})
+    lines = []
+    for g in alert.grouped[:DIGEST_LINES]:
+        title = link(g.url, _truncate(g.title, 120)) if safe_url(g.url) else mrkdwn_escape(_truncate(g.title, 120))
+        line = f"{_LEVEL_ICON.get(g.level, ':white_circle:')} *{mrkdwn_escape(g.level)}* · risk {g.risk:.0f} · " \
+               f"{mrkdwn_escape(g.brand or '')} {mrkdwn_escape(g.source or '')}: {title}"
+        if g.reasons:
+            line += f" — {mrkdwn_escape(_truncate(g.reasons[0], 200))}"
+        if safe_url(g.queue_url):
+            line += " · " + link(g.queue_url, "queue item")
+        lines.append(line)
+    if len(alert.grouped) > DIGEST_LINES:
+        lines.append(f"…and {len(alert.grouped) - DIGEST_LINES} more")
+    chunk = ""
+    for line in lines:  # split into sections under Slack's 3000-character limit
+        if len(chunk) + len(line) + 1 > MAX_SECTION and chunk:
+            blocks.append({"type": "section", "text": {"type": "mrkdwn", "text": chunk}})
+            chunk = ""
+        chunk += ("\n" if chunk else "") + _truncate(line, MAX_SECTION)
+    if chunk:
+        blocks.append({"type": "section", "text": {"type": "mrkdwn", "text": chunk}})
+    return blocks
+
+
+def slack_blocks(alert: Alert, state: str | None = None) -> list[dict[str, Any]]:
+    """The Block Kit blocks of `alert`. `state` (e.g. "claimed by Ana") is shown when the queue updates it."""
+    if alert.kind == "digest":
+        return _digest_blocks(alert)
+    blocks: list[dict[str, Any]] = [
+        {"type": "header", "text": {"type": "plain_text", "text": _header_text(alert)}},
+    ]
+    summary = f"{_LEVEL_ICON.get(alert.level, ':white_circle:')} *{mrkdwn_escape(_truncate(alert.title, 300))}*"
+    if alert.kind in ("thread", "spike"):
+        summary += f"\nEscalation risk *{alert.risk:.0f}*/100" if alert.kind == "thread" else ""
+    if alert.reasons:
+        summary += "\n*Why:*\n" + "\n".join(f"• {mrkdwn_escape(r)}" for r in alert.reasons[:6])
+    blocks.append({"type": "section", "text": {"type": "mrkdwn", "text": _truncate(summary, MAX_SECTION)}})
+    if alert.mentions:
+        blocks.append({"type": "divider"})
+        blocks.extend(_mention_block(m) for m in alert.mentions[:3])
+    context = [f"rule *{mrkdwn_escape(alert.rule)}*"]
+    if alert.thread_key:
+        context.append(f"thread `{mrkdwn_escape(alert.thread_key)}`")
+    if alert.note:
+        context.append(mrkdwn_escape(alert.note))
+    if state:
+        context.append(mrkdwn_escape(state))
+    blocks.append({"type": "context", "elements": [{"type": "mrkdwn", "text": _truncate(" · ".join(context),
+                                                                                          MAX_SECTION)}]})
+    actions = _buttons(alert)
+    if actions:
+        blocks.append(actions)
+    return blocks
+
+
+def slack_message(alert: Alert, state: str | None = None) -> dict[str, Any]:
+    """`{"text": fallback, "blocks": [...]}`: the arguments of chat.postMessage / chat.update / a webhook."""
+    return {"text": fallback_text(alert), "blocks": slack_blocks(alert, state)}
+
+
+def escalation_reply(alert: Alert) -> str:
+    """The threaded reply posted under the first message when a thread's risk rises."""
+    was = f" (was {alert.previous_level})" if alert.previous_level else ""
+    text = f"Risk rose to *{alert.risk:.0f}*/100, now *{mrkdwn_escape(alert.level)}*{was}."
+    if alert.reasons:
+        text += " " + "; ".join(mrkdwn_escape(r) for r in alert.reasons[:3])
+    return _truncate(text, MAX_SECTION)

@@ -95,11 +95,17 @@ def collect_source(store: Store, source: Source, *, backfill: timedelta | None =
 
     After a refused credential or a rate limit the source's remaining queries are skipped this run:
     they would only be refused too (and spend requests); the next run resumes each from its cursor.
+    Only queries in the same `limit_scope` are skipped: one blocked feed host or Mastodon instance
+    does not hold back the others.
     """
     total = SaveResult()
     errors: list[str] = []
+    stopped: set[str] = set()
     for query in source.queries():
         if brand and query.brand not in (None, brand):
+            continue
+        scope = source.limit_scope(query)
+        if scope in stopped:
             continue
         if on_query:
             on_query(query)
@@ -111,7 +117,7 @@ def collect_source(store: Store, source: Source, *, backfill: timedelta | None =
         for attr in ("fetched", "new", "duplicates", "quarantined"):
             setattr(total, attr, getattr(total, attr) + getattr(run.result, attr))
         if run.error and (run.error.auth or run.error.retry_after is not None):
-            break
+            stopped.add(scope)
     return total, errors
 
 

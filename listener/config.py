@@ -503,10 +503,16 @@ def check_config_secrets(config: Config) -> None:
 
 def _check_env_fields(config: Config, prefix: str, section: BaseModel) -> None:
     for field_name in type(section).model_fields:
+        value = getattr(section, field_name)
         if field_name.endswith("_env"):
-            env_name = getattr(section, field_name)
-            if env_name:
-                config.secret(f"{prefix}.{field_name}", env_name)
+            if value:
+                config.secret(f"{prefix}.{field_name}", value)
+        elif isinstance(value, BaseModel):  # nested tables (e.g. one per Mastodon instance) hold secrets too
+            _check_env_fields(config, f"{prefix}.{field_name}", value)
+        elif isinstance(value, list):
+            for i, item in enumerate(value):
+                if isinstance(item, BaseModel):
+                    _check_env_fields(config, f"{prefix}.{field_name}[{i}]", item)
 
 
 def _cross_check(name: str, file: _ConfigFile) -> None:

@@ -80,9 +80,18 @@ def backoff_seconds(daemon: DaemonConfig, failures: int, retry_after: float | No
     return float(retry_after) if retry_after is not None and retry_after > 0 else exponential
 
 
+def scope_backoff_left(store: Store, source: str, scope: str, now: datetime) -> float:
+    """Seconds until one rate-limit scope of a source (a feed's host, an instance) may be asked again."""
+    if not scope:
+        return 0.0
+    until = store.scalar("SELECT backoff_until FROM source_backoff WHERE source = ? AND scope = ?", (source, scope))
+    return max(0.0, (parse_iso(until) - now).total_seconds()) if until else 0.0
+
+
 def record_failure(store: Store, config: Config, source: str, error: BaseException,
-                   now: datetime | None = None) -> SourceHealth:
-    """A run of `source` failed: count it, back off, and alert when the source turns unhealthy."""
+                   now: datetime | None = None, scope: str = "") -> SourceHealth:
+    """A run of `source` failed: count it, back off (the whole source, or only the query's rate-limit
+    `scope` when the source reads many hosts), and alert when the source turns unhealthy."""
     now = now or utcnow()
     daemon = config.daemon
     auth = isinstance(error, SourceError) and error.auth
@@ -93,7 +102,14 @@ def record_failure(store: Store, config: Config, source: str, error: BaseExcepti
         health.last_error = str(error)[:500]
         health.last_failure_at = iso(now)
         until = now + timedelta(seconds=backoff_seconds(daemon, health.consecutive_failures, retry_after, auth))
-        health.backoff_until = iso(until + timedelta(microseconds=999_999))  # rounded up: never ask early
+        stamp = iso(until + timedelta(microseconds=999_999))  # rounded up: never ask early
+        if scope:
+            store.conn.execute(
+                "INSERT INTO source_backoff (source, scope, backoff_until) VALUES (?, ?, ?) "
+                "ON CONFLICT (source, scope) DO UPDATE SET backoff_until = excluded.backoff_until",
+                (source, scope, stamp))
+        else:
+            health.backoff_until = stamp
         new_state = None
         if auth and health.state != "auth":
             new_state = "auth"
@@ -108,10 +124,13 @@ def record_failure(store: Store, config: Config, source: str, error: BaseExcepti
     return health
 
 
-def record_success(store: Store, config: Config, source: str, now: datetime | None = None) -> SourceHealth:
+def record_success(store: Store, config: Config, source: str, now: datetime | None = None,
+                   scope: str = "") -> SourceHealth:
     """A run of `source` worked: clear the backoff; a failing source recovers (and says so)."""
     now = now or utcnow()
     with store.transaction():
+        if scope:
+            store.conn.execute("DELETE FROM source_backoff WHERE source = ? AND scope = ?", (source, scope))
         health = SourceHealth.load(store, source)
         health.consecutive_failures = 0
         health.backoff_until = None

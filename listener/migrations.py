@@ -400,6 +400,19 @@ MIGRATIONS += [
         );
         """,
     ),
+    (
+        71,
+        "daemon: backoff per rate-limit scope of a source that reads many hosts",
+        """
+        -- An RSS feed or a Mastodon instance answering 429 backs off alone, not the whole source.
+        CREATE TABLE source_backoff (
+            source TEXT NOT NULL,
+            scope TEXT NOT NULL,
+            backoff_until TEXT NOT NULL,
+            PRIMARY KEY (source, scope)
+        );
+        """,
+    ),
 ]
 
 # Features append their migrations in merge order; they apply in number order.

@@ -39,7 +39,7 @@ from alerts.channels.base import Channel
 from listener.collect import build_sources, collect_query
 from listener.config import Config
 from listener.errors import UserError
-from listener.health import SourceHealth, record_failure, record_success
+from listener.health import SourceHealth, record_failure, record_success, scope_backoff_left
 from listener.logs import event
 from listener.models import iso, utcnow
 from listener.pipeline import build_channels, process
@@ -323,15 +323,17 @@ class Daemon:
         new = 0
         with self._job(collect_job_id(source_name, query_key)) as store:
             now = utcnow()
-            wait = SourceHealth.load(store, source_name).backoff_left(now)
-            if wait > 0:
-                event(log, "run_skipped", logging.DEBUG, source=source_name, query=query_key,
-                      backoff_s=round(wait, 1))
-                return 0
             source = self.sources[source_name]
             query = next((q for q in source.queries() if q.key == query_key), None)
             if query is None:
                 return 0  # the query went away (file removed); the refresh job drops its job
+            scope = source.limit_scope(query)
+            wait = max(SourceHealth.load(store, source_name).backoff_left(now),
+                       scope_backoff_left(store, source_name, scope, now))
+            if wait > 0:
+                event(log, "run_skipped", logging.DEBUG, source=source_name, query=query_key,
+                      backoff_s=round(wait, 1))
+                return 0
             error: BaseException | None = None
             try:
                 run = collect_query(store, source, query, should_stop=self.stopping.is_set)
@@ -341,14 +343,15 @@ class Daemon:
                 log.exception("source %s raised %s (not a SourceError)", source_name, type(exc).__name__)
                 error, result, duration = exc, SaveResult(), 0.0
             if error is not None:
-                health = record_failure(store, self.config, source_name, error)
+                health = record_failure(store, self.config, source_name, error, scope=scope)
             else:
-                health = record_success(store, self.config, source_name)
+                health = record_success(store, self.config, source_name, scope=scope)
             event(log, "run", logging.WARNING if error else logging.INFO, source=source_name, query=query_key,
                   fetched=result.fetched, new=result.new, duplicates=result.duplicates,
                   quarantined=result.quarantined, errors=int(error is not None), duration_s=duration,
                   error=str(error) if error else None, health=health.state,
-                  backoff_s=round(health.backoff_left(utcnow()), 1) or None)
+                  backoff_s=round(max(health.backoff_left(utcnow()),
+                                      scope_backoff_left(store, source_name, scope, utcnow())), 1) or None)
             new = result.new
         return new
 

@@ -88,7 +88,8 @@ def read_status(store: Store, config: Config, now: datetime | None = None) -> St
             "SELECT MAX(finished_at) FROM runs WHERE source = ? AND errors = 0", (name,))
         next_runs = [j["next_run_at"] for j in jobs if j["source"] == name and j["next_run_at"]]
         next_run = min(next_runs) if next_runs and pid else None
-        backoff = h.get("backoff_until")
+        backoff = max(filter(None, [h.get("backoff_until"), store.scalar(
+            "SELECT MAX(backoff_until) FROM source_backoff WHERE source = ?", (name,))]), default=None)
         if backoff and parse_iso(backoff) <= now:
             backoff = None
         if backoff and next_run and backoff > next_run:

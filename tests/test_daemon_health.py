@@ -12,7 +12,7 @@ import pytest
 
 from listener.config import load_config
 from listener.errors import SourceError
-from listener.health import SourceHealth, backoff_seconds, record_failure, record_success
+from listener.health import SourceHealth, backoff_seconds, record_failure, record_success, scope_backoff_left
 from listener.logs import event, setup_logging
 from listener.scheduler import Daemon
 from listener.store import Store
@@ -135,3 +135,14 @@ def test_jobs_are_planned_with_deliberate_scheduler_settings(tmp_path):
     assert {"process", "sla", "trends", "retention", "sources"} <= set(plan)
     defaults = daemon.scheduler._job_defaults
     assert defaults == {"coalesce": True, "max_instances": 1, "misfire_grace_time": 120}
+
+
+def test_a_source_reading_many_hosts_backs_off_one_host_only(config):
+    now = at(20)
+    with Store(config.db_path) as store:
+        h = record_failure(store, config, "rss", SourceError("429", retry_after=120), now, scope="a.example")
+        assert h.backoff_left(now) == 0  # the source as a whole may still be asked...
+        assert scope_backoff_left(store, "rss", "a.example", now) == pytest.approx(120, abs=1)  # ...not that host
+        assert scope_backoff_left(store, "rss", "b.example", now) == 0
+        record_success(store, config, "rss", now + timedelta(seconds=130), scope="a.example")
+        assert scope_backoff_left(store, "rss", "a.example", now) == 0

@@ -45,6 +45,10 @@ def test_sigterm_mid_run_stops_after_the_current_page_and_resumes(tmp_path, slow
     assert int(cursor) == 1000 + stored - 1  # the cursor is exactly where the stored pages end
     events = [e.get("event") for e in log_events(log)]
     assert "daemon_stopping" in events and events[-1] == "daemon_stopped"
+    runs = [e for e in log_events(log) if e.get("event") == "run"]
+    assert runs and all({"source", "query", "fetched", "new", "duplicates", "quarantined", "errors",
+                         "duration_s"} <= set(e) for e in runs)  # one structured line per run
+    assert sum(e["new"] for e in runs) == stored
     interrupted = db_query(db, "SELECT COUNT(*) FROM runs WHERE finished_at IS NULL")[0][0]
     assert interrupted == 0  # the run in progress was closed properly, not left half-recorded
 

@@ -26,6 +26,7 @@ COMMAND_MODULES = [
     "listener.commands.collect",
     "listener.commands.queue",
     "listener.commands.trends",
+    "listener.commands.sentiment",
     "listener.commands.daemon",
 ]
 

@@ -66,15 +66,37 @@ class StoreConfig(Section):
 
 # ---------------------------------------------------------------- sentiment
 class SentimentConfig(Section):
-    scorer: str = "vader"
-    positive_threshold: float = Field(default=0.05, ge=-1, le=1)
-    negative_threshold: float = Field(default=-0.05, ge=-1, le=1)
+    # Which scorer: "learned" (the default, multilingual, brand-aware) or "vader" (raw, for comparison).
+    scorer: str = "learned"
+    # A model retrained with `overheard sentiment train --with-corrections`; empty: the shipped model.
+    model: str = ""
+    # Unset: each scorer's own rule (the learned model's tuned one; VADER's 0.05 / -0.05). When set,
+    # the label comes from compound: >= positive_threshold positive, <= negative_threshold negative.
+    positive_threshold: float | None = Field(default=None, ge=-1, le=1)
+    negative_threshold: float | None = Field(default=None, ge=-1, le=1)
     # A negative mention is a detractor when its confidence is at least this.
     detractor_confidence: float = Field(default=0.3, ge=0, le=1)
     # Extra customer-service trouble phrases ("still waiting", "charged twice"), added to the built-in ones.
     cues: list[str] = []
-    # Theme name -> phrases that tag a mention with it.
+    # Theme name -> phrases that tag a mention with it; extends the built-in themes (an empty list
+    # switches a built-in theme off).
     themes: dict[str, list[str]] = {}
+
+    @field_validator("scorer")
+    @classmethod
+    def _known_scorer(cls, value: str) -> str:
+        from sentiment import available_scorers
+
+        if value not in available_scorers():
+            raise ValueError(f"unknown scorer {value!r}; available: {', '.join(available_scorers())}")
+        return value
+
+    @model_validator(mode="after")
+    def _thresholds_in_order(self) -> SentimentConfig:
+        neg, pos = self.negative_threshold, self.positive_threshold
+        if neg is not None and pos is not None and neg >= pos:
+            raise ValueError("negative_threshold must be below positive_threshold")
+        return self
 
 
 # ---------------------------------------------------------------- risk
@@ -528,8 +550,6 @@ def _cross_check(name: str, file: _ConfigFile) -> None:
                 raise ConfigError(
                     name, f"brands[{i}].competitors", f"{comp!r} is not defined in [[competitors]]"
                 )
-    if file.sentiment.negative_threshold >= file.sentiment.positive_threshold:
-        raise ConfigError(name, "sentiment.negative_threshold", "must be below sentiment.positive_threshold")
     for level, risk in file.alerts.levels.items():
         if not 0 <= risk <= 100:
             raise ConfigError(name, f"alerts.levels.{level}", "must be between 0 and 100")

@@ -415,5 +415,17 @@ MIGRATIONS += [
     ),
 ]
 
+# ---------------------------------------------------------------- sentiment (block 30-39)
+MIGRATIONS += [
+    (
+        30,
+        "per-theme sentiment of each mention",
+        """
+        -- {"billing": "negative", "app": "positive"}: a mixed mention's sentiment about each of its themes
+        ALTER TABLE mentions ADD COLUMN theme_sentiment TEXT NOT NULL DEFAULT '{}';
+        """,
+    ),
+]
+
 # Features append their migrations in merge order; they apply in number order.
 MIGRATIONS.sort(key=lambda migration: migration[0])

@@ -27,6 +27,7 @@ COMMAND_MODULES = [
     "listener.commands.queue",
     "listener.commands.trends",
     "listener.commands.sentiment",
+    "listener.commands.daemon",
 ]
 
 console = Console(highlight=False)

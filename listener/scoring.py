@@ -55,7 +55,7 @@ def score_pending(store: Store, scorer: Scorer, detractor_confidence: float = 0.
     total = 0
     while True:
         rows = store.query(
-            "SELECT id, text, title, source_lang, stars, source, author, created_at FROM mentions "
+            "SELECT id, text, title, source_lang, stars, source, author, created_at, thread_key FROM mentions "
             "WHERE scored_at IS NULL ORDER BY id LIMIT ?",
             (CHUNK,),
         )
@@ -78,6 +78,9 @@ def score_pending(store: Store, scorer: Scorer, detractor_confidence: float = 0.
                     "VALUES (?, ?, ?, ?, ?, ?, ?)",
                     (row["id"], score.model, score.label, score.compound, score.confidence, score.lang, now),
                 )
+                # The thread may have been rolled up while this mention was unscored (the daemon
+                # collects while it processes): roll it up again with the score.
+                conn.execute("UPDATE threads SET dirty = 1 WHERE thread_key = ? AND dirty = 0", (row["thread_key"],))
                 if score.label == "negative" and row["author"]:
                     conn.execute(
                         "UPDATE authors SET negative = negative + 1, "

@@ -26,6 +26,8 @@ COMMAND_MODULES = [
     "listener.commands.collect",
     "listener.commands.queue",
     "listener.commands.trends",
+    "listener.commands.sentiment",
+    "listener.commands.daemon",
 ]
 
 console = Console(highlight=False)

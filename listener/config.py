@@ -66,15 +66,37 @@ class StoreConfig(Section):
 
 # ---------------------------------------------------------------- sentiment
 class SentimentConfig(Section):
-    scorer: str = "vader"
-    positive_threshold: float = Field(default=0.05, ge=-1, le=1)
-    negative_threshold: float = Field(default=-0.05, ge=-1, le=1)
+    # Which scorer: "learned" (the default, multilingual, brand-aware) or "vader" (raw, for comparison).
+    scorer: str = "learned"
+    # A model retrained with `overheard sentiment train --with-corrections`; empty: the shipped model.
+    model: str = ""
+    # Unset: each scorer's own rule (the learned model's tuned one; VADER's 0.05 / -0.05). When set,
+    # the label comes from compound: >= positive_threshold positive, <= negative_threshold negative.
+    positive_threshold: float | None = Field(default=None, ge=-1, le=1)
+    negative_threshold: float | None = Field(default=None, ge=-1, le=1)
     # A negative mention is a detractor when its confidence is at least this.
     detractor_confidence: float = Field(default=0.3, ge=0, le=1)
     # Extra customer-service trouble phrases ("still waiting", "charged twice"), added to the built-in ones.
     cues: list[str] = []
-    # Theme name -> phrases that tag a mention with it.
+    # Theme name -> phrases that tag a mention with it; extends the built-in themes (an empty list
+    # switches a built-in theme off).
     themes: dict[str, list[str]] = {}
+
+    @field_validator("scorer")
+    @classmethod
+    def _known_scorer(cls, value: str) -> str:
+        from sentiment import available_scorers
+
+        if value not in available_scorers():
+            raise ValueError(f"unknown scorer {value!r}; available: {', '.join(available_scorers())}")
+        return value
+
+    @model_validator(mode="after")
+    def _thresholds_in_order(self) -> SentimentConfig:
+        neg, pos = self.negative_threshold, self.positive_threshold
+        if neg is not None and pos is not None and neg >= pos:
+            raise ValueError("negative_threshold must be below positive_threshold")
+        return self
 
 
 # ---------------------------------------------------------------- risk
@@ -298,6 +320,52 @@ class TrendsConfig(Section):
         return value
 
 
+# ---------------------------------------------------------------- daemon (`overheard run`)
+class DaemonConfig(Section):
+    """How `overheard run` schedules work, backs off, watches source health and prunes old data.
+
+    Intervals are in seconds so tests (and impatient people) can run it fast; sources keep their own
+    `interval_minutes`.
+    """
+
+    # Score, flag, evaluate rules and deliver the outbox this often (and right after new mentions).
+    process_seconds: float = Field(default=30, gt=0)
+    sla_seconds: float = Field(default=60, gt=0)
+    trends_seconds: float = Field(default=3600, gt=0)
+    retention_seconds: float = Field(default=24 * 3600, gt=0)
+    # Each source run starts up to this share of its interval late, so sources do not all fire at once.
+    jitter_fraction: float = Field(default=0.1, ge=0, le=1)
+    # A run that could not start on time (machine asleep, pool busy) still runs within this window.
+    misfire_grace_seconds: float = Field(default=300, gt=0)
+    workers: int = Field(default=4, ge=1, le=64)
+    # Per-source backoff after a failed run (429, 5xx, network): base * 2^(failures-1), capped.
+    backoff_base_seconds: float = Field(default=60, gt=0)
+    backoff_max_seconds: float = Field(default=3600, gt=0)
+    # Source health: a health alert after this many failed runs in a row (401/403 alert at once).
+    failures_before_alert: int = Field(default=3, ge=1)
+    # "Gone quiet": fewer new mentions in the last quiet_window_hours than quiet_ratio times the
+    # usual for such a window over the previous quiet_baseline_days, when the usual is at least
+    # quiet_min_expected (so a small source is never called quiet).
+    quiet_window_hours: float = Field(default=6, gt=0)
+    quiet_baseline_days: float = Field(default=7, gt=0)
+    quiet_ratio: float = Field(default=0.1, ge=0, le=1)
+    quiet_min_expected: float = Field(default=20, ge=0)
+    # Retention: mentions older than this many days are deleted (threads, queue items and trend
+    # rollups are kept); 0 keeps everything. Run records are kept run_history_days.
+    retention_days: int = Field(default=365, ge=0)
+    run_history_days: int = Field(default=30, ge=1)
+    # Seconds to let running jobs finish their current write after SIGTERM/SIGINT.
+    shutdown_timeout_seconds: float = Field(default=30, gt=0)
+
+    @field_validator("backoff_max_seconds")
+    @classmethod
+    def _max_not_below_base(cls, value: float, info: Any) -> float:
+        base = info.data.get("backoff_base_seconds")
+        if base is not None and value < base:
+            raise ValueError("must be at least backoff_base_seconds")
+        return value
+
+
 def _check_zone(value: str) -> str:
     from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -319,6 +387,7 @@ class _ConfigFile(Section):
     queue: QueueConfig = QueueConfig()
     web: WebConfig = WebConfig()
     trends: TrendsConfig = TrendsConfig()
+    daemon: DaemonConfig = DaemonConfig()
     sources: dict[str, dict[str, Any]] = {}
 
 
@@ -338,6 +407,7 @@ class Config:
         self.queue = file.queue
         self.web = file.web
         self.trends = file.trends
+        self.daemon = file.daemon
         self.sources = sources  # name -> that source's validated section
         self.receivers = receivers  # validated channel sections, in file order
 
@@ -455,10 +525,16 @@ def check_config_secrets(config: Config) -> None:
 
 def _check_env_fields(config: Config, prefix: str, section: BaseModel) -> None:
     for field_name in type(section).model_fields:
+        value = getattr(section, field_name)
         if field_name.endswith("_env"):
-            env_name = getattr(section, field_name)
-            if env_name:
-                config.secret(f"{prefix}.{field_name}", env_name)
+            if value:
+                config.secret(f"{prefix}.{field_name}", value)
+        elif isinstance(value, BaseModel):  # nested tables (e.g. one per Mastodon instance) hold secrets too
+            _check_env_fields(config, f"{prefix}.{field_name}", value)
+        elif isinstance(value, list):
+            for i, item in enumerate(value):
+                if isinstance(item, BaseModel):
+                    _check_env_fields(config, f"{prefix}.{field_name}[{i}]", item)
 
 
 def _cross_check(name: str, file: _ConfigFile) -> None:
@@ -474,8 +550,6 @@ def _cross_check(name: str, file: _ConfigFile) -> None:
                 raise ConfigError(
                     name, f"brands[{i}].competitors", f"{comp!r} is not defined in [[competitors]]"
                 )
-    if file.sentiment.negative_threshold >= file.sentiment.positive_threshold:
-        raise ConfigError(name, "sentiment.negative_threshold", "must be below sentiment.positive_threshold")
     for level, risk in file.alerts.levels.items():
         if not 0 <= risk <= 100:
             raise ConfigError(name, f"alerts.levels.{level}", "must be between 0 and 100")

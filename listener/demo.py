@@ -31,7 +31,7 @@ handles = ["@Lumacell", "@LumacellCare"]
 path = "overheard.db"
 
 [sentiment]
-scorer = "vader"
+scorer = "learned"
 
 [sources.file]
 interval_minutes = 60

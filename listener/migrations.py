@@ -349,5 +349,83 @@ MIGRATIONS += [
     ),
 ]
 
+# ---------------------------------------------------------------- daemon (block 70-79)
+MIGRATIONS += [
+    (
+        70,
+        "daemon: job schedule, source health, daemon heartbeat, forgotten authors",
+        """
+        -- What the running daemon plans and last did, per job, so `overheard status` (another process)
+        -- can show next runs. Positions stay in `cursors`: this is only bookkeeping.
+        CREATE TABLE daemon_jobs (
+            job_id TEXT PRIMARY KEY,
+            kind TEXT NOT NULL,
+            source TEXT,
+            query_key TEXT,
+            next_run_at TEXT,
+            last_started_at TEXT,
+            last_finished_at TEXT,
+            last_error TEXT,
+            updated_at TEXT NOT NULL
+        );
+
+        -- Per-source health and backoff. `incident` counts health incidents, so each one alerts once.
+        CREATE TABLE source_health (
+            source TEXT PRIMARY KEY,
+            state TEXT NOT NULL DEFAULT 'ok',
+            consecutive_failures INTEGER NOT NULL DEFAULT 0,
+            backoff_until TEXT,
+            last_error TEXT,
+            last_success_at TEXT,
+            last_failure_at TEXT,
+            state_since TEXT,
+            incident INTEGER NOT NULL DEFAULT 0,
+            updated_at TEXT NOT NULL
+        );
+
+        CREATE TABLE daemon_state (
+            id INTEGER PRIMARY KEY CHECK (id = 1),
+            pid INTEGER,
+            host TEXT,
+            started_at TEXT,
+            heartbeat_at TEXT,
+            stopped_at TEXT
+        );
+
+        -- People who asked to be forgotten: a hash of (source, author), never the name, so their
+        -- posts are not collected again.
+        CREATE TABLE forgotten_authors (
+            author_hash TEXT PRIMARY KEY,
+            at TEXT NOT NULL
+        );
+        """,
+    ),
+    (
+        71,
+        "daemon: backoff per rate-limit scope of a source that reads many hosts",
+        """
+        -- An RSS feed or a Mastodon instance answering 429 backs off alone, not the whole source.
+        CREATE TABLE source_backoff (
+            source TEXT NOT NULL,
+            scope TEXT NOT NULL,
+            backoff_until TEXT NOT NULL,
+            PRIMARY KEY (source, scope)
+        );
+        """,
+    ),
+]
+
+# ---------------------------------------------------------------- sentiment (block 30-39)
+MIGRATIONS += [
+    (
+        30,
+        "per-theme sentiment of each mention",
+        """
+        -- {"billing": "negative", "app": "positive"}: a mixed mention's sentiment about each of its themes
+        ALTER TABLE mentions ADD COLUMN theme_sentiment TEXT NOT NULL DEFAULT '{}';
+        """,
+    ),
+]
+
 # Features append their migrations in merge order; they apply in number order.
 MIGRATIONS.sort(key=lambda migration: migration[0])

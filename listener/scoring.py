@@ -2,30 +2,45 @@
 
 from __future__ import annotations
 
-from listener.config import Config
+import json
+import os
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from listener.config import Config, SentimentConfig
+from listener.errors import ConfigError, UserError
 from listener.models import iso, utcnow
 from listener.store import Store
 from sentiment import Score, Scorer, get_scorer
+from sentiment.datasets import LabelledSet
+from sentiment.evaluate import Figures, figures
+from sentiment.learned import ModelFileError
 from sentiment.risk import nps_bucket
 
 CHUNK = 2000
+DEFAULT_SCORER = SentimentConfig.model_fields["scorer"].default
 
 
 def build_scorer(config: Config | None) -> Scorer:
     """The configured scorer, told the brand names so they never carry sentiment."""
     if config is None:
-        return get_scorer("vader")
+        return get_scorer(DEFAULT_SCORER)
     s = config.sentiment
     names = [t.name for t in config.all_tracked()]
     terms = [x for t in config.all_tracked() for x in (*t.keywords, *t.handles)]
-    return get_scorer(
-        s.scorer,
-        positive_threshold=s.positive_threshold,
-        negative_threshold=s.negative_threshold,
-        brand_terms=sorted(set(names + terms)),
-        cues=list(s.cues),
-        themes={k: list(v) for k, v in s.themes.items()},
-    )
+    try:
+        return get_scorer(
+            s.scorer,
+            positive_threshold=s.positive_threshold,
+            negative_threshold=s.negative_threshold,
+            brand_terms=sorted(set(names + terms)),
+            cues=list(s.cues),
+            themes={k: list(v) for k, v in s.themes.items()},
+            model_path=str(config.resolve(s.model)) if s.model else None,
+        )
+    except ModelFileError as exc:
+        raise ConfigError(config.path.name, "sentiment.model", str(exc)) from None
 
 
 def is_detractor(score: Score, stars: int | None, detractor_confidence: float) -> bool:
@@ -40,7 +55,7 @@ def score_pending(store: Store, scorer: Scorer, detractor_confidence: float = 0.
     total = 0
     while True:
         rows = store.query(
-            "SELECT id, text, title, source_lang, stars, source, author, created_at FROM mentions "
+            "SELECT id, text, title, source_lang, stars, source, author, created_at, thread_key FROM mentions "
             "WHERE scored_at IS NULL ORDER BY id LIMIT ?",
             (CHUNK,),
         )
@@ -54,15 +69,18 @@ def score_pending(store: Store, scorer: Scorer, detractor_confidence: float = 0.
                 detractor = is_detractor(score, row["stars"], detractor_confidence)
                 conn.execute(
                     "UPDATE mentions SET lang = ?, label = ?, compound = ?, confidence = ?, themes = ?, "
-                    "detractor = ?, scored_at = ? WHERE id = ?",
+                    "theme_sentiment = ?, detractor = ?, scored_at = ? WHERE id = ?",
                     (score.lang, score.label, score.compound, score.confidence, _themes_json(score),
-                     int(detractor), now, row["id"]),
+                     json.dumps(dict(score.theme_sentiment)), int(detractor), now, row["id"]),
                 )
                 conn.execute(
                     "INSERT OR REPLACE INTO scores (mention_id, model, label, compound, confidence, lang, scored_at) "
                     "VALUES (?, ?, ?, ?, ?, ?, ?)",
                     (row["id"], score.model, score.label, score.compound, score.confidence, score.lang, now),
                 )
+                # The thread may have been rolled up while this mention was unscored (the daemon
+                # collects while it processes): roll it up again with the score.
+                conn.execute("UPDATE threads SET dirty = 1 WHERE thread_key = ? AND dirty = 0", (row["thread_key"],))
                 if score.label == "negative" and row["author"]:
                     conn.execute(
                         "UPDATE authors SET negative = negative + 1, "
@@ -73,6 +91,56 @@ def score_pending(store: Store, scorer: Scorer, detractor_confidence: float = 0.
 
 
 def _themes_json(score: Score) -> str:
-    import json
-
     return json.dumps(list(score.themes))
+
+
+# ---------------------------------------------------------------- training and evaluation helpers
+DATA_ENV = "OVERHEARD_DATA"
+
+
+def default_data_dir() -> Path:
+    """The labelled development data: $OVERHEARD_DATA, else ../shared/data from the working directory."""
+    return Path(os.environ.get(DATA_ENV) or Path("..") / "shared" / "data")
+
+
+def corrections(store: Store) -> LabelledSet:
+    """Every mention a human re-labelled, with its latest human label (the correction loop's data)."""
+    rows = store.query(
+        "SELECT m.id, m.title, m.text, COALESCE(m.source_lang, m.lang) AS lang, l.label FROM labels l "
+        "JOIN mentions m ON m.id = l.mention_id "
+        "WHERE l.id = (SELECT MAX(id) FROM labels WHERE mention_id = l.mention_id) ORDER BY m.id"
+    )
+    texts = [(r["title"] + "\n" + r["text"]) if r["title"] else r["text"] for r in rows]
+    return LabelledSet("human corrections", texts, [r["label"] for r in rows], [r["lang"] for r in rows])
+
+
+@dataclass
+class EvalResult:
+    model: str
+    figures: Figures
+    texts_per_second: float
+
+
+def read_gold_labels(path: Path) -> list[str]:
+    """Gold labels, one per line: negative/neutral/positive or 0/1/2 (TweetEval's numbering)."""
+    names = {"0": "negative", "1": "neutral", "2": "positive", "negative": "negative",
+             "neutral": "neutral", "positive": "positive"}
+    labels = []
+    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
+        value = line.strip().lower()
+        if value not in names:
+            raise UserError(f"{path}: line {number}: label {line.strip()!r} is not negative/neutral/positive or 0/1/2")
+        labels.append(names[value])
+    return labels
+
+
+def evaluate_files(scorer: Scorer, texts_path: Path, labels_path: Path, lang: str | None = None) -> EvalResult:
+    """Score a text file against a label file (line by line) and time it."""
+    texts = texts_path.read_text(encoding="utf-8", errors="replace").splitlines()
+    gold = read_gold_labels(labels_path)
+    if len(texts) != len(gold):
+        raise UserError(f"{texts_path.name} has {len(texts)} lines but {labels_path.name} has {len(gold)}")
+    started = time.perf_counter()
+    scores = scorer.score_many(texts, [lang] * len(texts))
+    elapsed = max(time.perf_counter() - started, 1e-9)
+    return EvalResult(scorer.name, figures(gold, [s.label for s in scores]), len(texts) / elapsed)

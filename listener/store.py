@@ -6,6 +6,7 @@ in one transaction, and mentions upsert on (source, native_id), so a re-fetch st
 
 from __future__ import annotations
 
+import hashlib
 import json
 import sqlite3
 from collections.abc import Iterator
@@ -26,6 +27,12 @@ class SaveResult:
     new: int = 0
     duplicates: int = 0
     quarantined: int = 0
+    forgotten: int = 0  # posts by people who asked to be forgotten: not stored
+
+
+def author_hash(source: str, author: str) -> str:
+    """How a forgotten author is remembered: a hash, never the name."""
+    return hashlib.sha256(f"{source}\0{author.lower()}".encode()).hexdigest()
 
 
 class Store:
@@ -113,7 +120,11 @@ class Store:
         """Store a batch and move the cursor, in one transaction."""
         result = SaveResult(fetched=len(batch.mentions), quarantined=len(batch.quarantined))
         with self.transaction():
+            forgotten = {r[0] for r in self.conn.execute("SELECT author_hash FROM forgotten_authors")}
             for mention in batch.mentions:
+                if forgotten and mention.author and author_hash(mention.source, mention.author) in forgotten:
+                    result.forgotten += 1
+                    continue
                 if self._insert_mention(mention):
                     result.new += 1
                 else:
@@ -185,6 +196,29 @@ class Store:
             "INSERT OR IGNORE INTO quarantine (source, location, reason, raw, at) VALUES (?, ?, ?, ?, ?)",
             (item.source, item.location, item.reason, item.raw[:10000], iso(utcnow())),
         )
+
+    def start_run(self, source: str, query_key: str, started_at: str) -> int:
+        """A run row written before fetching: a run killed half-way stays visible (finished_at NULL)."""
+        with self.transaction() as conn:
+            cur = conn.execute("INSERT INTO runs (source, query_key, started_at) VALUES (?, ?, ?)",
+                               (source, query_key, started_at))
+        return int(cur.lastrowid)
+
+    def save_batch_in_run(self, run_id: int, source: str, query_key: str, batch: Batch) -> SaveResult:
+        """save_batch, with the run's counts moved in the same transaction: they add up after any crash."""
+        with self.transaction() as conn:
+            saved = self.save_batch(source, query_key, batch)
+            conn.execute(
+                "UPDATE runs SET fetched = fetched + ?, new = new + ?, duplicates = duplicates + ?, "
+                "quarantined = quarantined + ? WHERE id = ?",
+                (saved.fetched, saved.new, saved.duplicates, saved.quarantined, run_id),
+            )
+        return saved
+
+    def finish_run(self, run_id: int, errors: int = 0, error: str | None = None,
+                   duration_s: float | None = None) -> None:
+        self.conn.execute("UPDATE runs SET finished_at = ?, errors = ?, error = ?, duration_s = ? WHERE id = ?",
+                          (iso(utcnow()), errors, error, duration_s, run_id))
 
     def record_run(self, source: str, query_key: str, started_at: str, result: SaveResult,
                    errors: int = 0, error: str | None = None, duration_s: float | None = None) -> int:

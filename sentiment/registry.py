@@ -11,6 +11,7 @@ from sentiment.score import Scorer
 # name -> "module:factory"; imported lazily so a scorer's dependencies load only when it is chosen.
 _BUILTIN: dict[str, str] = {
     "vader": "sentiment.vader:VaderScorer",
+    "learned": "sentiment.learned:LearnedScorer",
 }
 _FACTORIES: dict[str, Callable[..., Scorer]] = {}
 

@@ -19,6 +19,9 @@ class Score:
     lang: str | None
     model: str
     themes: tuple[str, ...] = field(default=())
+    # (theme, label) for each theme: a mixed mention ("love the app, but billing is a mess") can be
+    # positive about one theme and negative about another; otherwise every theme gets the mention's label.
+    theme_sentiment: tuple[tuple[str, str], ...] = field(default=())
 
     @property
     def is_negative(self) -> bool:

@@ -1,4 +1,4 @@
-"""Foundation commands: demo, init, check, import, run --once."""
+"""Foundation commands: demo, init, check, import (`run` is in listener.commands.daemon)."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from rich.table import Table
 
 from listener.cli import config_option, console, open_store, with_config
 from listener.config import Config, load_config
-from listener.pipeline import PipelineReport, process, run_pipeline
+from listener.pipeline import PipelineReport, process
 
 EXAMPLE = Path(__file__).resolve().parent.parent / "templates" / "config.example.toml"
 
@@ -128,18 +128,6 @@ def import_(config: Config, files: tuple[Path, ...], source_name: str, fmt: str)
                   f"{report.evaluation.alerts_enqueued} alerts queued")
 
 
-@click.command()
-@click.option("--once", is_flag=True, required=True, help="One pass over every source, then exit.")
-@with_config()
-def run(config: Config, once: bool) -> None:
-    """Collect, score, flag, alert and write trend files (one pass with --once)."""
-    with open_store(config) as store:
-        report = run_pipeline(config, store)
-        counts = store.counts()
-    print_errors(report)
-    console.print(summary_table(counts, report, report.trend_files))
-
-
 def register(cli: click.Group) -> None:
-    for command in (demo, init, check, import_, run):
+    for command in (demo, init, check, import_):
         cli.add_command(command)

@@ -14,6 +14,12 @@ SOURCES: dict[str, str] = {
     "file": "listener.sources.file:FileSource",
     "x": "listener.sources.x:XSource",
     "reddit": "listener.sources.reddit:RedditSource",
+    "appstore": "listener.sources.appstore:AppStoreSource",
+    "googleplay": "listener.sources.googleplay:GooglePlaySource",
+    "rss": "listener.sources.rss:RssSource",
+    "hackernews": "listener.sources.hackernews:HackerNewsSource",
+    "mastodon": "listener.sources.mastodon:MastodonSource",
+    "bluesky": "listener.sources.bluesky:BlueskySource",
 }
 
 

@@ -50,6 +50,13 @@ class Source(ABC):
                 backfill: timedelta | None = None) -> Iterator[Batch]:
         """Fetch from `cursor` on; each yielded batch carries the cursor to store with it."""
 
+    def limit_scope(self, query: SourceQuery) -> str:
+        """Queries that share rate limits and credentials (the whole source unless it reads many hosts).
+
+        After a 429 or a refused credential, collect skips the rest of that scope for this run.
+        """
+        return ""
+
     def check(self) -> list[str]:
         """Problems with credentials or reachability, in words a user can act on (for `overheard doctor`)."""
         return []

@@ -1,0 +1,158 @@
+"""Daemon commands: `overheard run` (or `run --once`), `overheard status`, `overheard forget`."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import sys
+from datetime import datetime
+
+import click
+from rich.table import Table
+
+from listener.cli import console, open_store, with_config
+from listener.config import Config
+from listener.models import parse_iso
+
+
+@click.command()
+@click.option("--once", is_flag=True, help="One pass over every source, print a summary and exit.")
+@click.option("--log-format", type=click.Choice(["text", "json"]), default="text", show_default=True,
+              help="Daemon log lines (stderr): readable text, or one JSON object per line.")
+@click.option("--quiet", "-q", is_flag=True, help="Log warnings and errors only (not every run and alert).")
+@with_config()
+def run(config: Config, once: bool, log_format: str, quiet: bool) -> None:
+    """Run the daemon: collect every source on its schedule, score, flag, alert, write trend files.
+
+    Runs in the foreground until SIGTERM or Ctrl-C (it finishes the current write, then exits).
+    Everything it needs to resume is in the database, so a restart — even after kill -9 — loses
+    nothing and sends no alert twice. With --once: one pass, then exit.
+    """
+    if once:
+        from listener.commands.core import print_errors, summary_table
+        from listener.pipeline import run_pipeline
+
+        with open_store(config) as store:
+            report = run_pipeline(config, store)
+            counts = store.counts()
+        print_errors(report)
+        console.print(summary_table(counts, report, report.trend_files))
+        return
+    from listener.logs import config_secrets, setup_logging
+    from listener.scheduler import Daemon
+
+    setup_logging(log_format, logging.WARNING if quiet else logging.INFO,  # type: ignore[arg-type]
+                  secrets=config_secrets(config))
+    daemon = Daemon(config)
+    daemon.run()
+    if daemon.stopping.is_set():
+        # A job still stuck in a network call after the shutdown timeout must not keep us alive;
+        # every write is a transaction, so leaving now is as safe as a crash.
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(0)
+
+
+@click.command()
+@click.option("--json", "as_json", is_flag=True, help="Print the status as JSON (for scripts and monitoring).")
+@with_config(check_secrets=False)
+def status(config: Config, as_json: bool) -> None:
+    """Show the daemon, each source (last success, next run, counts, errors), the queue and the outbox.
+
+    Exit code 0 when everything is healthy, 1 when a source is unhealthy, an alert was given up on,
+    or an SLA is breached (handy for monitoring).
+    """
+    from listener.status import read_status
+
+    with open_store(config) as store:
+        st = read_status(store, config)
+    if as_json:
+        click.echo(json.dumps(st.to_dict(), indent=2, ensure_ascii=False))
+    else:
+        _print_status(st)
+    sys.exit(0 if st.healthy else 1)
+
+
+def _relative(stamp: str | None, now: datetime) -> str:
+    """`12s ago`, `in 3m`: easier to read at a glance than a timestamp."""
+    if not stamp:
+        return "never" if stamp is None else "—"
+    seconds = (parse_iso(stamp) - now).total_seconds()
+    size = abs(seconds)
+    text = (f"{size:.0f}s" if size < 90 else f"{size / 60:.0f}m" if size < 5400
+            else f"{size / 3600:.1f}h" if size < 172800 else f"{size / 86400:.0f}d")
+    return f"in {text}" if seconds > 0 else f"{text} ago"
+
+
+def _print_status(st: object) -> None:
+    from listener.status import Status
+
+    assert isinstance(st, Status)
+    if st.daemon_running:
+        console.print(f"daemon: [green]running[/] (pid {st.daemon_pid or '?'}, since {st.daemon_started_at})")
+    else:
+        last = f"; last stopped {st.daemon_stopped_at}" if st.daemon_stopped_at else ""
+        console.print(f"daemon: [yellow]not running[/]{last}")
+    now = parse_iso(st.now)
+    table = Table(title="sources (last 24 h)", title_justify="left")
+    for col in ("source", "health", "last success", "next run", "runs", "new", "dup", "quar", "err"):
+        table.add_column(col, justify="right" if col in ("runs", "new", "dup", "quar", "err") else "left")
+    colours = {"ok": "green", "failing": "red", "auth": "red", "quiet": "yellow"}
+    for s in st.sources:
+        health = s.state + (f" ×{s.consecutive_failures}" if s.consecutive_failures else "")
+        if not s.enabled:
+            health += " (off)"
+        next_run = _relative(s.next_run_at, now) if s.next_run_at else "—"
+        if s.backoff_until:
+            next_run += " (backoff)"
+        table.add_row(s.source, f"[{colours.get(s.state, 'white')}]{health}[/]", _relative(s.last_success_at, now),
+                      next_run, str(s.runs_24h), str(s.new_24h), str(s.duplicates_24h), str(s.quarantined_24h),
+                      str(s.errors_24h))
+    console.print(table)
+    for s in st.sources:
+        if s.last_error and s.state != "ok":
+            console.print(f"  {s.source}: {s.last_error[:200]}", markup=False)
+    console.print(f"mentions stored: {st.mentions:,}")
+    states = ", ".join(f"{k} {v}" for k, v in st.queue_by_state.items()) or "empty"
+    console.print(f"support queue: {st.queue_open} open ({states}); "
+                  f"SLA breaches: {'[red]' if st.sla_breaches else ''}{len(st.sla_breaches)}"
+                  f"{'[/]' if st.sla_breaches else ''}")
+    for b in st.sla_breaches[:10]:
+        console.print(f"  item #{b.item_id} {b.priority}: {b.target} due {b.due} ({b.overdue_minutes} min overdue)")
+    oldest = f", oldest from {st.outbox_oldest_pending_at}" if st.outbox_oldest_pending_at else ""
+    console.print(f"outbox: {st.outbox_pending} waiting ({st.outbox_retrying} retrying{oldest}); "
+                  f"{st.outbox_gave_up} given up")
+
+
+@click.command()
+@click.option("--author", required=True, help="The person's handle or user name, as stored (with or without @).")
+@click.option("--source", "source_name", default=None, help="Only on this source (x, reddit, …); default: all.")
+@click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
+@with_config(check_secrets=False)
+def forget(config: Config, author: str, source_name: str | None, yes: bool) -> None:
+    """Remove a person's data on request: mentions, scores, labels, author record, quoted text.
+
+    Threads and queue items they were part of stay, recomputed without them. Their posts are not
+    collected again. Alerts already delivered (Slack, email, webhooks, files) cannot be recalled.
+    """
+    from listener.retention import forget_author
+    from listener.threads import rollup_dirty
+
+    where = f" on {source_name}" if source_name else " on every source"
+    if not yes:
+        click.confirm(f"Delete everything stored about {author}{where}? This cannot be undone", abort=True)
+    with open_store(config) as store:
+        result = forget_author(store, author, source_name)
+        rollup_dirty(store, config)
+    console.print(f"forgot {author}{where}: {result.mentions} mentions, {result.authors} author records, "
+                  f"{result.quarantined} quarantined rows, text removed from {result.events_scrubbed} queue "
+                  f"events and {result.alerts_scrubbed} alerts; {result.threads_recomputed} threads recomputed")
+    if result.alerts_already_sent:
+        console.print(f"note: {result.alerts_already_sent} alerts quoting them were already delivered; "
+                      "delete those messages in Slack/email/webhook receivers by hand")
+
+
+def register(cli: click.Group) -> None:
+    for command in (run, status, forget):
+        cli.add_command(command)

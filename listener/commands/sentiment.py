@@ -1,0 +1,159 @@
+"""Sentiment commands: `overheard score` and `overheard sentiment train | eval | label`."""
+
+from __future__ import annotations
+
+import sys
+import time
+from pathlib import Path
+
+import click
+
+from listener.cli import config_option, console, open_store, with_config
+from listener.config import Config, load_config
+from listener.errors import UserError
+from listener.labels import HUMAN_LABELS, relabel
+from listener.scorefile import ScoreFileReport, read_csv, read_jsonl, score_stream
+from listener.scoring import build_scorer, corrections, default_data_dir
+from sentiment import Scorer, available_scorers, get_scorer
+
+
+def _optional_config(ctx: click.Context, config_path: Path) -> Config | None:
+    """The config when there is one; without a file (and no explicit --config) run brand-unaware."""
+    source = ctx.get_parameter_source("config_path")
+    if not config_path.exists() and source == click.core.ParameterSource.DEFAULT:
+        return None
+    return load_config(config_path, check_secrets=False)
+
+
+def _scorer(config: Config | None, scorer_name: str | None) -> Scorer:
+    """The configured scorer, or the one named on the command line (still told the config's brands)."""
+    if scorer_name is not None and config is not None:
+        config.sentiment = config.sentiment.model_copy(update={"scorer": scorer_name})
+    if scorer_name is not None and config is None:
+        return get_scorer(scorer_name)
+    return build_scorer(config)
+
+
+@click.command()
+@click.argument("file", type=click.File("r", encoding="utf-8", errors="replace"), default="-")
+@click.option("--format", "fmt", type=click.Choice(["jsonl", "csv"]), default="jsonl", show_default=True,
+              help="Input format: JSON lines with `id` and `text` (and optional `lang`), or CSV with a header.")
+@click.option("--text-column", help="CSV column holding the text (default: `text`, any case).")
+@click.option("--id-column", help="CSV column holding the id (default: `id` if present, else the line number).")
+@click.option("--scorer", "scorer_name", type=click.Choice(available_scorers()),
+              help="Scorer to use instead of the configured one.")
+@config_option
+@click.pass_context
+def score(ctx: click.Context, file, fmt: str, text_column: str | None, id_column: str | None,
+          scorer_name: str | None, config_path: Path) -> None:
+    """Score texts from FILE (or stdin, `-`): one JSON line per text with id, label, compound,
+    confidence, lang, model and themes. Works without a config file; with one, brand names are masked."""
+    config = _optional_config(ctx, config_path)
+    scorer = _scorer(config, scorer_name)
+    report = ScoreFileReport()
+    name = getattr(file, "name", "-")
+    where = "stdin" if name in ("<stdin>", "-") else name
+    items = (read_csv(file, report, where, text_column, id_column) if fmt == "csv"
+             else read_jsonl(file, report, where))
+    score_stream(items, scorer, sys.stdout, report)
+    sys.stdout.flush()
+    for line in report.skipped:
+        click.echo(f"overheard: {line} (skipped)", err=True)
+    if report.skipped:
+        raise UserError(f"{len(report.skipped)} of {report.scored + len(report.skipped)} inputs skipped; "
+                        "the rest were scored")
+
+
+@click.group()
+def sentiment() -> None:
+    """Train, evaluate and correct the sentiment model."""
+
+
+@sentiment.command()
+@click.option("--data", "data_dir", type=click.Path(file_okay=False, path_type=Path),
+              help="The labelled development data (default: ../shared/data, or $OVERHEARD_DATA).")
+@click.option("--out", type=click.Path(dir_okay=False, path_type=Path),
+              help="Where to write the model (default: the shipped sentiment/models/learned.npz; with "
+                   "--with-corrections, sentiment-model.npz beside the config).")
+@click.option("--with-corrections", is_flag=True,
+              help="Also learn from the human labels in the configured store (`overheard sentiment label`).")
+@config_option
+@click.pass_context
+def train(ctx: click.Context, data_dir: Path | None, out: Path | None, with_corrections: bool,
+          config_path: Path) -> None:
+    """Train the learned scorer on the train splits (deterministic: same data, same file)."""
+    from sentiment.datasets import DataMissing, training_sets
+    from sentiment.learned import DEFAULT_MODEL
+    from sentiment.train import train_model
+
+    config = _optional_config(ctx, config_path)
+    data = data_dir or default_data_dir()
+    try:
+        sets = training_sets(data)
+    except DataMissing as exc:
+        raise UserError(f"{exc}; pass --data") from None
+    extra = None
+    brand_terms: list[str] = []
+    if with_corrections:
+        if config is None:
+            raise UserError(f"{config_path}: no such config; --with-corrections reads the labels from its store")
+        extra = corrections(open_store(config))
+        brand_terms = [x for t in config.all_tracked() for x in (t.name, *t.keywords, *t.handles)]
+        console.print(f"{len(extra)} human corrections from {config.db_path}")
+        out = out or config.resolve("sentiment-model.npz")
+    out = out or DEFAULT_MODEL
+    started = time.perf_counter()
+    with console.status("Training…"):
+        model = train_model(sets, corrections=extra, brand_terms=brand_terms)
+        model.save(out)
+    console.print(f"Trained on {sum(len(s) for s in sets):,} texts"
+                  + (f" + {len(extra)} corrections" if extra else "")
+                  + f" in {time.perf_counter() - started:.0f} s; wrote {out} ({out.stat().st_size / 1e6:.1f} MB)",
+                  soft_wrap=True)
+    if with_corrections and config is not None and config.resolve(config.sentiment.model or "-") != out.resolve():
+        console.print(f'To use it, set in {config.path.name}:  [sentiment] model = "{out}"', soft_wrap=True,
+                      markup=False)
+
+
+@sentiment.command("eval")
+@click.option("--texts", "texts_path", required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="One text per line.")
+@click.option("--labels", "labels_path", required=True,
+              type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="One gold label per line: negative/neutral/positive or 0/1/2.")
+@click.option("--lang", help="Language tag for every text (as a source would give); default: detect.")
+@click.option("--scorer", "scorer_name", type=click.Choice(available_scorers()),
+              help="Scorer to evaluate instead of the configured one.")
+@config_option
+@click.pass_context
+def eval_(ctx: click.Context, texts_path: Path, labels_path: Path, lang: str | None, scorer_name: str | None,
+          config_path: Path) -> None:
+    """Print accuracy, macro-F1, negative precision and recall, and texts/s for labelled texts."""
+    from listener.scoring import evaluate_files
+
+    config = _optional_config(ctx, config_path)
+    result = evaluate_files(_scorer(config, scorer_name), texts_path, labels_path, lang)
+    f = result.figures
+    console.print(f"{result.model} on {f.n:,} texts ({texts_path.name})")
+    console.print(f"  accuracy            {f.accuracy:.3f}")
+    console.print(f"  macro-F1            {f.macro_f1:.3f}")
+    console.print(f"  negative precision  {f.negative_precision:.3f}")
+    console.print(f"  negative recall     {f.negative_recall:.3f}")
+    console.print(f"  unscored            {f.unscored:,}")
+    console.print(f"  speed               {result.texts_per_second:,.0f} texts/s")
+
+
+@sentiment.command()
+@click.argument("mention_id", type=int)
+@click.argument("label", type=click.Choice(HUMAN_LABELS))
+@click.option("--actor", default="cli", show_default=True, help="Who made the correction (for the audit trail).")
+@with_config(check_secrets=False)
+def label(mention_id: int, label: str, actor: str, config: Config) -> None:
+    """Correct a mention's sentiment; `sentiment train --with-corrections` learns from it."""
+    relabel(open_store(config), mention_id, label, actor)
+    console.print(f"mention {mention_id}: labelled {label} (by {actor})")
+
+
+def register(cli: click.Group) -> None:
+    cli.add_command(score)
+    cli.add_command(sentiment)

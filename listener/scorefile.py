@@ -1,0 +1,115 @@
+"""`overheard score`: texts from a JSONL or CSV file in, one JSON line of scores per text out.
+
+Bad lines (not JSON, no text) are reported with their line number and skipped; the rest are scored.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import sys
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import IO
+
+from sentiment import Score, Scorer
+
+BATCH = 2000
+csv.field_size_limit(10_000_000)  # a 100 KB review is a real (if odd) input, not an error
+
+
+@dataclass(frozen=True)
+class TextToScore:
+    id: str | int
+    text: str
+    lang: str | None = None
+
+
+@dataclass
+class ScoreFileReport:
+    scored: int = 0
+    skipped: list[str] = field(default_factory=list)  # one line per skipped input, naming where and why
+
+
+def _pick_column(header: list[str], wanted: str | None, default: str) -> str | None:
+    target = (wanted or default).strip().lower()
+    for name in header:
+        if name.strip().lower() == target:
+            return name
+    return None
+
+
+def read_jsonl(stream: IO[str], report: ScoreFileReport, where: str = "input") -> Iterator[TextToScore]:
+    """Objects with `text` (and optional `id`, `lang`), one per line; blank lines are ignored."""
+    for number, line in enumerate(stream, start=1):
+        if not line.strip():
+            continue
+        try:
+            obj = json.loads(line)
+        except json.JSONDecodeError as exc:
+            report.skipped.append(f"{where} line {number}: not valid JSON ({exc.msg})")
+            continue
+        if not isinstance(obj, dict) or not isinstance(obj.get("text"), str):
+            report.skipped.append(f"{where} line {number}: needs an object with a string \"text\"")
+            continue
+        ident = obj.get("id", number)
+        lang = obj.get("lang")
+        yield TextToScore(ident if isinstance(ident, (str, int)) else str(ident), obj["text"],
+                          lang if isinstance(lang, str) else None)
+
+
+def read_csv(stream: IO[str], report: ScoreFileReport, where: str = "input",
+             text_column: str | None = None, id_column: str | None = None) -> Iterator[TextToScore]:
+    """Rows of a CSV with a header; the text column is `text` unless named (any case)."""
+    reader = csv.reader(stream)
+    try:
+        header = next(reader)
+    except StopIteration:
+        return
+    text_col = _pick_column(header, text_column, "text")
+    if text_col is None:
+        from listener.errors import UserError
+
+        raise UserError(f"{where}: no column {(text_column or 'text')!r} in the CSV header "
+                        f"({', '.join(header[:12])}); name it with --text-column")
+    text_at = header.index(text_col)
+    id_col = _pick_column(header, id_column, "id")
+    lang_col = _pick_column(header, None, "lang")
+    for number, row in enumerate(reader, start=2):
+        if len(row) <= text_at:
+            if row:
+                report.skipped.append(f"{where} line {number}: has {len(row)} cells, no {text_col!r}")
+            continue
+        ident: str | int = row[header.index(id_col)] if id_col and len(row) > header.index(id_col) else number
+        lang = row[header.index(lang_col)] if lang_col and len(row) > header.index(lang_col) else None
+        yield TextToScore(ident, row[text_at], lang or None)
+
+
+def score_line(item: TextToScore, score: Score) -> str:
+    """The JSON line written for one input."""
+    return json.dumps({"id": item.id, "label": score.label, "compound": score.compound,
+                       "confidence": score.confidence, "lang": score.lang, "model": score.model,
+                       "themes": list(score.themes), "theme_sentiment": dict(score.theme_sentiment)},
+                      ensure_ascii=False)
+
+
+def score_stream(items: Iterator[TextToScore], scorer: Scorer, out: IO[str] = sys.stdout,
+                 report: ScoreFileReport | None = None) -> ScoreFileReport:
+    """Score `items` in batches and write one JSON line per item to `out`, in input order."""
+    report = report or ScoreFileReport()
+    batch: list[TextToScore] = []
+
+    def flush() -> None:
+        scores = scorer.score_many([b.text for b in batch], [b.lang for b in batch])
+        for item, score in zip(batch, scores, strict=False):
+            out.write(score_line(item, score) + "\n")
+        report.scored += len(batch)
+        batch.clear()
+
+    for item in items:
+        batch.append(item)
+        if len(batch) >= BATCH:
+            flush()
+    if batch:
+        flush()
+    return report

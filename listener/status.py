@@ -1,0 +1,123 @@
+"""What `overheard status` shows: the daemon, each source, the queue and the outbox, read from the store.
+
+It runs in its own process while the daemon runs: everything comes from tables the daemon writes
+(daemon_jobs, source_health, runs, outbox, queue_items), never from the daemon's memory.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from alerts.outbox import MAX_ATTEMPTS
+from listener.config import Config
+from listener.models import iso, parse_iso, utcnow
+from listener.scheduler import daemon_pid
+from listener.sla import SlaBreach, sla_breaches
+from listener.store import Store
+
+
+@dataclass
+class SourceStatus:
+    source: str
+    enabled: bool
+    state: str  # ok | failing | auth | quiet | never run
+    last_success_at: str | None
+    last_run_at: str | None
+    next_run_at: str | None
+    backoff_until: str | None
+    consecutive_failures: int
+    last_error: str | None
+    runs_24h: int
+    fetched_24h: int
+    new_24h: int
+    duplicates_24h: int
+    quarantined_24h: int
+    errors_24h: int
+
+
+@dataclass
+class Status:
+    now: str
+    daemon_running: bool
+    daemon_pid: int | None
+    daemon_started_at: str | None
+    daemon_stopped_at: str | None
+    sources: list[SourceStatus]
+    mentions: int
+    queue_open: int
+    queue_by_state: dict[str, int]
+    sla_breaches: list[SlaBreach]
+    outbox_pending: int
+    outbox_retrying: int
+    outbox_gave_up: int
+    outbox_oldest_pending_at: str | None
+    jobs: list[dict[str, Any]] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @property
+    def healthy(self) -> bool:
+        """Every source ok, nothing given up on, no SLA breached."""
+        return (all(s.state in ("ok", "never run") or not s.enabled for s in self.sources)
+                and not self.outbox_gave_up and not self.sla_breaches)
+
+
+def read_status(store: Store, config: Config, now: datetime | None = None) -> Status:
+    """Collect the status from the store (safe to call while the daemon runs)."""
+    now = now or utcnow()
+    since = iso(now - timedelta(hours=24))
+    pid = daemon_pid(config)
+    state = (store.query("SELECT * FROM daemon_state WHERE id = 1") or [{}])[0]
+    health = {r["source"]: r for r in store.query("SELECT * FROM source_health")}
+    jobs = store.query("SELECT * FROM daemon_jobs ORDER BY job_id")
+    names = list(config.sources) + sorted(
+        {r["source"] for r in store.query("SELECT DISTINCT source FROM runs")} - set(config.sources))
+    sources = []
+    for name in names:
+        section = config.sources.get(name)
+        h = health.get(name, {})
+        agg = store.query(
+            "SELECT COUNT(*) AS runs, COALESCE(SUM(fetched),0) AS fetched, COALESCE(SUM(new),0) AS new, "
+            "COALESCE(SUM(duplicates),0) AS duplicates, COALESCE(SUM(quarantined),0) AS quarantined, "
+            "COALESCE(SUM(errors),0) AS errors FROM runs WHERE source = ? AND started_at >= ?", (name, since))[0]
+        last_run = store.scalar("SELECT MAX(started_at) FROM runs WHERE source = ?", (name,))
+        last_ok = h.get("last_success_at") or store.scalar(
+            "SELECT MAX(finished_at) FROM runs WHERE source = ? AND errors = 0", (name,))
+        next_runs = [j["next_run_at"] for j in jobs if j["source"] == name and j["next_run_at"]]
+        next_run = min(next_runs) if next_runs and pid else None
+        backoff = max(filter(None, [h.get("backoff_until"), store.scalar(
+            "SELECT MAX(backoff_until) FROM source_backoff WHERE source = ?", (name,))]), default=None)
+        if backoff and parse_iso(backoff) <= now:
+            backoff = None
+        if backoff and next_run and backoff > next_run:
+            next_run = backoff  # runs before then are skipped
+        sources.append(SourceStatus(
+            source=name, enabled=bool(section is not None and getattr(section, "enabled", True)),
+            state=h.get("state") or ("never run" if last_run is None else "ok"),
+            last_success_at=last_ok, last_run_at=last_run, next_run_at=next_run, backoff_until=backoff,
+            consecutive_failures=h.get("consecutive_failures", 0), last_error=h.get("last_error"),
+            runs_24h=agg["runs"], fetched_24h=agg["fetched"], new_24h=agg["new"],
+            duplicates_24h=agg["duplicates"], quarantined_24h=agg["quarantined"], errors_24h=agg["errors"],
+        ))
+    by_state = {r["state"]: r["n"] for r in store.query(
+        "SELECT state, COUNT(*) AS n FROM queue_items GROUP BY state ORDER BY state")}
+    return Status(
+        now=iso(now), daemon_running=pid is not None, daemon_pid=pid if pid and pid > 0 else None,
+        daemon_started_at=state.get("started_at"), daemon_stopped_at=state.get("stopped_at"),
+        sources=sources, mentions=store.scalar("SELECT COUNT(*) FROM mentions"),
+        queue_open=sum(n for s, n in by_state.items() if s not in ("resolved", "dismissed")),
+        queue_by_state=by_state, sla_breaches=sla_breaches(store, now),
+        outbox_pending=store.scalar(
+            "SELECT COUNT(*) FROM outbox WHERE delivered_at IS NULL AND attempts < ?", (MAX_ATTEMPTS,)),
+        outbox_retrying=store.scalar(
+            "SELECT COUNT(*) FROM outbox WHERE delivered_at IS NULL AND attempts > 0 AND attempts < ?",
+            (MAX_ATTEMPTS,)),
+        outbox_gave_up=store.scalar(
+            "SELECT COUNT(*) FROM outbox WHERE delivered_at IS NULL AND attempts >= ?", (MAX_ATTEMPTS,)),
+        outbox_oldest_pending_at=store.scalar(
+            "SELECT MIN(created_at) FROM outbox WHERE delivered_at IS NULL AND attempts < ?", (MAX_ATTEMPTS,)),
+        jobs=jobs if pid else [],
+    )

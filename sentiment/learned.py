@@ -1,0 +1,221 @@
+"""The learned scorer (the default): a linear model over hashed n-grams, VADER's scores and cue hits.
+
+The model is a plain numpy file (coefficients, intercepts and the feature parameters as JSON), so it
+loads with any numpy/scikit-learn version, in well under a second. `overheard sentiment train`
+writes it; sentiment/models/learned.npz is the one shipped in the package.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from sentiment.cues import all_cues, cue_matcher, cue_strength
+from sentiment.features import FeatureSpec, Featurizer
+from sentiment.language import detect_language
+from sentiment.phrases import words
+from sentiment.preprocess import brand_pattern, brand_terms_from, prepare
+from sentiment.score import Score
+from sentiment.themes import build_themes, theme_clauses
+
+DEFAULT_MODEL = Path(__file__).resolve().parent / "models" / "learned.npz"
+CLASSES = ("negative", "neutral", "positive")
+# Language codes the detector gives for varieties of a language the model covers.
+LANGUAGE_ALIASES = {"arz": "ar", "ary": "ar", "apc": "ar", "acm": "ar", "afb": "ar", "pt-br": "pt"}
+# Hindi is covered as it is tweeted in Latin letters (Hinglish); the training data has no Devanagari.
+_DEVANAGARI = re.compile(r"[\u0900-\u097f]")
+
+
+class ModelFileError(ValueError):
+    """The model file is missing, unreadable or not a model this version can use."""
+
+
+@dataclass
+class SentimentModel:
+    """A trained model: weights (features x classes), intercepts and how to build its features."""
+
+    weights: np.ndarray  # float32, shape (n_features, 3)
+    intercept: np.ndarray  # float32, shape (3,)
+    spec: FeatureSpec
+    negative_boost: float = 0.0  # added to P(negative) before the arg-max: a missed complaint costs more
+    cue_weight: float = 0.0  # logit added to 'negative' per customer-service cue found (at most two)
+    boost_by_language: dict[str, float] = field(default_factory=dict)  # overrides negative_boost per language
+    info: dict[str, Any] = field(default_factory=dict)  # how and on what it was trained
+
+    def save(self, path: Path) -> None:
+        """Write the model as a compressed .npz of plain arrays (byte-identical for identical input)."""
+        meta = {"format": 1, "classes": list(CLASSES), "spec": self.spec.to_dict(),
+                "negative_boost": self.negative_boost, "cue_weight": self.cue_weight,
+                "boost_by_language": self.boost_by_language, "info": self.info}
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with path.open("wb") as fh:
+            np.savez_compressed(fh, weights=self.weights.astype(np.float16), intercept=self.intercept,
+                                meta=np.frombuffer(json.dumps(meta, sort_keys=True).encode(), dtype=np.uint8))
+
+    @classmethod
+    def load(cls, path: Path) -> SentimentModel:
+        """Read a model written by `save`; ModelFileError names the file when it cannot be used."""
+        try:
+            with np.load(path, allow_pickle=False) as data:
+                meta = json.loads(bytes(data["meta"]).decode())
+                weights = data["weights"].astype(np.float32)
+                intercept = data["intercept"].astype(np.float32)
+        except FileNotFoundError:
+            raise ModelFileError(f"{path}: no such model file (train one with `overheard sentiment train`)") \
+                from None
+        except (OSError, ValueError, KeyError) as exc:
+            raise ModelFileError(f"{path}: not a sentiment model file ({exc})") from None
+        if meta.get("format") != 1 or tuple(meta.get("classes", ())) != CLASSES:
+            raise ModelFileError(f"{path}: model format {meta.get('format')!r} is not supported")
+        spec = FeatureSpec.from_dict(meta["spec"])
+        if weights.shape != (spec.n_features, len(CLASSES)):
+            raise ModelFileError(f"{path}: weights have shape {weights.shape}, expected "
+                                 f"{(spec.n_features, len(CLASSES))}")
+        return cls(weights, intercept, spec, float(meta.get("negative_boost", 0.0)),
+                   float(meta.get("cue_weight", 0.0)),
+                   {str(k): float(v) for k, v in meta.get("boost_by_language", {}).items()}, meta.get("info", {}))
+
+    @property
+    def languages(self) -> tuple[str, ...]:
+        return self.spec.languages
+
+
+@lru_cache(maxsize=4)
+def load_model(path: str) -> SentimentModel:
+    """The model at `path`, loaded once per process."""
+    return SentimentModel.load(Path(path))
+
+
+def covered_language(lang: str | None, text: str, languages: Sequence[str]) -> tuple[bool, str | None]:
+    """Whether the model can score a text in `lang`, and the language code to score it as."""
+    if lang is None:
+        return True, None  # too little text to tell (emoji, "lol"): the model scores it language-neutrally
+    lang = LANGUAGE_ALIASES.get(lang, lang)
+    if lang not in languages:
+        return False, lang
+    if lang == "hi" and _DEVANAGARI.search(text):
+        return False, lang
+    return True, lang
+
+
+class LearnedScorer:
+    """Scores texts with a SentimentModel, after brand-aware preparation; uncovered languages are unscored."""
+
+    name = "learned"
+
+    def __init__(
+        self,
+        model_path: str | Path | None = None,
+        brand_terms: Iterable[str] = (),
+        cues: Iterable[str] = (),
+        themes: Mapping[str, Sequence[str]] | None = None,
+        positive_threshold: float | None = None,
+        negative_threshold: float | None = None,
+        detect_lang: bool = True,
+        **_ignored: object,
+    ) -> None:
+        path = Path(model_path) if model_path else DEFAULT_MODEL
+        self.model = load_model(str(path.resolve()))
+        self._featurizer = Featurizer(self.model.spec)
+        self._brands = brand_pattern(brand_terms_from(brand_terms))
+        self._cues = cue_matcher(all_cues(tuple(cues)))
+        self._themes = build_themes(themes)
+        self.positive_threshold = positive_threshold
+        self.negative_threshold = negative_threshold
+        self.detect_lang = detect_lang
+        self._vader = None
+        if self.model.spec.use_vader:
+            from vaderSentiment.vaderSentiment import SentimentIntensityAnalyzer
+
+            self._vader = SentimentIntensityAnalyzer()
+
+    def score(self, text: str, lang: str | None = None) -> Score:
+        """One text's score (see score_many)."""
+        return self.score_many([text], [lang])[0]
+
+    def score_many(self, texts: Sequence[str], langs: Iterable[str | None] | None = None) -> list[Score]:
+        """Scores for a batch; `langs` are the sources' language tags (None: detect the language)."""
+        tags = list(langs) if langs is not None else [None] * len(texts)
+        if len(tags) != len(texts):
+            raise ValueError(f"{len(texts)} texts but {len(tags)} language tags")
+        results: list[Score | None] = [None] * len(texts)
+        todo: list[int] = []
+        prepared: list[str] = []
+        todo_langs: list[str | None] = []
+        themes: list[tuple[str, ...]] = []
+        cue_hits: list[int] = []
+        for i, (raw, tag) in enumerate(zip(texts, tags, strict=False)):
+            raw = raw if isinstance(raw, str) else ""
+            text = prepare(raw, self._brands)
+            lang = detect_language(text, tag) if self.detect_lang else tag
+            tokens = words(text)
+            found = self._themes.themes_in(tokens)
+            themes.append(found)
+            ok, lang = covered_language(lang, text, self.model.languages)
+            if not text or not ok:
+                results[i] = Score("unscored", 0.0, 0.0, lang, self.name, found)
+                continue
+            todo.append(i)
+            prepared.append(text)
+            todo_langs.append(lang)
+            cue_hits.append(cue_strength(self._cues.find_in(tokens)))
+        if todo:
+            probs = self.probabilities(prepared, todo_langs, cue_hits)
+            for row, i in enumerate(todo):
+                results[i] = self._score_from(probs[row], todo_langs[row], themes[i])
+            self._add_theme_sentiment(results, todo, prepared, todo_langs, themes)
+        return [r if r.theme_sentiment or not r.themes
+                else replace(r, theme_sentiment=tuple((t, r.label) for t in r.themes))
+                for r in results if r is not None]
+
+    def _add_theme_sentiment(self, results: list[Score | None], todo: list[int], prepared: list[str],
+                             langs: list[str | None], themes: list[tuple[str, ...]]) -> None:
+        """Score, for mentions with two or more themes, the clauses about each theme on their own."""
+        jobs: list[tuple[int, str, str, str | None]] = []
+        for row, i in enumerate(todo):
+            if len(themes[i]) >= 2:
+                for theme, clause in theme_clauses(prepared[row], self._themes).items():
+                    jobs.append((i, theme, clause, langs[row]))
+        if not jobs:
+            return
+        probs = self.probabilities([j[2] for j in jobs], [j[3] for j in jobs])
+        per_mention: dict[int, dict[str, str]] = {}
+        for (i, theme, _clause, lang), p in zip(jobs, probs, strict=True):
+            per_mention.setdefault(i, {})[theme] = self._score_from(p, lang, ()).label
+        for i, labels in per_mention.items():
+            score = results[i]
+            assert score is not None
+            results[i] = replace(score, theme_sentiment=tuple((t, labels.get(t, score.label)) for t in score.themes))
+
+    def probabilities(self, prepared: Sequence[str], langs: Sequence[str | None],
+                      cue_hits: Sequence[int] | None = None) -> np.ndarray:
+        """P(negative), P(neutral), P(positive) for texts already passed through `prepare`."""
+        if cue_hits is None:
+            cue_hits = [cue_strength(self._cues.find(t)) for t in prepared]
+        vader = [self._vader.polarity_scores(t) for t in prepared] if self._vader is not None else None
+        features = self._featurizer.transform(prepared, langs, cue_hits, vader)
+        logits = features.dot(self.model.weights) + self.model.intercept
+        logits[:, 0] += self.model.cue_weight * np.minimum(np.array(cue_hits, dtype=np.float64), 2.0)
+        logits -= logits.max(axis=1, keepdims=True)
+        expd = np.exp(logits)
+        return expd / expd.sum(axis=1, keepdims=True)
+
+    def _score_from(self, p: np.ndarray, lang: str | None, themes: tuple[str, ...]) -> Score:
+        compound = float(np.clip(p[2] - p[0], -1.0, 1.0))
+        if self.positive_threshold is not None or self.negative_threshold is not None:
+            pos = self.positive_threshold if self.positive_threshold is not None else 1.01
+            neg = self.negative_threshold if self.negative_threshold is not None else -1.01
+            label = "positive" if compound >= pos else "negative" if compound <= neg else "neutral"
+        else:
+            boosted = p.copy()
+            boosted[0] += self.model.boost_by_language.get(lang or "", self.model.negative_boost)
+            label = CLASSES[int(boosted.argmax())]
+        confidence = float(p[CLASSES.index(label)])
+        return Score(label, round(compound, 4), round(confidence, 4), lang, self.name, themes)

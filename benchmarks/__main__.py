@@ -16,7 +16,7 @@ from pathlib import Path
 from benchmarks.machine import machine, percentile
 
 HERE = Path(__file__).resolve().parent
-NAMES = ["throughput", "scale", "sentiment", "latency", "queue", "trends"]
+NAMES = ["throughput", "scale", "sentiment", "latency", "queue", "trends", "alerts", "sources"]
 
 
 def _script(args: list[str], label: str) -> None:
@@ -96,6 +96,11 @@ def main(argv: list[str] | None = None) -> None:
         _script([str(HERE / "bench_queue.py"), "--items", "10000" if args.full else "2000"], "queue operations")
     if "trends" in chosen:
         _script([str(HERE / "trends_rollup.py"), *(["--full"] if args.full else [])], "trend rollup")
+
+    if "alerts" in chosen and (HERE / "alerts_throughput.py").exists():
+        _script([str(HERE / "alerts_throughput.py")], "thread rollup, rules, delivery, backtest")
+    if "sources" in chosen and _available("source_requests"):
+        _script(["-m", "benchmarks.source_requests"], "X and Reddit request budget")
 
     if rows:
         print("\n== summary (Markdown)\n")

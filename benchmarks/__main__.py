@@ -19,10 +19,15 @@ HERE = Path(__file__).resolve().parent
 NAMES = ["throughput", "scale", "sentiment", "latency", "queue", "trends", "alerts", "sources"]
 
 
+FAILED: list[str] = []
+
+
 def _script(args: list[str], label: str) -> None:
-    """Run a standalone benchmark script as its own process, its output passed through."""
-    print(f"\n== {label}: {' '.join(args)}", flush=True)
-    subprocess.run([sys.executable, *args], check=True, cwd=HERE.parent)
+    """Run a standalone benchmark as its own process, its output passed through; a failure is reported
+    at the end and the other benchmarks still run."""
+    print(f"\n== {label}: python {' '.join(args)}", flush=True)
+    if subprocess.run([sys.executable, *args], cwd=HERE.parent).returncode != 0:
+        FAILED.append(label)
 
 
 def _available(module: str) -> bool:
@@ -93,12 +98,12 @@ def main(argv: list[str] | None = None) -> None:
             print("\n== latency: needs the daemon, X collector and Slack channel (issues 3, 5, 8)", flush=True)
 
     if "queue" in chosen:
-        _script([str(HERE / "bench_queue.py"), "--items", "10000" if args.full else "2000"], "queue operations")
+        _script(["-m", "benchmarks.bench_queue", "--items", "10000" if args.full else "2000"], "queue operations")
     if "trends" in chosen:
-        _script([str(HERE / "trends_rollup.py"), *(["--full"] if args.full else [])], "trend rollup")
+        _script(["-m", "benchmarks.trends_rollup", *(["--full"] if args.full else [])], "trend rollup")
 
-    if "alerts" in chosen and (HERE / "alerts_throughput.py").exists():
-        _script([str(HERE / "alerts_throughput.py")], "thread rollup, rules, delivery, backtest")
+    if "alerts" in chosen and _available("alerts_throughput"):
+        _script(["-m", "benchmarks.alerts_throughput"], "thread rollup, rules, delivery, backtest")
     if "sources" in chosen and _available("source_requests"):
         _script(["-m", "benchmarks.source_requests"], "X and Reddit request budget")
 
@@ -112,6 +117,8 @@ def main(argv: list[str] | None = None) -> None:
     rerun = "python -m benchmarks" + (" --full" if args.full else "") + (
         f" --only {' '.join(args.only)}" if args.only else "")
     print(f"all benchmarks took {time.perf_counter() - started:.0f} s; rerun: {rerun}")
+    if FAILED:
+        sys.exit(f"FAILED: {', '.join(FAILED)} (see their output above)")
 
 
 def _verdict(ok: bool, also: bool = True) -> str:

@@ -775,8 +775,10 @@ def _filter_sql(flt: ItemFilter) -> tuple[str, list[Any]]:
         where.append("EXISTS (SELECT 1 FROM mentions m WHERE m.thread_key = q.thread_key AND m.lang = ?)")
         params.append(flt.lang)
     if flt.search and fts_query(flt.search):
-        where.append("q.thread_key IN (SELECT m.thread_key FROM mentions_fts f JOIN mentions m ON m.id = f.rowid "
-                     "WHERE mentions_fts MATCH ?)")
+        # Matching row ids are collected once; each candidate item then checks its own thread's mentions
+        # (joining every match to mentions first cost a lookup per matching mention in the whole history).
+        where.append("EXISTS (SELECT 1 FROM mentions m WHERE m.thread_key = q.thread_key "
+                     "AND m.id IN (SELECT rowid FROM mentions_fts WHERE mentions_fts MATCH ?))")
         params.append(fts_query(flt.search))
     return " AND ".join(where) or "1", params
 
@@ -786,14 +788,16 @@ def filter_choices(store: Store) -> dict[str, list[str]]:
     def distinct(sql: str) -> list[str]:
         return [r[0] for r in store.conn.execute(sql) if r[0]]
 
+    # CROSS JOIN keeps queue_items the outer loop: SQLite would otherwise scan every mention stored
+    # and look each up in the queue (a full table scan per page view with a big history).
     return {
         "brand": distinct("SELECT DISTINCT brand FROM queue_items ORDER BY 1"),
         "source": distinct("SELECT DISTINCT source FROM queue_items ORDER BY 1"),
         "assignee": distinct("SELECT DISTINCT assignee FROM queue_items ORDER BY 1"),
-        "theme": distinct("SELECT DISTINCT j.value FROM queue_items q JOIN mentions m ON m.thread_key = q.thread_key, "
-                          "json_each(m.themes) j ORDER BY 1"),
-        "lang": distinct("SELECT DISTINCT m.lang FROM queue_items q JOIN mentions m ON m.thread_key = q.thread_key "
-                         "ORDER BY 1"),
+        "theme": distinct("SELECT DISTINCT j.value FROM queue_items q CROSS JOIN mentions m "
+                          "ON m.thread_key = q.thread_key, json_each(m.themes) j ORDER BY 1"),
+        "lang": distinct("SELECT DISTINCT m.lang FROM queue_items q CROSS JOIN mentions m "
+                         "ON m.thread_key = q.thread_key ORDER BY 1"),
     }
 
 

@@ -123,8 +123,24 @@ def queue_list(request: Request, store: StoreDep) -> Response:
     here = "/?" + urlencode({k: v for k, v in params.items() if v}) if any(params.values()) else "/"
     return render(request, "list.html", user=user, rows=rows, counts=counts, params=params, flt=flt, here=here,
                   bulk_actions=BULK_ACTIONS,
-                  choices=filter_choices(store), states=STATES, priorities=PRIORITIES, link=link, error=error,
+                  choices=_filter_choices(request, store), states=STATES, priorities=PRIORITIES, link=link, error=error,
                   stats=queue.stats())
+
+
+def _filter_choices(request: Request, store: Store) -> dict[str, list[str]]:
+    """The filter drop-downs, recomputed only when mentions, scores or queue items changed since last time.
+
+    Computing them reads every queue item's thread (most of a queue page's time with a big history);
+    the stamp is a few index look-ups, and any insert, score or queue change moves it.
+    """
+    stamp = store.conn.execute(
+        "SELECT (SELECT MAX(id) FROM mentions), (SELECT MAX(rowid) FROM scores), (SELECT MAX(id) FROM queue_events), "
+        "(SELECT COUNT(*) FROM queue_items), (SELECT MAX(updated_at) FROM queue_items)").fetchone()
+    cached = getattr(request.app.state, "filter_choices", None)
+    if cached is None or cached[0] != tuple(stamp):
+        cached = (tuple(stamp), filter_choices(store))
+        request.app.state.filter_choices = cached
+    return cached[1]
 
 
 # ---------------------------------------------------------------- one item

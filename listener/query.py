@@ -42,9 +42,18 @@ def _term_pattern(words: list[str]) -> str:
     body = r"\s+".join(re.escape(w) for w in words)
     first, last = words[0], words[-1]
     # Word boundaries only where the term starts/ends with a word character (so "@brand" and "#brand" work).
-    left = r"(?<!\w)" if first[:1].isalnum() or first[:1] in "@#_" else ""
-    right = r"(?!\w)" if last[-1:].isalnum() or last[-1:] == "_" else ""
+    left = f"(?<!{_word_class(first[:1])})" if first[:1].isalnum() or first[:1] in "@#_" else ""
+    right = f"(?!{_word_class(last[-1:])})" if last[-1:].isalnum() or last[-1:] == "_" else ""
     return left + body + right
+
+
+# Latin letters and digits: what continues a Latin-script word. Scripts written without spaces (Japanese,
+# Chinese, Thai) put a brand right against their own letters ("Brightwaveのアプリ"), which must still match.
+_LATIN_WORD = r"[0-9A-Za-z_\u00c0-\u024f]"
+
+
+def _word_class(edge: str) -> str:
+    return _LATIN_WORD if edge and (edge.isascii() or "\u00c0" <= edge <= "\u024f") else r"\w"
 
 
 def _normalise(text: str) -> str:

@@ -105,3 +105,16 @@ def test_brand_matcher_keeps_its_api_and_reports_the_first_term():
     assert [(h.brand, h.term) for h in hits] == [("Brightwave", "@Brightwave"), ("Lumacell", "Lumacell")]
     assert matcher.first("nothing here") is None
     assert matcher.matches_brand("Lumacell", "lumacell rocks")
+
+
+def test_a_brand_written_against_japanese_text_still_matches_but_longer_latin_words_do_not():
+    from listener.query import BrandMatcher
+
+    class Brand:
+        name, keywords, handles, exclusions, query, languages = "Brightwave", ["Brightwave"], [], [], None, []
+
+    matcher = BrandMatcher([Brand()])
+    assert matcher.first("Brightwaveのアプリがまた落ちた") == "Brightwave"
+    assert matcher.first("新しいBrightwaveルーター") == "Brightwave"
+    assert matcher.first("Brightwavers unite") is None
+    assert matcher.first("Brightwaveé") is None

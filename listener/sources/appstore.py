@@ -20,6 +20,7 @@ from listener.sources.web import (
     Watermark,
     WebSourceConfig,
     check_brands,
+    country_codes,
     http_get,
     json_body,
     new_session,
@@ -41,14 +42,7 @@ class AppStoreApp(Section):
     # Two-letter storefront codes (us, gb, de, jp, …); each has its own reviews.
     countries: list[str] = Field(default=["us"], min_length=1)
 
-    @field_validator("countries")
-    @classmethod
-    def _codes(cls, values: list[str]) -> list[str]:
-        out = [v.strip().lower() for v in values]
-        bad = [v for v in out if len(v) != 2 or not v.isalpha()]
-        if bad:
-            raise ValueError(f"{bad[0]!r} is not a two-letter country code")
-        return out
+    _codes = field_validator("countries")(country_codes)
 
 
 class AppStoreConfig(WebSourceConfig):

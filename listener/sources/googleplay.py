@@ -31,6 +31,7 @@ from listener.sources.web import (
     Watermark,
     WebSourceConfig,
     check_brands,
+    country_codes,
     nps_bucket,
     raw_text,
     retry_after_seconds,
@@ -51,14 +52,7 @@ class GooglePlayApp(Section):
     # Review language to ask for (hl), e.g. "en", "de", "pt-BR".
     lang: str = Field(default="en", pattern=r"^[A-Za-z]{2,3}([-_][A-Za-z]{2,4})?$")
 
-    @field_validator("countries")
-    @classmethod
-    def _codes(cls, values: list[str]) -> list[str]:
-        out = [v.strip().lower() for v in values]
-        bad = [v for v in out if len(v) != 2 or not v.isalpha()]
-        if bad:
-            raise ValueError(f"{bad[0]!r} is not a two-letter country code")
-        return out
+    _codes = field_validator("countries")(country_codes)
 
 
 class GooglePlayConfig(WebSourceConfig):

@@ -67,6 +67,15 @@ def retry_after_seconds(value: str | None, default: float = DEFAULT_RETRY_AFTER)
     return max((when - utcnow()).total_seconds(), 0.0)
 
 
+def country_codes(values: list[str]) -> list[str]:
+    """Lower-cased two-letter storefront codes; a ValueError names the first bad one (for validators)."""
+    out = [v.strip().lower() for v in values]
+    bad = [v for v in out if len(v) != 2 or not v.isalpha()]
+    if bad:
+        raise ValueError(f"{bad[0]!r} is not a two-letter country code")
+    return out
+
+
 def host_of(url: str) -> str:
     return urlsplit(url).netloc or url
 

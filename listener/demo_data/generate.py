@@ -98,8 +98,10 @@ REVIEW_BAD = [
 REVIEW_MID = [
     ("It's ok", "Does the basics. Would like dark mode."),
 ]
-HANDLES = ["amy_k", "dan_codes", "priya.n", "tom_builds", "lucia_m", "mo_salah_fan", "jenny_r", "kwame_o",
-           "sasha_l", "ben_t", "ola_w", "marta_p", "raj_k", "chris_b", "nina_s", "leo_g", "hana_y", "ivan_d"]
+# A realistic crowd: hundreds of different people, so a "repeat detractor" in the demo is one on purpose.
+FIRST = ["amy", "dan", "priya", "tom", "lucia", "mo", "jenny", "kwame", "sasha", "ben", "ola", "marta", "raj", "chris",
+         "nina", "leo", "hana", "ivan", "zoe", "omar", "fran", "yuki", "sam", "ada"]
+HANDLES = [f"{name}{sep}{n}" for name in FIRST for n in range(11, 91, 2) for sep in ("_" if n % 3 else ".",)]
 
 
 def _x(rng: random.Random, nid: int, text: str, at: datetime, brand: str, **extra: object) -> dict:

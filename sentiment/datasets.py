@@ -2,11 +2,17 @@
 
 Labels are always the words negative / neutral / positive. Nothing here is copied into the project;
 the data folder is passed in.
+
+The VADER paper's tweets and the Amazon reviews have no official splits. Each is cut in two fixed
+halves, by a hash of the tweet id and of the reviewed product (so reviews of one product never sit
+on both sides): the `train` half is learned from, for sources beyond the 2013-2017 tweet collections,
+and the `test` half is held back and only ever scored.
 """
 
 from __future__ import annotations
 
 import csv
+import zlib
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -60,36 +66,60 @@ def tweeteval(data: Path, split: str) -> LabelledSet:
     return LabelledSet(f"tweeteval {split}", texts, labels, ["en"] * len(texts))
 
 
-def vader_tweets(data: Path) -> LabelledSet:
-    """The VADER paper's 4,200 tweets: mean rating >= 0.2 positive, <= -0.2 negative, else neutral."""
+HALVES = ("train", "test")
+
+
+def in_half(key: str, half: str | None) -> bool:
+    """Whether the item with this key (tweet id, product id) belongs to `half` (None: to the whole set)."""
+    if half is None:
+        return True
+    if half not in HALVES:
+        raise ValueError(f"half must be one of {HALVES}, not {half!r}")
+    return HALVES[zlib.crc32(key.encode("utf-8")) % 2] == half
+
+
+def _suffix(half: str | None) -> str:
+    return f" {half} half" if half else ""
+
+
+def vader_tweets(data: Path, half: str | None = None) -> LabelledSet:
+    """The VADER paper's 4,200 tweets (or one half): mean rating >= 0.2 positive, <= -0.2 negative, else neutral."""
     texts, labels = [], []
     for line in _lines(data / "sentiment" / "vader-icwsm" / "tweets_GroundTruth.txt"):
         parts = line.split("\t", 2)
-        if len(parts) != 3:
+        if len(parts) != 3 or not in_half(parts[0].strip(), half):
             continue
         rating = float(parts[1])
         texts.append(parts[2])
         labels.append("positive" if rating >= 0.2 else "negative" if rating <= -0.2 else "neutral")
-    return LabelledSet("vader-paper tweets", texts, labels, [None] * len(texts))
+    return LabelledSet("vader-paper tweets" + _suffix(half), texts, labels, [None] * len(texts))
 
 
-def amazon_reviews(data: Path) -> LabelledSet:
-    """5,000 Amazon food reviews (summary + text): 1-2 stars negative, 3 neutral, 4-5 positive."""
+def amazon_reviews(data: Path, half: str | None = None) -> LabelledSet:
+    """5,000 Amazon food reviews (or one half; summary + text): 1-2 stars negative, 3 neutral, 4-5 positive."""
     path = data / "reviews" / "amazon-finefood-first5000.csv"
     if not path.exists():
         raise DataMissing(f"{path}: not found (the development data lives in ../shared/data)")
     texts, labels = [], []
     with path.open(encoding="utf-8", newline="") as fh:
         for row in csv.DictReader(fh):
+            if not in_half(row["ProductId"], half):
+                continue
             stars = int(row["Score"])
             texts.append(f"{row['Summary']}\n{row['Text']}")
             labels.append("negative" if stars <= 2 else "neutral" if stars == 3 else "positive")
-    return LabelledSet("amazon reviews", texts, labels, [None] * len(texts))
+    return LabelledSet("amazon reviews" + _suffix(half), texts, labels, [None] * len(texts))
+
+
+def tweet_training_sets(data: Path) -> list[LabelledSet]:
+    """The tweet train splits: TweetEval train and UMSAB train in all eight languages."""
+    return [tweeteval(data, "train")] + [umsab(data, lang, "train") for lang in UMSAB_LANGUAGES]
 
 
 def training_sets(data: Path) -> list[LabelledSet]:
-    """Every train split: TweetEval train and UMSAB train in all eight languages."""
-    return [tweeteval(data, "train")] + [umsab(data, lang, "train") for lang in UMSAB_LANGUAGES]
+    """Everything the shipped model learns from: the tweet train splits plus the train halves of the
+    VADER-paper tweets and the Amazon reviews (other sources, other years, long reviews)."""
+    return tweet_training_sets(data) + [vader_tweets(data, "train"), amazon_reviews(data, "train")]
 
 
 def validation_sets(data: Path) -> list[LabelledSet]:
@@ -98,5 +128,5 @@ def validation_sets(data: Path) -> list[LabelledSet]:
 
 
 def held_out_sets(data: Path) -> list[LabelledSet]:
-    """Sets never trained or tuned on: the generalisation check."""
-    return [vader_tweets(data), amazon_reviews(data)]
+    """Sets never trained or tuned on: the held-back halves of the VADER-paper tweets and Amazon reviews."""
+    return [vader_tweets(data, "test"), amazon_reviews(data, "test")]

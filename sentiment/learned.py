@@ -21,7 +21,7 @@ from sentiment.cues import all_cues, cue_matcher, cue_strength
 from sentiment.features import FeatureSpec, Featurizer
 from sentiment.language import detect_language
 from sentiment.phrases import words
-from sentiment.preprocess import brand_pattern, brand_terms_from, prepare
+from sentiment.preprocess import brand_pattern, brand_terms_from, has_content, prepare
 from sentiment.score import Score
 from sentiment.themes import build_themes, theme_clauses
 
@@ -161,6 +161,9 @@ class LearnedScorer:
             ok, lang = covered_language(lang, text, self.model.languages)
             if not text or not ok:
                 results[i] = Score("unscored", 0.0, 0.0, lang, self.name, found)
+                continue
+            if not has_content(text):  # only a brand name, a handle or a link: nothing said either way
+                results[i] = Score("neutral", 0.0, 1.0, lang, self.name, found)
                 continue
             todo.append(i)
             prepared.append(text)

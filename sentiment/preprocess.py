@@ -54,6 +54,14 @@ def prepare(text: str, brands: re.Pattern[str] | None = None) -> str:
     return _SPACES.sub(" ", text).strip()
 
 
+_PLACEHOLDERS = re.compile(rf"{re.escape(BRAND.strip())}|{re.escape(HANDLE.strip())}|(?<!\w){URL.strip()}(?!\w)|\s+")
+
+
+def has_content(prepared: str) -> bool:
+    """Whether a prepared text says anything besides brand names, handles and links ("@united" alone does not)."""
+    return bool(_PLACEHOLDERS.sub("", prepared))
+
+
 def brand_terms_from(names: Iterable[str]) -> tuple[str, ...]:
     """Sorted, de-duplicated, non-empty brand terms (the cache key of brand_pattern)."""
     return tuple(sorted({n.strip() for n in names if n and n.strip()}))

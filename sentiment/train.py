@@ -14,7 +14,8 @@ import scipy.sparse as sp
 from sentiment.cues import all_cues, cue_matcher, cue_strength
 from sentiment.datasets import LabelledSet
 from sentiment.features import FeatureSpec, Featurizer
-from sentiment.learned import CLASSES, SentimentModel
+from sentiment.language import detect_language
+from sentiment.learned import CLASSES, SentimentModel, covered_language
 from sentiment.preprocess import brand_pattern, brand_terms_from, prepare
 
 # Chosen on the val splits (UMSAB val in eight languages and TweetEval val); see docs/sentiment.md.
@@ -47,6 +48,9 @@ def feature_rows(featurizer: Featurizer, texts: Sequence[str], langs: Sequence[s
     brands = brand_pattern(brand_terms_from(brand_terms))
     cues = cue_matcher(all_cues())
     prepared = [prepare(t, brands) for t in texts]
+    # A set without language tags (reviews, the VADER-paper tweets) gets the language the scorer would detect.
+    langs = [lang if lang is not None else covered_language(detect_language(text), text, featurizer.spec.languages)[1]
+             for lang, text in zip(langs, prepared, strict=True)]
     vader = None
     if featurizer.spec.use_vader:
         from vaderSentiment.vaderSentiment import SentimentIntensityAnalyzer

@@ -172,6 +172,18 @@ def _tiny_training_data(root: Path) -> Path:
         folder.mkdir(parents=True)
         (folder / "train_text.txt").write_text("\n".join(texts) + "\n", encoding="utf-8")
         (folder / "train_labels.txt").write_text("\n".join(labels) + "\n", encoding="utf-8")
+    vader = root / "sentiment" / "vader-icwsm"
+    vader.mkdir(parents=True)
+    ratings = ["2.5"] * 5 + ["-2.5"] * 5 + ["0.0"] * 5
+    (vader / "tweets_GroundTruth.txt").write_text(
+        "".join(f"{i}\t{r}\t{t}\n" for i, (r, t) in enumerate(zip(ratings, texts, strict=True), 1)), encoding="utf-8")
+    reviews = root / "reviews"
+    reviews.mkdir()
+    with (reviews / "amazon-finefood-first5000.csv").open("w", encoding="utf-8", newline="") as fh:
+        writer = csv.writer(fh)
+        writer.writerow(["Id", "ProductId", "Score", "Summary", "Text"])
+        for i, (label, text) in enumerate(zip(labels, texts, strict=True), 1):
+            writer.writerow([i, f"P{i}", {"0": 1, "1": 3, "2": 5}[label], "", text])
     return root
 
 

@@ -24,7 +24,7 @@ def test_learned_scorer_meets_the_val_targets_and_beats_vader_on_amazon(shared_d
     assert f1["umsab english val"] >= 0.70
     assert f1["tweeteval val"] >= 0.80
     assert mean(v for k, v in f1.items() if k.startswith("umsab") and "english" not in k) >= 0.55
-    amazon = next(s for s in held_out_sets(shared_data) if s.name == "amazon reviews")
+    amazon = next(s for s in held_out_sets(shared_data) if s.name.startswith("amazon reviews"))
     ours = figures(amazon.labels, [x.label for x in scorer.score_many(amazon.texts)])
     base = figures(amazon.labels, [x.label for x in vader.score_many(amazon.texts)])
     assert ours.macro_f1 > base.macro_f1 and ours.negative_recall > base.negative_recall

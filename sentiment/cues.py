@@ -17,6 +17,12 @@ DEFAULT_CUES: tuple[str, ...] = (
     "no one answers", "nobody answers", "ignored", "ignoring", "any update", "still no", "still not",
     "still haven't", "still hasn't", "still can't", "still cannot", "not yet received", "never received",
     "never arrived", "hasn't arrived", "didn't arrive", "not arrived", "where is my", "where's my",
+    "no updates", "zero updates", "never came", "never showed up", "didn't show up", "hung up on me",
+    # how long it has taken (a number in a cue stands for any number: "waited 2 hours" finds "waited 45 hours")
+    "waited 2 minutes", "waited 2 mins", "waited 2 hours", "waited 2 hrs", "waited 2 days", "waited 2 weeks",
+    "waiting 2 minutes", "waiting 2 mins", "waiting 2 hours", "waiting 2 hrs", "waiting 2 days", "waiting 2 weeks",
+    "for 2 hours now", "for 2 days now", "for 2 weeks now", "2 hours late", "2 hour delay", "2 hours delay",
+    "third time this", "what am i paying for",
     # money
     "refund", "charged twice", "double charged", "billed twice", "double billed", "overcharged", "charged me",
     "hidden fee", "hidden fees",
@@ -36,15 +42,20 @@ DEFAULT_CUES: tuple[str, ...] = (
     "complaint", "complain", "frustrating", "frustrated", "fed up", "went up again", "without warning",
     "no warning", "nobody calls back", "no one calls back",
     # Spanish, Portuguese, French, German, Italian: the same trouble in the other languages we score
-    "sigo esperando", "todavía no", "todavia no", "reembolso", "cancelado", "cancelaron", "nunca más",
+    "sigo esperando", "esperando 2 horas", "esperando 2 días", "esperando 2 dias", "todavía no", "todavia no",
+    "reembolso", "cancelado", "cancelaron", "nunca más",
     "gracias por nada", "no funciona", "nadie responde", "cobrado dos veces", "estafa",
-    "ainda não", "ainda nao", "nunca mais", "obrigado por nada", "não funciona", "nao funciona",
+    "ainda não", "ainda nao", "esperando há", "aguardando há", "nunca mais", "obrigado por nada", "não funciona",
+    "nao funciona",
     "ninguém responde", "cobrado duas vezes", "golpe",
-    "toujours pas", "toujours rien", "remboursement", "annulé", "annule", "plus jamais", "merci pour rien",
+    "toujours pas", "toujours rien", "attends depuis", "attend depuis", "remboursement", "annulé", "annule",
+    "plus jamais", "merci pour rien",
     "ne fonctionne pas", "ne marche pas", "personne ne répond", "ne répond", "répond jamais", "arnaque",
-    "immer noch nicht", "warte seit", "warten seit", "erstattung", "rückerstattung", "storniert",
+    "immer noch nicht", "warte seit", "warten seit", "erstattung",
+    "rückerstattung", "storniert",
     "nie wieder", "danke für nichts", "funktioniert nicht", "keine antwort", "abzocke",
-    "ancora niente", "sto ancora aspettando", "rimborso", "cancellato", "mai più", "grazie per niente",
+    "ancora niente", "sto ancora aspettando", "aspetto da", "aspettando da", "rimborso", "cancellato", "mai più",
+    "grazie per niente",
     "non funziona", "nessuno risponde", "truffa",
 )
 

@@ -2,6 +2,8 @@
 
 A Python regex with hundreds of alternatives tries each one at every position; looking up the text's
 word n-grams in a dict costs a few microseconds whatever the number of phrases.
+
+A number in a phrase stands for any number: "waited 2 hours" also finds "waited 45 hours".
 """
 
 from __future__ import annotations
@@ -10,6 +12,7 @@ import re
 from collections.abc import Iterable
 
 _WORD = re.compile(r"\w+(?:['’]\w+)*")
+NUMBER = "#"  # what every all-digit word is matched as
 
 
 def words(text: str) -> list[str]:
@@ -24,7 +27,7 @@ class PhraseMatcher:
         """`phrases` are (phrase, tag) pairs; several phrases may share a tag."""
         table: dict[tuple[str, ...], set[str]] = {}
         for phrase, tag in phrases:
-            key = tuple(words(phrase))
+            key = tuple(NUMBER if w.isdigit() else w for w in words(phrase))
             if key:
                 table.setdefault(key, set()).add(tag)
         # first word -> [(phrase length, phrase, its tags)]: most words start no phrase, one lookup each
@@ -41,9 +44,9 @@ class PhraseMatcher:
         found: list[str] = []
         by_first = self._by_first
         for i, token in enumerate(tokens):
-            candidates = by_first.get(token)
+            candidates = by_first.get(NUMBER if token.isdigit() else token)
             if candidates:
                 for n, key, tags in candidates:
-                    if n == 1 or tuple(tokens[i:i + n]) == key:
+                    if n == 1 or tuple(NUMBER if t.isdigit() else t for t in tokens[i:i + n]) == key:
                         found.extend(tags)
         return found

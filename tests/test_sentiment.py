@@ -168,3 +168,15 @@ def test_a_mixed_mention_has_sentiment_per_theme(learned) -> None:
     single = learned.score("The app keeps crashing and I was billed twice", "en")
     assert dict(single.theme_sentiment) == {"app": single.label, "billing": single.label}
     assert learned.score("最悪のアプリ app", None).theme_sentiment == (("app", "unscored"),)
+
+
+def test_a_number_in_a_cue_stands_for_any_number() -> None:
+    """A team writes "waited 2 hours" once; "waited 45 hours" and "waited 3 hours" are the same trouble."""
+    from sentiment.cues import all_cues, cue_matcher
+
+    matcher = cue_matcher(all_cues(("late by 2 days",)))
+    assert "late by 2 days" in matcher.find("The parcel is late by 11 days")
+    assert "late by 2 days" not in matcher.find("The parcel is late by two days")  # only digits are numbers
+    assert "waited 2 hours" in matcher.find("We waited 3 hours at the gate")
+    text = "mobile order, waited 25 minutes at the counter"
+    assert get_scorer("learned").score(text, "en").label == "negative"

@@ -75,6 +75,12 @@ class SparseRows:
             out[:, k] = np.bincount(self.rows, weights=contrib[:, k], minlength=self.n_rows)
         return out
 
+    def select(self, rows: np.ndarray, entries: np.ndarray) -> SparseRows:
+        """The given rows only (in that order), renumbered from 0; `entries` marks the entries of those rows."""
+        new_index = np.full(self.n_rows, -1, dtype=np.int64)
+        new_index[rows] = np.arange(rows.size)
+        return SparseRows(int(rows.size), new_index[self.rows[entries]], self.cols[entries], self.values[entries])
+
     def to_csr(self, n_features: int):
         import scipy.sparse as sp
 

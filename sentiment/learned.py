@@ -48,16 +48,24 @@ class SentimentModel:
     cue_weight: float = 0.0  # logit added to 'negative' per customer-service cue found (at most two)
     boost_by_language: dict[str, float] = field(default_factory=dict)  # overrides negative_boost per language
     info: dict[str, Any] = field(default_factory=dict)  # how and on what it was trained
+    # Language heads: a model trained on one language's texts alone, (weights, intercept) like the shared one.
+    # A text in that language gets the mean of the shared model's and its head's probabilities: the shared
+    # model, four-fifths English, reads the other languages through English eyes.
+    heads: dict[str, tuple[np.ndarray, np.ndarray]] = field(default_factory=dict)
 
     def save(self, path: Path) -> None:
         """Write the model as a compressed .npz of plain arrays (byte-identical for identical input)."""
         meta = {"format": 1, "classes": list(CLASSES), "spec": self.spec.to_dict(),
                 "negative_boost": self.negative_boost, "cue_weight": self.cue_weight,
-                "boost_by_language": self.boost_by_language, "info": self.info}
+                "boost_by_language": self.boost_by_language, "heads": sorted(self.heads), "info": self.info}
+        arrays = {f"head_{lang}_{part}": array.astype(np.float16 if part == "weights" else np.float32)
+                  for lang, (weights, intercept) in sorted(self.heads.items())
+                  for part, array in (("weights", weights), ("intercept", intercept))}
         path.parent.mkdir(parents=True, exist_ok=True)
         with path.open("wb") as fh:
             np.savez_compressed(fh, weights=self.weights.astype(np.float16), intercept=self.intercept,
-                                meta=np.frombuffer(json.dumps(meta, sort_keys=True).encode(), dtype=np.uint8))
+                                meta=np.frombuffer(json.dumps(meta, sort_keys=True).encode(), dtype=np.uint8),
+                                **arrays)
 
     @classmethod
     def load(cls, path: Path) -> SentimentModel:
@@ -67,6 +75,9 @@ class SentimentModel:
                 meta = json.loads(bytes(data["meta"]).decode())
                 weights = data["weights"].astype(np.float32)
                 intercept = data["intercept"].astype(np.float32)
+                heads = {str(lang): (data[f"head_{lang}_weights"].astype(np.float32),
+                                     data[f"head_{lang}_intercept"].astype(np.float32))
+                         for lang in meta.get("heads", [])}
         except FileNotFoundError:
             raise ModelFileError(f"{path}: no such model file (train one with `overheard sentiment train`)") \
                 from None
@@ -75,16 +86,26 @@ class SentimentModel:
         if meta.get("format") != 1 or tuple(meta.get("classes", ())) != CLASSES:
             raise ModelFileError(f"{path}: model format {meta.get('format')!r} is not supported")
         spec = FeatureSpec.from_dict(meta["spec"])
-        if weights.shape != (spec.n_features, len(CLASSES)):
-            raise ModelFileError(f"{path}: weights have shape {weights.shape}, expected "
-                                 f"{(spec.n_features, len(CLASSES))}")
+        for name, w in [("weights", weights)] + [(f"head {lang}", h[0]) for lang, h in heads.items()]:
+            if w.shape != (spec.n_features, len(CLASSES)):
+                raise ModelFileError(f"{path}: {name} have shape {w.shape}, expected "
+                                     f"{(spec.n_features, len(CLASSES))}")
         return cls(weights, intercept, spec, float(meta.get("negative_boost", 0.0)),
                    float(meta.get("cue_weight", 0.0)),
-                   {str(k): float(v) for k, v in meta.get("boost_by_language", {}).items()}, meta.get("info", {}))
+                   {str(k): float(v) for k, v in meta.get("boost_by_language", {}).items()}, meta.get("info", {}),
+                   heads)
 
     @property
     def languages(self) -> tuple[str, ...]:
         return self.spec.languages
+
+
+def _softmax(logits: np.ndarray, cue_logit: np.ndarray) -> np.ndarray:
+    """Class probabilities from logits, after the customer-service cues' push towards 'negative'."""
+    logits[:, 0] += cue_logit
+    logits -= logits.max(axis=1, keepdims=True)
+    expd = np.exp(logits)
+    return expd / expd.sum(axis=1, keepdims=True)
 
 
 @lru_cache(maxsize=4)
@@ -205,11 +226,19 @@ class LearnedScorer:
             cue_hits = [cue_strength(self._cues.find(t)) for t in prepared]
         vader = [self._vader.polarity_scores(t) for t in prepared] if self._vader is not None else None
         features = self._featurizer.transform(prepared, langs, cue_hits, vader)
-        logits = features.dot(self.model.weights) + self.model.intercept
-        logits[:, 0] += self.model.cue_weight * np.minimum(np.array(cue_hits, dtype=np.float64), 2.0)
-        logits -= logits.max(axis=1, keepdims=True)
-        expd = np.exp(logits)
-        return expd / expd.sum(axis=1, keepdims=True)
+        cue_logit = self.model.cue_weight * np.minimum(np.array(cue_hits, dtype=np.float64), 2.0)
+        probs = _softmax(features.dot(self.model.weights) + self.model.intercept, cue_logit)
+        heads = self.model.heads
+        if heads and any(lang in heads for lang in langs):
+            head_number = {lang: number for number, lang in enumerate(heads, 1)}
+            row_head = np.array([head_number.get(lang, 0) for lang in langs], dtype=np.int16)
+            entry_head = row_head[features.rows]
+            for number, (weights, intercept) in enumerate(heads.values(), 1):
+                rows = np.flatnonzero(row_head == number)
+                if rows.size:
+                    part = features.select(rows, entry_head == number)
+                    probs[rows] = (probs[rows] + _softmax(part.dot(weights) + intercept, cue_logit[rows])) / 2.0
+        return probs
 
     def decide(self, probs: np.ndarray, langs: Sequence[str | None]) -> tuple[list[str], list[float], list[float]]:
         """Labels, compounds (P(positive) - P(negative)) and confidences for rows of probabilities.

@@ -143,14 +143,32 @@ def test_extra_cues_from_config_tip_a_domain_complaint() -> None:
 
 def test_shipped_model_is_plain_arrays_small_and_loads(tmp_path) -> None:
     assert DEFAULT_MODEL.stat().st_size <= 20 * 1024 * 1024
-    with np.load(DEFAULT_MODEL, allow_pickle=False) as data:  # no pickles: loads with any numpy
-        assert set(data.files) == {"weights", "intercept", "meta"}
     model = SentimentModel.load(DEFAULT_MODEL)
     assert set(model.languages) == {"ar", "de", "en", "es", "fr", "hi", "it", "pt"}
+    # Every scored language but English has a head of its own, next to the shared weights.
+    assert set(model.heads) == {"ar", "de", "es", "fr", "hi", "it", "pt"}
+    heads = {f"head_{lang}_{part}" for lang in model.heads for part in ("weights", "intercept")}
+    with np.load(DEFAULT_MODEL, allow_pickle=False) as data:  # no pickles: loads with any numpy
+        assert set(data.files) == {"weights", "intercept", "meta"} | heads
     copy = tmp_path / "copy.npz"
     model.save(copy)
     again = SentimentModel.load(copy)
     assert np.array_equal(again.weights, model.weights) and again.spec == model.spec
+    assert all(np.array_equal(again.heads[lang][0], model.heads[lang][0]) for lang in model.heads)
+    assert copy.read_bytes() == DEFAULT_MODEL.read_bytes()  # saving is deterministic
+
+
+def test_a_language_head_changes_the_scores_of_its_language_only(tmp_path) -> None:
+    """Spanish texts get the mean of the shared model and the Spanish head; English texts the shared model."""
+    model = SentimentModel.load(DEFAULT_MODEL)
+    shared_only = tmp_path / "shared-only.npz"
+    SentimentModel(model.weights, model.intercept, model.spec, model.negative_boost, model.cue_weight,
+                   model.boost_by_language, model.info).save(shared_only)
+    texts, langs = ["El servicio fue un desastre, nunca más", "The service was a disaster, never again"], ["es", "en"]
+    full = get_scorer("learned").score_many(texts, langs)
+    plain = get_scorer("learned", model_path=shared_only).score_many(texts, langs)
+    assert full[0].compound != plain[0].compound
+    assert full[1].compound == plain[1].compound
 
 
 def test_a_broken_model_file_is_a_clear_error(tmp_path) -> None:
@@ -180,3 +198,4 @@ def test_a_number_in_a_cue_stands_for_any_number() -> None:
     assert "waited 2 hours" in matcher.find("We waited 3 hours at the gate")
     text = "mobile order, waited 25 minutes at the counter"
     assert get_scorer("learned").score(text, "en").label == "negative"
+

@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 from collections.abc import Iterator
 from datetime import date, datetime, timedelta
 from functools import lru_cache
@@ -50,6 +51,8 @@ from listener.trends.tables import (
     sentiment_tables,
 )
 from sentiment.trends import period_bounds, period_text
+
+log = logging.getLogger("overheard.trends")
 
 KEPT_TABLES = ("overview", "breakdown", "themes", "share_of_voice")  # the queue table is always redone
 BY_BRAND = ("overview", "breakdown", "themes")  # kept in one piece per brand; share of voice per period
@@ -140,6 +143,7 @@ def _sentiment_texts(config: Config, store: Store, conn: Any, window: TrendWindo
         seen.update(brands)
     order = brand_order(config, seen)
 
+    log.debug("trend files (%s, %s): %d of %d periods redone", window.period, window.tz_name, len(redo), len(periods))
     pieces = dict(_pieces(sentiment_tables(config, window, sums, redo, order)))
     redo_finished = [p for p in finished if period_text(p) not in reused]
     _keep(conn, key, mark, redo_finished, spans, redo_brands, pieces)

@@ -117,8 +117,9 @@ def keep_horizon(config: Config, until: datetime) -> datetime:
 
 def _sentiment_texts(config: Config, store: Store, conn: Any, window: TrendWindow) -> list[TableText]:
     periods = window.periods()
-    spans = {p: tuple(iso(t) for t in period_bounds(p, window.period, window.tz)) for p in periods}
-    finished = [p for p in periods if period_bounds(p, window.period, window.tz)[1] <= window.until]
+    bounds = {p: period_bounds(p, window.period, window.tz) for p in periods}
+    spans = {p: (iso(start), iso(stop)) for p, (start, stop) in bounds.items()}
+    finished = [p for p in periods if bounds[p][1] <= window.until]
     key = (window.period, window.tz_name)
     mark = fingerprint(config)
 

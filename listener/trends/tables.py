@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterable
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field, fields
 from datetime import date, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -21,6 +21,7 @@ from listener.trends.rollup import NO_BRAND, TALLY_COLUMNS
 from sentiment.trends import (
     ALL_THEMES,
     QueueFacts,
+    QueueFigures,
     Tally,
     period_bounds,
     period_start,
@@ -44,6 +45,7 @@ COLUMNS: dict[str, list[str]] = {
                             "resolution_p90_min", "first_response_sla_pct", "resolution_sla_pct",
                             "recovery_checked", "recovered", "recovered_pct"],
 }
+QUEUE_FIGURES = [f.name for f in fields(QueueFigures)]  # a flat dataclass: cheaper than asdict() per row
 # Columns whose values come from people (config names, source payloads): neutralised in CSV cells.
 TEXT_COLUMNS = frozenset({"brand", "source", "language", "theme", "competitor_set"})
 
@@ -242,11 +244,16 @@ def queue_table(config: Config, store: Store, window: TrendWindow, now: datetime
     for item in read_queue_items(store, window.since, window.until):
         items[(period_start(item.created_at, window.period, tz), item.brand)].append(item)
     queue_brands = [b.name for b in config.brands] + sorted({b for (_, b) in items} - set(config.brand_names()))
+    def cells(figures: QueueFigures) -> dict[str, Any]:
+        return {name: getattr(figures, name) for name in QUEUE_FIGURES}
+
+    nothing_flagged = cells(queue_figures([], now or window.until))  # most periods: worked out once
     for p in window.periods():
         prefix = period_prefix(window, p)
         for b in queue_brands:
-            figures = queue_figures(items.get((p, b), []), now or window.until)
-            queue.rows.append({**prefix, "brand": b, **asdict(figures)})
+            flagged = items.get((p, b))
+            figures = cells(queue_figures(flagged, now or window.until)) if flagged else nothing_flagged
+            queue.rows.append({**prefix, "brand": b, **figures})
     return queue
 
 
@@ -270,16 +277,15 @@ def _when(value: str | None) -> datetime | None:
 
 def read_queue_items(store: Store, since: datetime, until: datetime) -> list[QueueFacts]:
     """Queue items flagged (created) in [since, until)."""
+    # Plain tuples from the connection: the trend files read every item of the window each time.
+    cursor = store.conn.execute(
+        "SELECT created_at, brand, state, first_response_at, resolved_at, first_response_due, resolution_due, "
+        "recovery FROM queue_items WHERE created_at >= ? AND created_at < ?",
+        (iso(since), iso(until)),
+    )
     return [
-        QueueFacts(
-            created_at=parse_iso(r["created_at"]), brand=r["brand"] or NO_BRAND, state=r["state"],
-            first_response_at=_when(r["first_response_at"]), resolved_at=_when(r["resolved_at"]),
-            first_response_due=_when(r["first_response_due"]), resolution_due=_when(r["resolution_due"]),
-            recovery=r["recovery"],
-        )
-        for r in store.query(
-            "SELECT created_at, brand, state, first_response_at, resolved_at, first_response_due, resolution_due, "
-            "recovery FROM queue_items WHERE created_at >= ? AND created_at < ?",
-            (iso(since), iso(until)),
-        )
+        QueueFacts(created_at=parse_iso(created), brand=brand or NO_BRAND, state=state,
+                   first_response_at=_when(first), resolved_at=_when(resolved), first_response_due=_when(first_due),
+                   resolution_due=_when(resolution_due), recovery=recovery)
+        for created, brand, state, first, resolved, first_due, resolution_due, recovery in cursor
     ]

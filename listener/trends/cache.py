@@ -69,9 +69,16 @@ def _code_digest() -> str:
     import sentiment.trends
 
     digest = hashlib.sha256()
-    for module in (listener.trends.tables, listener.trends.files, sentiment.trends):
-        digest.update(Path(module.__file__ or "").read_bytes())
-    digest.update(Path(__file__).read_bytes())
+    for file in (listener.trends.tables.__file__, listener.trends.files.__file__, sentiment.trends.__file__, __file__):
+        try:
+            digest.update(Path(file or "").read_bytes())
+        except OSError:  # no source to read (a frozen build): the package version has to do
+            from importlib.metadata import PackageNotFoundError, version
+
+            try:
+                digest.update(version("overheard").encode())
+            except PackageNotFoundError:
+                pass
     return digest.hexdigest()
 
 

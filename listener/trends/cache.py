@@ -7,9 +7,10 @@ rows only change when an hour inside it changes in the rollup. So the rows of ea
 are kept, already formatted as the files' CSV and JSON lines (table trend_period_text, one piece
 per table and brand), with a row in trend_period_cache vouching for them:
 
-- listener.trends.rollup deletes the trend_period_cache rows of every period holding an hour it
-  recomputes (new mentions, a late score, a re-label), and all of them on a rebuild or a new zone;
-- a trigger deletes them when an author is removed from the rollup's author sets (forget --author);
+- listener.trends.rollup marks each hour it recomputes (new mentions, a late score, a re-label) in
+  trend_changed_hours, and drops every kept period on a rebuild or a new zone;
+- a trigger marks the hour when an author is removed from the rollup's author sets (forget --author);
+- each write first drops the kept periods holding a marked hour, in the transaction it reads them in;
 - each row carries a fingerprint of everything else its text depends on (the brands and their
   kinds, the competitor sets, the code that makes and formats the rows), so a config change or an
   upgrade redoes every period once.
@@ -100,6 +101,7 @@ def window_texts(config: Config, store: Store, window: TrendWindow, now: datetim
     Kept periods the configured files and report no longer reach (see keep_horizon) are dropped.
     """
     with store.transaction() as conn:
+        forget_changed_periods(conn)
         texts = _sentiment_texts(config, store, conn, window)
         _drop_old(conn, window, min(keep_horizon(config, window.until), window.since))
     return [*texts, table_text(queue_table(config, store, window, now))]
@@ -120,6 +122,21 @@ def keep_horizon(config: Config, until: datetime) -> datetime:
     plus a month so the first, partly covered period stays."""
     longest = max(parse_duration(config.trends.since), 2 * parse_duration(config.trends.report_since))
     return until - longest - timedelta(days=31)
+
+
+def forget_changed_periods(conn: Any) -> None:
+    """Drop the kept periods (of every kind and zone) holding an hour changed since the last write.
+
+    One look-up in the changed hours per kept period, whatever the number of changed hours: a full
+    re-score marks every hour and still costs milliseconds here.
+    """
+    if conn.execute("SELECT 1 FROM trend_changed_hours LIMIT 1").fetchone() is None:
+        return
+    conn.execute(
+        "DELETE FROM trend_period_cache WHERE EXISTS (SELECT 1 FROM trend_changed_hours h "
+        "WHERE h.hour_start >= trend_period_cache.start_utc AND h.hour_start < trend_period_cache.stop_utc)"
+    )
+    conn.execute("DELETE FROM trend_changed_hours")
 
 
 def _sentiment_texts(config: Config, store: Store, conn: Any, window: TrendWindow) -> list[TableText]:

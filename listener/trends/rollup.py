@@ -153,6 +153,7 @@ def forget_kept_periods(conn: Any) -> None:
     """Drop every period row kept for the trend files (listener.trends.cache): all are redone."""
     conn.execute("DELETE FROM trend_period_cache")
     conn.execute("DELETE FROM trend_period_text")
+    conn.execute("DELETE FROM trend_changed_hours")
 
 
 def _recompute_hour(store: Store, conn: Any, hour: datetime, tz: ZoneInfo) -> None:
@@ -172,7 +173,7 @@ def _recompute_hour(store: Store, conn: Any, hour: datetime, tz: ZoneInfo) -> No
     authors = {(m.brand, m.source, m.lang, theme, m.author)
                for m in facts if m.author for theme in (ALL_THEMES, *m.themes)}
     # The kept rows of every period holding this hour are out of date (listener.trends.cache).
-    conn.execute("DELETE FROM trend_period_cache WHERE stop_utc > ? AND start_utc <= ?", (start, start))
+    conn.execute("INSERT OR IGNORE INTO trend_changed_hours (hour_start) VALUES (?)", (start,))
     conn.execute("DELETE FROM trend_hours WHERE hour_start = ?", (start,))
     conn.execute("DELETE FROM trend_hour_authors WHERE hour_start = ?", (start,))
     conn.executemany(

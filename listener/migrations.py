@@ -427,5 +427,52 @@ MIGRATIONS += [
     ),
 ]
 
+# ---------------------------------------------------------------- trend file speed (block 80-89)
+MIGRATIONS += [
+    (
+        80,
+        "trend files: the rows of finished periods, kept so a new hour redoes only what changed",
+        """
+        -- One row per finished local period already written (period kind x zone x period start), with
+        -- the UTC span it covers. A row is deleted once an hour inside its span has changed in the
+        -- rollup (see trend_changed_hours), so what is left here is exactly what can be reused.
+        CREATE TABLE trend_period_cache (
+            period TEXT NOT NULL,
+            zone TEXT NOT NULL,
+            period_start TEXT NOT NULL,
+            start_utc TEXT NOT NULL,
+            stop_utc TEXT NOT NULL,
+            fingerprint TEXT NOT NULL,
+            brands TEXT NOT NULL,
+            PRIMARY KEY (period, zone, period_start)
+        ) WITHOUT ROWID;
+        -- The period's rows as they are in the files (CSV lines and JSON lines), per table and brand.
+        -- Only read through a row of trend_period_cache, and replaced when the period is redone.
+        CREATE TABLE trend_period_text (
+            period TEXT NOT NULL,
+            zone TEXT NOT NULL,
+            period_start TEXT NOT NULL,
+            table_name TEXT NOT NULL,
+            brand TEXT NOT NULL,
+            csv TEXT NOT NULL,
+            json TEXT NOT NULL,
+            PRIMARY KEY (period, zone, period_start, table_name, brand)
+        );
+        -- Hours changed in the rollup since the trend files were last written: the next write drops
+        -- the kept periods holding them, then empties this table (a look-up per kept period).
+        CREATE TABLE trend_changed_hours (
+            hour_start TEXT PRIMARY KEY
+        ) WITHOUT ROWID;
+        -- The rollup marks each hour it recomputes. Whoever removes an author from the rollup's author
+        -- sets (forget --author does) changes unique_authors of the periods around that hour too.
+        CREATE TRIGGER trend_hour_authors_removed AFTER DELETE ON trend_hour_authors
+        WHEN EXISTS (SELECT 1 FROM trend_period_cache)
+        BEGIN
+            INSERT OR IGNORE INTO trend_changed_hours (hour_start) VALUES (old.hour_start);
+        END;
+        """,
+    ),
+]
+
 # Features append their migrations in merge order; they apply in number order.
 MIGRATIONS.sort(key=lambda migration: migration[0])

@@ -12,10 +12,11 @@ from pathlib import Path
 from listener.config import Config
 from listener.models import utcnow
 from listener.store import Store
+from listener.trends.cache import window_tables, window_texts
 from listener.trends.files import write_tables
 from listener.trends.rollup import update_rollup
 from listener.trends.since import parse_duration, up_to_now
-from listener.trends.tables import build_tables, make_window
+from listener.trends.tables import make_window
 from sentiment.trends import PERIODS, periods_between
 
 MAX_CHART_POINTS = 120
@@ -38,6 +39,8 @@ def write_trend_files(config: Config, store: Store, out_dir: Path | None = None,
 
     Defaults come from [trends]: out_dir, periods, since (back from now), charts, report. Files
     are replaced whole (written under a temporary name, then renamed): safe to call on a schedule.
+    Finished periods whose hours did not change since the last call are not recomputed: their rows
+    are kept in the store (listener.trends.cache), so a new hour costs about that hour's period.
     """
     t = config.trends
     now = up_to_now(now or utcnow())
@@ -47,13 +50,13 @@ def write_trend_files(config: Config, store: Store, out_dir: Path | None = None,
     written: list[Path] = []
     for period in periods or t.periods:
         window = make_window(period, t.timezone, since, now)
-        written += write_tables(build_tables(config, store, window, now), window, out, now)
+        written += write_tables(window_texts(config, store, window, now), window, out, now)
     if charts if charts is not None else t.charts:
         from listener.trends.charts import build_charts, write_charts
 
         period = chart_period((periods or t.periods)[0], since, now, t.timezone)
         window = make_window(period, t.timezone, since, now)
-        tables = {table.name: table for table in build_tables(config, store, window, now)}
+        tables = {table.name: table for table in window_tables(config, store, window, now)}
         written += write_charts(build_charts(config, tables, window), out, t.timezone, period)
     if report if report is not None else t.report:
         from listener.trends.report import write_report

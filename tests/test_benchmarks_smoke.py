@@ -50,6 +50,7 @@ def test_scale_times_queue_trends_and_report(capsys: pytest.CaptureFixture[str])
     assert all(len(v) == 3 for v in fig.timings.values())
     assert "web GET /items/<id> (item view)" in fig.timings
     assert fig.new_hour > 0 and fig.trend_regen_s > 0 and fig.report_s > 0
+    assert fig.trend_first_s > 0 and fig.trend_same_as_scratch  # kept periods give the files a rebuild gives
     out = capsys.readouterr().out
     assert "GB per million mentions" in out and "rerun: .venv/bin/python -m benchmarks.scale" in out
 

@@ -21,9 +21,10 @@ from jinja2 import Environment
 from listener.config import Config
 from listener.models import iso, utcnow
 from listener.store import Store
+from listener.trends.cache import window_tables
 from listener.trends.charts import Chart, build_charts
 from listener.trends.rollup import COUNTED, TALLY_COLUMNS, update_rollup
-from listener.trends.tables import build_tables, make_window, read_queue_items
+from listener.trends.tables import make_window, read_queue_items
 from sentiment.trends import ALL_THEMES, QueueFigures, Tally, hour_start, queue_figures, share_of_voice
 
 TOP_THREADS = 5
@@ -293,7 +294,8 @@ def write_report(config: Config, store: Store, path: Path, *, since: datetime | 
     if update:
         update_rollup(store, tz_name, now)
     window = make_window(chart_period("day", since, now, tz_name), tz_name, since, now)
-    tables = {t.name: t for t in build_tables(config, store, window, now)}
+    # The charts' tables through the periods kept for the trend files (the same rows as from scratch).
+    tables = {t.name: t for t in window_tables(config, store, window, now)}
     html = render_report(report_data(config, store, since, now, build_charts(config, tables, window)))
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(path.name + ".tmp")

@@ -95,6 +95,7 @@ def update_rollup(store: Store, tz_name: str, now: datetime | None = None) -> Ro
     if state.get("zone") != tz_name:
         # Hours are local hours of one zone; a new zone means new buckets, so start over once.
         with store.transaction() as conn:
+            forget_kept_periods(conn)
             conn.execute("DELETE FROM trend_hours")
             conn.execute("DELETE FROM trend_hour_authors")
             conn.execute("DELETE FROM trend_state")
@@ -141,10 +142,18 @@ def update_rollup(store: Store, tz_name: str, now: datetime | None = None) -> Ro
 def rebuild_rollup(store: Store, tz_name: str) -> RollupUpdate:
     """Forget the rollup and build it again from every stored mention."""
     with store.transaction() as conn:
+        forget_kept_periods(conn)
         conn.execute("DELETE FROM trend_state")
         conn.execute("DELETE FROM trend_hours")
         conn.execute("DELETE FROM trend_hour_authors")
     return update_rollup(store, tz_name)
+
+
+def forget_kept_periods(conn: Any) -> None:
+    """Drop every period row kept for the trend files (listener.trends.cache): all are redone."""
+    conn.execute("DELETE FROM trend_period_cache")
+    conn.execute("DELETE FROM trend_period_text")
+    conn.execute("DELETE FROM trend_changed_hours")
 
 
 def _recompute_hour(store: Store, conn: Any, hour: datetime, tz: ZoneInfo) -> None:
@@ -163,6 +172,8 @@ def _recompute_hour(store: Store, conn: Any, hour: datetime, tz: ZoneInfo) -> No
     tallies = key_tallies(facts)
     authors = {(m.brand, m.source, m.lang, theme, m.author)
                for m in facts if m.author for theme in (ALL_THEMES, *m.themes)}
+    # The kept rows of every period holding this hour are out of date (listener.trends.cache).
+    conn.execute("INSERT OR IGNORE INTO trend_changed_hours (hour_start) VALUES (?)", (start,))
     conn.execute("DELETE FROM trend_hours WHERE hour_start = ?", (start,))
     conn.execute("DELETE FROM trend_hour_authors WHERE hour_start = ?", (start,))
     conn.executemany(

@@ -8,7 +8,8 @@ column order forever: spreadsheets and BI tools refresh by column name and posit
 from __future__ import annotations
 
 from collections import defaultdict
-from dataclasses import asdict, dataclass, field
+from collections.abc import Iterable
+from dataclasses import dataclass, field, fields
 from datetime import date, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -20,6 +21,7 @@ from listener.trends.rollup import NO_BRAND, TALLY_COLUMNS
 from sentiment.trends import (
     ALL_THEMES,
     QueueFacts,
+    QueueFigures,
     Tally,
     period_bounds,
     period_start,
@@ -43,6 +45,7 @@ COLUMNS: dict[str, list[str]] = {
                             "resolution_p90_min", "first_response_sla_pct", "resolution_sla_pct",
                             "recovery_checked", "recovered", "recovered_pct"],
 }
+QUEUE_FIGURES = [f.name for f in fields(QueueFigures)]  # a flat dataclass: cheaper than asdict() per row
 # Columns whose values come from people (config names, source payloads): neutralised in CSV cells.
 TEXT_COLUMNS = frozenset({"brand", "source", "language", "theme", "competitor_set"})
 
@@ -95,19 +98,19 @@ def metric_cells(t: Tally, authors: int) -> dict[str, Any]:
     }
 
 
-def _load_periods(store: Store, window: TrendWindow) -> dict[str, datetime | date]:
-    """Put the window's periods (UTC bounds) in a temporary table, so SQLite groups by period."""
+def _load_periods(store: Store, window: TrendWindow, periods: list[datetime | date]) -> dict[str, datetime | date]:
+    """Put the periods (UTC bounds) in a temporary table, so SQLite groups by period."""
     conn = store.conn
     conn.execute("CREATE TEMP TABLE IF NOT EXISTS trend_periods "
                  "(period TEXT PRIMARY KEY, start TEXT NOT NULL, stop TEXT NOT NULL)")
     conn.execute("DELETE FROM temp.trend_periods")
-    periods = {period_text(p): p for p in window.periods()}
+    by_text = {period_text(p): p for p in periods}
     rows = []
-    for text, p in periods.items():
+    for text, p in by_text.items():
         start, stop = period_bounds(p, window.period, window.tz)
         rows.append((text, iso(max(start, window.since)), iso(min(stop, window.until))))
     conn.executemany("INSERT INTO temp.trend_periods VALUES (?, ?, ?)", rows)
-    return periods
+    return by_text
 
 
 _SUMS = ", ".join(f"SUM(h.{c})" for c in TALLY_COLUMNS)
@@ -139,70 +142,133 @@ def _author_counts(store: Store, periods: dict[str, Any], level: str) -> dict[tu
     return {(periods[row[0]], *row[1:-1]): row[-1] for row in store.conn.execute(sql, (ALL_THEMES,))}
 
 
-def build_tables(config: Config, store: Store, window: TrendWindow, now: datetime | None = None) -> list[TrendTable]:
-    """Every trend table for one window, in file order: overview, breakdown, themes, share of voice, queue.
+@dataclass
+class PeriodSums:
+    """The rollup summed per period: tallies and distinct authors per key, keys led by the period."""
 
-    The sums run in SQLite over the hourly rollup (grouped by the window's periods), so writing
-    the files costs the number of rollup rows in the range, not a pass over Python objects.
+    overview: dict[tuple, Tally] = field(default_factory=dict)  # (period, brand)
+    breakdown: dict[tuple, Tally] = field(default_factory=dict)  # (period, brand, source, language)
+    themes: dict[tuple, Tally] = field(default_factory=dict)  # (period, brand, source, language, theme)
+    authors: dict[str, dict[tuple, int]] = field(default_factory=dict)  # per table, same keys
+
+    def brands(self) -> dict[datetime | date, set[str]]:
+        """The brands with mentions in each period."""
+        out: dict[datetime | date, set[str]] = defaultdict(set)
+        for p, b in self.overview:
+            out[p].add(b)
+        return out
+
+
+def period_sums(store: Store, window: TrendWindow, periods: list[datetime | date]) -> PeriodSums:
+    """Sum the hourly rollup into some of the window's periods, inside SQLite.
+
+    Each period's sums read only that period's hours, so they come out the same whichever other
+    periods are asked for at the same time (what lets listener.trends.cache keep them per period).
     """
-    tz = window.tz
-    until = window.until
-    by_text = _load_periods(store, window)
-    periods = list(by_text.values())
-    complete = {p: period_bounds(p, window.period, tz)[1] <= until for p in periods}
-    prefix = {p: {"period_start": period_text(p), "timezone": window.tz_name, "complete": complete[p]}
-              for p in periods}
+    if not periods:
+        return PeriodSums(authors={level: {} for level in ("overview", "breakdown", "themes")})
+    by_text = _load_periods(store, window, periods)
+    return PeriodSums(
+        overview=_hour_sums(store, by_text, ["brand"]),
+        breakdown=_hour_sums(store, by_text, ["brand", "source", "lang"]),
+        themes=_hour_sums(store, by_text, ["brand", "source", "lang", "theme"], themes=True),
+        authors={level: _author_counts(store, by_text, level) for level in ("overview", "breakdown", "themes")},
+    )
+
+
+def brand_order(config: Config, seen: Iterable[str]) -> list[str]:
+    """Row order of brands: own brands and competitors as in the config, then the other brands
+    seen in the store (no longer in the config), by name."""
     kinds = brand_kinds(config)
-    overview_t = _hour_sums(store, by_text, ["brand"])
-    breakdown_t = _hour_sums(store, by_text, ["brand", "source", "lang"])
-    themes_t = _hour_sums(store, by_text, ["brand", "source", "lang", "theme"], themes=True)
+    return [*kinds, *sorted(set(seen) - set(kinds))]
 
-    authors = {level: _author_counts(store, by_text, level) for level in ("overview", "breakdown", "themes")}
 
-    seen_brands = sorted({b for (_, b) in overview_t} - set(kinds))
-    brands = [*kinds, *seen_brands]
+def period_prefix(window: TrendWindow, p: datetime | date) -> dict[str, Any]:
+    """The three columns every row starts with, for period `p`."""
+    return {"period_start": period_text(p), "timezone": window.tz_name,
+            "complete": period_bounds(p, window.period, window.tz)[1] <= window.until}
+
+
+def overview_row(prefix: dict[str, Any], brand: str, kinds: dict[str, str], tally: Tally | None,
+                 authors: int) -> dict[str, Any]:
+    """One overview row; a brand without mentions in the period gets zeros (tally None)."""
+    return {**prefix, "brand": brand, "brand_kind": kinds.get(brand, "other"),
+            **metric_cells(tally or Tally(), authors)}
+
+
+def sentiment_tables(config: Config, window: TrendWindow, sums: PeriodSums, periods: list[datetime | date],
+                     brands: list[str]) -> list[TrendTable]:
+    """The overview, breakdown, themes and share-of-voice tables of `periods` (oldest first) from
+    their sums, brands in the order `brands` (every brand of the window: see brand_order)."""
+    prefix = {p: period_prefix(window, p) for p in periods}
+    kinds = brand_kinds(config)
     order = {b: i for i, b in enumerate(brands)}
+    authors = sums.authors
 
     overview = TrendTable("overview", window.period, COLUMNS["overview"])
     for p in periods:  # every brand in every period, zeros included: a chart shows a gap as zero
         for b in brands:
-            t = overview_t.get((p, b), Tally())
-            overview.rows.append({**prefix[p], "brand": b, "brand_kind": kinds.get(b, "other"),
-                                  **metric_cells(t, authors["overview"].get((p, b), 0))})
+            overview.rows.append(overview_row(prefix[p], b, kinds, sums.overview.get((p, b)),
+                                              authors["overview"].get((p, b), 0)))
 
     breakdown = TrendTable("breakdown", window.period, COLUMNS["breakdown"])
-    for key in sorted(breakdown_t, key=lambda k: (k[0], order[k[1]], k[2], k[3])):
+    for key in sorted(sums.breakdown, key=lambda k: (k[0], order[k[1]], k[2], k[3])):
         p, b, s, lang = key
         breakdown.rows.append({**prefix[p], "brand": b, "source": s, "language": lang,
-                               **metric_cells(breakdown_t[key], authors["breakdown"].get(key, 0))})
+                               **metric_cells(sums.breakdown[key], authors["breakdown"].get(key, 0))})
 
     themes = TrendTable("themes", window.period, COLUMNS["themes"])
-    for key in sorted(themes_t, key=lambda k: (k[0], order.get(k[1], len(order)), k[2], k[3], k[4])):
+    for key in sorted(sums.themes, key=lambda k: (k[0], order.get(k[1], len(order)), k[2], k[3], k[4])):
         p, b, s, lang, theme = key
         themes.rows.append({**prefix[p], "brand": b, "source": s, "language": lang, "theme": theme,
-                            **metric_cells(themes_t[key], authors["themes"].get(key, 0))})
+                            **metric_cells(sums.themes[key], authors["themes"].get(key, 0))})
 
     sov = TrendTable("share_of_voice", window.period, COLUMNS["share_of_voice"])
     for p in periods:
         for own in config.brands:
             members = [own.name, *own.competitors]
-            shares = share_of_voice(members, {m: overview_t.get((p, m), Tally()) for m in members})
+            shares = share_of_voice(members, {m: sums.overview.get((p, m), Tally()) for m in members})
             for s in shares:
                 sov.rows.append({**prefix[p], "competitor_set": own.name, "brand": s.brand, "mentions": s.mentions,
                                  "positive": s.positive, "set_mentions": s.set_mentions,
                                  "set_positive": s.set_positive, "share_of_voice_pct": s.share_of_voice_pct,
                                  "positive_share_of_voice_pct": s.positive_share_of_voice_pct})
+    return [overview, breakdown, themes, sov]
 
+
+def queue_table(config: Config, store: Store, window: TrendWindow, now: datetime | None = None) -> TrendTable:
+    """The support-queue table of the window: always read afresh (items change state, SLAs fall due)."""
+    tz = window.tz
     queue = TrendTable("queue", window.period, COLUMNS["queue"])
     items: dict[tuple, list[QueueFacts]] = defaultdict(list)
     for item in read_queue_items(store, window.since, window.until):
         items[(period_start(item.created_at, window.period, tz), item.brand)].append(item)
     queue_brands = [b.name for b in config.brands] + sorted({b for (_, b) in items} - set(config.brand_names()))
-    for p in periods:
+    def cells(figures: QueueFigures) -> dict[str, Any]:
+        return {name: getattr(figures, name) for name in QUEUE_FIGURES}
+
+    nothing_flagged = cells(queue_figures([], now or window.until))  # most periods: worked out once
+    for p in window.periods():
+        prefix = period_prefix(window, p)
         for b in queue_brands:
-            figures = queue_figures(items.get((p, b), []), now or until)
-            queue.rows.append({**prefix[p], "brand": b, **asdict(figures)})
-    return [overview, breakdown, themes, sov, queue]
+            flagged = items.get((p, b))
+            figures = cells(queue_figures(flagged, now or window.until)) if flagged else nothing_flagged
+            queue.rows.append({**prefix, "brand": b, **figures})
+    return queue
+
+
+def build_tables(config: Config, store: Store, window: TrendWindow, now: datetime | None = None) -> list[TrendTable]:
+    """Every trend table for one window, from scratch, in file order: overview, breakdown, themes,
+    share of voice, queue.
+
+    The sums run in SQLite over the hourly rollup (grouped by the window's periods), so building
+    costs the number of rollup rows in the range, not a pass over Python objects. The trend files
+    go through listener.trends.cache instead, which keeps the rows of finished periods.
+    """
+    periods = window.periods()
+    sums = period_sums(store, window, periods)
+    brands = brand_order(config, {b for (_, b) in sums.overview})
+    return [*sentiment_tables(config, window, sums, periods, brands), queue_table(config, store, window, now)]
 
 
 def _when(value: str | None) -> datetime | None:
@@ -211,16 +277,15 @@ def _when(value: str | None) -> datetime | None:
 
 def read_queue_items(store: Store, since: datetime, until: datetime) -> list[QueueFacts]:
     """Queue items flagged (created) in [since, until)."""
+    # Plain tuples from the connection: the trend files read every item of the window each time.
+    cursor = store.conn.execute(
+        "SELECT created_at, brand, state, first_response_at, resolved_at, first_response_due, resolution_due, "
+        "recovery FROM queue_items WHERE created_at >= ? AND created_at < ?",
+        (iso(since), iso(until)),
+    )
     return [
-        QueueFacts(
-            created_at=parse_iso(r["created_at"]), brand=r["brand"] or NO_BRAND, state=r["state"],
-            first_response_at=_when(r["first_response_at"]), resolved_at=_when(r["resolved_at"]),
-            first_response_due=_when(r["first_response_due"]), resolution_due=_when(r["resolution_due"]),
-            recovery=r["recovery"],
-        )
-        for r in store.query(
-            "SELECT created_at, brand, state, first_response_at, resolved_at, first_response_due, resolution_due, "
-            "recovery FROM queue_items WHERE created_at >= ? AND created_at < ?",
-            (iso(since), iso(until)),
-        )
+        QueueFacts(created_at=parse_iso(created), brand=brand or NO_BRAND, state=state,
+                   first_response_at=_when(first), resolved_at=_when(resolved), first_response_due=_when(first_due),
+                   resolution_due=_when(resolution_due), recovery=recovery)
+        for created, brand, state, first, resolved, first_due, resolution_due, recovery in cursor
     ]

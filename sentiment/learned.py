@@ -49,15 +49,18 @@ class SentimentModel:
     boost_by_language: dict[str, float] = field(default_factory=dict)  # overrides negative_boost per language
     info: dict[str, Any] = field(default_factory=dict)  # how and on what it was trained
     # Language heads: a model trained on one language's texts alone, (weights, intercept) like the shared one.
-    # A text in that language gets the mean of the shared model's and its head's probabilities: the shared
-    # model, four-fifths English, reads the other languages through English eyes.
+    # A text in that language gets a weighted mean of the shared model's and its head's probabilities (the
+    # head's share is head_weight): the shared model, four-fifths English, reads other languages through
+    # English eyes.
     heads: dict[str, tuple[np.ndarray, np.ndarray]] = field(default_factory=dict)
+    head_weight: float = 0.5
 
     def save(self, path: Path) -> None:
         """Write the model as a compressed .npz of plain arrays (byte-identical for identical input)."""
         meta = {"format": 1, "classes": list(CLASSES), "spec": self.spec.to_dict(),
                 "negative_boost": self.negative_boost, "cue_weight": self.cue_weight,
-                "boost_by_language": self.boost_by_language, "heads": sorted(self.heads), "info": self.info}
+                "boost_by_language": self.boost_by_language, "heads": sorted(self.heads),
+                "head_weight": self.head_weight, "info": self.info}
         arrays = {f"head_{lang}_{part}": array.astype(np.float16 if part == "weights" else np.float32)
                   for lang, (weights, intercept) in sorted(self.heads.items())
                   for part, array in (("weights", weights), ("intercept", intercept))}
@@ -93,7 +96,7 @@ class SentimentModel:
         return cls(weights, intercept, spec, float(meta.get("negative_boost", 0.0)),
                    float(meta.get("cue_weight", 0.0)),
                    {str(k): float(v) for k, v in meta.get("boost_by_language", {}).items()}, meta.get("info", {}),
-                   heads)
+                   heads, float(meta.get("head_weight", 0.5)))
 
     @property
     def languages(self) -> tuple[str, ...]:
@@ -237,7 +240,8 @@ class LearnedScorer:
                 rows = np.flatnonzero(row_head == number)
                 if rows.size:
                     part = features.select(rows, entry_head == number)
-                    probs[rows] = (probs[rows] + _softmax(part.dot(weights) + intercept, cue_logit[rows])) / 2.0
+                    head = _softmax(part.dot(weights) + intercept, cue_logit[rows])
+                    probs[rows] = (1.0 - self.model.head_weight) * probs[rows] + self.model.head_weight * head
         return probs
 
     def decide(self, probs: np.ndarray, langs: Sequence[str | None]) -> tuple[list[str], list[float], list[float]]:

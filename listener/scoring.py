@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -22,12 +23,13 @@ CHUNK = 2000
 DEFAULT_SCORER = SentimentConfig.model_fields["scorer"].default
 
 
-def build_scorer(config: Config | None) -> Scorer:
-    """The configured scorer, told the brand names so they never carry sentiment."""
+def build_scorer(config: Config | None, extra_brand_terms: Sequence[str] = ()) -> Scorer:
+    """The configured scorer, told the brand names (the config's and `extra_brand_terms`) so they never
+    carry sentiment."""
     if config is None:
-        return get_scorer(DEFAULT_SCORER)
+        return get_scorer(DEFAULT_SCORER, brand_terms=list(extra_brand_terms))
     s = config.sentiment
-    names = [t.name for t in config.all_tracked()]
+    names = [t.name for t in config.all_tracked()] + list(extra_brand_terms)
     terms = [x for t in config.all_tracked() for x in (*t.keywords, *t.handles)]
     try:
         return get_scorer(

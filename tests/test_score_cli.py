@@ -71,6 +71,18 @@ def test_score_uses_the_configured_brands(tmp_path: Path) -> None:
     assert with_brand["label"] != "positive"
 
 
+def test_brand_names_given_on_the_command_line_are_masked_without_a_config(tmp_path: Path) -> None:
+    """`--brand` masks a brand for a quick score of an export, with no config file written."""
+    stdin = json.dumps({"id": 1, "text": "Joy Airlines, joy joy joy"}) + "\n"
+    raw = lines(run(["score", "--scorer", "vader"], stdin, cwd=tmp_path).output)[0]
+    masked = lines(run(["score", "--scorer", "vader", "--brand", "Joy", "--brand", "Joy Airlines"], stdin,
+                       cwd=tmp_path).output)[0]
+    assert raw["label"] == "positive" and raw["compound"] > 0.5  # "joy" is a happy word to VADER
+    assert masked["label"] == "neutral" and masked["compound"] == 0.0
+    learned = lines(run(["score", "--brand", "Joy", "--brand", "Joy Airlines"], stdin, cwd=tmp_path).output)[0]
+    assert learned["label"] == "neutral"  # nothing but the brand's name and a comma: nothing said either way
+
+
 def test_bad_lines_are_named_skipped_and_the_rest_scored(tmp_path: Path) -> None:
     stdin = '{"id": 1, "text": "great"}\nnot json\n{"id": 3}\n{"id": 4, "text": "awful, never again"}\n'
     result = run(["score"], stdin, cwd=tmp_path)

@@ -25,13 +25,14 @@ def _optional_config(ctx: click.Context, config_path: Path) -> Config | None:
     return load_config(config_path, check_secrets=False)
 
 
-def _scorer(config: Config | None, scorer_name: str | None) -> Scorer:
-    """The configured scorer, or the one named on the command line (still told the config's brands)."""
+def _scorer(config: Config | None, scorer_name: str | None, brands: tuple[str, ...] = ()) -> Scorer:
+    """The configured scorer, or the one named on the command line (still told the config's brands),
+    also told the brand names given with --brand."""
     if scorer_name is not None and config is not None:
         config.sentiment = config.sentiment.model_copy(update={"scorer": scorer_name})
     if scorer_name is not None and config is None:
-        return get_scorer(scorer_name)
-    return build_scorer(config)
+        return get_scorer(scorer_name, brand_terms=list(brands))
+    return build_scorer(config, brands)
 
 
 @click.command()
@@ -42,14 +43,18 @@ def _scorer(config: Config | None, scorer_name: str | None) -> Scorer:
 @click.option("--id-column", help="CSV column holding the id (default: `id` if present, else the line number).")
 @click.option("--scorer", "scorer_name", type=click.Choice(available_scorers()),
               help="Scorer to use instead of the configured one.")
+@click.option("--brand", "brands", multiple=True, metavar="NAME",
+              help="A brand name or handle to read as neutral (repeatable), added to the config's brands: "
+                   "--brand United --brand @SpiritAirlines.")
 @config_option
 @click.pass_context
 def score(ctx: click.Context, file, fmt: str, text_column: str | None, id_column: str | None,
-          scorer_name: str | None, config_path: Path) -> None:
+          scorer_name: str | None, brands: tuple[str, ...], config_path: Path) -> None:
     """Score texts from FILE (or stdin, `-`): one JSON line per text with id, label, compound,
-    confidence, lang, model and themes. Works without a config file; with one, brand names are masked."""
+    confidence, lang, model and themes. Works without a config file; with one (or with --brand),
+    brand names are masked."""
     config = _optional_config(ctx, config_path)
-    scorer = _scorer(config, scorer_name)
+    scorer = _scorer(config, scorer_name, tuple(b for b in brands if b.strip()))
     report = ScoreFileReport()
     name = getattr(file, "name", "-")
     where = "stdin" if name in ("<stdin>", "-") else name

@@ -47,7 +47,8 @@ def process(config: Config, store: Store, *, scorer: Scorer | None = None,
             channels: dict[str, Channel] | None = None, report: PipelineReport | None = None) -> PipelineReport:
     """Everything after collection: score, roll up threads, evaluate rules, deliver the outbox."""
     report = report or PipelineReport()
-    report.scored = score_pending(store, scorer or build_scorer(config), config.sentiment.detractor_confidence)
+    report.scored = score_pending(store, scorer or build_scorer(config), config.sentiment.detractor_confidence,
+                                  config.sentiment.label_reviews_by_stars)
     report.threads_updated = len(rollup_dirty(store, config))
     report.evaluation = evaluate_pending(store, config)
     # The queue's clock: snoozes that ended, SLA breach alerts (delivered just below), recovery.

@@ -52,8 +52,29 @@ def is_detractor(score: Score, stars: int | None, detractor_confidence: float) -
     return score.label == "negative" and score.confidence >= detractor_confidence
 
 
-def score_pending(store: Store, scorer: Scorer, detractor_confidence: float = 0.3) -> int:
-    """Score every unscored mention; each chunk commits on its own, so a crash redoes at most one chunk."""
+STARS_MODEL = "stars"
+
+
+def star_score(stars: int, text_score: Score) -> Score:
+    """A rated review's score from its stars: 1-2 negative, 3 neutral, 4-5 positive; compound (stars - 3) / 2.
+
+    The customer rated it: confidence 1, in any language (a Japanese 1-star review is negative, not
+    unscored). Themes come from the text; a theme the text scored on its own keeps that sentiment.
+    """
+    label = "negative" if stars <= 2 else "neutral" if stars == 3 else "positive"
+    per_theme = dict(text_score.theme_sentiment)
+    mixed = len(set(per_theme.values())) > 1  # the text itself said different things about its themes
+    theme_sentiment = tuple((t, per_theme[t] if mixed and per_theme.get(t) != "unscored" else label)
+                            for t in text_score.themes)
+    return Score(label, (stars - 3) / 2, 1.0, text_score.lang, STARS_MODEL, text_score.themes, theme_sentiment)
+
+
+def score_pending(store: Store, scorer: Scorer, detractor_confidence: float = 0.3,
+                  label_reviews_by_stars: bool = True) -> int:
+    """Score every unscored mention; each chunk commits on its own, so a crash redoes at most one chunk.
+
+    With `label_reviews_by_stars`, a review with a star rating is labelled by its stars (see star_score);
+    the text's own score is stored beside it in `scores`."""
     total = 0
     while True:
         rows = store.query(
@@ -67,19 +88,23 @@ def score_pending(store: Store, scorer: Scorer, detractor_confidence: float = 0.
         scores = scorer.score_many(texts, [r["source_lang"] for r in rows])
         now = iso(utcnow())
         with store.transaction() as conn:
-            for row, score in zip(rows, scores, strict=True):
-                detractor = is_detractor(score, row["stars"], detractor_confidence)
+            for row, text_score in zip(rows, scores, strict=True):
+                stars = row["stars"]
+                rated = label_reviews_by_stars and isinstance(stars, int) and 1 <= stars <= 5
+                score = star_score(stars, text_score) if rated else text_score
+                detractor = is_detractor(score, stars, detractor_confidence)
                 conn.execute(
                     "UPDATE mentions SET lang = ?, label = ?, compound = ?, confidence = ?, themes = ?, "
                     "theme_sentiment = ?, detractor = ?, scored_at = ? WHERE id = ?",
                     (score.lang, score.label, score.compound, score.confidence, _themes_json(score),
                      json.dumps(dict(score.theme_sentiment)), int(detractor), now, row["id"]),
                 )
-                conn.execute(
-                    "INSERT OR REPLACE INTO scores (mention_id, model, label, compound, confidence, lang, scored_at) "
-                    "VALUES (?, ?, ?, ?, ?, ?, ?)",
-                    (row["id"], score.model, score.label, score.compound, score.confidence, score.lang, now),
-                )
+                for kept in (text_score, score) if rated else (score,):
+                    conn.execute(
+                        "INSERT OR REPLACE INTO scores (mention_id, model, label, compound, confidence, lang, "
+                        "scored_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                        (row["id"], kept.model, kept.label, kept.compound, kept.confidence, kept.lang, now),
+                    )
                 # The thread may have been rolled up while this mention was unscored (the daemon
                 # collects while it processes): roll it up again with the score.
                 conn.execute("UPDATE threads SET dirty = 1 WHERE thread_key = ? AND dirty = 0", (row["thread_key"],))

@@ -474,5 +474,16 @@ MIGRATIONS += [
     ),
 ]
 
+# ---------------------------------------------------------------- sentiment, continued (block 30-39)
+MIGRATIONS += [
+    (
+        32,
+        "mentions: the other tracked brands a mention names (comparisons count for every brand they name)",
+        """
+        ALTER TABLE mentions ADD COLUMN also_brands TEXT
+        """,
+    ),
+]
+
 # Features append their migrations in merge order; they apply in number order.
 MIGRATIONS.sort(key=lambda migration: migration[0])

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -18,6 +19,12 @@ class Figures:
     negative_precision: float
     negative_recall: float
     unscored: int
+    # (gold, predicted, count) for every pair that occurs: where the scorer goes wrong, not only how often
+    confusion: tuple[tuple[str, str, int], ...] = ()
+
+    def count(self, gold: str, predicted: str) -> int:
+        """How many texts labelled `gold` the scorer called `predicted`."""
+        return next((n for g, p, n in self.confusion if g == gold and p == predicted), 0)
 
     def as_dict(self) -> dict[str, float | int]:
         return {"n": self.n, "accuracy": self.accuracy, "macro_f1": self.macro_f1,
@@ -50,4 +57,5 @@ def figures(gold: Sequence[str], predicted: Sequence[str]) -> Figures:
         negative_precision=prec_rec["negative"][0],
         negative_recall=prec_rec["negative"][1],
         unscored=sum(1 for p in predicted if p == "unscored"),
+        confusion=tuple(sorted((g, p, n) for (g, p), n in Counter(zip(gold, predicted, strict=True)).items())),
     )

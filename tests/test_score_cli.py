@@ -118,6 +118,10 @@ def test_eval_prints_accuracy_macro_f1_negative_precision_recall_and_speed(tmp_p
     for what in ("accuracy", "macro-F1", "negative precision", "negative recall", "texts/s"):
         assert what in result.output
     assert "negative recall     1.000" in result.output
+    # where the labels went: gold negative row, scored-as-negative column
+    negative_row = next(line for line in result.output.splitlines() if line.split()[:1] == ["negative"]
+                        and line.split()[1].isdigit())
+    assert negative_row.split()[1:] == ["1", "0", "0", "0"]
     labels.write_text("2\nsad\n1\n", encoding="utf-8")
     bad = run(["sentiment", "eval", "--texts", str(texts), "--labels", str(labels)], cwd=tmp_path)
     assert bad.exit_code == 2 and "line 2" in bad.output

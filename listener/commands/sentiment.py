@@ -7,6 +7,8 @@ import time
 from pathlib import Path
 
 import click
+from rich import box
+from rich.table import Table
 
 from listener.cli import config_option, console, open_store, with_config
 from listener.config import Config, load_config
@@ -15,6 +17,7 @@ from listener.labels import HUMAN_LABELS, relabel
 from listener.scorefile import ScoreFileReport, read_csv, read_jsonl, score_stream
 from listener.scoring import build_scorer, corrections, default_data_dir
 from sentiment import Scorer, available_scorers, get_scorer
+from sentiment.score import LABELS
 
 
 def _optional_config(ctx: click.Context, config_path: Path) -> Config | None:
@@ -161,6 +164,10 @@ def eval_(ctx: click.Context, texts_path: Path | None, labels_path: Path | None,
     console.print(f"  negative recall     {f.negative_recall:.3f}")
     console.print(f"  unscored            {f.unscored:,}")
     console.print(f"  speed               {result.texts_per_second:,.0f} texts/s")
+    table = Table("gold \\ scored as", *LABELS, box=box.SIMPLE, title="Where the labels went")
+    for gold in ("negative", "neutral", "positive"):
+        table.add_row(gold, *(f"{f.count(gold, predicted):,}" for predicted in LABELS))
+    console.print(table)
 
 
 @sentiment.command()

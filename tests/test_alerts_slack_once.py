@@ -26,6 +26,7 @@ from listener.store import Store
 from tests.alerts_support import alerts_config, put_thread
 from tests.fakes_slack import FakeSlack
 from tests.fakes_slack.server import HangUp
+from tests.helpers import at
 
 ROOT = Path(__file__).resolve().parent.parent
 LEVELS = """
@@ -211,3 +212,44 @@ def test_a_rate_limited_lookup_waits_instead_of_posting(tmp_path, slack):
     (msg,) = slack.top_level()
     assert report.delivered == 1 and report.messages == 0
     assert _rows(config)[0]["external_ref"] == f"C0SUPPORT:{msg.ts}"
+
+
+def test_a_lost_answer_to_a_quiet_hours_digest_is_not_posted_again(tmp_path, slack):
+    """Slack stores the digest, the connection drops before its answer: no retry may post it twice
+    (slack_sdk's own connection-error retry would), and the outbox's retry finds it instead."""
+    config = alerts_config(tmp_path, f"""
+    [[alerts.receivers]]
+    name = "slack"
+    type = "slack_bot"
+    token_env = "OVERHEARD_TEST_SLACK_TOKEN"
+    channel = "C0SUPPORT"
+    base_url = "{slack.api_url}"
+    max_per_hour = 0
+    quiet_hours = {{ start = "22:00", end = "07:00", timezone = "UTC" }}
+    """, """
+    [[alerts.rules]]
+    name = "threads"
+    min_risk = 30
+    receivers = ["slack"]
+    group_interval_minutes = 0
+    """, extra=LEVELS)
+    night, morning = at(20, 23), at(21, 7)
+    clock = [night]  # Slack's clock follows the test's
+    slack.clock = lambda: clock[0].timestamp()
+    with Store(config.db_path) as store:
+        for i in range(3):
+            put_thread(store, f"x:{i}", 55 + i, when=night - timedelta(minutes=5))
+        evaluate_pending(store, config, night)
+        assert deliver_pending(store, build_channels(config), night).held == 3
+        clock[0] = morning
+        slack.on_post = lambda msg: (_ for _ in ()).throw(HangUp())  # stored, then the line drops
+        report = deliver_pending(store, build_channels(config), morning)
+        assert report.failed == 3 and len(slack.top_level()) == 1
+        slack.on_post = None
+        clock[0] = later = morning + timedelta(seconds=31)
+        report = deliver_pending(store, build_channels(config), later)
+        rows = store.query("SELECT delivered_at, sent_as FROM outbox")
+    (digest,) = slack.top_level()
+    assert "3 alerts held during quiet hours" in digest.text
+    assert report.delivered == 3 and report.messages == 0
+    assert all(r["delivered_at"] and r["sent_as"] == "digest" for r in rows)

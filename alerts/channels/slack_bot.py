@@ -69,9 +69,11 @@ class SlackBotChannel(Channel):
         token = os.environ.get(self.config.token_env, "")
         if not token:
             raise DeliveryError(f"environment variable {self.config.token_env} (the Slack bot token) is not set")
-        # Only the default connection-error retry: a 429 or 5xx becomes a DeliveryError so the outbox
-        # waits (honouring Retry-After) instead of this process sleeping, and a post is never doubled.
-        return WebClient(token=token, base_url=self.config.base_url, timeout=self.config.timeout_s)
+        # No retries inside slack_sdk: its default connection-error retry re-posts when the line drops
+        # after Slack stored the message (a second post). Every failure becomes a DeliveryError and the
+        # outbox retries later (honouring Retry-After), looking in the channel first (find_sent).
+        return WebClient(token=token, base_url=self.config.base_url, timeout=self.config.timeout_s,
+                         retry_handlers=[])
 
     def send(self, alert: Alert, idem_key: str, previous_ref: str | None = None) -> str | None:
         client = self.client()

@@ -4,6 +4,11 @@ The idempotency key (thread, rule, level, receiver) is unique, so re-evaluating 
 crash or restart never queues the same alert twice; a failed receiver is retried with backoff
 (a Slack 429's Retry-After is honoured) and never blocks the others.
 
+A message is marked "sending" (committed) before the receiver sees it and delivered right after.
+A row found marked but not delivered — the process died in between, or the answer was lost — is
+first looked up at the receiver (Channel.find_sent: the Slack bot reads the channel history for the
+key in its message metadata), so it is not sent twice where the receiver can tell.
+
 Delivery applies the send-time half of noise control (see alerts.noise): quiet hours, the hourly
 cap per receiver, and grouping — alerts of one group that are due together go out as one message.
 """

@@ -124,6 +124,7 @@ def test_a_kill_after_slack_stored_the_post_does_not_post_it_again(tmp_path, sla
     assert report.delivered == 1 and report.messages == 0
     assert msg.metadata == {"event_type": "overheard_alert", "event_payload": {"idem_key": row["idem_key"]}}
     assert len(slack.api_calls("conversations.history")) == 1
+    assert len(slack.api_calls("conversations.list")) == 1  # "#support-alerts" -> C0SUPPORT, first post ever
     assert len(slack.api_calls("chat.postMessage")) == 1
 
 

@@ -254,3 +254,48 @@ def test_a_lost_answer_to_a_quiet_hours_digest_is_not_posted_again(tmp_path, sla
     assert "3 alerts held during quiet hours" in digest.text
     assert report.delivered == 3 and report.messages == 0
     assert all(r["delivered_at"] and r["sent_as"] == "digest" for r in rows)
+
+
+def test_a_digest_found_after_a_lost_answer_is_not_resent_when_a_new_alert_joins_its_group(tmp_path, slack):
+    config = alerts_config(tmp_path, f"""
+    [[alerts.receivers]]
+    name = "slack"
+    type = "slack_bot"
+    token_env = "OVERHEARD_TEST_SLACK_TOKEN"
+    channel = "C0SUPPORT"
+    base_url = "{slack.api_url}"
+    max_per_hour = 0
+    """, """
+    [[alerts.rules]]
+    name = "threads"
+    min_risk = 30
+    receivers = ["slack"]
+    group_by = ["brand"]
+    group_wait_seconds = 120
+    group_interval_minutes = 30
+    """, extra=LEVELS)
+    start = at(20, 10)
+    clock = [start]
+    slack.clock = lambda: clock[0].timestamp()
+
+    def cycle(store, now):
+        clock[0] = now
+        evaluate_pending(store, config, now)
+        return deliver_pending(store, build_channels(config), now)
+
+    with Store(config.db_path) as store:
+        for i in range(3):
+            put_thread(store, f"x:{i}", 60 + i, when=start - timedelta(minutes=5))
+        cycle(store, start)
+        slack.on_post = lambda msg: (_ for _ in ()).throw(HangUp())
+        assert cycle(store, start + timedelta(minutes=3)).failed == 3  # the digest of 3: answer lost
+        slack.on_post = None
+        put_thread(store, "x:9", 70, when=start)  # a fourth alert of the same group arrives
+        report = cycle(store, start + timedelta(minutes=4))
+        rows = {r["thread_key"]: r for r in store.query("SELECT * FROM outbox")}
+    digest, single = slack.top_level()
+    assert "3 alerts" in digest.text and digest.metadata["event_payload"]["idem_key"].startswith("digest|")
+    assert single.metadata["event_payload"]["idem_key"] == rows["x:9"]["idem_key"]
+    assert report.delivered == 4 and report.messages == 1
+    assert all(rows[f"x:{i}"]["sent_as"] == "digest" for i in range(3)) and rows["x:9"]["sent_as"] == "single"
+    assert rows["x:9"]["external_ref"] == f"C0SUPPORT:{single.ts}"

@@ -31,7 +31,8 @@ class ScoreFileReport:
     skipped: list[str] = field(default_factory=list)  # one line per skipped input, naming where and why
 
 
-def _pick_column(header: list[str], wanted: str | None, default: str) -> str | None:
+def pick_column(header: list[str], wanted: str | None, default: str) -> str | None:
+    """The header's name for column `wanted` (or `default`), matched in any case; None when absent."""
     target = (wanted or default).strip().lower()
     for name in header:
         if name.strip().lower() == target:
@@ -66,15 +67,15 @@ def read_csv(stream: IO[str], report: ScoreFileReport, where: str = "input",
         header = next(reader)
     except StopIteration:
         return
-    text_col = _pick_column(header, text_column, "text")
+    text_col = pick_column(header, text_column, "text")
     if text_col is None:
         from listener.errors import UserError
 
         raise UserError(f"{where}: no column {(text_column or 'text')!r} in the CSV header "
                         f"({', '.join(header[:12])}); name it with --text-column")
     text_at = header.index(text_col)
-    id_col = _pick_column(header, id_column, "id")
-    lang_col = _pick_column(header, None, "lang")
+    id_col = pick_column(header, id_column, "id")
+    lang_col = pick_column(header, None, "lang")
     for number, row in enumerate(reader, start=2):
         if len(row) <= text_at:
             if row:

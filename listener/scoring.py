@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -22,12 +23,13 @@ CHUNK = 2000
 DEFAULT_SCORER = SentimentConfig.model_fields["scorer"].default
 
 
-def build_scorer(config: Config | None) -> Scorer:
-    """The configured scorer, told the brand names so they never carry sentiment."""
+def build_scorer(config: Config | None, extra_brand_terms: Sequence[str] = ()) -> Scorer:
+    """The configured scorer, told the brand names (the config's and `extra_brand_terms`) so they never
+    carry sentiment."""
     if config is None:
-        return get_scorer(DEFAULT_SCORER)
+        return get_scorer(DEFAULT_SCORER, brand_terms=list(extra_brand_terms))
     s = config.sentiment
-    names = [t.name for t in config.all_tracked()]
+    names = [t.name for t in config.all_tracked()] + list(extra_brand_terms)
     terms = [x for t in config.all_tracked() for x in (*t.keywords, *t.handles)]
     try:
         return get_scorer(
@@ -121,17 +123,57 @@ class EvalResult:
     texts_per_second: float
 
 
+GOLD_NAMES = {"0": "negative", "1": "neutral", "2": "positive", "negative": "negative", "neutral": "neutral",
+              "positive": "positive", "neg": "negative", "neu": "neutral", "pos": "positive"}
+
+
+def gold_label(value: str, where: str) -> str:
+    """One gold label (negative/neutral/positive, neg/neu/pos or 0/1/2, any case); UserError names `where`."""
+    name = GOLD_NAMES.get(value.strip().lower())
+    if name is None:
+        raise UserError(f"{where}: label {value.strip()!r} is not negative/neutral/positive, neg/neu/pos or 0/1/2")
+    return name
+
+
 def read_gold_labels(path: Path) -> list[str]:
     """Gold labels, one per line: negative/neutral/positive or 0/1/2 (TweetEval's numbering)."""
-    names = {"0": "negative", "1": "neutral", "2": "positive", "negative": "negative",
-             "neutral": "neutral", "positive": "positive"}
-    labels = []
-    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
-        value = line.strip().lower()
-        if value not in names:
-            raise UserError(f"{path}: line {number}: label {line.strip()!r} is not negative/neutral/positive or 0/1/2")
-        labels.append(names[value])
-    return labels
+    return [gold_label(line, f"{path}: line {number}")
+            for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1)]
+
+
+def evaluate_csv(scorer: Scorer, path: Path, text_column: str | None = None, label_column: str | None = None,
+                 lang: str | None = None) -> EvalResult:
+    """Score a labelled CSV export (a text and a label column, any case; a `lang` column is used when
+    present) and time it."""
+    import csv
+
+    from listener.scorefile import pick_column
+
+    with path.open(encoding="utf-8", errors="replace", newline="") as fh:
+        reader = csv.reader(fh)
+        header = next(reader, [])
+        columns = {}
+        for role, wanted, default in (("text", text_column, "text"), ("label", label_column, "label")):
+            found = pick_column(header, wanted, default)
+            if found is None:
+                raise UserError(f"{path}: no column {(wanted or default)!r} in the CSV header "
+                                f"({', '.join(header[:12])}); name it with --{role}-column")
+            columns[role] = header.index(found)
+        lang_col = pick_column(header, None, "lang")
+        texts, gold, langs = [], [], []
+        for number, row in enumerate(reader, start=2):
+            if not row:
+                continue
+            if len(row) <= max(columns.values()):
+                raise UserError(f"{path}: line {number}: has {len(row)} cells, fewer than the header's")
+            texts.append(row[columns["text"]])
+            gold.append(gold_label(row[columns["label"]], f"{path}: line {number}"))
+            row_lang = row[header.index(lang_col)] if lang_col and len(row) > header.index(lang_col) else ""
+            langs.append(lang or row_lang or None)
+    started = time.perf_counter()
+    scores = scorer.score_many(texts, langs)
+    elapsed = max(time.perf_counter() - started, 1e-9)
+    return EvalResult(scorer.name, figures(gold, [s.label for s in scores]), len(texts) / elapsed)
 
 
 def evaluate_files(scorer: Scorer, texts_path: Path, labels_path: Path, lang: str | None = None) -> EvalResult:

@@ -8,6 +8,7 @@ Emoji, punctuation, capitals and elongations ("sooooo") are kept: they carry the
 from __future__ import annotations
 
 import re
+import unicodedata
 from collections.abc import Iterable
 from functools import lru_cache
 
@@ -58,8 +59,9 @@ _PLACEHOLDERS = re.compile(rf"{re.escape(BRAND.strip())}|{re.escape(HANDLE.strip
 
 
 def has_content(prepared: str) -> bool:
-    """Whether a prepared text says anything besides brand names, handles and links ("@united" alone does not)."""
-    return bool(_PLACEHOLDERS.sub("", prepared))
+    """Whether a prepared text says anything besides brand names, handles, links and punctuation
+    ("@united", "Joy Airlines, Joy!" do not; an emoji or a word does)."""
+    return any(not unicodedata.category(ch).startswith("P") for ch in _PLACEHOLDERS.sub("", prepared))
 
 
 def brand_terms_from(names: Iterable[str]) -> tuple[str, ...]:

@@ -71,6 +71,18 @@ def test_score_uses_the_configured_brands(tmp_path: Path) -> None:
     assert with_brand["label"] != "positive"
 
 
+def test_brand_names_given_on_the_command_line_are_masked_without_a_config(tmp_path: Path) -> None:
+    """`--brand` masks a brand for a quick score of an export, with no config file written."""
+    stdin = json.dumps({"id": 1, "text": "Joy Airlines, joy joy joy"}) + "\n"
+    raw = lines(run(["score", "--scorer", "vader"], stdin, cwd=tmp_path).output)[0]
+    masked = lines(run(["score", "--scorer", "vader", "--brand", "Joy", "--brand", "Joy Airlines"], stdin,
+                       cwd=tmp_path).output)[0]
+    assert raw["label"] == "positive" and raw["compound"] > 0.5  # "joy" is a happy word to VADER
+    assert masked["label"] == "neutral" and masked["compound"] == 0.0
+    learned = lines(run(["score", "--brand", "Joy", "--brand", "Joy Airlines"], stdin, cwd=tmp_path).output)[0]
+    assert learned["label"] == "neutral"  # nothing but the brand's name and a comma: nothing said either way
+
+
 def test_bad_lines_are_named_skipped_and_the_rest_scored(tmp_path: Path) -> None:
     stdin = '{"id": 1, "text": "great"}\nnot json\n{"id": 3}\n{"id": 4, "text": "awful, never again"}\n'
     result = run(["score"], stdin, cwd=tmp_path)
@@ -109,6 +121,30 @@ def test_eval_prints_accuracy_macro_f1_negative_precision_recall_and_speed(tmp_p
     labels.write_text("2\nsad\n1\n", encoding="utf-8")
     bad = run(["sentiment", "eval", "--texts", str(texts), "--labels", str(labels)], cwd=tmp_path)
     assert bad.exit_code == 2 and "line 2" in bad.output
+
+
+def test_eval_reads_a_labelled_csv_export_with_brand_names_masked(tmp_path: Path) -> None:
+    """A team checks the model on its own labelled export (columns named as the export names them)."""
+    export = tmp_path / "labelled.csv"
+    with export.open("w", newline="", encoding="utf-8") as fh:
+        writer = csv.writer(fh)
+        writer.writerow(["Tweet ID", "Sentiment", "Message", "lang"])
+        writer.writerow(["1", "Negative", "@JoyAir still waiting 2 hours for my bag, thanks for nothing", "en"])
+        writer.writerow(["2", "Positive", "Joy Air crew were lovely, thank you!", "en"])
+        writer.writerow(["3", "neutral", "Joy Air", "en"])
+        writer.writerow(["4", "NEG", "Vuelo cancelado otra vez, gracias por nada", "es"])
+    args = ["sentiment", "eval", "--csv", str(export), "--text-column", "message", "--label-column", "sentiment"]
+    result = run(args + ["--brand", "Joy Air"], cwd=tmp_path)
+    assert result.exit_code == 0, result.output
+    assert "on 4 texts (labelled.csv)" in result.output
+    assert "accuracy            1.000" in result.output and "negative recall     1.000" in result.output
+    missing = run(["sentiment", "eval", "--csv", str(export)], cwd=tmp_path)
+    assert missing.exit_code == 2 and "no column 'text'" in missing.output and "--text-column" in missing.output
+    export.write_text("text,label\nfine,sad\n", encoding="utf-8")
+    bad = run(["sentiment", "eval", "--csv", str(export)], cwd=tmp_path)
+    assert bad.exit_code == 2 and "line 2" in bad.output and "'sad'" in bad.output
+    neither = run(["sentiment", "eval"], cwd=tmp_path)
+    assert neither.exit_code == 2 and "--csv" in neither.output
 
 
 def _store_with_mentions(tmp_path: Path) -> Path:

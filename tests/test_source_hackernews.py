@@ -79,6 +79,32 @@ def test_a_rerun_asks_from_the_cursor_and_stores_nothing_twice(tmp_path, httpser
     assert since[1] == hits[0]["created_at_i"]  # the second run starts at the newest item it has
 
 
+def test_words_only_in_a_brands_advanced_query_are_searched_too(tmp_path, httpserver):
+    """A brand tracked by `query` (its product's name, say) is searched for every word the query
+    accepts, not only its keywords; the query still decides what is a mention."""
+    from listener.config import config_from_dict
+    from tests.fakes_web.workspace import BRANDS
+
+    fake = AlgoliaFake({
+        "Brightwave": [[comment(801, "Brightwave is down", _ago(1), story_id=800, parent_id=800)]],
+        '"Wave Hub"': [[comment(802, "My Wave Hub router reboots every hour", _ago(2), story_id=800, parent_id=800),
+                        comment(803, "wave hub festival tickets", _ago(3), story_id=800, parent_id=800)]],
+    })
+    httpserver.expect_request(PATH).respond_with_handler(fake)
+    brand = {**BRANDS["brands"][0], "query": '(Brightwave OR "Wave Hub" OR @WaveHubHelp) -festival'}
+    raw = {**BRANDS, "brands": [brand], "store": {"path": str(tmp_path / "overheard.db")},
+           "sources": {"hackernews": {"base_url": httpserver.url_for("/").rstrip("/"), "retry_backoff_seconds": 0}}}
+    config = config_from_dict(raw, tmp_path / "overheard.toml", check_secrets=False)
+    with Store(config.db_path) as store:
+        _, errors = run_once(config, "hackernews", store)
+        rows = {r["native_id"] for r in mentions(store, "hackernews")}
+    asked = {r["query"] for r in fake.requests}
+    assert errors == []
+    assert {"Brightwave", '"Bright Wave"', '"Wave Hub"'} <= asked
+    assert not any("WaveHubHelp" in q for q in asked)  # handles are for X, not a text search
+    assert rows == {"801", "802"}  # 803 came back from the search but the query excludes "festival"
+
+
 def test_malformed_hits_are_quarantined(tmp_path, httpserver):
     hits = [comment(801, "Brightwave again", _ago(1), story_id=800, parent_id=800),
             {"objectID": "802", "created_at_i": "soon", "comment_text": "Brightwave", "_tags": ["comment"]},

@@ -86,6 +86,19 @@ def test_collects_every_page_with_the_fields_support_needs(tmp_path, fake):
     assert brand_reply["author_verified"] == 1
 
 
+def test_text_is_stored_as_the_author_typed_it_not_as_x_escapes_it(tmp_path, fake):
+    """X sends "AT&amp;T &lt;3"; support staff must read "AT&T <3", and a typed "&amp;" stays typed."""
+    typed = "Brightwave & AT&T both <3 fees > $10, see &amp; for yourself"
+    tid = fake.add_tweet(typed, "dana")
+    source, store = make_source(tmp_path, fake)
+
+    collect_source(store, source)
+
+    row = store.query("SELECT text, raw FROM mentions WHERE native_id = ?", [str(tid)])[0]
+    assert row["text"] == typed
+    assert "AT&amp;T" in json.loads(row["raw"])["post"]["text"]  # the payload is kept as X sent it
+
+
 def test_the_query_sent_to_x_is_built_from_the_brand_config(tmp_path, fake):
     source, store = make_source(tmp_path, fake)
     collect_source(store, source)

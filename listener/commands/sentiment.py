@@ -25,13 +25,14 @@ def _optional_config(ctx: click.Context, config_path: Path) -> Config | None:
     return load_config(config_path, check_secrets=False)
 
 
-def _scorer(config: Config | None, scorer_name: str | None) -> Scorer:
-    """The configured scorer, or the one named on the command line (still told the config's brands)."""
+def _scorer(config: Config | None, scorer_name: str | None, brands: tuple[str, ...] = ()) -> Scorer:
+    """The configured scorer, or the one named on the command line (still told the config's brands),
+    also told the brand names given with --brand."""
     if scorer_name is not None and config is not None:
         config.sentiment = config.sentiment.model_copy(update={"scorer": scorer_name})
     if scorer_name is not None and config is None:
-        return get_scorer(scorer_name)
-    return build_scorer(config)
+        return get_scorer(scorer_name, brand_terms=list(brands))
+    return build_scorer(config, brands)
 
 
 @click.command()
@@ -42,14 +43,18 @@ def _scorer(config: Config | None, scorer_name: str | None) -> Scorer:
 @click.option("--id-column", help="CSV column holding the id (default: `id` if present, else the line number).")
 @click.option("--scorer", "scorer_name", type=click.Choice(available_scorers()),
               help="Scorer to use instead of the configured one.")
+@click.option("--brand", "brands", multiple=True, metavar="NAME",
+              help="A brand name or handle to read as neutral (repeatable), added to the config's brands: "
+                   "--brand United --brand @SpiritAirlines.")
 @config_option
 @click.pass_context
 def score(ctx: click.Context, file, fmt: str, text_column: str | None, id_column: str | None,
-          scorer_name: str | None, config_path: Path) -> None:
+          scorer_name: str | None, brands: tuple[str, ...], config_path: Path) -> None:
     """Score texts from FILE (or stdin, `-`): one JSON line per text with id, label, compound,
-    confidence, lang, model and themes. Works without a config file; with one, brand names are masked."""
+    confidence, lang, model and themes. Works without a config file; with one (or with --brand),
+    brand names are masked."""
     config = _optional_config(ctx, config_path)
-    scorer = _scorer(config, scorer_name)
+    scorer = _scorer(config, scorer_name, tuple(b for b in brands if b.strip()))
     report = ScoreFileReport()
     name = getattr(file, "name", "-")
     where = "stdin" if name in ("<stdin>", "-") else name
@@ -116,25 +121,40 @@ def train(ctx: click.Context, data_dir: Path | None, out: Path | None, with_corr
 
 
 @sentiment.command("eval")
-@click.option("--texts", "texts_path", required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path),
-              help="One text per line.")
-@click.option("--labels", "labels_path", required=True,
-              type=click.Path(exists=True, dir_okay=False, path_type=Path),
+@click.option("--texts", "texts_path", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="One text per line (with --labels).")
+@click.option("--labels", "labels_path", type=click.Path(exists=True, dir_okay=False, path_type=Path),
               help="One gold label per line: negative/neutral/positive or 0/1/2.")
-@click.option("--lang", help="Language tag for every text (as a source would give); default: detect.")
+@click.option("--csv", "csv_path", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="Instead of --texts/--labels: a labelled CSV export with a header (text and label columns).")
+@click.option("--text-column", help="With --csv: the column holding the text (default: `text`, any case).")
+@click.option("--label-column", help="With --csv: the column holding the gold label (default: `label`, any case).")
+@click.option("--lang", help="Language tag for every text (as a source would give); default: a CSV's `lang` "
+                             "column, else detect.")
 @click.option("--scorer", "scorer_name", type=click.Choice(available_scorers()),
               help="Scorer to evaluate instead of the configured one.")
+@click.option("--brand", "brands", multiple=True, metavar="NAME",
+              help="A brand name or handle to read as neutral (repeatable), added to the config's brands.")
 @config_option
 @click.pass_context
-def eval_(ctx: click.Context, texts_path: Path, labels_path: Path, lang: str | None, scorer_name: str | None,
-          config_path: Path) -> None:
-    """Print accuracy, macro-F1, negative precision and recall, and texts/s for labelled texts."""
-    from listener.scoring import evaluate_files
+def eval_(ctx: click.Context, texts_path: Path | None, labels_path: Path | None, csv_path: Path | None,
+          text_column: str | None, label_column: str | None, lang: str | None, scorer_name: str | None,
+          brands: tuple[str, ...], config_path: Path) -> None:
+    """Print accuracy, macro-F1, negative precision and recall, and texts/s for labelled texts:
+    a text file and a label file (--texts, --labels) or one labelled CSV export (--csv)."""
+    from listener.scoring import evaluate_csv, evaluate_files
 
+    if (csv_path is None) == (texts_path is None or labels_path is None):
+        raise UserError("sentiment eval: give either --texts and --labels, or --csv")
     config = _optional_config(ctx, config_path)
-    result = evaluate_files(_scorer(config, scorer_name), texts_path, labels_path, lang)
+    scorer = _scorer(config, scorer_name, tuple(b for b in brands if b.strip()))
+    if csv_path is not None:
+        result, name = evaluate_csv(scorer, csv_path, text_column, label_column, lang), csv_path.name
+    else:
+        assert texts_path is not None and labels_path is not None
+        result, name = evaluate_files(scorer, texts_path, labels_path, lang), texts_path.name
     f = result.figures
-    console.print(f"{result.model} on {f.n:,} texts ({texts_path.name})")
+    console.print(f"{result.model} on {f.n:,} texts ({name})")
     console.print(f"  accuracy            {f.accuracy:.3f}")
     console.print(f"  macro-F1            {f.macro_f1:.3f}")
     console.print(f"  negative precision  {f.negative_precision:.3f}")

@@ -21,9 +21,9 @@ from listener.sources.web import (
     DEFAULT_RETRY_AFTER,
     Watermark,
     WebSourceConfig,
+    brand_search_terms,
     parse_time,
     raw_text,
-    search_terms,
     searched_brand,
     window_start,
     with_retries,
@@ -63,7 +63,7 @@ class BlueskySource(Source):
 
     def queries(self) -> list[SourceQuery]:
         return [SourceQuery(key=f"{t.name}:{term}", brand=t.name, text=f'"{term}"' if " " in term else term)
-                for t in self.app.all_tracked() for term in search_terms(t.keywords)]
+                for t in self.app.all_tracked() for term in brand_search_terms(t)]
 
     def client(self) -> Any:
         """A logged-in client (one login per run: createSession is limited to 30 per 5 minutes)."""

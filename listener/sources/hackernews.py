@@ -21,13 +21,13 @@ from listener.sources.html_text import html_to_text
 from listener.sources.web import (
     Watermark,
     WebSourceConfig,
+    brand_search_terms,
     http_get,
     json_body,
     log,
     new_session,
     parse_time,
     raw_text,
-    search_terms,
     searched_brand,
     window_start,
 )
@@ -59,7 +59,7 @@ class HackerNewsSource(Source):
 
     def queries(self) -> list[SourceQuery]:
         return [SourceQuery(key=f"{t.name}:{term}", brand=t.name, text=term)
-                for t in self.app.all_tracked() for term in search_terms(t.keywords)]
+                for t in self.app.all_tracked() for term in brand_search_terms(t)]
 
     def check(self) -> list[str]:
         try:

@@ -26,9 +26,9 @@ from listener.sources.web import (
     DEFAULT_RETRY_AFTER,
     USER_AGENT,
     WebSourceConfig,
+    brand_search_terms,
     check_brands,
     raw_text,
-    search_terms,
     searched_brand,
     with_retries,
 )
@@ -108,7 +108,7 @@ class MastodonSource(Source):
                 if self.config.search and inst.access_token_env:
                     out += [SourceQuery(key=f"{host} search {term}", brand=t.name,
                                         text=f'"{term}"' if " " in term else term)
-                            for term in search_terms(t.keywords)]
+                            for term in brand_search_terms(t)]
         return out
 
     def client(self, host: str) -> Any:

@@ -231,6 +231,18 @@ def search_terms(keywords: Iterable[str]) -> list[str]:
     return list(seen.values())
 
 
+def brand_search_terms(tracked: Any) -> list[str]:
+    """What a keyword-only search API is asked for a brand: its keywords, then the words and phrases its
+    advanced `query` needs a text to contain one of (handles left out: these APIs search text). The
+    shared query rules still decide, on what comes back, which results are mentions."""
+    from listener.query import brand_query, positive_terms
+
+    extra: list[str] = []
+    if getattr(tracked, "query", None):
+        extra = [" ".join(t.words) for t in positive_terms(brand_query(tracked)) if not t.words[0].startswith("@")]
+    return search_terms([*tracked.keywords, *extra])
+
+
 def nps_bucket(stars: int) -> str:
     """The NPS-style bucket a star rating falls in: 5 promoter, 4 passive, 1-3 detractor."""
     return "promoter" if stars >= 5 else "passive" if stars == 4 else "detractor"

@@ -86,6 +86,14 @@ class _RebasedSession(requests.Session):
         self.last_headers = {k.lower(): v for k, v in response.headers.items() if k.lower().startswith("x-rate")}
 
 
+def x_unescape(text: object) -> object:
+    """X sends post text with &, < and > as HTML entities ("AT&amp;T"); store what the author typed.
+    Only those three: X escapes nothing else, so a literal "&eacute;" someone typed stays as it is."""
+    if not isinstance(text, str):
+        return text
+    return text.replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")
+
+
 @dataclass
 class XCursor:
     since_id: int | None = None
@@ -370,7 +378,7 @@ class XSource(Source):
         post_id = str(t["id"])
         if not post_id.isdigit():
             raise ValueError(f"id {post_id!r} is not an X post id")
-        text = clean_text(t.get("text"))
+        text = clean_text(x_unescape(t.get("text")))
         created = t.get("created_at")
         if created is None:
             raise ValueError("created_at is missing")

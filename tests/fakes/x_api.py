@@ -37,6 +37,11 @@ ALWAYS_TWEET_FIELDS = ("id", "text", "edit_history_tweet_ids")
 ALWAYS_USER_FIELDS = ("id", "name", "username")
 
 
+def x_escape(text: str) -> str:
+    """Post text as X's API sends it: &, < and > as HTML entities (and nothing else escaped)."""
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
 def snowflake(at: datetime, seq: int) -> int:
     return ((int(at.timestamp() * 1000) - TWITTER_EPOCH_MS) << 22) | (seq & 0x3FFFFF)
 
@@ -90,7 +95,7 @@ class FakeTweet:
         if self.retweet_of:
             refs.append({"type": "retweeted", "id": str(self.retweet_of.id)})
         full: dict[str, Any] = {
-            "id": str(self.id), "text": self.text, "edit_history_tweet_ids": [str(self.id)],
+            "id": str(self.id), "text": x_escape(self.text), "edit_history_tweet_ids": [str(self.id)],
             "author_id": self.author.id, "created_at": _x_time(self.created_at),
             "conversation_id": str(self.conversation_id), "lang": self.lang,
             "possibly_sensitive": False, "reply_settings": "everyone", "source": "Twitter for iPhone",

@@ -299,3 +299,17 @@ def test_a_digest_found_after_a_lost_answer_is_not_resent_when_a_new_alert_joins
     assert report.delivered == 4 and report.messages == 1
     assert all(rows[f"x:{i}"]["sent_as"] == "digest" for i in range(3)) and rows["x:9"]["sent_as"] == "single"
     assert rows["x:9"]["external_ref"] == f"C0SUPPORT:{single.ts}"
+
+
+def test_a_channel_name_the_bot_cannot_resolve_posts_once_and_says_to_use_the_id(tmp_path, slack, caplog):
+    config = _config(tmp_path, slack, channel="#support-alerts")
+    _queue(config, "x:1", 80)
+    assert _deliver_killed(tmp_path, slack, "before_post") == -signal.SIGKILL
+    slack.missing_scopes["conversations.list"] = "channels:read"
+
+    with caplog.at_level(logging.WARNING, logger="overheard.alerts"):
+        report = _deliver_again(config)
+
+    assert report.messages == 1 and len(slack.top_level()) == 1
+    (warning,) = [r.getMessage() for r in caplog.records if "#support-alerts" in r.getMessage()]
+    assert "channels:read" in warning and "set channel to its ID" in warning

@@ -167,8 +167,17 @@ class SlackBotChannel(Channel):
             return recent[0]
         name, cursor = self.config.channel.lstrip("#"), None
         for _ in range(5):  # needs channels:read; a workspace with 5000+ channels should configure the ID
-            resp = client.conversations_list(types="public_channel,private_channel", exclude_archived=True,
-                                             limit=1000, cursor=cursor)
+            try:
+                resp = client.conversations_list(types="public_channel,private_channel", exclude_archived=True,
+                                                 limit=1000, cursor=cursor)
+            except SlackApiError as exc:
+                if _transient(exc):
+                    raise
+                log.warning("Slack receiver %s cannot find the ID of channel %s to check what was already "
+                            "posted before a restart (Slack error %s; listing channels needs channels:read): "
+                            "set channel to its ID (C0123...); posting now", self.name, self.config.channel,
+                            _error(exc))
+                return None
             for ch in resp.get("channels") or []:
                 if ch.get("name") == name:
                     self._channel_id = ch["id"]

@@ -313,3 +313,20 @@ def test_a_channel_name_the_bot_cannot_resolve_posts_once_and_says_to_use_the_id
     assert report.messages == 1 and len(slack.top_level()) == 1
     (warning,) = [r.getMessage() for r in caplog.records if "#support-alerts" in r.getMessage()]
     assert "channels:read" in warning and "set channel to its ID" in warning
+
+
+def test_an_escalation_whose_first_message_was_deleted_is_found_as_the_new_post(tmp_path, slack):
+    config = _config(tmp_path, slack)
+    _queue(config, "x:1", 55)
+    assert _deliver_again(config).messages == 1
+    (first,) = slack.top_level()
+    del slack.messages[first.ts]  # someone deleted the alert in Slack
+    _queue(config, "x:1", 80)  # the edit fails (message_not_found): a new message is posted, then the kill
+    assert _deliver_killed(tmp_path, slack, "after_post") == -signal.SIGKILL
+
+    report = _deliver_again(config)
+
+    (new,) = slack.top_level()
+    assert report.messages == 0 and _rows(config)[1]["external_ref"] == f"C0SUPPORT:{new.ts}"
+    assert len(slack.api_calls("conversations.replies")) == 1  # thread_not_found, then the history
+    assert len(slack.api_calls("conversations.history")) == 1

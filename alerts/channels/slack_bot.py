@@ -128,10 +128,15 @@ class SlackBotChannel(Channel):
         try:
             if previous is not None and self.config.on_escalation != "update":
                 channel, ts = previous
-                for msg in _pages(client.conversations_replies, channel=channel, ts=ts, **window):
-                    key = _key_of(msg)
-                    if key in wanted and msg.get("ts") != ts:
-                        found[key] = previous_ref
+                try:
+                    for msg in _pages(client.conversations_replies, channel=channel, ts=ts, **window):
+                        key = _key_of(msg)
+                        if key in wanted and msg.get("ts") != ts:
+                            found[key] = previous_ref
+                except SlackApiError as exc:
+                    if _error(exc) != "thread_not_found":
+                        raise
+                    # The first message is gone, so send() would have posted a new one: look in history.
                 if wanted <= found.keys():
                     return found
             channel_id = previous[0] if previous else self._resolve_channel(client, recent_ref)

@@ -81,6 +81,9 @@ class SentimentConfig(Section):
     # Theme name -> phrases that tag a mention with it; extends the built-in themes (an empty list
     # switches a built-in theme off).
     themes: dict[str, list[str]] = {}
+    # A review with a star rating takes its label from the stars (1-2 negative, 3 neutral, 4-5 positive):
+    # the customer's own verdict, in any language. The text's score is kept beside it (scores table).
+    label_reviews_by_stars: bool = True
 
     @field_validator("scorer")
     @classmethod

@@ -474,6 +474,17 @@ MIGRATIONS += [
     ),
 ]
 
+# ---------------------------------------------------------------- sentiment, continued (block 30-39)
+MIGRATIONS += [
+    (
+        32,
+        "mentions: the other tracked brands a mention names (comparisons count for every brand they name)",
+        """
+        ALTER TABLE mentions ADD COLUMN also_brands TEXT
+        """,
+    ),
+]
+
 # ---------------------------------------------------------------- Slack exactly once (block 90-99)
 MIGRATIONS += [
     (

@@ -19,6 +19,7 @@ from alerts.queue import Queue, TickReport
 from alerts.rules import EvaluationReport, evaluate_pending
 from listener.collect import CollectReport, collect
 from listener.config import Config
+from listener.query import BrandMatcher
 from listener.scoring import build_scorer, score_pending
 from listener.store import Store
 from listener.threads import rollup_dirty
@@ -47,7 +48,8 @@ def process(config: Config, store: Store, *, scorer: Scorer | None = None,
             channels: dict[str, Channel] | None = None, report: PipelineReport | None = None) -> PipelineReport:
     """Everything after collection: score, roll up threads, evaluate rules, deliver the outbox."""
     report = report or PipelineReport()
-    report.scored = score_pending(store, scorer or build_scorer(config), config.sentiment.detractor_confidence)
+    report.scored = score_pending(store, scorer or build_scorer(config), config.sentiment.detractor_confidence,
+                                  config.sentiment.label_reviews_by_stars, BrandMatcher(config.all_tracked()))
     report.threads_updated = len(rollup_dirty(store, config))
     report.evaluation = evaluate_pending(store, config)
     # The queue's clock: snoozes that ended, SLA breach alerts (delivered just below), recovery.

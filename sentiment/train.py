@@ -14,8 +14,7 @@ import scipy.sparse as sp
 from sentiment.cues import all_cues, cue_matcher, cue_strength
 from sentiment.datasets import LabelledSet
 from sentiment.features import FeatureSpec, Featurizer
-from sentiment.language import detect_language
-from sentiment.learned import CLASSES, SentimentModel, covered_language
+from sentiment.learned import CLASSES, SentimentModel, language_to_score
 from sentiment.preprocess import brand_pattern, brand_terms_from, prepare
 
 # Chosen on the val splits (UMSAB val in eight languages and TweetEval val); see docs/sentiment.md.
@@ -59,7 +58,7 @@ def feature_rows(featurizer: Featurizer, texts: Sequence[str], langs: Sequence[s
     cues = cue_matcher(all_cues())
     prepared = [prepare(t, brands) for t in texts]
     # A set without language tags (reviews, the VADER-paper tweets) gets the language the scorer would detect.
-    langs = [lang if lang is not None else covered_language(detect_language(text), text, featurizer.spec.languages)[1]
+    langs = [lang if lang is not None else language_to_score(text, None, featurizer.spec.languages)[1]
              for lang, text in zip(langs, prepared, strict=True)]
     vader = None
     if featurizer.spec.use_vader:

@@ -97,6 +97,13 @@ def test_languages_no_model_covers_are_unscored(learned, text: str, tag: str | N
     assert score.confidence == 0.0
 
 
+def test_a_short_text_the_detector_is_unsure_about_is_scored_not_dropped(learned) -> None:
+    """"Dead link" looks Basque to the detector (confidence 0.50): too unsure to call it unreadable."""
+    dead = learned.score("Dead link")
+    assert dead.label == "negative" and dead.lang is None
+    assert learned.score("Dit is echt de slechtste service ooit").label == "unscored"  # Dutch, detected at 0.61
+
+
 def test_source_language_tag_is_preferred(learned) -> None:
     assert learned.score("Le service client ne répond jamais", "fr-FR").lang == "fr"
     assert learned.score("Le service client ne répond jamais").lang == "fr"

@@ -65,7 +65,11 @@ def test_demo_pipeline_scores_every_mention_with_the_learned_model(tmp_path: Pat
     with Store(result.config.db_path) as store:
         rows = store.query("SELECT text, label, themes, lang FROM mentions")
         models = {r["model"] for r in store.query("SELECT DISTINCT model FROM scores")}
-    assert models == {"learned"}
+        text_scored = store.scalar("SELECT COUNT(DISTINCT mention_id) FROM scores WHERE model = 'learned'")
+        rated = store.scalar("SELECT COUNT(*) FROM mentions WHERE stars IS NOT NULL")
+        star_labelled = store.scalar("SELECT COUNT(*) FROM scores WHERE model = 'stars'")
+    # Every mention's text is scored by the learned model; the app-store reviews also by their stars.
+    assert models == {"learned", "stars"} and text_scored == len(rows) and star_labelled == rated > 0
     assert all(r["label"] in ("negative", "neutral", "positive", "unscored") for r in rows)
     assert {"negative", "positive"} <= {r["label"] for r in rows}
     themed = [r for r in rows if json.loads(r["themes"])]
@@ -76,3 +80,57 @@ def test_demo_pipeline_scores_every_mention_with_the_learned_model(tmp_path: Pat
                                   for d in per_theme)
     polite = [r for r in rows if "still no internet" in r["text"].lower()]
     assert polite and all(r["label"] == "negative" for r in polite)
+
+
+def _reviews_store(tmp_path: Path, cfg) -> Store:
+    from datetime import UTC, datetime
+
+    from listener.models import Batch, Mention
+
+    now = datetime(2026, 11, 1, tzinfo=UTC)
+    reviews = [
+        ("r1", "Great, another update that broke everything. Thanks a lot", 1, "en"),
+        ("r2", "アプリが毎回落ちます。使えません", 2, "ja"),
+        ("r3", "Love the new app, but billing charged me twice", 5, "en"),
+        ("r4", "It's fine", 3, "en"),
+    ]
+    store = Store(cfg.db_path)
+    store.save_batch("appstore", "q", Batch(mentions=[
+        Mention(source="appstore", native_id=i, text=t, created_at=now, brand="United", stars=s, lang=lg,
+                author=f"reviewer_{i}") for i, t, s, lg in reviews], cursor=None))
+    store.save_batch("x", "q", Batch(mentions=[
+        Mention(source="x", native_id="t1", text="@united thanks for nothing", created_at=now, brand="United",
+                lang="en", author="ann")], cursor=None))
+    return store
+
+
+def test_a_rated_review_is_labelled_by_its_stars_and_keeps_its_text_score(tmp_path: Path) -> None:
+    """The customer's own rating decides a review's label, in any language; tweets are unchanged."""
+    from listener.scoring import score_pending
+
+    cfg = config(tmp_path)
+    with _reviews_store(tmp_path, cfg) as store:
+        score_pending(store, build_scorer(cfg))
+        rows = {r["native_id"]: r for r in store.query("SELECT * FROM mentions")}
+        kept = {(r["mention_id"], r["model"]): r["label"] for r in store.query("SELECT * FROM scores")}
+    assert rows["r1"]["label"] == "negative" and rows["r1"]["confidence"] == 1.0
+    assert rows["r2"]["label"] == "negative" and rows["r2"]["lang"] == "ja"  # not unscored: the stars say it
+    assert rows["r3"]["label"] == "positive" and rows["r3"]["compound"] == 1.0
+    assert json.loads(rows["r3"]["theme_sentiment"]) == {"app": "positive", "billing": "negative"}
+    assert rows["r4"]["label"] == "neutral"
+    assert rows["t1"]["label"] == "negative" and (rows["t1"]["id"], "stars") not in kept
+    # The text's own verdict stays beside the stars' (the Japanese text itself is unscored).
+    assert kept[(rows["r2"]["id"], "learned")] == "unscored" and kept[(rows["r2"]["id"], "stars")] == "negative"
+
+
+def test_labelling_reviews_by_stars_can_be_switched_off(tmp_path: Path) -> None:
+    from listener.scoring import score_pending
+
+    cfg = config(tmp_path, {"label_reviews_by_stars": False})
+    with _reviews_store(tmp_path, cfg) as store:
+        score_pending(store, build_scorer(cfg), label_reviews_by_stars=cfg.sentiment.label_reviews_by_stars)
+        labels = {r["native_id"]: r["label"] for r in store.query("SELECT native_id, label FROM mentions")}
+        texts = {r["native_id"]: r["text"] for r in store.query("SELECT native_id, text FROM mentions")}
+    scorer = build_scorer(cfg)
+    assert labels["r2"] == "unscored"  # the text alone: a language no model covers
+    assert all(labels[i] == scorer.score(texts[i], "en").label for i in ("r1", "r3", "r4"))

@@ -131,6 +131,29 @@ def test_breakdown_themes_and_share_of_voice(tmp_path: Path, store: Store) -> No
     assert sov["Ghost"]["share_of_voice_pct"] == "0.0"
 
 
+def test_a_mention_naming_two_tracked_brands_counts_for_both(tmp_path: Path) -> None:
+    """"Switching from Acme to Rival" is about both: it counts in each brand's figures and share of voice,
+    once per brand (the score stage finds the brands; the rollup counts the mention for each)."""
+    from listener.pipeline import run_pipeline
+
+    config = make_config(tmp_path)
+    at = "2026-04-01T09:00:00Z"
+    with Store(config.db_path) as store:
+        add(store, "1", at, text="Switching from Acme to Rival, acme is useless", label=None, author="amy")
+        add(store, "2", at, text="acme outage again", label=None, author="ben")
+        add(store, "3", at, brand="Rival", text="rival is fine", label=None, author="cat")
+        run_pipeline(config, store, channels={}, trends=False)
+        also = {r["native_id"]: r["also_brands"] for r in store.query("SELECT native_id, also_brands FROM mentions")}
+        write_trend_files(config, store, tmp_path / "out", since=parse_iso("2026-04-01T00:00:00Z"), now=NOW)
+    assert also == {"1": '["Rival"]', "2": None, "3": None}
+    out = tmp_path / "out"
+    overview = {r["brand"]: r for r in rows_of(out / "overview_day_Europe-London.csv", period_start="2026-04-01")}
+    assert overview["Acme"]["mentions"] == "2" and overview["Rival"]["mentions"] == "2"
+    assert overview["Rival"]["unique_authors"] == "2"  # amy (the comparison) and cat
+    sov = {r["brand"]: r for r in rows_of(out / "share_of_voice_day_Europe-London.csv", period_start="2026-04-01")}
+    assert sov["Acme"]["set_mentions"] == "4" and sov["Acme"]["share_of_voice_pct"] == "50.0"
+
+
 def test_dst_day_in_hour_and_day_files(tmp_path: Path, store: Store) -> None:
     # Clocks go forward in London at 01:00 UTC on 29 March 2026.
     add(store, "a", "2026-03-28T23:30:00Z", author="amy")  # 23:30 GMT, 28 March

@@ -156,18 +156,31 @@ def forget_kept_periods(conn: Any) -> None:
     conn.execute("DELETE FROM trend_changed_hours")
 
 
+def _brand_list(value: str | None) -> list[str]:
+    """mentions.also_brands: a JSON list of brand names, or NULL."""
+    if not value:
+        return []
+    try:
+        names = json.loads(value)
+    except ValueError:
+        return []
+    return [n for n in names if isinstance(n, str) and n] if isinstance(names, list) else []
+
+
 def _recompute_hour(store: Store, conn: Any, hour: datetime, tz: ZoneInfo) -> None:
     start = iso(hour)
     cursor = conn.execute(
-        "SELECT brand, source, lang, label, compound, detractor, author_followers, themes, author FROM mentions "
-        f"WHERE created_at >= ? AND created_at < ? AND {COUNTED}",
+        "SELECT brand, source, lang, label, compound, detractor, author_followers, themes, author, also_brands "
+        f"FROM mentions WHERE created_at >= ? AND created_at < ? AND {COUNTED}",
         (start, iso(hour + timedelta(hours=1))),
     )
-    # Every mention read here is in this local hour: no need to place each one in time again.
+    # Every mention read here is in this local hour: no need to place each one in time again. A mention
+    # naming several tracked brands ("switching from Brightwave to Lumacell") counts for each of them.
     facts = [
-        MentionFacts(hour, brand or NO_BRAND, source, lang or NO_LANGUAGE, label, compound, bool(detractor),
+        MentionFacts(hour, each or NO_BRAND, source, lang or NO_LANGUAGE, label, compound, bool(detractor),
                      followers or 0, parse_themes(themes), author)
-        for brand, source, lang, label, compound, detractor, followers, themes, author in cursor
+        for brand, source, lang, label, compound, detractor, followers, themes, author, also in cursor
+        for each in (brand, *_brand_list(also))
     ]
     tallies = key_tallies(facts)
     authors = {(m.brand, m.source, m.lang, theme, m.author)

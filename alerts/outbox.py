@@ -4,6 +4,11 @@ The idempotency key (thread, rule, level, receiver) is unique, so re-evaluating 
 crash or restart never queues the same alert twice; a failed receiver is retried with backoff
 (a Slack 429's Retry-After is honoured) and never blocks the others.
 
+A message is marked "sending" (committed) before the receiver sees it and delivered right after.
+A row found marked but not delivered — the process died in between, or the answer was lost — is
+first looked up at the receiver (Channel.find_sent: the Slack bot reads the channel history for the
+key in its message metadata), so it is not sent twice where the receiver can tell.
+
 Delivery applies the send-time half of noise control (see alerts.noise): quiet hours, the hourly
 cap per receiver, and grouping — alerts of one group that are due together go out as one message.
 """
@@ -155,7 +160,9 @@ def _quiet_note(channel: Channel) -> str:
 
 def deliver_pending(store: Store, channels: Mapping[str, Channel], now: datetime | None = None,
                     limit: int = 500) -> DeliveryReport:
-    """Send what is due, oldest first. Each message's rows are marked in one transaction right after sending."""
+    """Send what is due, oldest first. Each message's rows are marked sending (committed) before it goes
+    out and delivered in one transaction right after; a row found marked sending but not delivered is
+    first looked up at the receiver (see Channel.find_sent), so a crash in between sends nothing twice."""
     now = now or utcnow()
     report = DeliveryReport()
     by_receiver: dict[str, list[dict[str, Any]]] = {}
@@ -202,7 +209,15 @@ def _hold(store: Store, rows: list[dict[str, Any]], until: datetime, why: str) -
 
 def _send_batch(store: Store, channel: Channel, receiver: str, batch: _Batch, now: datetime,
                 report: DeliveryReport) -> bool:
-    rows = batch.rows
+    try:
+        rows = _recover(store, channel, receiver, batch.rows, now, report)
+    except DeliveryError as exc:
+        _failed(store, batch.rows, "(checking whether it already went out)", receiver, exc, now, report)
+        return False
+    if not rows:
+        return True
+    if len(rows) != len(batch.rows):  # part of it went out before a crash: send the rest
+        batch = _Batch(rows, batch.digest_reason if len(rows) > 1 else None)
     if batch.digest_reason is None:
         row = rows[0]
         alert = Alert.from_dict(json.loads(row["payload"]))
@@ -211,36 +226,72 @@ def _send_batch(store: Store, channel: Channel, receiver: str, batch: _Batch, no
         elif row["hold"] == "cap":
             alert.note = (alert.note + " · " if alert.note else "") + "held back by the hourly limit"
         key = row["idem_key"]
-        previous = store.scalar(
-            "SELECT external_ref FROM outbox WHERE receiver = ? AND thread_key IS ? AND external_ref IS NOT NULL "
-            "AND id < ? ORDER BY id DESC LIMIT 1",
-            (receiver, row["thread_key"], row["id"]),
-        ) if row["thread_key"] else None
+        previous = _previous_ref(store, receiver, row)
     else:
         note = _quiet_note(channel) if batch.digest_reason == "quiet" else ""
         alert = digest_alert(rows, batch.digest_reason, receiver, note)
         key = f"digest|{receiver}|{rows[0]['id']}-{rows[-1]['id']}|{len(rows)}"
         previous = None
+    # The sending mark, committed before the receiver sees anything: if this process dies between the
+    # receiver's answer and the delivered mark below, the next run knows to ask before sending again.
+    with store.transaction() as conn:
+        for r in rows:
+            conn.execute("UPDATE outbox SET sending_at = ?, sending_key = ? WHERE id = ?", (iso(now), key, r["id"]))
     try:
         ref = channel.send(alert, key, previous)
     except DeliveryError as exc:
-        attempts = max(r["attempts"] for r in rows) + 1
-        delay = exc.retry_after if exc.retry_after is not None else min(
-            BACKOFF_MAX_S, BACKOFF_BASE_S * 2 ** (attempts - 1))
-        give_up = exc.permanent or attempts >= MAX_ATTEMPTS
-        with store.transaction() as conn:
-            for r in rows:
-                conn.execute(
-                    "UPDATE outbox SET attempts = ?, last_error = ?, next_attempt_at = ? WHERE id = ?",
-                    (MAX_ATTEMPTS if give_up else attempts, str(exc)[:500], iso(now + timedelta(seconds=delay)),
-                     r["id"]),
-                )
-        report.failed += len(rows)
-        report.gave_up += len(rows) if give_up else 0
-        log.warning("alert %s to %s failed (attempt %d): %s", key, receiver, attempts, exc)
+        _failed(store, rows, key, receiver, exc, now, report)
         return False
-    sent_at = iso(now)
     single = batch.digest_reason is None
+    _mark_delivered(store, receiver, rows, ref, "single" if single else f"digest:{batch.digest_reason}", now)
+    report.delivered += len(rows)
+    report.messages += 1
+    return True
+
+
+def _previous_ref(store: Store, receiver: str, row: dict[str, Any]) -> str | None:
+    """The reference of the last message about this row's thread on this receiver (Slack edits it)."""
+    if not row["thread_key"]:
+        return None
+    return store.scalar(
+        "SELECT external_ref FROM outbox WHERE receiver = ? AND thread_key IS ? AND external_ref IS NOT NULL "
+        "AND id < ? ORDER BY id DESC LIMIT 1",
+        (receiver, row["thread_key"], row["id"]),
+    )
+
+
+def _recover(store: Store, channel: Channel, receiver: str, rows: list[dict[str, Any]], now: datetime,
+             report: DeliveryReport) -> list[dict[str, Any]]:
+    """Rows whose sending began but was never marked delivered (a crash, a lost answer): ask the receiver
+    whether that message arrived; the ones it has are marked delivered, the rest are returned to send."""
+    marked: dict[str, list[dict[str, Any]]] = {}
+    for r in rows:
+        if r["sending_at"] and r["sending_key"]:
+            marked.setdefault(r["sending_key"], []).append(r)
+    if not marked:
+        return rows
+    recovered: set[int] = set()
+    recent = store.scalar("SELECT external_ref FROM outbox WHERE receiver = ? AND external_ref IS NOT NULL "
+                          "ORDER BY id DESC LIMIT 1", (receiver,))
+    for key, members in marked.items():
+        started = sorted(parse_iso(r["sending_at"]) for r in members)
+        single = len(members) == 1 and members[0]["idem_key"] == key
+        previous = _previous_ref(store, receiver, members[0]) if single else None
+        found = channel.find_sent([key], (started[0], started[-1]), previous, recent)
+        if key not in found:
+            continue
+        _mark_delivered(store, receiver, members, found[key], "single" if single else "digest", now)
+        recovered.update(r["id"] for r in members)
+        report.delivered += len(members)
+        log.info("alert %s to %s was already delivered before a restart; not sent again", key, receiver)
+    return [r for r in rows if r["id"] not in recovered]
+
+
+def _mark_delivered(store: Store, receiver: str, rows: list[dict[str, Any]], ref: str | None, kind: str,
+                    now: datetime) -> None:
+    """One transaction: the rows delivered (with the message's reference) and the send logged for the cap."""
+    sent_at = iso(now)
+    single = kind == "single"
     with store.transaction() as conn:
         for r in rows:
             conn.execute(
@@ -251,8 +302,23 @@ def _send_batch(store: Store, channel: Channel, receiver: str, batch: _Batch, no
         conn.execute(
             "INSERT INTO alert_sends (receiver, group_key, at, alerts, kind, external_ref) VALUES (?, ?, ?, ?, ?, ?)",
             (receiver, rows[0]["group_key"] if len({r["group_key"] for r in rows}) == 1 else None, sent_at,
-             len(rows), "single" if single else f"digest:{batch.digest_reason}", ref),
+             len(rows), kind, ref),
         )
-    report.delivered += len(rows)
-    report.messages += 1
-    return True
+
+
+def _failed(store: Store, rows: list[dict[str, Any]], key: str, receiver: str, exc: DeliveryError,
+            now: datetime, report: DeliveryReport) -> None:
+    attempts = max(r["attempts"] for r in rows) + 1
+    delay = exc.retry_after if exc.retry_after is not None else min(
+        BACKOFF_MAX_S, BACKOFF_BASE_S * 2 ** (attempts - 1))
+    give_up = exc.permanent or attempts >= MAX_ATTEMPTS
+    with store.transaction() as conn:
+        for r in rows:
+            conn.execute(
+                "UPDATE outbox SET attempts = ?, last_error = ?, next_attempt_at = ? WHERE id = ?",
+                (MAX_ATTEMPTS if give_up else attempts, str(exc)[:500], iso(now + timedelta(seconds=delay)),
+                 r["id"]),
+            )
+    report.failed += len(rows)
+    report.gave_up += len(rows) if give_up else 0
+    log.warning("alert %s to %s failed (attempt %d): %s", key, receiver, attempts, exc)

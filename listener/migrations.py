@@ -485,5 +485,21 @@ MIGRATIONS += [
     ),
 ]
 
+# ---------------------------------------------------------------- Slack exactly once (block 90-99)
+MIGRATIONS += [
+    (
+        90,
+        "outbox: the sending mark, so a restart can ask the receiver whether a message already arrived",
+        """
+        -- Written and committed just before a message is handed to the receiver: when it started and
+        -- the key of that message (the key of the alert or of the digest). A row still undelivered
+        -- with a mark may have reached the receiver before a crash: a receiver that can look (the
+        -- Slack bot) checks before sending again.
+        ALTER TABLE outbox ADD COLUMN sending_at TEXT;
+        ALTER TABLE outbox ADD COLUMN sending_key TEXT;
+        """,
+    ),
+]
+
 # Features append their migrations in merge order; they apply in number order.
 MIGRATIONS.sort(key=lambda migration: migration[0])

@@ -1,15 +1,18 @@
 """Crash safety: `overheard run` killed with SIGKILL at random moments, many times, then restarted.
 
 Mentions arrive between restarts from two sources: export files (the file source) and a search API
-over HTTP with a since_id cursor. Alerts go to three receivers: an alert file, a generic JSON webhook
-(the real webhook channel, with its Idempotency-Key header) and a Slack incoming webhook (the real
-slack_webhook channel on slack_sdk) on a Slack-compatible server on 127.0.0.1. At the end every
-mention the sources served is stored exactly once and every alert reached every receiver: the file
-exactly once; the webhook exactly once per idempotency key (a receiver that drops keys it has seen
-gets each alert once); Slack at least once — an incoming webhook cannot be asked whether a post was
-made, so a kill between Slack accepting a post and the outbox marking it can repeat that one post.
-The test counts those repeats and allows at most one per kill per receiver. The kills are seeded,
-so a failure can be replayed: the seed and the kill times are in the assertion message.
+over HTTP with a since_id cursor. Alerts go to four receivers: an alert file, a generic JSON webhook
+(the real webhook channel, with its Idempotency-Key header), a Slack bot (the real slack_bot channel:
+chat.postMessage through slack_sdk's WebClient) and a Slack incoming webhook (slack_webhook), both
+on a Slack-compatible server on 127.0.0.1. At the end every mention the sources served is stored
+exactly once and every alert reached every receiver: the file exactly once; the webhook exactly
+once per idempotency key (a receiver that drops keys it has seen gets each alert once); the Slack
+bot exactly once — a message in the channel per alert, never two, because a row marked "sending"
+but not delivered is looked up in the channel history (by the key in the message metadata) before
+posting again; the incoming webhook at least once — it cannot be asked whether a post was made, so
+a kill between Slack accepting a post and the outbox marking it can repeat that one post. The test
+counts those repeats and allows at most one per kill. The kills are seeded, so a failure can be
+replayed: the seed and the kill times are in the assertion message.
 """
 
 from __future__ import annotations
@@ -68,6 +71,14 @@ max_per_hour = 0
 
 [[alerts.receivers]]
 name = "slack"
+type = "slack_bot"
+token_env = "CRASH_TEST_SLACK_TOKEN"
+channel = "#support-alerts"
+base_url = "{slack_api}"
+max_per_hour = 0
+
+[[alerts.receivers]]
+name = "slackhook"
 type = "slack_webhook"
 url_env = "CRASH_TEST_SLACK_URL"
 max_per_hour = 0
@@ -75,7 +86,7 @@ max_per_hour = 0
 [[alerts.rules]]
 name = "all"
 min_risk = 0
-receivers = ["support", "hook", "slack"]
+receivers = ["support", "hook", "slack", "slackhook"]
 
 [alerts.levels]
 warning = 10
@@ -105,11 +116,16 @@ def _what_the_kills_hit(log) -> str:
     return f"{len(by_pid)} daemons started; of them {counts}"
 
 
-def _received(path) -> list[str]:
+def _received(path, live: bool = False) -> list[str]:
+    """The idem keys in the alert file. `live`: the daemon may be appending right now, so a last line
+    without its newline is one being written (a reader can see part of a write), not a torn one."""
     if not path.exists():
         return []
+    text = path.read_text(encoding="utf-8", errors="replace" if live else "strict")
+    if live:
+        text = text[:text.rfind("\n") + 1]
     keys = []
-    for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+    for n, line in enumerate(text.splitlines(), 1):
         assert line.strip(), f"alerts.jsonl:{n} is empty"
         keys.append(json.loads(line)["idem_key"])  # a torn line would fail here
     return keys
@@ -118,7 +134,8 @@ def _received(path) -> list[str]:
 @pytest.fixture
 def fakes(monkeypatch):
     api, slack, hook = FakeSearchApi(), FakeSlack().start(), WebhookReceiver().start()
-    monkeypatch.setenv("CRASH_TEST_SLACK_URL", slack.webhook_url)  # the daemon subprocess inherits it
+    monkeypatch.setenv("CRASH_TEST_SLACK_URL", slack.webhook_url)  # the daemon subprocess inherits them
+    monkeypatch.setenv("CRASH_TEST_SLACK_TOKEN", slack.token)
     yield api, slack, hook
     api.close()
     slack.stop()
@@ -140,7 +157,7 @@ def test_kill_9_at_random_moments_loses_nothing_and_sends_nothing_twice(tmp_path
     api, slack, hook = fakes
     rng = random.Random(SEED)
     (tmp_path / "in").mkdir()
-    config = write_config(tmp_path, CONFIG.format(api=api.url, hook=hook.url))
+    config = write_config(tmp_path, CONFIG.format(api=api.url, hook=hook.url, slack_api=slack.api_url))
     db, log, alerts = tmp_path / "overheard.db", tmp_path / "daemon.log", tmp_path / "alerts.jsonl"
     served: set[str] = set()
     served_api: set[str] = set()
@@ -177,9 +194,11 @@ def test_kill_9_at_random_moments_loses_nothing_and_sends_nothing_twice(tmp_path
 
     # The last run is left alone until everything is done, then stopped gracefully.
     proc = start_daemon(config, log)
-    expected_alerts = {f"{t}|all|warning|{r}" for t in angry_threads for r in ("support", "hook", "slack")}
+    expected_alerts = {f"{t}|all|warning|{r}" for t in angry_threads
+                       for r in ("support", "hook", "slack", "slackhook")}
     to_file = {k for k in expected_alerts if k.endswith("|support")}
     to_hook = {k for k in expected_alerts if k.endswith("|hook")}
+    to_bot = {k for k in expected_alerts if k.endswith("|slack")}
 
     def settled() -> bool:
         stored = db_query(db, "SELECT COUNT(*) FROM mentions")
@@ -187,7 +206,7 @@ def test_kill_9_at_random_moments_loses_nothing_and_sends_nothing_twice(tmp_path
         unscored = db_query(db, "SELECT COUNT(*) FROM mentions WHERE scored_at IS NULL")
         work = db_query(db, "SELECT COUNT(*) FROM threads WHERE dirty = 1 OR alert_pending = 1")
         return bool(stored and stored[0][0] == len(served) + len(served_api) and pending == [(0,)]
-                    and unscored == [(0,)] and work == [(0,)] and len(_received(alerts)) >= len(to_file))
+                    and unscored == [(0,)] and work == [(0,)] and len(_received(alerts, live=True)) >= len(to_file))
 
     replay = f"seed {SEED}, kill delays {kills}"
     try:
@@ -195,7 +214,7 @@ def test_kill_9_at_random_moments_loses_nothing_and_sends_nothing_twice(tmp_path
         try:
             wait_for(settled, 30, f"the restarted daemon to catch up ({replay})", proc, log)
         except AssertionError as exc:
-            missing = sorted(to_file - set(_received(alerts)))
+            missing = sorted(to_file - set(_received(alerts, live=True)))
             raise AssertionError(f"{exc}\nalerts missing from the file: {missing[:20]}") from None
     finally:
         code = stop_daemon(proc)
@@ -216,6 +235,19 @@ def test_kill_9_at_random_moments_loses_nothing_and_sends_nothing_twice(tmp_path
     hooked = [r.headers["idempotency-key"] for r in hook.received]
     assert set(hooked) == to_hook, f"webhook missing {sorted(to_hook - set(hooked))[:5]} ({replay})"
     hook_repeats = len(hooked) - len(set(hooked))
+    # The Slack bot: one message per alert, each carrying its key, and the outbox points at that message.
+    bot_messages = slack.top_level()
+    bot_keys = [(m.metadata or {}).get("event_payload", {}).get("idem_key") for m in bot_messages]
+    bot_repeats = len(bot_keys) - len(set(bot_keys))
+    assert not bot_repeats, (f"Slack bot posted twice: {sorted({k for k in bot_keys if bot_keys.count(k) > 1})[:5]}"
+                             f" ({replay})")
+    assert set(bot_keys) == to_bot, f"Slack bot missing {sorted(to_bot - set(bot_keys))[:5]} ({replay})"
+    assert {_thread_of({"text": m.text, "blocks": m.blocks}) for m in bot_messages} == angry_threads, replay
+    refs = dict(db_query(db, "SELECT idem_key, external_ref FROM outbox WHERE receiver = 'slack'"))
+    assert refs == {k: f"C0SUPPORT:{m.ts}" for k, m in zip(bot_keys, bot_messages, strict=True)}, replay
+    lookups = len(slack.api_calls("conversations.history"))
+    kept_once = sum("|slack to slack was already delivered before a restart" in (e.get("message") or "")
+                    for e in log_events(log))
     posted = [_thread_of(p) for p in slack.webhook_posts]
     assert set(posted) == angry_threads, f"Slack missing {sorted(angry_threads - set(posted))[:5]} ({replay})"
     slack_repeats = len(posted) - len(set(posted))
@@ -228,5 +260,6 @@ def test_kill_9_at_random_moments_loses_nothing_and_sends_nothing_twice(tmp_path
     assert db_query(db, "SELECT SUM(new) FROM runs")[0][0] == len(served) + len(served_api), replay
     print(f"crash test: {CYCLES} kill -9 cycles, {len(served) + len(served_api)} mentions, "
           f"{len(expected_alerts)} alerts; repeated by a kill: webhook {hook_repeats} (dropped by key), "
-          f"Slack {slack_repeats}; "
+          f"Slack incoming webhook {slack_repeats}, Slack bot {bot_repeats} "
+          f"({lookups} history lookups after a kill found {kept_once} posts already made); "
           f"{_what_the_kills_hit(log)}")

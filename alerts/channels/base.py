@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
+from datetime import datetime
 from typing import Any, ClassVar
 
 from pydantic import Field
@@ -64,3 +65,17 @@ class Channel(ABC):
         `previous_ref` is the reference of an earlier alert about the same thread on this receiver,
         so a channel that can edit or reply (Slack) updates one message instead of posting another.
         """
+
+    def find_sent(self, keys: Sequence[str], started: tuple[datetime, datetime],
+                  previous_ref: str | None = None, recent_ref: str | None = None) -> dict[str, str | None]:
+        """After a crash or a lost answer: which of these message keys an earlier attempt delivered.
+
+        `keys` are the idempotency keys of messages whose sending began between `started[0]` and
+        `started[1]` and was never marked delivered. Returns key -> the reference send() would have
+        returned, for the ones the receiver already has. `previous_ref` is as for send(); `recent_ref`
+        is the reference of the last message this receiver delivered (where it posts). Only called for
+        rows with a sending mark, so normal sends cost nothing. The default cannot ask the receiver
+        and finds nothing: the message is sent again (at least once; the webhook channel's
+        Idempotency-Key lets its receiver drop the repeat).
+        """
+        return {}

@@ -1,14 +1,18 @@
-"""A Slack-compatible server (incoming webhooks, chat.postMessage, chat.update) and a webhook receiver."""
+"""A Slack-compatible server (incoming webhooks, chat.postMessage, chat.update, conversations.history /
+replies / list with message metadata and cursor pagination) and a webhook receiver."""
 
 from __future__ import annotations
 
+import base64
 import itertools
 import json
 import threading
+import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Self
-from urllib.parse import parse_qs
+from urllib.parse import parse_qs, urlsplit
 
 
 @dataclass
@@ -37,6 +41,12 @@ class SlackMessage:
     blocks: list[dict[str, Any]]
     thread_ts: str | None = None
     updates: list[dict[str, Any]] = field(default_factory=list)  # each chat.update, in order
+    metadata: dict[str, Any] | None = None  # as posted: {"event_type": ..., "event_payload": {...}}
+    broadcast: bool = False  # a threaded reply also shown in the channel (reply_broadcast)
+
+
+class HangUp(Exception):
+    """Raised by an on_post hook: the post is recorded but no answer is sent (the connection closes)."""
 
 
 class LocalServer:
@@ -45,6 +55,9 @@ class LocalServer:
     def __init__(self) -> None:
         self.requests: list[Request] = []
         self._faults: list[Fault] = []
+        # Called with each request before it is answered (or logged); may raise HangUp so the server
+        # closes the connection without doing anything, as if the request never arrived.
+        self.on_request: Callable[[Request], None] | None = None
         self._lock = threading.Lock()
         self._httpd: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
@@ -62,8 +75,17 @@ class LocalServer:
             def do_POST(self) -> None:  # noqa: N802 (http.server's naming)
                 length = int(self.headers.get("Content-Length") or 0)
                 body = self.rfile.read(length) if length else b""
-                req = Request("POST", self.path, {k.lower(): v for k, v in self.headers.items()}, body)
-                status, headers, payload = owner._handle(req)
+                self._reply(Request("POST", self.path, {k.lower(): v for k, v in self.headers.items()}, body))
+
+            def do_GET(self) -> None:  # noqa: N802
+                self._reply(Request("GET", self.path, {k.lower(): v for k, v in self.headers.items()}, b""))
+
+            def _reply(self, req: Request) -> None:
+                try:
+                    status, headers, payload = owner._handle(req)
+                except HangUp:
+                    self.close_connection = True
+                    return
                 self.send_response(status)
                 for key, value in headers.items():
                     self.send_header(key, value)
@@ -117,6 +139,8 @@ class LocalServer:
         return None
 
     def _handle(self, req: Request) -> tuple[int, dict[str, str], bytes]:
+        if self.on_request is not None:
+            self.on_request(req)
         with self._lock:
             self.requests.append(req)
         fault = self._take_fault(req.path)
@@ -139,6 +163,10 @@ class LocalServer:
         raise NotImplementedError
 
 
+def _truthy(value: Any) -> bool:
+    return value is True or str(value).lower() in ("1", "true")
+
+
 def _json(status: int, data: dict[str, Any]) -> tuple[int, dict[str, str], bytes]:
     return status, {"Content-Type": "application/json; charset=utf-8"}, json.dumps(data).encode()
 
@@ -157,6 +185,13 @@ class FakeSlack(LocalServer):
         self.messages: dict[str, SlackMessage] = {}  # ts -> message, in posting order
         self.calls: list[tuple[str, dict[str, Any]]] = []  # (API method, arguments) that succeeded
         self._ts = itertools.count(1)
+        # Slack's clock for message timestamps (seconds since the epoch); a test may set its own.
+        self.clock: Callable[[], float] = time.time
+        # API method -> the scope it needs that the token lacks: the call answers missing_scope.
+        self.missing_scopes: dict[str, str] = {}
+        # Called with each message chat.postMessage stores, before answering; may raise HangUp, or
+        # kill the client process, to leave the client without the answer.
+        self.on_post: Callable[[SlackMessage], None] | None = None
 
     @property
     def webhook_url(self) -> str:
@@ -172,6 +207,17 @@ class FakeSlack(LocalServer):
 
     def replies(self, ts: str) -> list[SlackMessage]:
         return [m for m in self.messages.values() if m.thread_ts == ts]
+
+    def post_as_someone_else(self, channel: str, text: str) -> SlackMessage:
+        """A message a person posts in the channel (no metadata), to make the history busy."""
+        with self._lock:
+            ts = f"{int(self.clock())}.{next(self._ts):06d}"
+            self.messages[ts] = SlackMessage(self.channels.get(channel, channel), ts, text, [])
+            return self.messages[ts]
+
+    def api_calls(self, method: str) -> list[Request]:
+        """Requests made to one Web API method (e.g. conversations.history), answered or not."""
+        return [r for r in self.requests if r.path.split("?")[0] == f"/api/{method}"]
 
     def all_text(self) -> str:
         """Every string Slack received (webhook and API), for checks such as 'no <!channel> anywhere'."""
@@ -199,6 +245,8 @@ class FakeSlack(LocalServer):
         return 200, {"Content-Type": "text/html"}, b"ok"
 
     def _args(self, req: Request) -> dict[str, Any]:
+        if req.method == "GET":
+            return {k: v[0] for k, v in parse_qs(urlsplit(req.path).query).items()}
         ctype = req.headers.get("content-type", "")
         if "json" in ctype:
             return json.loads(req.body or b"{}")
@@ -214,6 +262,13 @@ class FakeSlack(LocalServer):
         req.json = args
         if method == "auth.test":
             return _json(200, {"ok": True, "team_id": "T0000TEST", "user_id": "U0BOT"})
+        if method in self.missing_scopes:
+            return _json(200, {"ok": False, "error": "missing_scope", "needed": self.missing_scopes[method],
+                               "provided": "chat:write"})
+        if method == "conversations.list":
+            return self._list(args)
+        if method in ("conversations.history", "conversations.replies"):
+            return self._read(method, args)
         if method not in ("chat.postMessage", "chat.update"):
             return _json(200, {"ok": False, "error": "unknown_method"})
         channel = self.channels.get(args.get("channel", ""), args.get("channel", ""))
@@ -226,9 +281,16 @@ class FakeSlack(LocalServer):
                 thread_ts = args.get("thread_ts")
                 if thread_ts and thread_ts not in self.messages:
                     return _json(200, {"ok": False, "error": "thread_not_found"})
-                ts = f"1700000000.{next(self._ts):06d}"
-                self.messages[ts] = SlackMessage(channel, ts, args.get("text", ""), args.get("blocks") or [],
-                                                 thread_ts)
+                metadata = args.get("metadata")
+                if isinstance(metadata, str):
+                    metadata = json.loads(metadata)
+                if metadata is not None and not (isinstance(metadata, dict) and metadata.get("event_type")
+                                                 and isinstance(metadata.get("event_payload"), dict)):
+                    return _json(200, {"ok": False, "error": "invalid_metadata_format"})
+                ts = f"{int(self.clock())}.{next(self._ts):06d}"
+                msg = SlackMessage(channel, ts, args.get("text", ""), args.get("blocks") or [], thread_ts,
+                                   metadata=metadata, broadcast=_truthy(args.get("reply_broadcast")))
+                self.messages[ts] = msg
             else:
                 ts = args.get("ts", "")
                 msg = self.messages.get(ts)
@@ -237,8 +299,65 @@ class FakeSlack(LocalServer):
                 msg.updates.append(args)
                 msg.text, msg.blocks = args.get("text", msg.text), args.get("blocks") or msg.blocks
             self.calls.append((method, args))
+        if method == "chat.postMessage" and self.on_post is not None:
+            self.on_post(self.messages[ts])  # outside the lock: a hook may take its time
         return _json(200, {"ok": True, "channel": channel, "ts": ts,
                            "message": {"text": args.get("text", ""), "ts": ts}})
+
+    def _list(self, args: dict[str, Any]) -> tuple[int, dict[str, str], bytes]:
+        channels = [{"id": cid, "name": name.lstrip("#"), "is_channel": True, "is_archived": False}
+                    for name, cid in self.channels.items()]
+        return _json(200, {"ok": True, "channels": channels, "response_metadata": {"next_cursor": ""}})
+
+    def _read(self, method: str, args: dict[str, Any]) -> tuple[int, dict[str, str], bytes]:
+        """conversations.history (newest first) and .replies (the parent, then replies oldest first),
+        filtered by oldest/latest, paged by limit and cursor; metadata only with include_all_metadata."""
+        channel = args.get("channel", "")
+        if channel not in self.channels.values():  # like Slack: a name is not accepted here
+            return _json(200, {"ok": False, "error": "channel_not_found"})
+        oldest, latest = float(args.get("oldest") or 0), float(args.get("latest") or 9e12)
+        inclusive = _truthy(args.get("inclusive"))
+
+        def in_window(ts: str) -> bool:
+            t = float(ts)
+            return (oldest <= t <= latest) if inclusive else (oldest < t < latest)
+
+        with self._lock:
+            msgs = [m for m in self.messages.values() if m.channel == channel]
+        if method == "conversations.history":
+            found = [m for m in msgs if (m.thread_ts is None or m.broadcast) and in_window(m.ts)]
+            found.sort(key=lambda m: float(m.ts), reverse=True)
+        else:
+            parent = next((m for m in msgs if m.ts == args.get("ts") and m.thread_ts is None), None)
+            if parent is None:
+                return _json(200, {"ok": False, "error": "thread_not_found"})
+            replies = sorted((m for m in msgs if m.thread_ts == parent.ts and in_window(m.ts)),
+                             key=lambda m: float(m.ts))
+            found = [parent, *replies]
+        limit = max(1, min(int(args.get("limit") or 100), 999))
+        start = int(base64.b64decode(args["cursor"]).decode().split(":")[1]) if args.get("cursor") else 0
+        page = found[start:start + limit]
+        more = start + limit < len(found)
+        with_meta = _truthy(args.get("include_all_metadata"))
+        data: dict[str, Any] = {"ok": True, "messages": [self._as_api(m, with_meta) for m in page],
+                                "has_more": more}
+        if more:
+            data["response_metadata"] = {"next_cursor": base64.b64encode(f"offset:{start + limit}".encode()).decode()}
+        return _json(200, data)
+
+    def _as_api(self, m: SlackMessage, with_meta: bool) -> dict[str, Any]:
+        out: dict[str, Any] = {"type": "message", "user": "U0BOT", "bot_id": "B0BOT", "app_id": "A0OVERHEARD",
+                               "text": m.text, "ts": m.ts, "blocks": m.blocks}
+        if m.thread_ts:
+            out["thread_ts"] = m.thread_ts
+            out["parent_user_id"] = "U0BOT"
+            if m.broadcast:
+                out["subtype"] = "thread_broadcast"
+        elif self.replies(m.ts):
+            out["thread_ts"], out["reply_count"] = m.ts, len(self.replies(m.ts))
+        if with_meta and m.metadata:
+            out["metadata"] = m.metadata
+        return out
 
 
 class WebhookReceiver(LocalServer):

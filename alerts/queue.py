@@ -284,7 +284,7 @@ class Queue:
     def list(self, flt: ItemFilter | None = None, limit: int = 500) -> list[QueueItem]:
         """Items matching the filter, about-to-breach first by default."""
         flt = flt or ItemFilter()
-        where, params = _filter_sql(flt, self.store)
+        where, params = _filter_sql(flt)
         order = _ORDER.get(flt.sort)
         if order is None:
             raise UserError(f"sort {flt.sort!r}: must be one of {', '.join(_ORDER)}")
@@ -294,7 +294,7 @@ class Queue:
     def counts(self, flt: ItemFilter | None = None) -> dict[str, int]:
         """Items per state under the other filters (the state filter itself is ignored)."""
         flt = flt or ItemFilter()
-        where, params = _filter_sql(ItemFilter(**{**flt.__dict__, "state": "all"}), self.store)
+        where, params = _filter_sql(ItemFilter(**{**flt.__dict__, "state": "all"}))
         rows = self.store.conn.execute(
             f"SELECT q.state, COUNT(*) FROM queue_items q LEFT JOIN threads t ON t.thread_key = q.thread_key "
             f"WHERE {where} GROUP BY q.state", params).fetchall()
@@ -747,7 +747,7 @@ _ORDER = {
 }
 
 
-def _filter_sql(flt: ItemFilter, store: Store) -> tuple[str, list[Any]]:
+def _filter_sql(flt: ItemFilter) -> tuple[str, list[Any]]:
     where: list[str] = []
     params: list[Any] = []
     if flt.state == "open":
@@ -775,33 +775,13 @@ def _filter_sql(flt: ItemFilter, store: Store) -> tuple[str, list[Any]]:
         where.append("EXISTS (SELECT 1 FROM mentions m WHERE m.thread_key = q.thread_key AND m.lang = ?)")
         params.append(flt.lang)
     if flt.search and fts_query(flt.search):
-        query = fts_query(flt.search)
-        where.append(_SEARCH_BY_THREAD if search_is_common(store, query) else _SEARCH_BY_MATCHES)
-        params.append(query)
+        # queue_fts indexes only the mentions of queued threads (migration 100): a common word matches a
+        # few thousand of them instead of half the history. The matching row ids are collected once and
+        # each candidate item checks its own thread's mentions against them.
+        where.append("EXISTS (SELECT 1 FROM mentions m WHERE m.thread_key = q.thread_key "
+                     "AND m.id IN (SELECT rowid FROM queue_fts WHERE queue_fts MATCH ?))")
+        params.append(fts_query(flt.search))
     return " AND ".join(where) or "1", params
-
-
-# Two plans for the same question, "does any mention of the item's thread match?":
-# - rare words: the matching row ids are collected once (a few thousand at most) and each candidate
-#   item checks its own thread's mentions against them;
-# - common words: collecting would read and sort every match in the history (half a million for a
-#   brand's name at 1M stored), so instead each candidate item asks the full-text index about its own
-#   thread's mentions, one rowid seek each (`rowid = m.id` inside the MATCH), and stops at the first hit.
-# The results are the same; only the cost differs, so the choice is made on a capped count of matches.
-_SEARCH_BY_MATCHES = ("EXISTS (SELECT 1 FROM mentions m WHERE m.thread_key = q.thread_key "
-                      "AND m.id IN (SELECT rowid FROM mentions_fts WHERE mentions_fts MATCH ?))")
-_SEARCH_BY_THREAD = ("EXISTS (SELECT 1 FROM mentions m WHERE m.thread_key = q.thread_key "
-                     "AND EXISTS (SELECT 1 FROM mentions_fts WHERE mentions_fts MATCH ? "
-                     "AND mentions_fts.rowid = m.id))")
-# Above this many matching mentions a search counts as common (measured in benchmarks/scale.py).
-COMMON_SEARCH_MATCHES = 5000
-
-
-def search_is_common(store: Store, query: str) -> bool:
-    """Whether an FTS5 query matches at least COMMON_SEARCH_MATCHES mentions (reads at most that many)."""
-    return store.conn.execute(
-        "SELECT count(*) FROM (SELECT rowid FROM mentions_fts WHERE mentions_fts MATCH ? LIMIT ?)",
-        (query, COMMON_SEARCH_MATCHES)).fetchone()[0] >= COMMON_SEARCH_MATCHES
 
 
 def filter_choices(store: Store) -> dict[str, list[str]]:

@@ -501,5 +501,55 @@ MIGRATIONS += [
     ),
 ]
 
+# ---------------------------------------------------------------- queue search at scale (block 100-109)
+MIGRATIONS += [
+    (
+        100,
+        "queue_fts: full-text index of the mentions in queued threads only (queue search at 1M stored)",
+        """
+        -- Queue search asks "does any mention of the item's thread contain these words?". Over the whole
+        -- history a common word (a brand's name) matches half a million mentions that must all be read,
+        -- while queued threads hold a few percent of the mentions, so their own index answers in milliseconds.
+        -- Contentless (nothing stored twice, and no 'rebuild' can fill it with the whole history): a row
+        -- is deleted with the values it was indexed with, which the triggers below have as old.*.
+        -- A mention is indexed while some queue item points at its thread.
+        CREATE VIRTUAL TABLE queue_fts USING fts5(
+            text, title, author, content='', tokenize='unicode61 remove_diacritics 2'
+        );
+        INSERT INTO queue_fts (rowid, text, title, author)
+            SELECT id, text, title, author FROM mentions
+            WHERE thread_key IN (SELECT thread_key FROM queue_items);
+        CREATE TRIGGER queue_fts_mention_insert AFTER INSERT ON mentions
+        WHEN EXISTS (SELECT 1 FROM queue_items WHERE thread_key = new.thread_key) BEGIN
+            INSERT INTO queue_fts (rowid, text, title, author) VALUES (new.id, new.text, new.title, new.author);
+        END;
+        CREATE TRIGGER queue_fts_mention_delete AFTER DELETE ON mentions
+        WHEN EXISTS (SELECT 1 FROM queue_items WHERE thread_key = old.thread_key) BEGIN
+            INSERT INTO queue_fts (queue_fts, rowid, text, title, author)
+            VALUES ('delete', old.id, old.text, old.title, old.author);
+        END;
+        CREATE TRIGGER queue_fts_mention_update AFTER UPDATE OF text, title, author, thread_key ON mentions BEGIN
+            INSERT INTO queue_fts (queue_fts, rowid, text, title, author)
+            SELECT 'delete', old.id, old.text, old.title, old.author
+            WHERE EXISTS (SELECT 1 FROM queue_items WHERE thread_key = old.thread_key);
+            INSERT INTO queue_fts (rowid, text, title, author)
+            SELECT new.id, new.text, new.title, new.author
+            WHERE EXISTS (SELECT 1 FROM queue_items WHERE thread_key = new.thread_key);
+        END;
+        -- The first item of a thread brings the thread's mentions in, the last one gone takes them out.
+        CREATE TRIGGER queue_fts_item_insert AFTER INSERT ON queue_items
+        WHEN NOT EXISTS (SELECT 1 FROM queue_items WHERE thread_key = new.thread_key AND id != new.id) BEGIN
+            INSERT INTO queue_fts (rowid, text, title, author)
+            SELECT id, text, title, author FROM mentions WHERE thread_key = new.thread_key;
+        END;
+        CREATE TRIGGER queue_fts_item_delete AFTER DELETE ON queue_items
+        WHEN NOT EXISTS (SELECT 1 FROM queue_items WHERE thread_key = old.thread_key) BEGIN
+            INSERT INTO queue_fts (queue_fts, rowid, text, title, author)
+            SELECT 'delete', id, text, title, author FROM mentions WHERE thread_key = old.thread_key;
+        END;
+        """,
+    ),
+]
+
 # Features append their migrations in merge order; they apply in number order.
 MIGRATIONS.sort(key=lambda migration: migration[0])

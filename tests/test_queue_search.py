@@ -1,5 +1,6 @@
-"""Queue search picks a plan by how common the words are; whichever it picks, the items are the same
-as the original query's, in the same order, and follow new and forgotten mentions."""
+"""Queue search reads its own index of the queued threads' mentions (queue_fts); the items it finds are
+the same as the original query over the whole history found, in the same order, and follow new,
+edited and forgotten mentions and new queue items."""
 
 from __future__ import annotations
 
@@ -7,8 +8,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-import alerts.queue as queue_module
-from alerts.queue import _ITEM_SELECT, _ORDER, ItemFilter, Queue, _filter_sql, fts_query, search_is_common
+from alerts.queue import _ITEM_SELECT, _ORDER, ItemFilter, Queue, _filter_sql, fts_query
 from listener.models import Batch, Mention
 from listener.pipeline import process
 from listener.retention import forget_author
@@ -36,7 +36,7 @@ FILTERS = [
 
 def reference_ids(store: Store, flt: ItemFilter) -> list[int]:
     """Item ids of the original search under the same filters and sort."""
-    where, params = _filter_sql(ItemFilter(**{**flt.__dict__, "search": None}), store)
+    where, params = _filter_sql(ItemFilter(**{**flt.__dict__, "search": None}))
     if flt.search and fts_query(flt.search):
         where += " AND " + OLD_SEARCH
         params.append(fts_query(flt.search))
@@ -45,7 +45,7 @@ def reference_ids(store: Store, flt: ItemFilter) -> list[int]:
 
 
 def reference_counts(store: Store, flt: ItemFilter) -> dict[str, int]:
-    where, params = _filter_sql(ItemFilter(**{**flt.__dict__, "search": None, "state": "all"}), store)
+    where, params = _filter_sql(ItemFilter(**{**flt.__dict__, "search": None, "state": "all"}))
     where += " AND " + OLD_SEARCH
     params.append(fts_query(flt.search or ""))
     return dict(store.conn.execute(f"SELECT q.state, COUNT(*) FROM queue_items q LEFT JOIN threads t "
@@ -107,43 +107,89 @@ def assert_same_as_reference(queue: Queue) -> int:
     return found
 
 
-@pytest.mark.parametrize("threshold", [1, 4, 1_000_000])
-def test_search_finds_what_the_original_query_found_with_either_plan(queue, monkeypatch, threshold):
-    # threshold 1: every word counts as common (each item asks the index about its own mentions);
-    # 1,000,000: every word is rare (matches collected first); 4: a mix, as in real use.
-    monkeypatch.setattr(queue_module, "COMMON_SEARCH_MATCHES", threshold)
+def queued_mentions_indexed(store: Store) -> bool:
+    """queue_fts holds exactly the mentions of queued threads (a contentless index: ask it word by word)."""
+    queued = {r[0] for r in store.conn.execute(
+        "SELECT id FROM mentions WHERE thread_key IN (SELECT thread_key FROM queue_items)")}
+    indexed = {r[0] for r in store.conn.execute(
+        "SELECT rowid FROM queue_fts WHERE queue_fts MATCH 'Brightwave OR brightwave'")}
+    everyone = {r[0] for r in store.conn.execute(
+        "SELECT rowid FROM mentions_fts WHERE mentions_fts MATCH 'Brightwave'")}
+    return indexed == queued & everyone
+
+
+def test_search_finds_what_the_original_query_found(queue):
     assert assert_same_as_reference(queue) > 50
     # what a support agent sees, spelled out for a few searches
-    store = queue.store
     by_thread = {i.thread_key.split(":")[1]: i.id for i in queue.list(ItemFilter(state="all"))}
     assert {i.id for i in queue.list(ItemFilter(state="all", search="zebra"))} == {by_thread["c-0"]}
     assert {i.id for i in queue.list(ItemFilter(state="all", search="rechn*"))} == {by_thread["b-0"]}
     assert {i.id for i in queue.list(ItemFilter(state="all", search="Brightwave"))} == set(by_thread.values())
     assert queue.list(ItemFilter(state="all", search="kangaroo")) == []  # only outside the queue
     assert queue.list(ItemFilter(search="ombudsman"))[0].id == by_thread["d-0"]
-    assert search_is_common(store, fts_query("Brightwave")) == (threshold <= 4)
+    assert queued_mentions_indexed(queue.store)
 
 
-def test_search_follows_new_and_forgotten_mentions(queue, monkeypatch):
+def test_search_follows_new_edited_and_forgotten_mentions(queue, tmp_path):
     store = queue.store
     by_thread = {i.thread_key.split(":")[1]: i.id for i in queue.list(ItemFilter(state="all"))}
-    for threshold in (1, 1_000_000):
-        monkeypatch.setattr(queue_module, "COMMON_SEARCH_MATCHES", threshold)
-        assert queue.list(ItemFilter(state="all", search="wombat")) == []
+    assert queue.list(ItemFilter(state="all", search="wombat")) == []
     # a new mention arrives in a queued thread
     store.save_batch("x", "test", Batch(mentions=[Mention(
         source="x", native_id="e-9", text="Brightwave still broken, wombat ate the cable", thread_id="e-0",
         created_at=datetime.now(UTC) - timedelta(minutes=5), brand="Brightwave", author="latecomer")]))
-    for threshold in (1, 1_000_000):
-        monkeypatch.setattr(queue_module, "COMMON_SEARCH_MATCHES", threshold)
-        assert [i.id for i in queue.list(ItemFilter(state="all", search="wombat"))] == [by_thread["e-0"]]
-        assert_same_as_reference(queue)
+    assert [i.id for i in queue.list(ItemFilter(state="all", search="wombat"))] == [by_thread["e-0"]]
+    assert_same_as_reference(queue)
+    # a mention's text is edited
+    store.conn.execute("UPDATE mentions SET text = 'Brightwave platypus outage' WHERE native_id = 'd-2'")
+    assert [i.id for i in queue.list(ItemFilter(state="all", search="platypus"))] == [by_thread["d-0"]]
+    assert queue.list(ItemFilter(state="all", search="cancelling now")) == []
+    assert_same_as_reference(queue)
     # the author asks to be forgotten: their words no longer find the item
     forget_author(store, "latecomer")
     forget_author(store, "customer-c")  # started thread c, the only one with "parcel"
-    for threshold in (1, 4, 1_000_000):
-        monkeypatch.setattr(queue_module, "COMMON_SEARCH_MATCHES", threshold)
-        assert queue.list(ItemFilter(state="all", search="wombat")) == []
-        assert queue.list(ItemFilter(state="all", search="parcel")) == []
-        assert [i.id for i in queue.list(ItemFilter(state="all", search="zebra"))] == [by_thread["c-0"]]
-        assert_same_as_reference(queue)
+    assert queue.list(ItemFilter(state="all", search="wombat")) == []
+    assert queue.list(ItemFilter(state="all", search="parcel")) == []
+    assert [i.id for i in queue.list(ItemFilter(state="all", search="zebra"))] == [by_thread["c-0"]]
+    assert_same_as_reference(queue)
+    assert queued_mentions_indexed(store)
+
+
+def test_a_new_queue_item_brings_its_earlier_mentions_into_search(queue, tmp_path):
+    store = queue.store
+    config = write_config(tmp_path)
+    # a calm thread first: stored, not queued, so not found
+    calm = [Mention(source="x", native_id=f"early-{i}", text=f"Brightwave capybara question {i}", thread_id="f-0",
+                    created_at=datetime.now(UTC) - timedelta(hours=3, minutes=-i), brand="Brightwave",
+                    author=f"asker{i}") for i in range(2)]
+    store.save_batch("x", "test", Batch(mentions=calm))
+    process(config, store, channels={})
+    assert queue.list(ItemFilter(state="all", search="capybara")) == []
+    # then it turns angry and is flagged: the earlier mentions are searchable with the item
+    angry_thread(store, "f", author="asker-angry", texts=[
+        "Brightwave outage again, I want a refund, awful, furious",
+        "Brightwave is down, terrible, useless, never again",
+        "Brightwave scam, disgusting, cancelling",
+    ], at=datetime.now(UTC) - timedelta(hours=1))
+    process(config, store, channels={})
+    found = queue.list(ItemFilter(state="all", search="capybara"))
+    assert [i.thread_key for i in found] == ["x:f-0"]
+    assert_same_as_reference(queue)
+    assert queued_mentions_indexed(store)
+
+
+def test_an_existing_store_is_indexed_by_the_migration(queue):
+    """A store made before migration 100: its queued threads' mentions are indexed when it opens."""
+    store = queue.store
+    before = {s: [i.id for i in queue.list(ItemFilter(state="all", search=s))] for s in SEARCHES}
+    path = store.path
+    triggers = ("queue_fts_mention_insert", "queue_fts_mention_delete", "queue_fts_mention_update",
+                "queue_fts_item_insert", "queue_fts_item_delete")
+    store.conn.executescript("DROP TABLE queue_fts; DELETE FROM schema_migrations WHERE number = 100; "
+                             + "".join(f"DROP TRIGGER {t};" for t in triggers))
+    store.close()
+    with Store(path) as reopened:
+        again = Queue(reopened, queue.config)
+        assert {s: [i.id for i in again.list(ItemFilter(state="all", search=s))] for s in SEARCHES} == before
+        assert sum(map(len, before.values())) > 10
+        assert queued_mentions_indexed(reopened)

@@ -32,10 +32,11 @@ class ScoreFileReport:
 
 
 def pick_column(header: list[str], wanted: str | None, default: str) -> str | None:
-    """The header's name for column `wanted` (or `default`), matched in any case; None when absent."""
+    """The header's name for column `wanted` (or `default`), matched in any case; None when absent.
+    A byte-order mark before the first name (spreadsheet exports start with one) is ignored."""
     target = (wanted or default).strip().lower()
     for name in header:
-        if name.strip().lower() == target:
+        if name.lstrip("\ufeff").strip().lower() == target:
             return name
     return None
 

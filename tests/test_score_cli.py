@@ -71,6 +71,13 @@ def test_score_uses_the_configured_brands(tmp_path: Path) -> None:
     assert with_brand["label"] != "positive"
 
 
+def test_a_csv_saved_by_excel_with_a_byte_order_mark_is_read(tmp_path: Path) -> None:
+    export = tmp_path / "excel.csv"
+    export.write_bytes("\ufefftext,id\n\"still waiting 2 hours, thanks for nothing\",m-7\n".encode("utf-8"))
+    out = lines(run(["score", str(export), "--format", "csv"], cwd=tmp_path).output)
+    assert [(o["id"], o["label"]) for o in out] == [("m-7", "negative")]
+
+
 def test_brand_names_given_on_the_command_line_are_masked_without_a_config(tmp_path: Path) -> None:
     """`--brand` masks a brand for a quick score of an export, with no config file written."""
     stdin = json.dumps({"id": 1, "text": "Joy Airlines, joy joy joy"}) + "\n"

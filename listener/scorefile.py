@@ -6,6 +6,7 @@ Bad lines (not JSON, no text) are reported with their line number and skipped; t
 from __future__ import annotations
 
 import csv
+import itertools
 import json
 import sys
 from collections.abc import Iterator
@@ -60,10 +61,20 @@ def read_jsonl(stream: IO[str], report: ScoreFileReport, where: str = "input") -
                           lang if isinstance(lang, str) else None)
 
 
+def csv_reader(stream: IO[str]) -> Iterator[list[str]]:
+    """A CSV reader for an export: comma-separated, or semicolon- or tab-separated when the header line
+    has those and no comma (a spreadsheet set to a European locale saves with semicolons)."""
+    first = stream.readline()
+    delimiter = ","
+    if "," not in first:
+        delimiter = next((d for d in (";", "\t") if d in first), ",")
+    return csv.reader(itertools.chain([first], stream), delimiter=delimiter)
+
+
 def read_csv(stream: IO[str], report: ScoreFileReport, where: str = "input",
              text_column: str | None = None, id_column: str | None = None) -> Iterator[TextToScore]:
     """Rows of a CSV with a header; the text column is `text` unless named (any case)."""
-    reader = csv.reader(stream)
+    reader = csv_reader(stream)
     try:
         header = next(reader)
     except StopIteration:

@@ -61,14 +61,18 @@ def read_jsonl(stream: IO[str], report: ScoreFileReport, where: str = "input") -
                           lang if isinstance(lang, str) else None)
 
 
+def export_delimiter(header_line: str) -> str:
+    """What separates an export's columns: a comma, or a semicolon or tab when the header line has one of
+    those and no comma (a spreadsheet set to a European locale saves CSV with semicolons)."""
+    if "," in header_line:
+        return ","
+    return next((d for d in (";", "\t") if d in header_line), ",")
+
+
 def csv_reader(stream: IO[str]) -> Iterator[list[str]]:
-    """A CSV reader for an export: comma-separated, or semicolon- or tab-separated when the header line
-    has those and no comma (a spreadsheet set to a European locale saves with semicolons)."""
+    """A CSV reader for an export, its separator read off the header line (see export_delimiter)."""
     first = stream.readline()
-    delimiter = ","
-    if "," not in first:
-        delimiter = next((d for d in (";", "\t") if d in first), ",")
-    return csv.reader(itertools.chain([first], stream), delimiter=delimiter)
+    return csv.reader(itertools.chain([first], stream), delimiter=export_delimiter(first))
 
 
 def read_csv(stream: IO[str], report: ScoreFileReport, where: str = "input",

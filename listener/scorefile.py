@@ -6,6 +6,7 @@ Bad lines (not JSON, no text) are reported with their line number and skipped; t
 from __future__ import annotations
 
 import csv
+import itertools
 import json
 import sys
 from collections.abc import Iterator
@@ -32,10 +33,11 @@ class ScoreFileReport:
 
 
 def pick_column(header: list[str], wanted: str | None, default: str) -> str | None:
-    """The header's name for column `wanted` (or `default`), matched in any case; None when absent."""
+    """The header's name for column `wanted` (or `default`), matched in any case; None when absent.
+    A byte-order mark before the first name (spreadsheet exports start with one) is ignored."""
     target = (wanted or default).strip().lower()
     for name in header:
-        if name.strip().lower() == target:
+        if name.lstrip("\ufeff").strip().lower() == target:
             return name
     return None
 
@@ -59,10 +61,24 @@ def read_jsonl(stream: IO[str], report: ScoreFileReport, where: str = "input") -
                           lang if isinstance(lang, str) else None)
 
 
+def export_delimiter(header_line: str) -> str:
+    """What separates an export's columns: a comma, or a semicolon or tab when the header line has one of
+    those and no comma (a spreadsheet set to a European locale saves CSV with semicolons)."""
+    if "," in header_line:
+        return ","
+    return next((d for d in (";", "\t") if d in header_line), ",")
+
+
+def csv_reader(stream: IO[str]) -> Iterator[list[str]]:
+    """A CSV reader for an export, its separator read off the header line (see export_delimiter)."""
+    first = stream.readline()
+    return csv.reader(itertools.chain([first], stream), delimiter=export_delimiter(first))
+
+
 def read_csv(stream: IO[str], report: ScoreFileReport, where: str = "input",
              text_column: str | None = None, id_column: str | None = None) -> Iterator[TextToScore]:
     """Rows of a CSV with a header; the text column is `text` unless named (any case)."""
-    reader = csv.reader(stream)
+    reader = csv_reader(stream)
     try:
         header = next(reader)
     except StopIteration:

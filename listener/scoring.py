@@ -185,12 +185,10 @@ def evaluate_csv(scorer: Scorer, path: Path, text_column: str | None = None, lab
                  lang: str | None = None) -> EvalResult:
     """Score a labelled CSV export (a text and a label column, any case; a `lang` column is used when
     present) and time it."""
-    import csv
-
-    from listener.scorefile import pick_column
+    from listener.scorefile import csv_reader, pick_column
 
     with path.open(encoding="utf-8", errors="replace", newline="") as fh:
-        reader = csv.reader(fh)
+        reader = csv_reader(fh)
         header = next(reader, [])
         columns = {}
         for role, wanted, default in (("text", text_column, "text"), ("label", label_column, "label")):

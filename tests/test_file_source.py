@@ -56,6 +56,14 @@ def test_import_twice_stores_each_mention_once(tmp_path):
     assert review == {"source": "appstore", "stars": 1}
 
 
+def test_a_semicolon_separated_export_is_imported(tmp_path):
+    """A spreadsheet in a European locale saves CSV with semicolons (and often a byte-order mark)."""
+    config, store = _setup(tmp_path, [], "\ufeffreview_id;body;rating;date\n"
+                                         "r1;Brightwave app crashes, again;1;2026-11-20T09:00:00Z\n")
+    assert collect(config, store).per_source["file"].new == 1
+    assert store.query("SELECT text, stars FROM mentions")[0] == {"text": "Brightwave app crashes, again", "stars": 1}
+
+
 def test_unchanged_file_is_not_read_again(tmp_path):
     config, store = _setup(tmp_path, [row(1)])
     collect(config, store)

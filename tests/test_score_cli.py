@@ -71,6 +71,22 @@ def test_score_uses_the_configured_brands(tmp_path: Path) -> None:
     assert with_brand["label"] != "positive"
 
 
+def test_a_csv_saved_by_excel_with_a_byte_order_mark_is_read(tmp_path: Path) -> None:
+    export = tmp_path / "excel.csv"
+    export.write_bytes("\ufefftext,id\n\"still waiting 2 hours, thanks for nothing\",m-7\n".encode("utf-8"))
+    out = lines(run(["score", str(export), "--format", "csv"], cwd=tmp_path).output)
+    assert [(o["id"], o["label"]) for o in out] == [("m-7", "negative")]
+
+
+def test_a_semicolon_separated_export_is_read(tmp_path: Path) -> None:
+    """Spreadsheets set to a European locale save CSV with semicolons."""
+    export = tmp_path / "export.csv"
+    export.write_text('id;text\nm1;"Vuelo cancelado otra vez; gracias por nada"\nm2;Me encanta la app\n',
+                      encoding="utf-8")
+    out = lines(run(["score", str(export), "--format", "csv"], cwd=tmp_path).output)
+    assert [(o["id"], o["label"]) for o in out] == [("m1", "negative"), ("m2", "positive")]
+
+
 def test_brand_names_given_on_the_command_line_are_masked_without_a_config(tmp_path: Path) -> None:
     """`--brand` masks a brand for a quick score of an export, with no config file written."""
     stdin = json.dumps({"id": 1, "text": "Joy Airlines, joy joy joy"}) + "\n"

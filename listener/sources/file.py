@@ -19,6 +19,7 @@ from listener.config import Section
 from listener.errors import SourceError
 from listener.models import Batch, Mention, Quarantined
 from listener.query import BrandMatcher
+from listener.scorefile import export_delimiter
 from listener.sources.base import Source, SourceConfig, SourceQuery
 from listener.text import BadText, clean_text
 
@@ -147,9 +148,9 @@ def _read_jsonl(path: Path) -> Iterator[tuple[int, Any, str | None]]:
 
 def _read_csv(path: Path) -> Iterator[tuple[int, Any, str | None]]:
     with open(path, encoding="utf-8-sig", errors="replace", newline="") as fh:
-        sample = fh.read(4096)
+        header_line = fh.readline()
         fh.seek(0)
-        delimiter = "\t" if path.suffix.lower() == ".tsv" or sample.count("\t") > sample.count(",") else ","
+        delimiter = "\t" if path.suffix.lower() == ".tsv" else export_delimiter(header_line)
         reader = csv.DictReader(fh, delimiter=delimiter)
         try:
             for row in reader:

@@ -75,6 +75,18 @@ def csv_reader(stream: IO[str]) -> Iterator[list[str]]:
     return csv.reader(itertools.chain([first], stream), delimiter=export_delimiter(first))
 
 
+def require_column(header: list[str], wanted: str | None, default: str, where: str) -> int:
+    """The index of column `wanted` (or `default`) in the header; a UserError naming the
+    `--<default>-column` option when it is not there."""
+    found = pick_column(header, wanted, default)
+    if found is None:
+        from listener.errors import UserError
+
+        raise UserError(f"{where}: no column {(wanted or default)!r} in the CSV header "
+                        f"({', '.join(header[:12])}); name it with --{default}-column")
+    return header.index(found)
+
+
 def read_csv(stream: IO[str], report: ScoreFileReport, where: str = "input",
              text_column: str | None = None, id_column: str | None = None) -> Iterator[TextToScore]:
     """Rows of a CSV with a header; the text column is `text` unless named (any case)."""
@@ -83,19 +95,13 @@ def read_csv(stream: IO[str], report: ScoreFileReport, where: str = "input",
         header = next(reader)
     except StopIteration:
         return
-    text_col = pick_column(header, text_column, "text")
-    if text_col is None:
-        from listener.errors import UserError
-
-        raise UserError(f"{where}: no column {(text_column or 'text')!r} in the CSV header "
-                        f"({', '.join(header[:12])}); name it with --text-column")
-    text_at = header.index(text_col)
+    text_at = require_column(header, text_column, "text", where)
     id_col = pick_column(header, id_column, "id")
     lang_col = pick_column(header, None, "lang")
     for number, row in enumerate(reader, start=2):
         if len(row) <= text_at:
             if row:
-                report.skipped.append(f"{where} line {number}: has {len(row)} cells, no {text_col!r}")
+                report.skipped.append(f"{where} line {number}: has {len(row)} cells, no {header[text_at]!r}")
             continue
         ident: str | int = row[header.index(id_col)] if id_col and len(row) > header.index(id_col) else number
         lang = row[header.index(lang_col)] if lang_col and len(row) > header.index(lang_col) else None

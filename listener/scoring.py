@@ -98,15 +98,16 @@ def score_pending(store: Store, scorer: Scorer, detractor_confidence: float = 0.
         )
         if not rows:
             return total
-        scores = scorer.score_many([text_of(r) for r in rows], [r["source_lang"] for r in rows])
+        texts = [text_of(r) for r in rows]
+        scores = scorer.score_many(texts, [r["source_lang"] for r in rows])
         now = iso(utcnow())
         with store.transaction() as conn:
-            for row, text_score in zip(rows, scores, strict=True):
+            for row, text, text_score in zip(rows, texts, scores, strict=True):
                 stars = row["stars"]
                 rated = label_reviews_by_stars and isinstance(stars, int) and 1 <= stars <= 5
                 score = star_score(stars, text_score) if rated else text_score
                 detractor = is_detractor(score, stars, detractor_confidence)
-                also = other_brands(matcher, text_of(row), row["brand"]) if matcher is not None else []
+                also = other_brands(matcher, text, row["brand"]) if matcher is not None else []
                 conn.execute(
                     "UPDATE mentions SET lang = ?, label = ?, compound = ?, confidence = ?, themes = ?, "
                     "theme_sentiment = ?, detractor = ?, scored_at = ?, also_brands = ? WHERE id = ?",
@@ -185,18 +186,13 @@ def evaluate_csv(scorer: Scorer, path: Path, text_column: str | None = None, lab
                  lang: str | None = None) -> EvalResult:
     """Score a labelled CSV export (a text and a label column, any case; a `lang` column is used when
     present) and time it."""
-    from listener.scorefile import csv_reader, pick_column
+    from listener.scorefile import csv_reader, pick_column, require_column
 
     with path.open(encoding="utf-8", errors="replace", newline="") as fh:
         reader = csv_reader(fh)
         header = next(reader, [])
-        columns = {}
-        for role, wanted, default in (("text", text_column, "text"), ("label", label_column, "label")):
-            found = pick_column(header, wanted, default)
-            if found is None:
-                raise UserError(f"{path}: no column {(wanted or default)!r} in the CSV header "
-                                f"({', '.join(header[:12])}); name it with --{role}-column")
-            columns[role] = header.index(found)
+        columns = {"text": require_column(header, text_column, "text", str(path)),
+                   "label": require_column(header, label_column, "label", str(path))}
         lang_col = pick_column(header, None, "lang")
         texts, gold, langs = [], [], []
         for number, row in enumerate(reader, start=2):

@@ -37,30 +37,84 @@ class TrackedName(Protocol):
     exclusions: list[str]
 
 
-# ---------------------------------------------------------------- the syntax tree
+# ---------------------------------------------------------------- matching rules per script
+# Scripts written without spaces between words: a keyword is found anywhere in a run of them, since no
+# word boundary exists to look for ("今日はドトールで" holds ドトール). Han (with 々〆〇), Hiragana, Katakana
+# (NFKC folds half-width kana into these), Thai, Lao, Khmer, Myanmar and Tibetan.
+_UNSPACED = ("\u0e00-\u0eff\u0f00-\u0fff\u1000-\u109f\u1780-\u17ff\u3005-\u3007\u3040-\u30ff"
+             "\u31f0-\u31ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\U00020000-\U0003134f")
+# Hangul: Korean puts spaces between words but attaches particles and endings to them (삼성이, 삼성에서,
+# Brightwave는), so a keyword must start a word but may be followed by more Hangul.
+_HANGUL = "\u1100-\u11ff\u3130-\u318f\ua960-\ua97f\uac00-\ud7af\ud7b0-\ud7ff"
+# What continues a word of a spaced script (Latin, Cyrillic, Greek, Arabic, ...): a word character that is
+# neither of an unspaced script nor Hangul, so "Brightwaveのアプリ" and "Brightwave는" still match a Latin
+# keyword while "Brightwavers" and "Brightwaveé" do not.
+_SPACED_WORD = f"[^\\W{_UNSPACED}{_HANGUL}]"
+_ANY_WORD = f"[^\\W{_UNSPACED}]"
+_IS_UNSPACED = re.compile(f"[{_UNSPACED}]")
+_IS_HANGUL = re.compile(f"[{_HANGUL}]")
+
+
+def script_of(char: str) -> str:
+    """'unspaced' (CJK, Thai, ...), 'hangul', or 'spaced' (every other script), for one character."""
+    if _IS_UNSPACED.match(char):
+        return "unspaced"
+    if _IS_HANGUL.match(char):
+        return "hangul"
+    return "spaced"
+
+
+def _left_edge(first: str) -> str:
+    """What may not come right before a term starting with `first`."""
+    if not (first.isalnum() or first in "@#_"):
+        return ""  # a term starting with punctuation ("-30%") has no word to be part of
+    kind = script_of(first)
+    if kind == "unspaced":
+        return ""
+    # A Hangul word must start the word, after anything but Hangul or another spaced-script letter.
+    return f"(?<!{_ANY_WORD if kind == 'hangul' else _SPACED_WORD})"
+
+
+def _right_edge(last: str) -> str:
+    """What may not come right after a term ending with `last`."""
+    if not (last.isalnum() or last == "_"):
+        return ""
+    kind = script_of(last)
+    if kind in ("unspaced", "hangul"):  # no spaces, or a particle may follow (삼성이)
+        return ""
+    return f"(?!{_SPACED_WORD})"
+
+
+def _joint(before: str, after: str) -> str:
+    """Between two words of a phrase: whitespace, or none where both sides are of an unspaced script
+    ("ドトール コーヒー" is written ドトールコーヒー)."""
+    return r"\s*" if script_of(before) == script_of(after) == "unspaced" else r"\s+"
+
+
 def _term_pattern(words: list[str]) -> str:
-    body = r"\s+".join(re.escape(w) for w in words)
-    first, last = words[0], words[-1]
-    # Word boundaries only where the term starts/ends with a word character (so "@brand" and "#brand" work).
-    left = f"(?<!{_word_class(first[:1])})" if first[:1].isalnum() or first[:1] in "@#_" else ""
-    right = f"(?!{_word_class(last[-1:])})" if last[-1:].isalnum() or last[-1:] == "_" else ""
-    return left + body + right
+    body = re.escape(words[0])
+    for prev, word in zip(words, words[1:], strict=False):
+        body += _joint(prev[-1], word[0]) + re.escape(word)
+    return _left_edge(words[0][:1]) + body + _right_edge(words[-1][-1:])
 
 
-# Latin letters and digits: what continues a Latin-script word. Scripts written without spaces (Japanese,
-# Chinese, Thai) put a brand right against their own letters ("Brightwaveのアプリ"), which must still match.
-_LATIN_WORD = r"[0-9A-Za-z_\u00c0-\u024f]"
-
-
-def _word_class(edge: str) -> str:
-    return _LATIN_WORD if edge and (edge.isascii() or "\u00c0" <= edge <= "\u024f") else r"\w"
+def match_rule(words: tuple[str, ...]) -> str:
+    """How a term is matched, in words (for `overheard query test`)."""
+    kinds = {script_of(words[0][:1]), script_of(words[-1][-1:])}
+    if kinds == {"unspaced"}:
+        return "anywhere in the text, any case: this script is written without spaces"
+    if "hangul" in kinds and kinds <= {"hangul", "unspaced"}:
+        return "at the start of a word; Korean particles may follow"
+    return "whole words, any case"
 
 
 def _normalise(text: str) -> str:
-    # NFKC folds full-width letters and ligatures ("Ｂｒｉｇｈｔｗａｖｅ", "ﬁ") into what people typed.
+    # NFKC folds full-width letters, half-width kana and ligatures ("Ｂｒｉｇｈｔｗａｖｅ", "ﾄﾞﾄｰﾙ", "ﬁ")
+    # into what people typed.
     return unicodedata.normalize("NFKC", text)
 
 
+# ---------------------------------------------------------------- the syntax tree
 @dataclass(frozen=True)
 class Term:
     """A word or a phrase (several words in order)."""
@@ -302,7 +356,7 @@ def _explain_into(node: Node, text: str, depth: int, lines: list[str]) -> bool:
             lines.append(f"{pad}✓ {node} — found {m.group(0)!r} at character {m.start() + 1}: "
                          f"{_snippet(text, m.start(), len(m.group(0)))!r}")
             return True
-        lines.append(f"{pad}✗ {node} — not in the text (whole words, any case)")
+        lines.append(f"{pad}✗ {node} — not in the text ({match_rule(node.words)})")
         return False
     if isinstance(node, Not):
         inner: list[str] = []

@@ -118,3 +118,62 @@ def test_a_brand_written_against_japanese_text_still_matches_but_longer_latin_wo
     assert matcher.first("新しいBrightwaveルーター") == "Brightwave"
     assert matcher.first("Brightwavers unite") is None
     assert matcher.first("Brightwaveé") is None
+
+
+# ---------------------------------------------------------------- matching per script
+@pytest.mark.parametrize("query,text,expected", [
+    # Japanese and Chinese have no spaces between words: a keyword is found inside the run of letters
+    ("ドトール", "今日もドトールでモーニング、店員さんの対応が最悪だった", True),
+    ("ドトール", "ﾄﾞﾄｰﾙのアプリが開かない", True),  # half-width katakana folds (NFKC)
+    ("ドトール", "スターバックスでコーヒー", False),
+    ('"ドトール コーヒー"', "ドトールコーヒーの新作おいしい", True),  # a phrase needs no space in Japanese
+    ("光澜", "我的光澜路由器又断线了，客服也不回", True),
+    ("光澜", "光线不好", False),
+    # Thai: also no spaces between words
+    ("ไบรท์เวฟ", "เน็ตไบรท์เวฟช้ามากวันนี้", True),
+    ("ไบรท์เวฟ", "เน็ตช้ามากวันนี้", False),
+    # Korean: spaces between words, particles attached to them
+    ("삼성", "삼성이 또 고장났어요", True),
+    ("삼성", "삼성에서 환불 안 해줌", True),
+    ("삼성", "갤럭시삼성", False),  # must start a word
+    ("Brightwave", "Brightwave는 왜 이렇게 느려요", True),  # a particle after a Latin-script name
+    # Latin and Cyrillic: whole words, also next to CJK text
+    ("Brightwave", "Brightwaveのルーターがまた落ちた", True),
+    ("Brightwave", "BrightwaveがダメならLumacellにする", True),
+    ("Brightwave", "Brightwavers unite", False),
+    ("Brightwave", "TheBrightwave meetup", False),
+    ("Сбер", "Сбер опять не работает", True),
+    ("Сбер", "Сбербанк не работает", False),
+    # mixed-script texts and queries
+    ("ドトール OR Brightwave", "東京のBrightwave回線、遅すぎ", True),
+    ("ドトール -閉店", "ドトールが閉店するらしい", False),
+    ('"Brightwave 光"', "Brightwave 光が遅い", True),
+])
+def test_matching_is_decided_per_script(query, text, expected):
+    assert matches(query, text) is expected
+
+
+def test_explain_says_which_rule_applied_to_a_term_in_an_unspaced_script():
+    hit = str(explain("ドトール", "今日はドトールで"))
+    miss = str(explain("ドトール", "今日はスタバで"))
+    assert "✓ ドトール — found 'ドトール' at character 4" in hit
+    assert "written without spaces" in miss
+    assert "whole words" in str(explain("brightwave", "nothing here"))
+
+
+def test_a_brand_with_a_japanese_keyword_is_matched_by_the_brand_matcher():
+    matcher = BrandMatcher([Tracked("Doutor", ["ドトール"], exclusions=["閉店"])])
+    assert matcher.first("mstdn.jpで見たけど、ドトールのWi-Fiが遅い") == "Doutor"
+    assert matcher.first("ドトール閉店のお知らせ") is None
+
+
+def test_overheard_query_test_matches_a_japanese_keyword_in_japanese_text():
+    from click.testing import CliRunner
+
+    from listener.cli import cli
+
+    result = CliRunner().invoke(cli, ["query", "test", "ドトール", "今日はドトールでコーヒー"])
+    assert result.exit_code == 0, result.output
+    assert result.output.startswith("MATCH")
+    miss = CliRunner().invoke(cli, ["query", "test", "ドトール", "今日はスタバでコーヒー"])
+    assert miss.exit_code == 1 and "written without spaces" in miss.output

@@ -6,6 +6,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from listener.language_tags import language_code
+
 
 def utcnow() -> datetime:
     return datetime.now(UTC)
@@ -37,7 +39,7 @@ class Mention:
     author_id: str | None = None
     author_followers: int | None = None  # reach of the author (followers, subreddit size, ...)
     author_verified: bool = False
-    lang: str | None = None  # the source's own language tag, when it has one
+    lang: str | None = None  # the source's own language tag, as one code list (listener.language_tags)
     thread_id: str | None = None  # native id of the conversation/submission/story; None: its own thread
     parent_id: str | None = None  # native id of what it replies to
     engagement: int = 0  # likes + replies + reposts + quotes (or score + comments)
@@ -46,6 +48,10 @@ class Mention:
     stars: int | None = None  # reviews: 1..5
     is_brand_account: bool = False  # posted by the brand's own account (a reply from the brand)
     raw: Any = None  # the payload as the source sent it
+
+    def __post_init__(self) -> None:
+        # Every source's tags in one code list, whichever source (or stream) built the mention.
+        self.lang = language_code(self.lang)
 
     @property
     def thread_key(self) -> str:

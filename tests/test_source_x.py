@@ -378,3 +378,95 @@ def test_hostile_and_odd_text_is_kept_verbatim_minus_control_characters(tmp_path
     # escaping is the job of whatever shows it (Slack, HTML); the store keeps what was said
     assert "<!channel> <script>alert(1)</script>" in text and "👩‍👩‍👧" in text
     assert "\x07" not in text
+
+
+# ---------------------------------------------------------------- retweets, long posts, links, languages
+def test_retweets_amplify_their_original_in_one_thread_with_its_full_text(tmp_path, fake):
+    """One complaint retweeted 15 times is one thread: the original's words, counted once for engagement,
+    with the retweeters' audience and timing added to it (X's recorded shape: "RT @carol: …" cut short,
+    the original in includes.tweets, and every retweet showing the original's repost count)."""
+    from listener.threads import rollup_dirty
+
+    carol = fake.add_user("carol", followers=310)
+    said = ("Brightwave charged me twice this month and support keeps closing my ticket. I want a refund "
+            "today or I'm switching to Lumacell. Three weeks of this, every single call ends with 'we'll "
+            "escalate it'. Nobody ever calls back.")
+    start = datetime.now(UTC) - timedelta(minutes=50)
+    original = fake.add_tweet(said, carol, created_at=start, likes=40, replies=6, quotes=2)
+    big = fake.add_user("newsdesk", followers=82_000, verified=True)
+    retweets = [fake.add_retweet(original, big if i == 7 else f"fan{i}", created_at=start + timedelta(minutes=2 + i))
+                for i in range(15)]
+    source, store = make_source(tmp_path, fake, include_retweets=True)
+    assert "-is:retweet" not in source.queries()[0].text
+
+    result, errors = collect_source(store, source)
+
+    assert errors == []
+    served = search_requests(fake)[0].params
+    assert "referenced_tweets.id.author_id" in served["expansions"].split(",")
+    rows = store.query("SELECT * FROM mentions WHERE source = 'x' ORDER BY created_at")
+    assert [r["native_id"] for r in rows] == [str(original), *map(str, retweets)]
+    assert {r["thread_key"] for r in rows} == {f"x:{original}"}
+    assert all(r["text"] == said for r in rows)  # not "RT @carol: Brightwave charged me twice…"
+    first = rows[0]
+    assert (first["author"], first["engagement"]) == ("carol", 40 + 6 + 15 + 2)  # 15 reposts, counted once
+    assert all(r["engagement"] == 0 for r in rows[1:])  # not 15 × the original's 15 reposts
+    assert json.loads(rows[8]["metrics"])["retweet_of"] == str(original)
+    assert rows[8]["author"] == "newsdesk" and rows[8]["parent_id"] == str(original)
+    assert result.new == 16
+
+    rollup_dirty(store, source.app)
+    threads = store.query("SELECT * FROM threads WHERE source = 'x'")
+    assert len(threads) == 1
+    thread = threads[0]
+    assert thread["engagement"] == 63 and thread["reach"] == 310 + 82_000 + 14 * 100
+    reasons = json.loads(thread["reasons"])
+    assert any("@newsdesk has 82k followers" in r for r in reasons), reasons
+    assert any(r.startswith("16 replies") and r.endswith(" in 16 min") for r in reasons), reasons  # velocity
+
+
+def test_a_retweet_whose_original_is_gone_joins_the_originals_thread_without_rt_prefix(tmp_path, fake):
+    original = fake.add_tweet("Brightwave outage in Leeds again, third time this week", "dave")
+    rt = fake.add_retweet(original, "erin")
+    fake.delete_tweet(original)  # X then answers with an `errors` entry instead of includes.tweets
+    source, store = make_source(tmp_path, fake, include_retweets=True)
+
+    collect_source(store, source)
+
+    row = store.query("SELECT * FROM mentions WHERE native_id = ?", [str(rt)])[0]
+    assert row["text"] == "Brightwave outage in Leeds again, third time this week"
+    assert row["thread_key"] == f"x:{original}" and row["engagement"] == 0
+
+
+def test_long_posts_are_stored_whole_with_their_links_expanded(tmp_path, fake):
+    said = ("Brightwave, day 4 without internet in Hebden Bridge. The status page "
+            "https://status.brightwave.example/incidents/4821 still says 'resolved'. I've called six times, "
+            "been promised an engineer twice, and missed two days of work waiting in for them. Your app says "
+            "my line is fine. It is not. See the photos and the speed test: https://speedtest.example/r/99812 "
+            "— I want compensation for the whole outage, not a £5 credit.")
+    assert len(said) > 280
+    tid = fake.add_tweet(said, "gwen")
+    rt = fake.add_retweet(tid, "hal")
+    short = fake.add_tweet("Brightwave down? https://downdetector.example/status/brightwave", "ivy")
+    source, store = make_source(tmp_path, fake, include_retweets=True)
+
+    collect_source(store, source)
+
+    fields = search_requests(fake)[0].params["tweet.fields"].split(",")
+    assert "note_tweet" in fields and "entities" in fields
+    rows = {r["native_id"]: r for r in store.query("SELECT * FROM mentions WHERE source = 'x'")}
+    assert rows[str(tid)]["text"] == said  # not cut at 280 characters, no t.co
+    assert rows[str(rt)]["text"] == said
+    assert json.loads(rows[str(tid)]["metrics"])["links"] == [
+        "https://status.brightwave.example/incidents/4821", "https://speedtest.example/r/99812"]
+    assert rows[str(short)]["text"] == "Brightwave down? https://downdetector.example/status/brightwave"
+    assert "https://t.co/" in json.loads(rows[str(short)]["raw"])["post"]["text"]  # raw stays as X sent it
+
+
+@pytest.mark.parametrize("x_tag,stored", [("in", "id"), ("iw", "he"), ("ji", "yi"), ("und", None),
+                                          ("qme", None), ("zxx", None), ("pt", "pt"), ("ja", "ja")])
+def test_x_language_tags_are_stored_in_the_one_code_list(tmp_path, fake, x_tag, stored):
+    tid = fake.add_tweet("Brightwave 👍", "kai", lang=x_tag)
+    source, store = make_source(tmp_path, fake)
+    collect_source(store, source)
+    assert store.query("SELECT source_lang FROM mentions WHERE native_id = ?", [str(tid)])[0]["source_lang"] == stored

@@ -17,6 +17,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import re
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -39,11 +40,13 @@ TWEEPY_HOST = "https://api.twitter.com"  # hard-coded inside tweepy; rewritten t
 TWITTER_EPOCH_MS = 1288834974657
 RECENT_SEARCH_DAYS = 7
 WINDOW_MARGIN = timedelta(minutes=2)  # stay inside the 7-day window though clocks differ a little
+# note_tweet: the full text of a long post (`text` stops at 280 characters); entities: the links behind t.co.
 TWEET_FIELDS = ["author_id", "created_at", "conversation_id", "in_reply_to_user_id", "referenced_tweets",
-                "public_metrics", "lang"]
+                "public_metrics", "lang", "note_tweet", "entities"]
 USER_FIELDS = ["username", "name", "public_metrics", "verified", "verified_type"]
-EXPANSIONS = ["author_id", "referenced_tweets.id"]
-NO_LANGUAGE = {"und", "zxx", "art", "qme", "qht", "qam", "qct", "qst"}  # X's "no / not a language" tags
+# referenced_tweets.id.author_id: the authors of retweeted posts, so the original can be stored too.
+EXPANSIONS = ["author_id", "referenced_tweets.id", "referenced_tweets.id.author_id"]
+RETWEET_PREFIX = re.compile(r"^RT @\w+: ")
 
 
 class XConfig(SourceConfig):
@@ -345,6 +348,7 @@ class XSource(Source):
         refs = {str(t.get("id")): t for t in includes.get("tweets") or [] if isinstance(t, dict)}
         handles = {h.lower() for h in self._handles(query.brand or "")}
         oldest: int | None = None
+        seen: set[str] = set()
         data = response.get("data") or []
         if not isinstance(data, list):
             batch.quarantined.append(Quarantined("x", f"{self.config.api_url} {query.key} page ({_digest(data)})",
@@ -356,12 +360,16 @@ class XSource(Source):
             if isinstance(raw_id, (str, int)) and str(raw_id).isdigit():
                 oldest = int(raw_id) if oldest is None else min(oldest, int(raw_id))
             try:
-                mention = self._to_mention(item, users, refs, handles, query)
+                found = self._to_mentions(item, users, refs, handles, query)
                 # A timeline post names the handle; the brand's exclusions still decide, as for search.
                 if query.key.startswith("mentions:") and not self.matcher.matches_brand(query.brand or "",
-                                                                                        mention.text):
+                                                                                        found[-1].text):
                     continue
-                batch.mentions.append(mention)
+                for mention in found:
+                    if mention.native_id in seen:  # an original retweeted twice on one page is stored once
+                        continue
+                    seen.add(mention.native_id)
+                    batch.mentions.append(mention)
             except (BadText, ValueError, TypeError, KeyError, AttributeError) as exc:
                 where = f"{self.config.api_url} {query.key} post {raw_id} ({_digest(item)})"
                 batch.quarantined.append(Quarantined("x", where, _reason(exc),
@@ -371,20 +379,67 @@ class XSource(Source):
             oldest = int(meta_oldest) if meta_oldest else None
         return batch, oldest
 
+    def _to_mentions(self, t: Any, users: dict[str, Any], refs: dict[str, Any], handles: set[str],
+                     query: SourceQuery) -> list[Mention]:
+        """A post as mentions: itself; a retweet as the original (when X included it) plus the retweet."""
+        if not isinstance(t, dict):
+            raise TypeError(f"expected a post object, got {type(t).__name__}")
+        referenced = [r for r in t.get("referenced_tweets") or [] if isinstance(r, dict)]
+        retweeted = next((str(r["id"]) for r in referenced if r.get("type") == "retweeted"), None)
+        if retweeted is None:
+            return [self._to_mention(t, users, refs, handles, query)]
+        original = refs.get(retweeted)
+        if original is None:  # deleted or withheld: X sends an error for it instead
+            return [self._retweet(t, None, retweeted, users, query)]
+        first = self._to_mention(original, users, refs, handles, query)
+        return [first, self._retweet(t, first, retweeted, users, query)]
+
+    def _retweet(self, t: dict[str, Any], original: Mention | None, original_id: str, users: dict[str, Any],
+                 query: SourceQuery) -> Mention:
+        """A retweet amplifies its original: it joins the original's thread with the original's words, and
+        brings the retweeter's audience (reach) and its time (velocity), but no engagement of its own (X
+        copies the original's counts onto every retweet; they are counted once, on the original)."""
+        post_id = _post_id(t)
+        created_at = _created_at(t)
+        user = users.get(str(t.get("author_id"))) or {}
+        username = user.get("username")
+        upm = user.get("public_metrics") or {}
+        if original is not None:
+            text, links, lang, thread = original.text, original.metrics.get("links") or [], original.lang, \
+                original.thread_id
+        else:
+            text, links = _full_text(t)
+            text = RETWEET_PREFIX.sub("", text)
+            lang, thread = t.get("lang"), original_id
+        return Mention(
+            source="x",
+            native_id=post_id,
+            text=text,
+            created_at=created_at,
+            brand=query.brand,
+            url=_post_url(self.config.web_url, username, post_id),
+            author=username,
+            author_id=None if t.get("author_id") is None else str(t["author_id"]),
+            author_followers=None if upm.get("followers_count") is None else int(upm["followers_count"]),
+            author_verified=_verified(user),
+            lang=lang,
+            thread_id=thread,
+            parent_id=original_id,
+            engagement=0,
+            metrics={"kind": "retweet", "retweet_of": original_id, "links": links, "via": query.key,
+                     "author_name": user.get("name"), "verified_type": user.get("verified_type"),
+                     "original_author": original.author if original else None},
+            is_brand_account=False,
+            raw={"post": t, "author": user or None, "referenced": [original.raw["post"]] if original else []},
+        )
+
     def _to_mention(self, t: Any, users: dict[str, Any], refs: dict[str, Any], handles: set[str],
                     query: SourceQuery) -> Mention:
         if not isinstance(t, dict):
             raise TypeError(f"expected a post object, got {type(t).__name__}")
-        post_id = str(t["id"])
-        if not post_id.isdigit():
-            raise ValueError(f"id {post_id!r} is not an X post id")
-        text = clean_text(x_unescape(t.get("text")))
-        created = t.get("created_at")
-        if created is None:
-            raise ValueError("created_at is missing")
-        if not isinstance(created, str):
-            raise TypeError(f"created_at {created!r} is not a time")
-        created_at = parse_iso(created)
+        post_id = _post_id(t)
+        text, links = _full_text(t)
+        created_at = _created_at(t)
         user = users.get(str(t.get("author_id"))) or {}
         username = user.get("username")
         pm = t.get("public_metrics") or {}
@@ -393,21 +448,18 @@ class XSource(Source):
         referenced = [r for r in t.get("referenced_tweets") or [] if isinstance(r, dict)]
         replied_to = next((str(r["id"]) for r in referenced if r.get("type") == "replied_to"), None)
         quoted = next((str(r["id"]) for r in referenced if r.get("type") == "quoted"), None)
-        lang = t.get("lang")
         return Mention(
             source="x",
             native_id=post_id,
             text=text,
             created_at=created_at,
             brand=query.brand,
-            url=f"{self.config.web_url}/{username}/status/{post_id}" if username
-            else f"{self.config.web_url}/i/web/status/{post_id}",
+            url=_post_url(self.config.web_url, username, post_id),
             author=username,
             author_id=None if t.get("author_id") is None else str(t["author_id"]),
             author_followers=None if upm.get("followers_count") is None else int(upm["followers_count"]),
-            author_verified=bool(user.get("verified")) or user.get("verified_type") in ("blue", "business",
-                                                                                        "government"),
-            lang=None if not lang or lang in NO_LANGUAGE else str(lang),
+            author_verified=_verified(user),
+            lang=t.get("lang"),  # X's own tag; Mention turns "in", "iw", "und", "qme" ... into the one code list
             thread_id=str(t.get("conversation_id") or post_id),
             parent_id=replied_to,
             engagement=sum(counts.values()),
@@ -415,7 +467,7 @@ class XSource(Source):
                 "likes": counts["like_count"], "replies": counts["reply_count"],
                 "reposts": counts["retweet_count"], "quotes": counts["quote_count"],
                 "impressions": pm.get("impression_count"), "bookmarks": pm.get("bookmark_count"),
-                "quoted_id": quoted, "author_name": user.get("name"),
+                "quoted_id": quoted, "author_name": user.get("name"), "links": links,
                 "author_following": upm.get("following_count"), "author_posts": upm.get("tweet_count"),
                 "verified_type": user.get("verified_type"), "via": query.key,
             },
@@ -460,6 +512,55 @@ class _Once:
 
     def __next__(self) -> Any:
         return self.call()
+
+
+def _post_id(t: dict[str, Any]) -> str:
+    post_id = str(t["id"])
+    if not post_id.isdigit():
+        raise ValueError(f"id {post_id!r} is not an X post id")
+    return post_id
+
+
+def _created_at(t: dict[str, Any]) -> datetime:
+    created = t.get("created_at")
+    if created is None:
+        raise ValueError("created_at is missing")
+    if not isinstance(created, str):
+        raise TypeError(f"created_at {created!r} is not a time")
+    return parse_iso(created)
+
+
+def _full_text(t: dict[str, Any]) -> tuple[str, list[str]]:
+    """The post's whole text, with t.co links replaced by the addresses they stand for, and those addresses.
+
+    A long post's `text` is its first 280 characters; `note_tweet.text` is all of it, with its own entities.
+    """
+    note = t.get("note_tweet")
+    if isinstance(note, dict) and isinstance(note.get("text"), str):
+        raw, entities = note["text"], note.get("entities")
+    else:
+        raw, entities = t.get("text"), t.get("entities")
+    text = x_unescape(raw)
+    links: list[str] = []
+    urls = entities.get("urls") if isinstance(entities, dict) else None
+    for u in urls if isinstance(urls, list) else []:
+        if not isinstance(u, dict):
+            continue
+        short, full = u.get("url"), u.get("expanded_url")
+        if isinstance(short, str) and isinstance(full, str) and full:
+            if isinstance(text, str):
+                text = text.replace(short, full)
+            if full not in links:
+                links.append(full)
+    return clean_text(text), links
+
+
+def _post_url(web_url: str, username: str | None, post_id: str) -> str:
+    return f"{web_url}/{username}/status/{post_id}" if username else f"{web_url}/i/web/status/{post_id}"
+
+
+def _verified(user: dict[str, Any]) -> bool:
+    return bool(user.get("verified")) or user.get("verified_type") in ("blue", "business", "government")
 
 
 def _digest(item: Any) -> str:

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import base64
+import hashlib
 import itertools
 import json
 import re
@@ -40,6 +41,30 @@ ALWAYS_USER_FIELDS = ("id", "name", "username")
 def x_escape(text: str) -> str:
     """Post text as X's API sends it: &, < and > as HTML entities (and nothing else escaped)."""
     return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+URL = re.compile(r"https?://[^\s<>\"]+")
+TCO_LENGTH = 23  # every link is shortened to a t.co address of this length
+TEXT_LIMIT = 280  # a longer post (X Premium) comes as `text` cut here, plus `note_tweet` with all of it
+
+
+def tco(url: str) -> str:
+    """The t.co address X puts in place of `url` (deterministic, 23 characters)."""
+    return "https://t.co/" + hashlib.sha1(url.encode()).hexdigest()[:10]
+
+
+def shorten(text: str) -> tuple[str, list[dict[str, Any]]]:
+    """Text as X serves it (links as t.co) and its `entities.urls`, positions in the served text."""
+    out, urls, pos = "", [], 0
+    for m in URL.finditer(text):
+        out += text[pos:m.start()]
+        short = tco(m.group(0))
+        display = re.sub(r"^https?://(www\.)?", "", m.group(0))
+        urls.append({"start": len(out), "end": len(out) + len(short), "url": short, "expanded_url": m.group(0),
+                     "display_url": display if len(display) <= 26 else display[:25] + "…"})
+        out += short
+        pos = m.end()
+    return out + text[pos:], urls
 
 
 def snowflake(at: datetime, seq: int) -> int:
@@ -84,6 +109,14 @@ class FakeTweet:
     metrics: dict[str, int] = field(default_factory=dict)
     raw: dict[str, Any] | None = None  # sent as-is instead (a malformed item)
 
+    @property
+    def served_text(self) -> str:
+        """The text as X's search sees and sends it: links shortened; a retweet as "RT @author: …"."""
+        if self.retweet_of:
+            full = f"RT @{self.retweet_of.author.username}: " + shorten(self.retweet_of.text)[0]
+            return full if len(full) <= 140 else full[:139] + "…"  # X cuts retweet text short
+        return shorten(self.text)[0]
+
     def as_json(self, fields: set[str]) -> dict[str, Any]:
         if self.raw is not None:
             return self.raw
@@ -94,17 +127,40 @@ class FakeTweet:
             refs.append({"type": "quoted", "id": str(self.quote_of.id)})
         if self.retweet_of:
             refs.append({"type": "retweeted", "id": str(self.retweet_of.id)})
+        full_text, urls = shorten(self.text)
+        text = self.served_text
+        if self.retweet_of:
+            urls = [u for u in shorten(self.retweet_of.text)[1] if u["url"] in text]
+        elif len(full_text) > TEXT_LIMIT:
+            text = full_text[:TEXT_LIMIT - 1] + "…"
+        # A retweet shows the original's repost count as its own, and none of the other counts.
+        metrics = self.retweet_of.metrics if self.retweet_of else self.metrics
         full: dict[str, Any] = {
-            "id": str(self.id), "text": x_escape(self.text), "edit_history_tweet_ids": [str(self.id)],
+            "id": str(self.id), "text": x_escape(text), "edit_history_tweet_ids": [str(self.id)],
             "author_id": self.author.id, "created_at": _x_time(self.created_at),
-            "conversation_id": str(self.conversation_id), "lang": self.lang,
+            "conversation_id": str(self.conversation_id),
+            "lang": self.retweet_of.lang if self.retweet_of else self.lang,
             "possibly_sensitive": False, "reply_settings": "everyone", "source": "Twitter for iPhone",
             "public_metrics": {
-                "retweet_count": self.metrics.get("retweets", 0), "reply_count": self.metrics.get("replies", 0),
-                "like_count": self.metrics.get("likes", 0), "quote_count": self.metrics.get("quotes", 0),
-                "bookmark_count": 0, "impression_count": self.metrics.get("impressions", 0),
+                "retweet_count": metrics.get("retweets", 0),
+                "reply_count": 0 if self.retweet_of else metrics.get("replies", 0),
+                "like_count": 0 if self.retweet_of else metrics.get("likes", 0),
+                "quote_count": 0 if self.retweet_of else metrics.get("quotes", 0),
+                "bookmark_count": 0, "impression_count": 0 if self.retweet_of else metrics.get("impressions", 0),
             },
         }
+        entities: dict[str, Any] = {}
+        if urls:
+            entities["urls"] = [{**u, "start": text.find(u["url"]), "end": text.find(u["url"]) + TCO_LENGTH}
+                                for u in urls if u["url"] in text]
+        if self.retweet_of:
+            name = self.retweet_of.author.username
+            entities["mentions"] = [{"start": 3, "end": 4 + len(name), "username": name,
+                                     "id": self.retweet_of.author.id}]
+        if entities:
+            full["entities"] = entities
+        if not self.retweet_of and len(full_text) > TEXT_LIMIT:
+            full["note_tweet"] = {"text": x_escape(full_text), "entities": {"urls": urls} if urls else {}}
         if refs:
             full["referenced_tweets"] = refs
         if self.reply_to:
@@ -156,12 +212,18 @@ class FakeXApi(FakeServer):
             at = created_at or datetime.now(UTC)
             tid = snowflake(at, next(self._seq))
             parent = self.tweets.get(reply_to) if reply_to else None
+            original = self.tweets.get(retweet_of) if retweet_of else None
             tweet = FakeTweet(tid, text, user, at, parent.conversation_id if parent else tid, lang, parent,
-                              self.tweets.get(quote_of) if quote_of else None,
-                              self.tweets.get(retweet_of) if retweet_of else None,
+                              self.tweets.get(quote_of) if quote_of else None, original,
                               {"likes": likes, "replies": replies, "retweets": retweets, "quotes": quotes})
+            if original is not None:
+                original.metrics["retweets"] = original.metrics.get("retweets", 0) + 1
             self.tweets[tid] = tweet
             return tid
+
+    def add_retweet(self, original_id: int, author: FakeUser | str, *, created_at: datetime | None = None) -> int:
+        """`author` retweets a post: X serves it as "RT @…: " text with the original in includes.tweets."""
+        return self.add_tweet("", author, created_at=created_at, retweet_of=original_id)
 
     def add_raw_tweet(self, raw: dict[str, Any], matching_text: str, *, created_at: datetime | None = None) -> int:
         """A post sent exactly as `raw` (e.g. malformed); `matching_text` decides which searches return it."""
@@ -284,7 +346,7 @@ class FakeXApi(FakeServer):
             return Reply(404, {"title": "Not Found Error", "detail": f"no user {user_id}", "status": 404,
                                "type": "https://api.twitter.com/2/problems/resource-not-found"})
         handle = re.compile(rf"@{re.escape(user.username)}(?!\w)", re.IGNORECASE)
-        return self._page(req, lambda t: bool(handle.search(t.text)), "pagination_token", 5, None)
+        return self._page(req, lambda t: bool(handle.search(t.served_text)), "pagination_token", 5, None)
 
     def _page(self, req: Request, match: Any, token_param: str, min_results: int,
               start_dt: datetime | None) -> Reply:
@@ -318,10 +380,16 @@ class FakeXApi(FakeServer):
             data = [t.as_json(tweet_fields) for t in page]
             includes: dict[str, list[Any]] = {}
             errors: list[dict[str, Any]] = []
+            seen: dict[str, Any] = {}
             if "author_id" in expansions:
-                seen: dict[str, Any] = {}
                 for t in page:
                     seen.setdefault(t.author.id, t.author.as_json(user_fields))
+            if "referenced_tweets.id.author_id" in expansions:
+                for t in page:
+                    for ref in (t.reply_to, t.quote_of, t.retweet_of):
+                        if ref is not None and ref.id not in self.deleted:
+                            seen.setdefault(ref.author.id, ref.author.as_json(user_fields))
+            if seen:
                 includes["users"] = list(seen.values())
             if "referenced_tweets.id" in expansions:
                 refs: dict[int, Any] = {}
@@ -452,7 +520,7 @@ class _XQuery:
         words = tok[1:-1].split() if tok.startswith('"') else [tok]
         pattern = r"\s+".join(re.escape(w) for w in words)
         return re.search(rf"(?<![\w@#]){pattern}(?!\w)" if words[0][:1] in "@#" else
-                         rf"(?<!\w){pattern}(?!\w)", t.text, re.IGNORECASE) is not None
+                         rf"(?<!\w){pattern}(?!\w)", t.served_text, re.IGNORECASE) is not None
 
 
 def main() -> None:

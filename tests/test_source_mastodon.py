@@ -199,3 +199,67 @@ def test_a_rate_limited_instance_does_not_hold_back_the_others(tmp_path, httpser
         result, errors = run_once(config, "mastodon", store)
     assert len(errors) == 1 and "rate limited" in errors[0]
     assert result.new == 1
+
+
+# ---------------------------------------------------------------- shapes of real servers
+def test_a_reply_whose_parent_cannot_be_fetched_keeps_its_reply_link(tmp_path, httpserver):
+    gone = 113_000_000_000_000_001  # a deleted (or followers-only) status: the context has no ancestors
+    posts = [_post(2, "<p>@bob Brightwave did the same to me, two bills this month #brightwave</p>", user="cat",
+                   tags=["brightwave"], reply_to=gone)]
+    _, host = _serve(httpserver, posts)
+    config = _config(tmp_path, httpserver)
+    with Store(config.db_path) as store:
+        run_once(config, "mastodon", store)
+        row = mentions(store, "mastodon")[0]
+    assert row["parent_id"] == f"https://{host}/api/v1/statuses/{gone}"
+    assert json.loads(row["raw"])["in_reply_to_id"] == str(gone)
+
+
+@pytest.mark.parametrize("version", ["3.5.19", "4.3.0"])
+def test_mastodon_py_asks_for_the_instance_once_not_before_every_page(tmp_path, httpserver, version):
+    posts = [_post(6 - i, f"<p>Brightwave outage update {i} #brightwave</p>", tags=["brightwave"], seq=i)
+             for i in range(5)]
+    host = f"{httpserver.host}:{httpserver.port}"
+    fake = MastodonFake(host, posts, version=version)
+    httpserver.expect_request(re.compile(r"^/api/")).respond_with_handler(fake)
+    config = _config(tmp_path, httpserver, page_size=2)
+    with Store(config.db_path) as store:
+        result, errors = run_once(config, "mastodon", store)
+        again, _ = run_once(config, "mastodon", store)  # the daemon keeps no client between runs here
+    pages = [p for p, _ in fake.requests if p.startswith("/api/v1/timelines/tag/")]
+    instance = [p for p, _ in fake.requests if p.startswith("/api/v2/instance")]
+    assert errors == [] and result.new == 5
+    assert len(pages) == 5  # three pages of two, an empty page; then one empty page on the rerun
+    assert len(instance) == 2  # once per run (per client), not once per page
+
+
+def test_a_japanese_keyword_is_found_in_a_japanese_post(tmp_path, httpserver, monkeypatch):
+    from listener.config import config_from_dict
+
+    monkeypatch.setenv("MASTO_TOKEN", TOKEN)
+    posts = [_post(3, "<p>今日もドトールでモーニング。アプリのクーポンが使えなくて店員さんも困ってた</p>",
+                   user="hanako", language="ja"),
+             _post(2, "<p>スタバの新作おいしい</p>", user="taro", language="ja", seq=1)]
+    _, host = _serve(httpserver, posts, token=TOKEN)
+    raw = {"brands": [{"name": "Doutor", "keywords": ["ドトール"]}], "store": {"path": str(tmp_path / "o.db")},
+           "sources": {"mastodon": {"instances": [{"url": httpserver.url_for("/").rstrip("/"),
+                                                   "access_token_env": "MASTO_TOKEN"}],
+                                    "retry_backoff_seconds": 0}}}
+    config = config_from_dict(raw, tmp_path / "overheard.toml")
+    with Store(config.db_path) as store:
+        result, errors = run_once(config, "mastodon", store)
+        rows = mentions(store, "mastodon")
+        bad = quarantined(store, "mastodon")
+    assert errors == [] and bad == []
+    assert [(r["author"], r["brand"], r["source_lang"]) for r in rows] == [(f"hanako@{host}", "Doutor", "ja")]
+
+
+def test_mastodon_language_tags_are_normalised(tmp_path, httpserver):
+    posts = [_post(2, "<p>Brightwave 又斷線了 #brightwave</p>", tags=["brightwave"], language="zh-TW"),
+             _post(1, "<p>Brightwave caiu de novo #brightwave</p>", tags=["brightwave"], language="pt-BR", seq=1)]
+    _serve(httpserver, posts)
+    config = _config(tmp_path, httpserver)
+    with Store(config.db_path) as store:
+        run_once(config, "mastodon", store)
+        langs = [r["source_lang"] for r in mentions(store, "mastodon")]
+    assert sorted(langs) == ["pt", "zh"]

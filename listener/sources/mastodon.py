@@ -11,6 +11,7 @@ import re
 import time
 from collections.abc import Callable, Iterator
 from datetime import datetime, timedelta
+from functools import lru_cache
 from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
@@ -113,12 +114,10 @@ class MastodonSource(Source):
 
     def client(self, host: str) -> Any:
         if host not in self._clients:
-            from mastodon import Mastodon
-
             i, inst = next((i, x) for i, x in enumerate(self.config.instances) if host_of(x.url) == host)
             key = f"sources.mastodon.instances[{i}].access_token_env"
             token = self.app.secret(key, inst.access_token_env) if inst.access_token_env else None
-            self._clients[host] = Mastodon(
+            self._clients[host] = _client_class()(
                 api_base_url=inst.url.rstrip("/"), access_token=token, mastodon_version=MASTODON_VERSION,
                 version_check_mode="created", ratelimit_method="throw", request_timeout=self.config.timeout_seconds,
                 user_agent=USER_AGENT)
@@ -273,6 +272,10 @@ class MastodonSource(Source):
         if acct and "@" not in acct:
             acct = f"{acct}@{host}"
         root, parent = self.thread_of(host, status) if status.get("in_reply_to_id") else (None, None)
+        if parent is None and status.get("in_reply_to_id"):
+            # The parent is deleted, private or on a server that refuses: the status still names it, so the
+            # reply keeps its link (the parent's address on the instance it was seen on).
+            parent = f"https://{host}/api/v1/statuses/{status['in_reply_to_id']}"
         counts = {k: _int(status.get(f"{k}_count")) for k in ("replies", "reblogs", "favourites")}
         return Mention(
             source=self.name,
@@ -294,6 +297,39 @@ class MastodonSource(Source):
                      "tags": [t.get("name") for t in status.get("tags") or [] if isinstance(t, dict)]},
             raw=status,
         )
+
+
+@lru_cache(maxsize=1)
+def _client_class() -> type:
+    """Mastodon.py's client, remembering that a server has no /api/v2/instance.
+
+    Before every timeline page Mastodon.py asks whether the timeline is public, from the v2 instance
+    information it caches, but it caches only a success: on a server older than Mastodon 4.0 (and on
+    Pleroma, Akkoma and other servers that speak the v1 API) the 404 made it ask again before every page.
+    The first refusal is remembered here; the timeline is then assumed readable, as Mastodon.py itself
+    assumes when it cannot tell, and the timeline request says otherwise if it is not.
+    """
+    from mastodon import Mastodon, MastodonNetworkError, MastodonRatelimitError, MastodonServerError
+
+    class Client(Mastodon):  # type: ignore[misc]
+        instance_v2_missing = False
+
+        def timeline_is_available(self, timeline: str, local: bool = False, remote: bool = False,
+                                  with_auth: bool = False, fail_hard: bool = False) -> bool:
+            if self.instance_v2_missing:
+                return True
+            try:
+                return super().timeline_is_available(timeline, local=local, remote=remote, with_auth=with_auth,
+                                                     fail_hard=True)
+            except Exception as exc:  # noqa: BLE001 - Mastodon.py wraps whatever went wrong
+                cause = exc.__cause__
+                if isinstance(cause, MastodonRatelimitError):
+                    raise cause from None
+                if not isinstance(cause, (MastodonNetworkError, MastodonServerError, KeyError, TypeError)):
+                    self.instance_v2_missing = True  # 404, 401/403 or not JSON: it will not change this run
+                return True
+
+    return Client
 
 
 def host_of(url: str) -> str:

@@ -43,8 +43,10 @@ def status_id(when: datetime, seq: int = 0) -> int:
 
 
 class MastodonFake:
-    def __init__(self, host: str, posts: list[Post], token: str | None = None) -> None:
+    def __init__(self, host: str, posts: list[Post], token: str | None = None, version: str = "4.3.0") -> None:
         self.host = host
+        # Servers before Mastodon 4.0 (and Pleroma/Akkoma) have no /api/v2/instance: it answers 404.
+        self.version = version
         self.posts = {p.id: p for p in posts}
         self.token = token
         self.requests: list[tuple[str, dict[str, str]]] = []
@@ -92,11 +94,15 @@ class MastodonFake:
         if request.headers.get("Authorization") and not authed:
             return self._json({"error": "The access token is invalid"}, 401)
         if path.rstrip("/") == "/api/v2/instance":
-            return self._json({"domain": self.host, "title": "Fake", "version": "4.3.0", "languages": ["en"],
+            if int(self.version.split(".")[0]) < 4:
+                return Response("<html><body>The page you were looking for doesn't exist.</body></html>",
+                                status=404, content_type="text/html")
+            return self._json({"domain": self.host, "title": "Fake", "version": self.version, "languages": ["en"],
+                               "api_versions": {"mastodon": 2},
                                "configuration": {"statuses": {"max_characters": 500}},
                                "registrations": {"enabled": False}})
-        if path == "/api/v1/instance":
-            return self._json({"uri": self.host, "title": "Fake", "version": "4.3.0", "languages": ["en"]})
+        if path.rstrip("/") == "/api/v1/instance":
+            return self._json({"uri": self.host, "title": "Fake", "version": self.version, "languages": ["en"]})
         if path == "/api/v1/accounts/verify_credentials":
             if not authed:
                 return self._json({"error": "The access token is invalid"}, 401)

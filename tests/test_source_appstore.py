@@ -11,7 +11,7 @@ from listener.errors import SourceError
 from listener.models import utcnow
 from listener.sources.appstore import AppStoreSource
 from listener.store import Store
-from tests.fakes_web.appstore import Review, entry, page, path
+from tests.fakes_web.appstore import Review, app_entry, entry, page, path
 from tests.fakes_web.workspace import make_config, mentions, quarantined, run_once
 
 APP = "1234567890"
@@ -169,3 +169,35 @@ def test_doctor_check_names_the_app_and_country_that_fails(tmp_path, httpserver)
     problems = AppStoreSource(config.sources["appstore"], config).check()
     assert problems == [f"App Store app {APP} (jp) page 1: not found (HTTP 404); check the id or URL in the config "
                         "(gone)"]
+
+
+def test_the_older_feed_shape_without_entry_dates_is_stored_dated_by_the_feed(tmp_path, httpserver):
+    """Older storefront feeds open page 1 with the app and give reviews no `updated`: every review is
+    kept (not quarantined), dated by the feed's `updated`, and a rerun stops at the newest one stored."""
+    built = (utcnow() - timedelta(minutes=20)).replace(microsecond=0)
+    reviews = [Review(str(9_400 - i), 1 + i % 5, f"Review {i}", f"Brightwave app review number {i}", "")
+               for i in range(4)]
+    page1 = [app_entry(APP), *(entry(r, dated=False) for r in reviews[:2])]
+    page2 = [entry(r, dated=False) for r in reviews[2:]]
+    httpserver.expect_request(path(APP, "us", 1)).respond_with_json(page(APP, "us", 1, page1, updated=built))
+    httpserver.expect_request(path(APP, "us", 2)).respond_with_json(page(APP, "us", 2, page2, updated=built))
+    httpserver.expect_request(path(APP, "us", 3)).respond_with_json(page(APP, "us", 3, None, updated=built))
+    config = _config(tmp_path, httpserver, apps=[{"id": APP, "brand": "Brightwave", "countries": ["us"]}])
+    with Store(config.db_path) as store:
+        result, errors = run_once(config, "appstore", store)
+        rows = mentions(store, "appstore")
+        bad = quarantined(store, "appstore")
+        assert errors == [] and bad == [] and result.new == 4
+        assert sorted(r["native_id"] for r in rows) == ["9397", "9398", "9399", "9400"]
+        assert {r["created_at"] for r in rows} == {built.strftime("%Y-%m-%dT%H:%M:%SZ")}
+        assert all(json.loads(r["metrics"])["dated_by"] == "feed" for r in rows)
+
+        # A new review arrives on top; the rerun reads page 1 only and stores just that one.
+        httpserver.clear()
+        newer = Review("9401", 2, "Logged out again", "Brightwave keeps logging me out", "")
+        page1 = [app_entry(APP), entry(newer, dated=False), *(entry(r, dated=False) for r in reviews[:1])]
+        httpserver.expect_request(path(APP, "us", 1)).respond_with_json(
+            page(APP, "us", 1, page1, updated=utcnow()))
+        again, errors = run_once(config, "appstore", store)
+        assert errors == [] and (again.fetched, again.new) == (1, 1)
+        assert len(httpserver.log) == 1

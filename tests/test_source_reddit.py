@@ -302,3 +302,16 @@ def test_posts_arriving_during_a_sweep_are_collected_by_the_next_run(tmp_path, f
     fake.before_request = None
     collect_source(store, source)
     assert stored(store) == set(ids) | set(arrived)
+
+
+def test_a_comment_without_permalink_gets_an_address_built_from_its_post(tmp_path, fake):
+    post = fake.add_post("brightwave", "Billing thread", "post here", created_utc=time.time() - 900)
+    comment = fake.add_comment(post, "Brightwave billed me twice", author="max", created_utc=time.time() - 800)
+    fake.things[comment].omit = ("permalink",)
+    source, store = make_source(tmp_path, fake, search_all=False, communities={"Brightwave": ["brightwave"]})
+
+    collect_source(store, source)
+
+    row = store.query("SELECT url, raw FROM mentions WHERE native_id = ?", [comment])[0]
+    assert "permalink" not in json.loads(row["raw"])["data"]
+    assert row["url"] == f"https://www.reddit.com/r/brightwave/comments/{post[3:]}/_/{comment[3:]}/"

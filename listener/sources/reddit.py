@@ -408,13 +408,15 @@ class RedditSource(Source):
         if lookups:
             metrics.update(self._author_karma(author))
         permalink = d.get("permalink")
+        if not isinstance(permalink, str) or not permalink.startswith("/"):
+            permalink = _permalink(fullname, thread, subreddit)
         return Mention(
             source="reddit",
             native_id=fullname,
             text=text,
             created_at=datetime.fromtimestamp(float(created), tz=UTC),
             brand=query.brand,
-            url=f"{self.config.web_url.rstrip('/')}{permalink}" if permalink else None,
+            url=f"{self.config.web_url.rstrip('/')}{permalink}",
             author=None if author in (None, *GONE) else str(author),
             author_id=d.get("author_fullname"),
             author_followers=None if subscribers is None else int(subscribers),
@@ -505,3 +507,15 @@ def _json(response: requests.Response) -> dict[str, Any]:
     except ValueError:
         return {}
     return value if isinstance(value, dict) else {}
+
+
+def _permalink(fullname: str, thread: str | None, subreddit: Any) -> str:
+    """A comment's or post's address when the listing leaves `permalink` out (comment listings from some
+    endpoints and older answers do): built from the post (`link_id`) and the item's own id. Reddit
+    accepts any slug in place of the title ("_")."""
+    own = fullname.split("_", 1)[-1]
+    post = (thread or fullname).split("_", 1)[-1]
+    where = f"/r/{subreddit}" if isinstance(subreddit, str) and subreddit else ""
+    if fullname.startswith("t1_"):
+        return f"{where}/comments/{post}/_/{own}/"
+    return f"{where}/comments/{own}/"

@@ -63,6 +63,7 @@ class Thing:
     parent: str | None = None  # a comment's parent fullname
     raw: dict[str, Any] | None = None  # sent as-is (a malformed item)
     match_text: str = ""
+    omit: tuple[str, ...] = ()  # keys this listing leaves out (older answers have comments without permalink)
 
     @property
     def id(self) -> str:
@@ -96,6 +97,8 @@ class Thing:
             "author_flair_text": None, "distinguished": None, "stickied": False, "locked": False,
             "archived": False, "edited": False, "gilded": 0, "total_awards_received": 0, "send_replies": True,
         }
+        for key in self.omit:
+            common.pop(key, None)
         if self.is_comment:
             assert self.link
             return {"kind": "t1", "data": {

@@ -22,6 +22,8 @@ def _ago(hours: float):
 
 
 def _serve(httpserver, posts, **kw):
+    # As bsky.social does, the login answer carries the account's DID document; here it names this server.
+    kw.setdefault("pds_url", httpserver.url_for("/").rstrip("/"))
     fake = BlueskyFake(posts, **kw)
     httpserver.expect_request(re.compile(r"^/xrpc/")).respond_with_handler(fake)
     return fake
@@ -159,3 +161,30 @@ def test_malformed_posts_are_quarantined(tmp_path, httpserver):
         reasons = sorted(q["reason"] for q in quarantined(store, "bluesky"))
     assert errors == [] and result.new == 1
     assert reasons == ["indexedAt 'never' is not a time", "uri 'https://not-at-uri' is not an at:// URI"]
+
+
+def test_after_login_the_client_moves_to_the_accounts_own_pds(tmp_path, httpserver):
+    """Log in at the entryway (bsky.social); its answer's didDoc names the account's PDS, and atproto's
+    client sends every later request there. The entryway here refuses anything but login."""
+    from pytest_httpserver import HTTPServer
+
+    posts = [Skeet("3kpds", "Brightwave cobrou duas vezes de novo", _ago(1), handle="nia.bsky.social", followers=77,
+                   langs=["pt-BR"])]
+    pds = HTTPServer(host="127.0.0.1", port=0)
+    pds.start()
+    try:
+        pds_url = pds.url_for("/").rstrip("/")
+        entry = _serve(httpserver, posts, pds_url=pds_url, entryway=True)
+        account_pds = BlueskyFake(posts, access=entry.access)
+        pds.expect_request(re.compile(r"^/xrpc/")).respond_with_handler(account_pds)
+        config = _config(tmp_path, httpserver)  # base_url: the entryway
+        with Store(config.db_path) as store:
+            result, errors = run_once(config, "bluesky", store)
+            rows = mentions(store, "bluesky")
+    finally:
+        pds.stop()
+    assert errors == [] and result.new == 1
+    assert rows[0]["author"] == "nia.bsky.social" and rows[0]["author_followers"] == 77
+    assert rows[0]["source_lang"] == "pt"  # Bluesky's BCP 47 tag, in the one code list
+    assert [n for n, _ in entry.requests] == ["com.atproto.server.createSession"]  # one login, nothing else
+    assert {n for n, _ in account_pds.requests} == {"app.bsky.feed.searchPosts", "app.bsky.actor.getProfiles"}

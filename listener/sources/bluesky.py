@@ -36,7 +36,9 @@ FOLLOWER_CACHE_SIZE = 5_000
 
 
 class BlueskyConfig(WebSourceConfig):
-    # The account's PDS (bsky.social for most accounts); search is proxied through it.
+    # Where the account logs in: bsky.social for accounts Bluesky hosts, your own PDS if self-hosted.
+    # After login atproto's client moves to the account's own PDS, named in the login answer's DID
+    # document (bsky.social accounts live on *.host.bsky.network); search is proxied through it.
     base_url: str = "https://bsky.social"
     # The account that searches, e.g. "brightwave-listening.bsky.social".
     handle: str = Field(min_length=3)

@@ -1,5 +1,13 @@
-"""A Bluesky PDS on 127.0.0.1: createSession (no didDoc, so the client stays on this server),
-app.bsky.feed.searchPosts (sort=latest, since, cursor paging) and app.bsky.actor.getProfiles."""
+"""Bluesky on 127.0.0.1, shaped like bsky.social: an entryway that logs accounts in, and the account's
+own PDS that answers everything else.
+
+createSession answers as the real entryway does, with the account's DID document (`didDoc`), whose
+`#atproto_pds` service names the server that holds the account; atproto's client moves there after
+login. `BlueskyFake(posts, pds_url=..., entryway=True)` only logs in (every other method is refused, so
+a client that stays behind fails); `BlueskyFake(posts, access=entry.access)` is the PDS, accepting the
+entryway's tokens: app.bsky.feed.searchPosts (sort=latest, since, cursor paging) and
+app.bsky.actor.getProfiles (proxied to the AppView on the real network). With `pds_url` set to its own
+address and entryway=False, one fake plays both, like a self-hosted PDS."""
 
 from __future__ import annotations
 
@@ -63,11 +71,14 @@ class Skeet:
 
 
 class BlueskyFake:
-    def __init__(self, posts: list[Skeet], handle: str = "listener.bsky.social", password: str = "app-pass") -> None:
+    def __init__(self, posts: list[Skeet], handle: str = "listener.bsky.social", password: str = "app-pass",
+                 *, pds_url: str | None = None, entryway: bool = False, access: str | None = None) -> None:
         self.posts = posts
         self.handle, self.password = handle, password
         self.did = "did:plc:listenerxxxxxxxxxxxxxxxx"
-        self.access = jwt(self.did, "com.atproto.appPass")
+        self.access = access or jwt(self.did, "com.atproto.appPass")
+        self.pds_url = pds_url  # the PDS the login answer's didDoc names (None: no didDoc)
+        self.entryway = entryway  # logs in only; the account's data is on pds_url
         self.requests: list[tuple[str, dict[str, Any]]] = []
         self.fail_next: list[tuple[str, int, str, dict[str, str]]] = []
 
@@ -89,9 +100,15 @@ class BlueskyFake:
             if body.get("identifier") != self.handle or body.get("password") != self.password:
                 return self._json({"error": "AuthenticationRequired", "message": "Invalid identifier or password"},
                                   401)
-            return self._json({"did": self.did, "handle": self.handle, "email": "team@brightwave.example",
-                               "emailConfirmed": True, "accessJwt": self.access,
-                               "refreshJwt": jwt(self.did, "com.atproto.refresh", 86400), "active": True})
+            session = {"did": self.did, "handle": self.handle, "email": "team@brightwave.example",
+                       "emailConfirmed": True, "emailAuthFactor": False, "accessJwt": self.access,
+                       "refreshJwt": jwt(self.did, "com.atproto.refresh", 86400), "active": True}
+            if self.pds_url:
+                session["didDoc"] = self.did_doc(self.pds_url)
+            return self._json(session)
+        if self.entryway:  # it holds no repositories and, in this fake, proxies nothing
+            return self._json({"error": "InvalidRequest", "message": f"this account lives on {self.pds_url}"},
+                              400)
         if request.headers.get("Authorization") != f"Bearer {self.access}":
             return self._json({"error": "AuthMissing", "message": "Authentication Required"}, 401)
         if nsid == "app.bsky.feed.searchPosts":
@@ -102,6 +119,18 @@ class BlueskyFake:
                 {"did": d, "handle": by_did[d].handle, "followersCount": by_did[d].followers, "followsCount": 3,
                  "postsCount": 10} for d in args.get("actors", []) if d in by_did]})
         return self._json({"error": "MethodNotImplemented", "message": "Method Not Implemented"}, 501)
+
+    def did_doc(self, pds_url: str) -> dict[str, Any]:
+        """The account's DID document as createSession sends it (did:plc, one PDS service)."""
+        return {
+            "@context": ["https://www.w3.org/ns/did/v1", "https://w3id.org/security/multikey/v1",
+                         "https://w3id.org/security/suites/secp256k1-2019/v1"],
+            "id": self.did,
+            "alsoKnownAs": [f"at://{self.handle}"],
+            "verificationMethod": [{"id": f"{self.did}#atproto", "type": "Multikey", "controller": self.did,
+                                    "publicKeyMultibase": "zQ3shXjHeiBuRCKmM36cuYnm7YEMzhGnCmCyW92sRJ9pribSF"}],
+            "service": [{"id": "#atproto_pds", "type": "AtprotoPersonalDataServer", "serviceEndpoint": pds_url}],
+        }
 
     def _search(self, args: dict[str, Any]) -> Response:
         q = args.get("q", "").strip('"').lower()

@@ -2,7 +2,8 @@
 
 Syntax (the subset X, Reddit and the social-listening tools agree on):
 
-    brightwave                 a word, whole-word and case-insensitive ("@brightwave", "#brightwave" match)
+    brightwave                 a word, whole-word and case-insensitive ("@brightwave", "#brightwave" match);
+                               in Chinese, Japanese and Thai anywhere, in Korean at the start of a word
     "bright wave"              a phrase: these words in this order
     a b   /   a AND b          both
     a OR b                     either; AND binds tighter than OR, as on X

@@ -263,3 +263,12 @@ def test_mastodon_language_tags_are_normalised(tmp_path, httpserver):
         run_once(config, "mastodon", store)
         langs = [r["source_lang"] for r in mentions(store, "mastodon")]
     assert sorted(langs) == ["pt", "zh"]
+
+
+def test_doctor_accepts_a_server_older_than_mastodon_4(tmp_path, httpserver):
+    host = f"{httpserver.host}:{httpserver.port}"
+    fake = MastodonFake(host, [], version="3.5.19")
+    httpserver.expect_request(re.compile(r"^/api/")).respond_with_handler(fake)
+    config = _config(tmp_path, httpserver)
+    assert MastodonSource(config.sources["mastodon"], config).check() == []
+    assert [p for p, _ in fake.requests] == ["/api/v2/instance/", "/api/v1/instance/"]

@@ -132,7 +132,14 @@ class MastodonSource(Source):
             host = host_of(inst.url)
             try:
                 api = self.client(host)
-                self.call(host, "instance", api.instance)
+                try:
+                    self.call(host, "instance", api.instance)
+                except SourceError as exc:
+                    if "not found" not in str(exc):
+                        raise
+                    # a server older than Mastodon 4.0 (or Pleroma, Akkoma): only the v1 endpoint exists
+                    self.call(host, "instance", api.instance_v1)
+                    api.instance_v2_missing = True
                 if inst.access_token_env:
                     self.call(host, "token check", api.account_verify_credentials)
             except SourceError as exc:

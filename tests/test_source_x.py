@@ -425,6 +425,23 @@ def test_retweets_amplify_their_original_in_one_thread_with_its_full_text(tmp_pa
     assert any(r.startswith("16 replies") and r.endswith(" in 16 min") for r in reasons), reasons  # velocity
 
 
+def test_a_retweeted_complaint_through_the_whole_pipeline_is_one_queue_item(tmp_path, fake):
+    from listener.pipeline import run_pipeline
+
+    said = "Brightwave took my money twice and won't refund it. Worst provider I've ever had, avoid them."
+    original = fake.add_tweet(said, fake.add_user("olga", followers=900), likes=12, replies=3)
+    for i in range(8):
+        fake.add_retweet(original, f"rt{i}")
+    source, store = make_source(tmp_path, fake, include_retweets=True)
+
+    run_pipeline(source.app, store, sources=["x"], channels={}, trends=False)
+
+    assert store.scalar("SELECT COUNT(*) FROM mentions WHERE source = 'x'") == 9
+    assert store.scalar("SELECT COUNT(*) FROM threads WHERE source = 'x'") == 1
+    items = store.query("SELECT * FROM queue_items")
+    assert len(items) == 1 and items[0]["thread_key"] == f"x:{original}"
+
+
 def test_a_retweet_whose_original_is_gone_joins_the_originals_thread_without_rt_prefix(tmp_path, fake):
     original = fake.add_tweet("Brightwave outage in Leeds again, third time this week", "dave")
     rt = fake.add_retweet(original, "erin")
@@ -470,3 +487,23 @@ def test_x_language_tags_are_stored_in_the_one_code_list(tmp_path, fake, x_tag, 
     source, store = make_source(tmp_path, fake)
     collect_source(store, source)
     assert store.query("SELECT source_lang FROM mentions WHERE native_id = ?", [str(tid)])[0]["source_lang"] == stored
+
+
+def test_japanese_keywords_and_exclusions_apply_inside_japanese_posts(tmp_path, fake):
+    """X segments Japanese text for search; the brand's own rules (applied locally to the mentions
+    timeline) must match inside it too, or an exclusion written in Japanese never excludes anything."""
+    fake.add_user("DoutorJP")
+    hit = fake.add_tweet("@DoutorJP 今日もドトールでモーニング。アプリのクーポンが使えない", "hanako", lang="ja")
+    fake.add_tweet("@DoutorJP 駅前のドトール閉店するって本当？", "taro", lang="ja")  # excluded: 閉店
+    searched = fake.add_tweet("ドトールのWi-Fi遅すぎ", "jiro", lang="ja")
+    fake.add_tweet("スタバの新作おいしい", "saburo", lang="ja")
+    brands = [{"name": "Doutor", "keywords": ["ドトール"], "handles": ["@DoutorJP"], "exclusions": ["閉店"]}]
+    section = {"api_url": fake.base_url, "max_results": 10, "retry_backoff_seconds": 0, "competitors": False,
+               "include_brand_replies": False}
+    config = app_config(tmp_path, {"x": section}, brands=brands, competitors=[])
+    store = Store(tmp_path / "overheard.db")
+
+    result, errors = collect_source(store, XSource(config.sources["x"], config))
+
+    assert errors == []
+    assert stored_ids(store) == {str(hit), str(searched)}

@@ -44,6 +44,7 @@ def x_escape(text: str) -> str:
 
 
 URL = re.compile(r"https?://[^\s<>\"]+")
+CJK = re.compile("[\u0e00-\u0e7f\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff]")
 TCO_LENGTH = 23  # every link is shortened to a t.co address of this length
 TEXT_LIMIT = 280  # a longer post (X Premium) comes as `text` cut here, plus `note_tweet` with all of it
 
@@ -519,6 +520,8 @@ class _XQuery:
             return t.reply_to is not None
         words = tok[1:-1].split() if tok.startswith('"') else [tok]
         pattern = r"\s+".join(re.escape(w) for w in words)
+        if CJK.search(tok):  # X segments Chinese, Japanese and Thai text: a keyword is found inside it
+            return re.search(pattern, t.served_text, re.IGNORECASE) is not None
         return re.search(rf"(?<![\w@#]){pattern}(?!\w)" if words[0][:1] in "@#" else
                          rf"(?<!\w){pattern}(?!\w)", t.served_text, re.IGNORECASE) is not None
 

@@ -442,6 +442,19 @@ def test_a_retweeted_complaint_through_the_whole_pipeline_is_one_queue_item(tmp_
     assert len(items) == 1 and items[0]["thread_key"] == f"x:{original}"
 
 
+def test_retweets_of_the_brands_own_post_speak_with_the_brands_words(tmp_path, fake):
+    brand = fake.add_user("BrightwaveHelp", followers=50_000)
+    notice = fake.add_tweet("We're sorry: Brightwave broadband is down in Leeds. Engineers are on site.", brand)
+    rt = fake.add_retweet(notice, "fan")
+    source, store = make_source(tmp_path, fake, include_retweets=True)
+
+    collect_source(store, source)
+
+    rows = {r["native_id"]: r for r in store.query("SELECT * FROM mentions WHERE source = 'x'")}
+    assert rows[str(notice)]["is_brand_account"] == 1
+    assert rows[str(rt)]["is_brand_account"] == 1  # not a customer complaining about an outage
+
+
 def test_a_retweet_whose_original_is_gone_joins_the_originals_thread_without_rt_prefix(tmp_path, fake):
     original = fake.add_tweet("Brightwave outage in Leeds again, third time this week", "dave")
     rt = fake.add_retweet(original, "erin")

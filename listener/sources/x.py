@@ -429,7 +429,8 @@ class XSource(Source):
             metrics={"kind": "retweet", "retweet_of": original_id, "links": links, "via": query.key,
                      "author_name": user.get("name"), "verified_type": user.get("verified_type"),
                      "original_author": original.author if original else None},
-            is_brand_account=False,
+            # Retweeting the brand's own post repeats the brand's words: it is not a customer complaining.
+            is_brand_account=bool(original and original.is_brand_account),
             raw={"post": t, "author": user or None, "referenced": [original.raw["post"]] if original else []},
         )
 

@@ -389,9 +389,12 @@ class XSource(Source):
         if retweeted is None:
             return [self._to_mention(t, users, refs, handles, query)]
         original = refs.get(retweeted)
-        if original is None:  # deleted or withheld: X sends an error for it instead
+        try:
+            first = None if original is None else self._to_mention(original, users, refs, handles, query)
+        except (BadText, ValueError, TypeError, KeyError, AttributeError):
+            first = None  # an unreadable original must not cost the retweet
+        if first is None:  # deleted or withheld (X sends an error for it instead), or unreadable
             return [self._retweet(t, None, retweeted, users, query)]
-        first = self._to_mention(original, users, refs, handles, query)
         return [first, self._retweet(t, first, retweeted, users, query)]
 
     def _retweet(self, t: dict[str, Any], original: Mention | None, original_id: str, users: dict[str, Any],

@@ -57,7 +57,10 @@ def _parse_until(until: str | None, for_: str | None, config: Config) -> datetim
         if not m:
             raise UserError(f"--for {for_!r}: use a number and m, h or d, e.g. 30m, 2h, 1d")
         unit = {"m": "minutes", "h": "hours", "d": "days"}[m[2]]
-        return utcnow() + timedelta(**{unit: int(m[1])})
+        try:
+            return utcnow() + timedelta(**{unit: int(m[1])})
+        except OverflowError:
+            raise UserError(f"--for {for_!r}: too far ahead (a snooze lasts at most 90 days)") from None
     if until:
         try:
             dt = datetime.fromisoformat(until)
@@ -66,7 +69,10 @@ def _parse_until(until: str | None, for_: str | None, config: Config) -> datetim
                             f"{config.queue.timezone} unless it has an offset)") from None
         if dt.tzinfo is None:
             dt = dt.replace(tzinfo=ZoneInfo(config.queue.timezone))
-        return dt.astimezone(UTC)
+        try:
+            return dt.astimezone(UTC)
+        except OverflowError:
+            raise UserError(f"--until {until!r}: not a time a snooze can end at") from None
     return None
 
 

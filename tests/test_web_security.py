@@ -547,6 +547,7 @@ def test_cookies_are_secure_over_https_from_the_trusted_proxy(site):
             assert "httponly" in cookie and "samesite=lax" in cookie
             assert ("secure" in cookie) is https
         assert ("strict-transport-security" in response.headers) is https
+        assert "server" not in response.headers  # no banner naming the server and its version
 
 
 def test_proxy_headers_are_ignored_from_anyone_but_the_trusted_proxy(tmp_path):

@@ -63,7 +63,7 @@ def test_login_with_the_right_password_only(site):
     assert "alice" in client.get("/").text
 
 
-def test_repeated_wrong_passwords_lock_the_name_for_a_minute(site):
+def test_repeated_wrong_passwords_lock_this_client_out_of_the_name(site):
     _, _, app, _ = site
     client = TestClient(app)
     for _ in range(5):

@@ -108,8 +108,15 @@ class SlackResponseUrl:
                 pass
 
         self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.wait_s = 10
         self.url = f"http://127.0.0.1:{self.httpd.server_port}/actions/T1/123/abc"
         threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
+
+    def wait_for(self, count: int) -> None:
+        """Until `count` messages arrived (the server sends them after its answer, in the background)."""
+        deadline = time.monotonic() + self.wait_s
+        while len(self.received) < count and time.monotonic() < deadline:
+            time.sleep(0.05)
 
 
 @pytest.fixture(scope="module")
@@ -375,7 +382,8 @@ def test_a_replayed_slack_request_does_not_act_twice(site):
         statuses = list(pool.map(lambda _: requests.post(server.url + "/slack/actions", data=body, headers=headers,
                                                          timeout=30).status_code, range(5)))
     assert statuses == [200] * 5
-    time.sleep(0.5)
+    slack.wait_for(before + 1)
+    time.sleep(0.5)  # room for a second message, which must not come
     with db(config) as store:
         assert store.scalar("SELECT COUNT(*) FROM queue_events WHERE item_id = ? AND action = 'snoozed'",
                             (item_id,)) == 1
@@ -416,7 +424,7 @@ def test_an_agent_cannot_take_over_a_colleagues_item_by_any_road(site):
     body, headers = _slack_click(slack, item_id, "queue_claim", "U0BOB", "1732400400.1")
     before = len(slack.received)
     assert requests.post(server.url + "/slack/actions", data=body, headers=headers, timeout=30).status_code == 200
-    time.sleep(0.5)
+    slack.wait_for(before + 1)
     assert "is claimed by alice" in slack.received[before]["text"]
     with db(config) as store:
         assert store.query("SELECT state, assignee FROM queue_items WHERE id = ?", (item_id,)) == [

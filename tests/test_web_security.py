@@ -576,4 +576,6 @@ def test_proxy_headers_are_ignored_from_anyone_but_the_trusted_proxy(tmp_path):
 def test_secure_cookies_config_marks_every_cookie_secure(tmp_path):
     config = write_config(tmp_path, extra="[web]\nsecure_cookies = true\n")
     client = TestClient(create_app(config, secret="x" * 40))  # plain http: the TLS proxy is in front
-    assert "; secure" in client.get("/login").headers["set-cookie"].lower()
+    cookie = client.get("/login").headers["set-cookie"]
+    assert cookie.startswith("__Host-overheard_session=") and "; secure" in cookie.lower()
+    assert "; path=/;" in cookie.lower() and "domain" not in cookie.lower()

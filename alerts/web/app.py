@@ -41,6 +41,9 @@ from listener.store import Store
 
 log = logging.getLogger("overheard.web")
 SESSION_COOKIE = "overheard_session"
+# With secure_cookies the browser itself enforces Secure, Path=/ and no Domain for the session cookie
+# (a cookie set by a sibling subdomain or over plain http cannot overwrite it).
+SECURE_SESSION_COOKIE = "__Host-overheard_session"
 DEVICE_COOKIE = "overheard_device"
 DEVICE_DAYS = 180
 # Slack signs at most a few KB of JSON per click: its endpoint refuses more than this whatever max_body_kb says.
@@ -387,7 +390,8 @@ def create_app(config: Config, *, secret: str | None = None, slack_signing_secre
     app.state.last_tick = float("-inf")
     # add_middleware puts each one outside the ones before it: the session is innermost, proxy headers outermost.
     app.add_middleware(SessionMiddleware, secret_key=app.state.secret,
-                       session_cookie=SESSION_COOKIE, max_age=config.web.session_hours * 3600,
+                       session_cookie=SECURE_SESSION_COOKIE if config.web.secure_cookies else SESSION_COOKIE,
+                       max_age=config.web.session_hours * 3600,
                        same_site="lax", https_only=config.web.secure_cookies)
     app.add_middleware(SecurityHeaders, always_secure=config.web.secure_cookies)
     app.add_middleware(BodyLimit, max_bytes=config.web.max_body_kb * 1024,

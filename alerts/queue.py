@@ -18,6 +18,8 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
+from alerts import permissions
+from alerts.permissions import SYSTEM_ACTOR
 from alerts.sla import BusinessHours
 from listener.config import QueueConfig
 from listener.errors import UserError
@@ -47,8 +49,16 @@ DISMISS_REASONS = {
 }
 # Close the loop: what the author said after the item was resolved.
 RECOVERY_WATCHING, RECOVERED, STILL_UNHAPPY, SILENT = "watching", "recovered", "still unhappy", "silent"
-SYSTEM_ACTOR = "overheard"
 MAX_NOTE = 10_000
+# A snooze hides an item from the list; longer than a quarter is a dismissal by another name.
+MAX_SNOOZE_DAYS = 90
+# SQLite integers are 64-bit: a larger id cannot name a row (and would raise inside sqlite3).
+MAX_ID = 2**63 - 1
+
+
+def _check_id(item_id: int, what: str = "queue item") -> None:
+    if not isinstance(item_id, int) or not 0 < item_id <= MAX_ID:
+        raise UserError(f"{what} {item_id}: no such {what.split()[-1]}")
 
 
 def priority_for(risk: float) -> str:
@@ -276,6 +286,7 @@ class Queue:
 
     # ------------------------------------------------------------ reading
     def get(self, item_id: int) -> QueueItem:
+        _check_id(item_id)
         rows = self.store.query(_ITEM_SELECT + " WHERE q.id = ?", (item_id,))
         if not rows:
             raise UserError(f"queue item {item_id}: no such item (see `overheard queue list --state all`)")
@@ -386,6 +397,7 @@ class Queue:
 
     # ------------------------------------------------------------ actions
     def _load(self, item_id: int) -> dict[str, Any]:
+        _check_id(item_id)
         rows = self.store.query("SELECT * FROM queue_items WHERE id = ?", (item_id,))
         if not rows:
             raise UserError(f"queue item {item_id}: no such item (see `overheard queue list --state all`)")
@@ -438,9 +450,7 @@ class Queue:
             if current == assignee and item["state"] != "snoozed":
                 who = "yours" if assignee == actor else f"assigned to {assignee}"
                 raise UserError(f"queue item {item_id} is already {who}")
-            if current and current != assignee and not take_over:
-                raise UserError(f"queue item {item_id} is claimed by {current}; only an admin can take it over "
-                                f"(CLI: --take-over)")
+            permissions.check(self.store, actor, action, item, assignee=assignee, take_over=take_over)
             values: dict[str, Any] = {"assignee": assignee}
             if item["state"] in ("new", "snoozed"):
                 values.update(state="claimed", snoozed_until=None, snoozed_from=None)
@@ -456,6 +466,7 @@ class Queue:
         with self.store.transaction():
             item = self._load(item_id)
             self._require(item, ("claimed",), "unassign it")
+            permissions.check(self.store, actor, "unassign", item)
             self._update(item_id, now, assignee=None, state="new")
             add_event(self.store, item_id, actor, "unassigned", {"from": item["assignee"]}, now)
         return self.get(item_id)
@@ -467,6 +478,7 @@ class Queue:
         with self.store.transaction():
             item = self._load(item_id)
             self._require(item, ("claimed", "waiting"), "mark it replied")
+            permissions.check(self.store, actor, "reply", item)
             values: dict[str, Any] = {"state": "replied"}
             self._first_response(item, now, values)
             self._leave_waiting(item, now, values)
@@ -482,6 +494,7 @@ class Queue:
         with self.store.transaction():
             item = self._load(item_id)
             self._require(item, ("claimed", "replied"), "set it waiting on the customer")
+            permissions.check(self.store, actor, "wait", item)
             values: dict[str, Any] = {"state": "waiting", "waiting_since": iso(now)}
             self._first_response(item, now, values)
             self._update(item_id, now, **values)
@@ -497,6 +510,7 @@ class Queue:
         with self.store.transaction():
             item = self._load(item_id)
             self._require(item, ("new", "claimed", "waiting", "replied"), "resolve it")
+            permissions.check(self.store, actor, "resolve", item)
             values: dict[str, Any] = {"state": "resolved", "outcome": outcome, "resolved_at": iso(now),
                                       "recovery": RECOVERY_WATCHING, "recovery_at": None}
             if not item["assignee"]:
@@ -518,6 +532,7 @@ class Queue:
         with self.store.transaction():
             item = self._load(item_id)
             self._require(item, OPEN_STATES, "dismiss it")
+            permissions.check(self.store, actor, "dismiss", item)
             values: dict[str, Any] = {"state": "dismissed", "dismiss_reason": reason, "resolved_at": iso(now),
                                       "snoozed_until": None, "snoozed_from": None}
             self._leave_waiting(item, now, values)
@@ -534,9 +549,13 @@ class Queue:
         until = until or now + timedelta(minutes=self.config.snooze_minutes)
         if until <= now:
             raise UserError(f"snooze until {iso(until)}: that time has passed; give a time in the future")
+        if until - now > timedelta(days=MAX_SNOOZE_DAYS):
+            raise UserError(f"snooze until {iso(until)}: at most {MAX_SNOOZE_DAYS} days ahead; dismiss the item "
+                            f"if it needs no work")
         with self.store.transaction():
             item = self._load(item_id)
             self._require(item, OPEN_STATES, "snooze it")
+            permissions.check(self.store, actor, "snooze", item)
             back_to = item["snoozed_from"] if item["state"] == "snoozed" else item["state"]
             values: dict[str, Any] = {"state": "snoozed", "snoozed_until": iso(until), "snoozed_from": back_to}
             self._update(item_id, now, **values)
@@ -549,6 +568,7 @@ class Queue:
         with self.store.transaction():
             item = self._load(item_id)
             self._require(item, ("snoozed",), "wake it")
+            permissions.check(self.store, actor, "wake", item)
             back_to = item["snoozed_from"] or ("claimed" if item["assignee"] else "new")
             self._update(item_id, now, state=back_to, snoozed_until=None, snoozed_from=None)
             add_event(self.store, item_id, actor, "woke", {"to": back_to}, now)
@@ -563,6 +583,7 @@ class Queue:
             if item["state"] not in CLOSED_STATES:
                 raise UserError(f"queue item {item_id} is {item['state']}: only resolved or dismissed items "
                                 f"can be reopened")
+            permissions.check(self.store, actor, "reopen", item)
             _reopen_row(self.store, self.hours, self.config, item, actor, now, {"why": reason or "reopened"})
         return self.get(item_id)
 
@@ -570,7 +591,7 @@ class Queue:
         """Add an internal note (never sent to the customer)."""
         now = now or utcnow()
         with self.store.transaction():
-            self._load(item_id)
+            permissions.check(self.store, actor, "note", self._load(item_id))
             self._note(item_id, actor, text, now)
         return self.get(item_id)
 
@@ -591,6 +612,7 @@ class Queue:
         clean_remove = [_clean_tag(t) for t in remove]
         with self.store.transaction():
             item = self._load(item_id)
+            permissions.check(self.store, actor, "tag", item)
             tags = json.loads(item["tags"] or "[]")
             new_tags = sorted((set(tags) | set(clean_add)) - set(clean_remove))
             if new_tags != sorted(tags):
@@ -607,6 +629,8 @@ class Queue:
 
         now = now or utcnow()
         item = self._load(item_id)
+        permissions.check(self.store, actor, "relabel", item)
+        _check_id(mention_id, "mention")
         row = self.store.query("SELECT thread_key, label FROM mentions WHERE id = ?", (mention_id,))
         if not row or row[0]["thread_key"] != item["thread_key"]:
             raise UserError(f"mention {mention_id}: not in queue item {item_id}'s thread")

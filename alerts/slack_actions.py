@@ -2,7 +2,10 @@
 
 Slack POSTs each click to the interactivity URL (`/slack/actions`) as a form field `payload=<json>`,
 signed with the app's signing secret. Unsigned, stale (over 5 minutes) or tampered requests are
-refused before anything is read. A click runs the same `Queue` action as the web UI and CLI, under
+refused before anything is read. A signed request is carried out once: its signature and the click
+itself (user, button, action_ts) are remembered in the store for REMEMBER, longer than the 5 minutes
+a signature stays valid, so a replay (or Slack delivering the same click twice) is answered 200 and
+does nothing. A click runs the same `Queue` action as the web UI and CLI, under
 the name of the user whose Slack id is on file (`overheard users add NAME --slack-id U…`), or
 `slack:<username>` otherwise; then the alert message is replaced, via the payload's response_url,
 with one that says who did what.
@@ -14,7 +17,7 @@ import json
 import logging
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 from urllib.parse import parse_qs
 
@@ -25,7 +28,7 @@ from alerts.queue import Queue
 from alerts.users import user_for_slack
 from listener.config import Config
 from listener.errors import UserError
-from listener.models import utcnow
+from listener.models import iso, utcnow
 from listener.store import Store
 
 log = logging.getLogger("overheard.slack")
@@ -38,6 +41,7 @@ ACTIONS = {
 }
 STATUS_BLOCK_ID = "overheard_queue_status"
 MAX_BODY = 64 * 1024
+REMEMBER = timedelta(minutes=10)  # Slack's 5-minute signature window, plus clock skew
 
 
 @dataclass
@@ -48,6 +52,7 @@ class SlackReply:
     text: str = ""
     response_url: str | None = None
     followup: dict[str, Any] | None = None
+    security_event: str | None = None  # slack_bad_signature | slack_replay | body_too_large: logged by the caller
 
 
 def mrkdwn_escape(text: str) -> str:
@@ -70,9 +75,9 @@ def handle(store: Store, config: Config, signing_secret: str | None, body: bytes
         return SlackReply(503, "Slack interactivity is not configured: set the signing secret "
                                f"([web] slack_signing_secret_env = {config.web.slack_signing_secret_env})")
     if len(body) > MAX_BODY:
-        return SlackReply(413, "request too large")
+        return SlackReply(413, "request too large", security_event="body_too_large")
     if not verify(signing_secret, body, headers):
-        return SlackReply(401, "invalid or stale Slack signature")
+        return SlackReply(401, "invalid or stale Slack signature", security_event="slack_bad_signature")
     try:
         payload = json.loads(parse_qs(body.decode("utf-8"))["payload"][0])
         action = payload["actions"][0]
@@ -83,6 +88,10 @@ def handle(store: Store, config: Config, signing_secret: str | None, body: bytes
     except (KeyError, IndexError, TypeError, ValueError, UnicodeDecodeError, json.JSONDecodeError):
         return SlackReply(400, "malformed Slack payload: expected payload={actions: [{action_id, value}], user}")
     response_url = payload.get("response_url")
+    keys = [f"signature:{_header(headers, 'x-slack-signature')}",
+            f"click:{slack_id}|{action_id}|{action.get('action_ts')}|{item_id}"]
+    if not first_time(store, keys):
+        return SlackReply(200, "", security_event="slack_replay")
     if action_id not in ACTIONS:
         return SlackReply(200, "", response_url, _ephemeral(f"overheard does not know the button {action_id!r}"))
     known = user_for_slack(store, slack_id)
@@ -118,6 +127,21 @@ def handle(store: Store, config: Config, signing_secret: str | None, body: bytes
     blocks = _updated_blocks(message.get("blocks") or [], item_id, did, status)
     text = f"{actor} {did} queue item {item.id}"
     return SlackReply(200, "", response_url, {"replace_original": True, "text": text, "blocks": blocks})
+
+
+def _header(headers: Mapping[str, str], name: str) -> str:
+    return next((v for k, v in headers.items() if k.lower() == name), "")
+
+
+def first_time(store: Store, keys: list[str]) -> bool:
+    """Remember `keys` as handled; False when any of them was handled already (atomically, across processes)."""
+    now = utcnow()
+    with store.transaction() as conn:
+        conn.execute("DELETE FROM slack_requests WHERE handled_at < ?", (iso(now - REMEMBER),))
+        if any(conn.execute("SELECT 1 FROM slack_requests WHERE key = ?", (key,)).fetchone() for key in keys):
+            return False
+        conn.executemany("INSERT INTO slack_requests (key, handled_at) VALUES (?, ?)", [(k, iso(now)) for k in keys])
+    return True
 
 
 def _ephemeral(text: str) -> dict[str, Any]:

@@ -1,4 +1,8 @@
-"""People who work the queue: names, roles (agent, admin), scrypt password hashes, Slack ids."""
+"""People who work the queue: names, roles (agent, admin), scrypt password hashes, Slack ids.
+
+Each user has a session version: every web session is issued under the current one and checked
+against it on every request, so `end_sessions` (logout, a new password, disabling) ends them all.
+"""
 
 from __future__ import annotations
 
@@ -28,6 +32,7 @@ class User:
     slack_user_id: str | None
     created_at: str
     disabled: bool
+    session_version: int = 0
 
     @property
     def is_admin(self) -> bool:
@@ -85,28 +90,39 @@ def set_password(store: Store, name: str, password: str) -> None:
     if len(password) < MIN_PASSWORD:
         raise UserError(f"password: at least {MIN_PASSWORD} characters")
     with store.transaction() as conn:
-        if not conn.execute("UPDATE users SET password_hash = ? WHERE name = ?",
-                            (hash_password(password), name)).rowcount:
+        # A new password ends every session: a cookie copied before the change is worth nothing after it.
+        if not conn.execute("UPDATE users SET password_hash = ?, session_version = session_version + 1 "
+                            "WHERE name = ?", (hash_password(password), name)).rowcount:
             raise UserError(f"user {name!r}: no such user")
 
 
 def set_disabled(store: Store, name: str, disabled: bool) -> None:
     with store.transaction() as conn:
-        if not conn.execute("UPDATE users SET disabled = ? WHERE name = ?", (int(disabled), name)).rowcount:
+        if not conn.execute("UPDATE users SET disabled = ?, session_version = session_version + 1 WHERE name = ?",
+                            (int(disabled), name)).rowcount:
             raise UserError(f"user {name!r}: no such user")
 
 
+def end_sessions(store: Store, name: str) -> None:
+    """End every web session of `name` (all browsers, all server processes) from the next request on."""
+    with store.transaction() as conn:
+        conn.execute("UPDATE users SET session_version = session_version + 1 WHERE name = ?", (name,))
+
+
+_USER_COLUMNS = "name, role, slack_user_id, created_at, disabled, session_version"
+
+
+def _user(r: dict) -> User:
+    return User(r["name"], r["role"], r["slack_user_id"], r["created_at"], bool(r["disabled"]), r["session_version"])
+
+
 def get_user(store: Store, name: str) -> User | None:
-    rows = store.query("SELECT name, role, slack_user_id, created_at, disabled FROM users WHERE name = ?", (name,))
-    if not rows:
-        return None
-    r = rows[0]
-    return User(r["name"], r["role"], r["slack_user_id"], r["created_at"], bool(r["disabled"]))
+    rows = store.query(f"SELECT {_USER_COLUMNS} FROM users WHERE name = ?", (name,))
+    return _user(rows[0]) if rows else None
 
 
 def list_users(store: Store) -> list[User]:
-    return [User(r["name"], r["role"], r["slack_user_id"], r["created_at"], bool(r["disabled"]))
-            for r in store.query("SELECT name, role, slack_user_id, created_at, disabled FROM users ORDER BY name")]
+    return [_user(r) for r in store.query(f"SELECT {_USER_COLUMNS} FROM users ORDER BY name")]
 
 
 def authenticate(store: Store, name: str, password: str) -> User | None:

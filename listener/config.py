@@ -288,13 +288,31 @@ class WebConfig(Section):
     # the database (mode 600), so logins survive restarts.
     session_secret_env: str = "OVERHEARD_SESSION_SECRET"
     session_hours: int = Field(default=12, gt=0)
-    # Send cookies only over HTTPS: set true when the UI sits behind a TLS proxy.
+    # Send cookies only over HTTPS: set true when the UI sits behind a TLS proxy. (Cookies are also marked
+    # Secure on any request that arrived over HTTPS, as told by a trusted proxy's X-Forwarded-Proto.)
     secure_cookies: bool = False
+    # Addresses (or CIDR networks) of reverse proxies whose X-Forwarded-For / X-Forwarded-Proto are
+    # believed; empty: those headers are ignored and the connecting address is the client.
+    trusted_proxies: list[str] = []
+    # Request bodies above this are refused (413) while they are read, on every route.
+    max_body_kb: int = Field(default=1024, gt=0, le=1024 * 1024)
     # Env var holding the Slack app's signing secret; unset: the Slack button endpoint answers 503.
     slack_signing_secret_env: str = "SLACK_SIGNING_SECRET"
     # false: a Slack user without `overheard users add … --slack-id` acts as "slack:<username>";
     # true: only Slack users linked to an overheard user may use the buttons.
     slack_require_known_users: bool = False
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _addresses(cls, value: list[str]) -> list[str]:
+        import ipaddress
+
+        for entry in value:
+            try:
+                ipaddress.ip_network(entry, strict=False)
+            except ValueError:
+                raise ValueError(f"{entry!r} is not an IP address or network (e.g. 127.0.0.1, 10.0.0.0/8)") from None
+        return value
 
 
 # ---------------------------------------------------------------- trends

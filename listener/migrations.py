@@ -551,5 +551,37 @@ MIGRATIONS += [
     ),
 ]
 
+# ---------------------------------------------------------------- web security (block 130-139)
+MIGRATIONS += [
+    (
+        130,
+        "web security: per-user session version, login attempts for throttling, Slack requests handled",
+        """
+        -- Every session cookie carries the version it was issued under: logout, a new password or
+        -- disabling the user moves the number on, which ends all their sessions at once.
+        ALTER TABLE users ADD COLUMN session_version INTEGER NOT NULL DEFAULT 0;
+        -- Login attempts within the throttle window, by the name tried and the client address. A row is
+        -- written (state 'checking') before the password is checked, in one IMMEDIATE transaction with
+        -- the count, so parallel requests and several server processes cannot all slip under the limit.
+        CREATE TABLE login_attempts (
+            id INTEGER PRIMARY KEY,
+            at TEXT NOT NULL,
+            account TEXT NOT NULL,
+            client TEXT NOT NULL,
+            state TEXT NOT NULL
+        );
+        CREATE INDEX login_attempts_account ON login_attempts (account, at);
+        CREATE INDEX login_attempts_client ON login_attempts (client, at);
+        -- Slack requests already handled (by signature, and by the click itself), kept a little longer
+        -- than Slack's 5-minute signature window, so a replayed request is answered without acting twice.
+        CREATE TABLE slack_requests (
+            key TEXT PRIMARY KEY,
+            handled_at TEXT NOT NULL
+        );
+        CREATE INDEX slack_requests_handled_at ON slack_requests (handled_at);
+        """,
+    ),
+]
+
 # Features append their migrations in merge order; they apply in number order.
 MIGRATIONS.sort(key=lambda migration: migration[0])

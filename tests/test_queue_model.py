@@ -8,6 +8,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from alerts.queue import ItemFilter, Queue
+from alerts.users import add_user
 from listener.errors import UserError
 from listener.models import Batch, Mention, iso
 from listener.pipeline import process
@@ -20,6 +21,8 @@ def env(tmp_path):
     config = write_config(tmp_path)
     store = Store(config.db_path)
     ids = flagged_items(config, store, threads=2)
+    for name, role in (("alice", "agent"), ("bob", "agent"), ("carol", "agent"), ("root", "admin")):
+        add_user(store, name, role, "a long password")
     yield config, store, Queue(store, config.queue), ids
     store.close()
 

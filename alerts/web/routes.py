@@ -2,19 +2,22 @@
 
 from __future__ import annotations
 
+import logging
+import re
 import time
 from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any
 from urllib.parse import urlencode
 from zoneinfo import ZoneInfo
 
-from fastapi import APIRouter, BackgroundTasks, Depends, Request
+from fastapi import APIRouter, BackgroundTasks, Depends, Path, Request
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 from starlette.concurrency import run_in_threadpool
 
 from alerts import slack_actions
 from alerts.queue import (
     DISMISS_REASONS,
+    MAX_ID,
     OUTCOMES,
     PRIORITIES,
     STATES,
@@ -23,19 +26,45 @@ from alerts.queue import (
     describe_event,
     filter_choices,
 )
-from alerts.users import authenticate, list_users
-from alerts.web.app import check_csrf, flash, open_store, render, require_user
+from alerts.users import authenticate, end_sessions, list_users
+from alerts.web import throttle
+from alerts.web.app import (
+    check_csrf,
+    client_address,
+    error_page,
+    flash,
+    known_device,
+    open_store,
+    remember_device,
+    render,
+    require_user,
+    security_event,
+    start_session,
+)
 from listener.errors import UserError
 from listener.labels import HUMAN_LABELS
+from listener.logs import event
 from listener.models import utcnow
 from listener.store import Store
 
+log = logging.getLogger("overheard.web")
 router = APIRouter()
 StoreDep = Annotated[Store, Depends(open_store)]
+ItemId = Annotated[int, Path(ge=1, le=MAX_ID)]
 FILTER_KEYS = ("state", "brand", "source", "priority", "assignee", "theme", "lang", "q", "sort")
-LOCKOUT_FAILURES = 5
-LOCKOUT_SECONDS = 60
 TICK_SECONDS = 30
+_REFUSED = {
+    "name from this address": "Too many failed attempts for this name from your address; ",
+    "this address": "Too many failed attempts from your address; ",
+    "name from unknown browsers": "Too many failed attempts for this name: log in from a browser you used before, "
+                                  "or ",
+}
+
+
+def _text(form: Any, key: str) -> str:
+    """A form field as text; a file upload or a missing field counts as empty."""
+    value = form.get(key)
+    return value if isinstance(value, str) else ""
 
 
 def _queue(request: Request, store: Store) -> Queue:
@@ -66,29 +95,48 @@ def login_page(request: Request, next: str | None = None) -> Response:
 async def login(request: Request, store: StoreDep) -> Response:
     form = await request.form()
     check_csrf(request, form)
-    name = str(form.get("name", "")).strip()
-    password = str(form.get("password", ""))
-    target = _safe_next(str(form.get("next", "/")))
-    failures: dict[str, list[float]] = request.app.state.login_failures
-    recent = [t for t in failures.get(name, []) if time.monotonic() - t < LOCKOUT_SECONDS]
-    if len(recent) >= LOCKOUT_FAILURES:
-        return render(request, "login.html", status=429, next=target,
-                      error=f"Too many failed attempts for this name; wait {LOCKOUT_SECONDS} seconds.")
-    user = await run_in_threadpool(authenticate, store, name, password)
+    # The store and scrypt off the event loop: a password check takes ~50 ms of CPU.
+    return await run_in_threadpool(_login, request, store, form)
+
+
+def _login(request: Request, store: Store, form: Any) -> Response:
+    name = _text(form, "name").strip()
+    password = _text(form, "password")
+    target = _safe_next(_text(form, "next") or "/")
+    client = client_address(request)
+    # Counted and recorded before the password is checked (see alerts.web.throttle).
+    attempt = throttle.reserve(store, name, client, known_device=known_device(request, name))
+    if isinstance(attempt, throttle.Refusal):
+        security_event("login_failed", request, user=name, why="throttled", limit=attempt.reason,
+                       retry_after_s=attempt.retry_after_s)
+        minutes = max(1, round(attempt.retry_after_s / 60))
+        response = render(request, "login.html", status=429, next=target,
+                          error=f"{_REFUSED[attempt.reason]}wait {minutes} minute{'s' if minutes > 1 else ''}.")
+        response.headers["retry-after"] = str(attempt.retry_after_s)
+        return response
+    user = authenticate(store, name, password)
     if user is None:
-        failures[name] = [*recent, time.monotonic()]
+        throttle.failed(store, attempt)
+        security_event("login_failed", request, user=name, why="wrong name or password")
         return render(request, "login.html", status=401, next=target, error="Wrong name or password.")
-    failures.pop(name, None)
-    # A fresh session on login: a session fixed before login is worth nothing after it.
-    request.session.clear()
-    request.session["user"] = user.name
-    return RedirectResponse(target, status_code=303)
+    throttle.succeeded(store, attempt, name, client)
+    start_session(request, user)
+    request.state.user = user.name
+    event(log, "login", user=user.name, client=client)
+    response = RedirectResponse(target, status_code=303)
+    remember_device(request, response, user.name)
+    return response
 
 
 @router.post("/logout")
-async def logout(request: Request) -> Response:
+async def logout(request: Request, store: StoreDep) -> Response:
     form = await request.form()
     check_csrf(request, form)
+    name = request.session.get("user")
+    if isinstance(name, str):
+        # Every session of the user ends, in every browser: a copied cookie is worth nothing after logout.
+        await run_in_threadpool(end_sessions, store, name)
+        event(log, "logout", user=name, client=client_address(request))
     request.session.clear()
     return RedirectResponse("/login", status_code=303)
 
@@ -145,13 +193,13 @@ def _filter_choices(request: Request, store: Store) -> dict[str, list[str]]:
 
 # ---------------------------------------------------------------- one item
 @router.get("/items/{item_id}")
-def item_page(request: Request, item_id: int, store: StoreDep) -> Response:
+def item_page(request: Request, item_id: ItemId, store: StoreDep) -> Response:
     user = require_user(request, store)
     queue = _queue(request, store)
     try:
         item = queue.get(item_id)
     except UserError as exc:
-        return render(request, "error.html", status=404, user=user, message=str(exc))
+        return render(request, "error.html", status=404, user=user, message=str(exc), title="Not found")
     queue.seen_by(item_id, user.name)
     events = queue.events(item_id)
     return render(
@@ -163,14 +211,14 @@ def item_page(request: Request, item_id: int, store: StoreDep) -> Response:
 
 
 @router.get("/items/{item_id}/presence")
-def presence(request: Request, item_id: int, store: StoreDep) -> Response:
+def presence(request: Request, item_id: ItemId, store: StoreDep) -> Response:
     """Who else has the item open (polled by the item page, which also keeps our own presence fresh)."""
     user = require_user(request, store)
     queue = _queue(request, store)
     try:
         item = queue.get(item_id)
     except UserError as exc:
-        return JSONResponse({"error": str(exc)}, status_code=404)
+        return error_page(request, 404, str(exc))  # JSON for the page's script, which asks for it
     queue.seen_by(item_id, user.name)
     return JSONResponse({"viewers": [v for v in queue.viewers(item_id) if v != user.name],
                          "assignee": item.assignee, "state": item.state, "updated_at": item.updated_at})
@@ -179,18 +227,21 @@ def presence(request: Request, item_id: int, store: StoreDep) -> Response:
 def _parse_snooze(value: str, zone: str) -> datetime | None:
     if not value:
         return None
-    if value.endswith(("m", "h", "d")) and value[:-1].isdigit():
-        unit = {"m": "minutes", "h": "hours", "d": "days"}[value[-1]]
-        return utcnow() + timedelta(**{unit: int(value[:-1])})
     try:
+        m = re.fullmatch(r"(\d{1,9})([mhd])", value)
+        if m:
+            unit = {"m": "minutes", "h": "hours", "d": "days"}[m[2]]
+            return utcnow() + timedelta(**{unit: int(m[1])})
         dt = datetime.fromisoformat(value)
+        return (dt if dt.tzinfo else dt.replace(tzinfo=ZoneInfo(zone))).astimezone(UTC)
     except ValueError:
-        raise UserError(f"snooze until {value!r}: not a time") from None
-    return (dt if dt.tzinfo else dt.replace(tzinfo=ZoneInfo(zone))).astimezone(UTC)
+        raise UserError(f"snooze until {value!r}: not a time (e.g. 2h, 3d or 2026-12-24T09:00)") from None
+    except OverflowError:
+        raise UserError(f"snooze until {value!r}: too far ahead") from None
 
 
 @router.post("/items/{item_id}/{action}")
-async def item_action(request: Request, item_id: int, action: str, store: StoreDep) -> Response:
+async def item_action(request: Request, item_id: ItemId, action: str, store: StoreDep) -> Response:
     form = await request.form()
     # SQLite work off the event loop: a write that waits for the pipeline's lock must not freeze the UI.
     return await run_in_threadpool(_item_action, request, item_id, action, store, form)
@@ -202,7 +253,7 @@ def _item_action(request: Request, item_id: int, action: str, store: Store, form
     queue = _queue(request, store)
 
     def field(key: str) -> str:
-        return str(form.get(key, "") or "").strip()
+        return _text(form, key).strip()
 
     me = user.name
     try:
@@ -240,7 +291,7 @@ def _item_action(request: Request, item_id: int, action: str, store: Store, form
             queue.reopen(item_id, me, reason=field("reason") or None)
             done = "Reopened."
         elif action == "note":
-            queue.note(item_id, me, str(form.get("text", "")))
+            queue.note(item_id, me, _text(form, "text"))
             done = "Note added."
         elif action == "tag":
             words = field("tags").replace(",", " ").split()
@@ -255,7 +306,7 @@ def _item_action(request: Request, item_id: int, action: str, store: Store, form
             queue.relabel(item_id, mention_id, field("label"), me)
             done = "Label saved; it feeds the sentiment learning loop."
         else:
-            return Response(f"unknown action {action!r}", status_code=404, media_type="text/plain")
+            return error_page(request, 404, f"unknown action {action!r}")
     except UserError as exc:
         flash(request, "error", str(exc))
         return RedirectResponse(f"/items/{item_id}", status_code=303)
@@ -289,14 +340,14 @@ def _bulk_action(request: Request, store: Store, form: Any) -> Response:
     user = require_user(request, store)
     check_csrf(request, form)
     queue = _queue(request, store)
-    action = str(form.get("action", ""))
-    back = _safe_back(str(form.get("back", "/")))
+    action = _text(form, "action")
+    back = _safe_back(_text(form, "back") or "/")
     if action not in BULK_ACTIONS:
         flash(request, "error", "Pick an action for the selected items.")
         return RedirectResponse(back, status_code=303)
     try:
         ids = [int(v) for v in form.getlist("ids")]
-    except ValueError:
+    except (ValueError, TypeError):  # not a number, or a file where an id should be
         ids = []
     done, failed = [], []
     for item_id in ids:
@@ -327,6 +378,8 @@ async def slack_interactivity(request: Request, background: BackgroundTasks,
     body = await request.body()
     reply = await run_in_threadpool(slack_actions.handle, store, request.app.state.config,
                                     request.app.state.slack_signing_secret, body, request.headers)
+    if reply.security_event:
+        security_event(reply.security_event, request, why=reply.text or None)
     if reply.response_url and reply.followup:
         background.add_task(slack_actions.send_followup, reply.response_url, reply.followup)
     return Response(reply.text, status_code=reply.status, media_type="text/plain")

@@ -57,7 +57,10 @@ def _parse_until(until: str | None, for_: str | None, config: Config) -> datetim
         if not m:
             raise UserError(f"--for {for_!r}: use a number and m, h or d, e.g. 30m, 2h, 1d")
         unit = {"m": "minutes", "h": "hours", "d": "days"}[m[2]]
-        return utcnow() + timedelta(**{unit: int(m[1])})
+        try:
+            return utcnow() + timedelta(**{unit: int(m[1])})
+        except OverflowError:
+            raise UserError(f"--for {for_!r}: too far ahead (a snooze lasts at most 90 days)") from None
     if until:
         try:
             dt = datetime.fromisoformat(until)
@@ -66,7 +69,10 @@ def _parse_until(until: str | None, for_: str | None, config: Config) -> datetim
                             f"{config.queue.timezone} unless it has an offset)") from None
         if dt.tzinfo is None:
             dt = dt.replace(tzinfo=ZoneInfo(config.queue.timezone))
-        return dt.astimezone(UTC)
+        try:
+            return dt.astimezone(UTC)
+        except OverflowError:
+            raise UserError(f"--until {until!r}: not a time a snooze can end at") from None
     return None
 
 
@@ -382,13 +388,17 @@ def users_list(config: Config, as_json: bool) -> None:
 @click.command()
 @click.option("--host", default=None, help="Address to listen on (default: [web] host, 127.0.0.1).")
 @click.option("--port", type=int, default=None, help="Port (default: [web] port, 8377).")
+@click.option("--log-format", type=click.Choice(["text", "json"]), default="text", show_default=True,
+              help="One line per request and per security event, as text or JSON (to stderr).")
 @with_config(check_secrets=False)
-def serve(config: Config, host: str | None, port: int | None) -> None:
+def serve(config: Config, host: str | None, port: int | None, log_format: str) -> None:
     """Serve the queue web UI and the Slack button endpoint (127.0.0.1 unless told otherwise)."""
     import uvicorn
 
     from alerts.web.app import create_app
+    from listener.logs import config_secrets, setup_logging
 
+    setup_logging(log_format, secrets=config_secrets(config))  # type: ignore[arg-type]
     app = create_app(config)
     host = host or config.web.host
     port = port or config.web.port
@@ -397,7 +407,10 @@ def serve(config: Config, host: str | None, port: int | None) -> None:
             console.print("[yellow]No users yet: add one with[/] "
                           + escape(f"overheard users add NAME --role admin --config {config.path}"))
     console.print(escape(f"Queue: http://{host}:{port}/  (Ctrl-C to stop)"))
-    uvicorn.run(app, host=host, port=port, log_level="warning", proxy_headers=False)
+    # Our own request log replaces uvicorn's access log; proxy headers are read by the app, and only from
+    # [web] trusted_proxies.
+    uvicorn.run(app, host=host, port=port, log_level="warning", access_log=False, proxy_headers=False,
+                server_header=False)
 
 
 def register(cli: click.Group) -> None:

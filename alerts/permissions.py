@@ -1,0 +1,101 @@
+"""Who may do what to a queue item: the one place the rules live (web UI, CLI and Slack all pass here).
+
+`alerts.queue.Queue` calls `check` inside each action's transaction, after the state check, so a
+rule cannot be skipped by taking another road to the same action (unassign, then claim).
+
+Roles (docs/queue.md, "Who may do what"):
+
+| action | an agent | an admin |
+|---|---|---|
+| claim | an item nobody holds | also one a colleague holds, with take-over |
+| assign | an item nobody holds, or their own, to an enabled user | also a colleague's, with take-over |
+| unassign | their own item | anyone's |
+| reply, wait, resolve, dismiss, snooze, wake | items nobody holds, or their own | any item |
+| reopen | any closed item (it goes back to whoever held it, so nobody loses an item) | any |
+| note, tag, relabel | any item | any |
+
+An actor who is a user has that user's role; a disabled user may do nothing. An actor who is not a
+user (an unlinked Slack user, `slack:<name>`, or a CLI `--as` name nobody added) has an agent's rights.
+The system itself (`overheard`: snoozes that end, automatic reopen) is not limited.
+The CLI trusts `--as`: whoever can write the database can act as anyone, so on the command line these
+rules stop mistakes, not a shell user.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from listener.errors import UserError
+from listener.store import Store
+
+AGENT, ADMIN, SYSTEM = "agent", "admin", "system"
+SYSTEM_ACTOR = "overheard"
+# Actions that change where an item stands: only its holder or an admin, once someone holds it.
+OWNER_ACTIONS = ("reply", "wait", "resolve", "dismiss", "snooze", "wake")
+ANYONE_ACTIONS = ("reopen", "note", "tag", "relabel")
+
+
+@dataclass(frozen=True)
+class Actor:
+    name: str
+    role: str  # agent | admin | system
+
+    @property
+    def is_admin(self) -> bool:
+        return self.role in (ADMIN, SYSTEM)
+
+
+def actor(store: Store, name: str) -> Actor:
+    """The role `name` acts with; raises UserError for a disabled user."""
+    if name == SYSTEM_ACTOR:
+        return Actor(name, SYSTEM)
+    row = store.conn.execute("SELECT role, disabled FROM users WHERE name = ?", (name,)).fetchone()
+    if row is None:
+        return Actor(name, AGENT)
+    if row[1]:
+        raise UserError(f"user {name!r} is disabled: a disabled user cannot work the queue")
+    return Actor(name, row[0] if row[0] in (AGENT, ADMIN) else AGENT)
+
+
+def check_assignee(store: Store, assignee: str, acting: str) -> None:
+    """An item goes only to an enabled user (or to whoever claims it for themselves)."""
+    row = store.conn.execute("SELECT disabled FROM users WHERE name = ?", (assignee,)).fetchone()
+    if row is None:
+        if assignee != acting:
+            raise UserError(f"user {assignee!r}: no such user (add them with `overheard users add {assignee}`)")
+        return
+    if row[0]:
+        raise UserError(f"user {assignee!r} is disabled: items cannot be assigned to a disabled user")
+
+
+def check(store: Store, name: str, action: str, item: dict[str, Any], *, assignee: str | None = None,
+          take_over: bool = False) -> None:
+    """Raise UserError (one line: who, what, why) unless `name` may do `action` to `item` (a queue_items row)."""
+    who = actor(store, name)
+    holder = item.get("assignee")
+    item_id = item["id"]
+    if action in ("claim", "assign"):
+        target = assignee if assignee is not None else name
+        check_assignee(store, target, name)
+        # Handing one's own item to a colleague is fine; moving a colleague's item is a take-over.
+        if holder is not None and holder not in (target, name):
+            if not take_over:
+                raise UserError(f"queue item {item_id} is claimed by {holder}; only an admin can take it over "
+                                f"(CLI: --take-over)")
+            if not who.is_admin:
+                raise UserError(f"queue item {item_id} is claimed by {holder}; only an admin can take it over, "
+                                f"and {name} is an agent")
+        return
+    if action == "unassign":
+        if holder is not None and holder != name and not who.is_admin:
+            raise UserError(f"queue item {item_id} is claimed by {holder}; only {holder} or an admin can unassign it")
+        return
+    if action in OWNER_ACTIONS:
+        if holder is not None and holder != name and not who.is_admin:
+            raise UserError(f"queue item {item_id} is claimed by {holder}; only {holder} or an admin can "
+                            f"{action} it")
+        return
+    if action in ANYONE_ACTIONS:
+        return
+    raise ValueError(f"no permission rule for action {action!r}")  # our bug: every action needs a rule

@@ -113,7 +113,22 @@ def _print_status(st: object) -> None:
     for s in st.sources:
         if s.last_error and s.state != "ok":
             console.print(f"  {s.source}: {s.last_error[:200]}", markup=False)
-    console.print(f"mentions stored: {st.mentions:,}")
+    if st.streams:
+        streams = Table(title="streams (since the daemon started)", title_justify="left")
+        for col in ("stream", "state", "since", "last event", "lag", "events", "new", "reconnects", "errors"):
+            streams.add_column(col, justify="right" if col in ("lag", "events", "new", "reconnects", "errors")
+                               else "left")
+        for x in st.streams:
+            state = x.state + (f" (retry {_relative(x.retry_at, now)})" if x.state == "backoff" and x.retry_at else "")
+            colour = {"connected": "green", "backoff": "red"}.get(x.state, "yellow")
+            streams.add_row(x.stream, f"[{colour}]{state}[/]", _relative(x.connected_since, now) if x.connected_since
+                            else "—", _relative(x.last_event_at, now),
+                            "—" if x.lag_seconds is None else f"{x.lag_seconds:.1f}s", f"{x.events:,}",
+                            str(x.mentions), str(x.reconnects), str(x.errors))
+        console.print(streams)
+        for x in st.streams:
+            if x.last_error and x.state != "connected":
+                console.print(f"  {x.stream}: {x.last_error[:200]}", markup=False)
     states = ", ".join(f"{k} {v}" for k, v in st.queue_by_state.items()) or "empty"
     console.print(f"support queue: {st.queue_open} open ({states}); "
                   f"SLA breaches: {'[red]' if st.sla_breaches else ''}{len(st.sla_breaches)}"

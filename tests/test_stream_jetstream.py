@@ -130,3 +130,23 @@ def test_a_stop_returns_promptly_while_the_stream_is_idle(tmp_path, jet):
     wait_for(lambda: rows(config, "SELECT state FROM stream_status") and
              rows(config, "SELECT state FROM stream_status")[0]["state"] == "connected")
     assert running.stop() < 2
+
+
+def test_the_prefilter_never_drops_a_post_the_brand_queries_match(tmp_path):
+    from benchmarks.corpus import generate
+    from listener.query import BrandMatcher
+    from listener.streams.jetstream import JetstreamMatcher, _normalise
+
+    config = stream_config(tmp_path, {"jetstream": {}}, competitors=[
+        {"name": "Lumacell", "keywords": ["Lumacell"]},
+        {"name": "ドトール", "keywords": ["ドトール"]},
+        {"name": "Café Nuit", "keywords": ["Café Nuit"], "exclusions": ["nuit blanche"]}])
+    events = JetstreamMatcher(config)
+    matcher = BrandMatcher(config.all_tracked())
+    texts = [r["text"] for r in generate(3000, seed=3) if "text" in r] + [
+        "Ｂｒｉｇｈｔｗａｖｅ のルーターが壊れた", "Brightwaveのアプリ最悪", "ドトールで仕事中", "café nuit was lovely",
+        "BRIGHTWAVE!!!", "#brightwave down?", "@Brightwave help", "brightwave festival tickets", "lumacells"]
+    for text in texts:
+        if matcher.matches(text):
+            assert events.prefilter.search(_normalise(text)), text
+    assert not events.prefilter.search(_normalise("lovely sunset over the bay"))

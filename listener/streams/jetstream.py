@@ -18,14 +18,17 @@ it needs Jetstream's custom dictionary and the `zstandard` package, and saves ba
 from __future__ import annotations
 
 import json
+import re
 import time
+import unicodedata
 from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urlencode
 
+from listener import query as brand_query_language
 from listener.config import Config, JetstreamConfig
 from listener.models import Mention, Quarantined
-from listener.query import BrandMatcher
+from listener.query import BrandMatcher, brand_query, positive_terms
 from listener.sources.base import SourceQuery
 from listener.store import Store
 from listener.streams.base import Buffer, Stream, StreamError
@@ -50,6 +53,7 @@ class JetstreamMatcher:
 
     def __init__(self, app: Config) -> None:
         self.matcher = BrandMatcher(app.all_tracked())
+        self.prefilter = any_term_pattern(app.all_tracked())
         self.bluesky = bluesky_source(app)
         self.queries = {t.name: SourceQuery(key=QUERY_KEY, brand=t.name, text="") for t in app.all_tracked()}
 
@@ -63,6 +67,8 @@ class JetstreamMatcher:
         text = record.get("text") if isinstance(record, dict) else None
         if not isinstance(text, str) or not text:
             return None  # an image-only post has no text to match
+        if not self.prefilter.search(_normalise(text)):
+            return None  # no brand's positive terms at all: the full queries cannot match
         hits = self.matcher.matches(text)
         if not hits:
             return None
@@ -72,6 +78,21 @@ class JetstreamMatcher:
         post = {"uri": f"at://{did}/{POST}/{rkey}", "cid": commit.get("cid"), "author": {"did": did},
                 "record": record, "indexedAt": event_time(ev).isoformat().replace("+00:00", "Z")}
         return self.bluesky.to_mention(post, self.queries[hits[0].brand])
+
+
+def any_term_pattern(tracked: Any) -> re.Pattern[str]:
+    """One regex that finds any positive term of any tracked name: the terms' own patterns, OR-ed.
+
+    Nearly every post on the network mentions none of them; one search rejects those instead of one
+    per brand query (several times faster with 30 names). Every query has a positive term, so a text
+    this rejects cannot match any query, and a hit still goes through the full query with exclusions.
+    """
+    terms = {t.pattern.pattern for tr in tracked for t in positive_terms(brand_query(tr))}
+    return re.compile("|".join(f"(?:{p})" for p in sorted(terms)), re.IGNORECASE)
+
+
+# The query language's own normalisation, so the prefilter sees the text exactly as the queries do.
+_normalise = getattr(brand_query_language, "_normalise", lambda text: unicodedata.normalize("NFKC", text))
 
 
 def event_time(ev: dict[str, Any]) -> datetime:

@@ -27,7 +27,8 @@ def run(config: Config, once: bool, log_format: str, quiet: bool) -> None:
 
     Runs in the foreground until SIGTERM or Ctrl-C (it finishes the current write, then exits).
     Everything it needs to resume is in the database, so a restart — even after kill -9 — loses
-    nothing and sends no alert twice. With --once: one pass, then exit.
+    nothing and sends no alert twice. Streams ([streams.*]) stay connected while it runs and
+    their posts are alerted at once. With --once: one pass of the polling sources, then exit.
     """
     if once:
         from listener.commands.core import print_errors, summary_table

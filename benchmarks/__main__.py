@@ -16,7 +16,7 @@ from pathlib import Path
 from benchmarks.machine import machine, percentile
 
 HERE = Path(__file__).resolve().parent
-NAMES = ["throughput", "scale", "sentiment", "latency", "queue", "trends", "alerts", "sources"]
+NAMES = ["throughput", "scale", "sentiment", "latency", "queue", "trends", "alerts", "sources", "streams"]
 
 
 FAILED: list[str] = []
@@ -104,6 +104,14 @@ def main(argv: list[str] | None = None) -> None:
                              _verdict(p95 <= 200 and not lat["missed"])))
             else:
                 FAILED.append("alert latency")
+            stream = lat.get("stream") or {}
+            if stream.get("ms"):
+                p95 = percentile(stream["ms"], 95)
+                rows.append((f"alert latency, Jetstream post to Slack ({stream['measured']} bursts)",
+                             f"p50 {percentile(stream['ms'], 50):.0f} ms, p95 {p95:.0f} ms", "p95 <= 3000 ms",
+                             _verdict(p95 <= 3000 and not stream["missed"])))
+            elif stream:
+                FAILED.append("stream latency")
         else:
             print("\n== latency: needs the daemon, X collector and Slack channel (issues 3, 5, 8)", flush=True)
 
@@ -116,6 +124,15 @@ def main(argv: list[str] | None = None) -> None:
         _script(["-m", "benchmarks.alerts_throughput"], "thread rollup, rules, delivery, backtest")
     if "sources" in chosen and _available("source_requests"):
         _script(["-m", "benchmarks.source_requests"], "X and Reddit request budget")
+
+    if "streams" in chosen:
+        from benchmarks import jetstream_matching
+
+        print("\n== Jetstream matching (one core)", flush=True)
+        for fig in jetstream_matching.main(["--events", "200000" if args.full else "50000"]):
+            rows.append((f"Jetstream matching, {fig['tracked']} tracked names",
+                         f"{fig['stream_rate']:,.0f} events/s", ">= 2,000 events/s",
+                         _verdict(fig["stream_rate"] >= 2000)))
 
     if rows:
         print("\n== summary (Markdown)\n")

@@ -387,6 +387,66 @@ class DaemonConfig(Section):
         return value
 
 
+class StreamConfig(Section):
+    """Keys every stream section has ([streams.jetstream], [streams.x], [streams.mastodon])."""
+
+    enabled: bool = True
+    # Reconnect backoff: a random wait (full jitter) up to min(max, base * 2^(failures-1)).
+    backoff_base_seconds: float = Field(default=1, gt=0)
+    backoff_max_seconds: float = Field(default=120, gt=0)
+    # Events are stored in batches: after this many seconds or this many matched posts, whichever is first.
+    flush_seconds: float = Field(default=0.5, gt=0, le=60)
+    flush_mentions: int = Field(default=200, ge=1)
+    # No byte at all for this long (not even a keep-alive) counts as a dropped connection.
+    silence_seconds: float = Field(default=90, gt=0)
+
+
+class JetstreamConfig(StreamConfig):
+    """Bluesky Jetstream: every new post on the network as JSON over a websocket, matched locally."""
+
+    url: str = Field(default="wss://jetstream2.us-east.bsky.network/subscribe", pattern=r"^wss?://")
+    # Replay this much before the stored cursor on reconnect; the (source, native_id) upsert drops repeats.
+    rewind_seconds: float = Field(default=5, ge=0, le=3600)
+    # A first start with no cursor replays this far back (0: live from now; Jetstream keeps about a day).
+    first_run_seconds: float = Field(default=0, ge=0, le=86400)
+
+
+class XStreamConfig(StreamConfig):
+    """X filtered stream (API v2); credentials, api_url and queries come from [sources.x]."""
+
+    # X's own reconnect rules (docs: "Handling disconnections"): network errors back off linearly from
+    # 250 ms up to 16 s, HTTP errors exponentially from 5 s up to 320 s, 429 from 60 s up to 15 min.
+    backoff_base_seconds: float = Field(default=5, gt=0)
+    backoff_max_seconds: float = Field(default=320, gt=0)
+    tcp_backoff_seconds: float = Field(default=0.25, gt=0)
+    tcp_backoff_max_seconds: float = Field(default=16, gt=0)
+    rate_limit_backoff_seconds: float = Field(default=60, gt=0)
+    rate_limit_backoff_max_seconds: float = Field(default=900, gt=0)
+    # Minutes of posts X replays after a reconnect (1..5; only on access levels that offer backfill; 0: off).
+    backfill_minutes: int = Field(default=0, ge=0, le=5)
+    # Rules are tagged with this prefix plus the brand name; rules with other tags are left alone.
+    rule_tag_prefix: str = Field(default="overheard:", min_length=1)
+
+
+class MastodonStreamConfig(StreamConfig):
+    """Mastodon streaming (server-sent events); instances, tokens and hashtags come from [sources.mastodon]."""
+
+    # Also stream the hashtags of [sources.mastodon] (true) or only the lists below (false).
+    hashtags: bool = True
+    # Instance host -> list ids to stream (needs that instance's access token; lists are per account).
+    lists: dict[str, list[str]] = Field(default_factory=dict)
+    # Mastodon sends a heartbeat comment every 15 s or so.
+    silence_seconds: float = Field(default=60, gt=0)
+
+
+class StreamsConfig(Section):
+    """[streams]: real-time sources `overheard run` keeps connected (each one is off unless its table exists)."""
+
+    jetstream: JetstreamConfig | None = None
+    x: XStreamConfig | None = None
+    mastodon: MastodonStreamConfig | None = None
+
+
 def _check_zone(value: str) -> str:
     from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -409,6 +469,7 @@ class _ConfigFile(Section):
     web: WebConfig = WebConfig()
     trends: TrendsConfig = TrendsConfig()
     daemon: DaemonConfig = DaemonConfig()
+    streams: StreamsConfig = StreamsConfig()
     sources: dict[str, dict[str, Any]] = {}
 
 
@@ -429,6 +490,7 @@ class Config:
         self.web = file.web
         self.trends = file.trends
         self.daemon = file.daemon
+        self.streams = file.streams
         self.sources = sources  # name -> that source's validated section
         self.receivers = receivers  # validated channel sections, in file order
 

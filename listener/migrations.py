@@ -585,3 +585,34 @@ MIGRATIONS += [
 
 # Features append their migrations in merge order; they apply in number order.
 MIGRATIONS.sort(key=lambda migration: migration[0])
+
+# ---------------------------------------------------------------- real-time streams (block 160-169)
+# One row per stream connection (jetstream, x, "mastodon <host> #tag"), written by the daemon's stream
+# threads: state is connecting, connected, backoff or stopped; last_event_at is our clock when the last
+# event arrived and lag_seconds our clock minus that event's own time; counts are since the daemon
+# started. The stream's resume position is in `cursors`, moved with the posts it follows.
+MIGRATIONS += [
+    (
+        160,
+        "stream_status: what each stream connection is doing, for `overheard status`",
+        """
+        CREATE TABLE stream_status (
+            stream TEXT PRIMARY KEY,
+            source TEXT NOT NULL,
+            state TEXT NOT NULL,
+            connected_since TEXT,
+            last_event_at TEXT,
+            lag_seconds REAL,
+            events INTEGER NOT NULL DEFAULT 0,
+            mentions INTEGER NOT NULL DEFAULT 0,
+            reconnects INTEGER NOT NULL DEFAULT 0,
+            errors INTEGER NOT NULL DEFAULT 0,
+            last_error TEXT,
+            last_error_at TEXT,
+            retry_at TEXT,
+            updated_at TEXT NOT NULL
+        );
+        """,
+    ),
+]
+MIGRATIONS.sort(key=lambda migration: migration[0])

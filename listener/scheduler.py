@@ -5,6 +5,9 @@ Jobs (ids as shown by `overheard status`):
 - `process`: score, roll up threads, evaluate rules, deliver the outbox; also woken by new mentions.
 - `sla`, `trends`, `retention`: SLA breach alerts, trend files, pruning old mentions.
 - `sources`: picks up queries that appear (a new export file matching a glob) or go away.
+- streams ([streams.*]: Jetstream, the X filtered stream, Mastodon hashtags and lists) each run in a
+  thread of their own, not as jobs: they stay connected, store each batch with its cursor and wake
+  `process` as soon as a batch brought new mentions.
 
 Nothing the daemon needs to resume lives in memory or in job arguments: cursors, run records,
 backoff, health and the outbox are in the store, so a kill -9 at any moment costs at most a
@@ -46,6 +49,8 @@ from listener.pipeline import build_channels, process
 from listener.scoring import build_scorer
 from listener.sources.base import Source
 from listener.store import SaveResult, Store
+from listener.streams import build_streams
+from listener.streams.base import Stream
 
 log = logging.getLogger("overheard.daemon")
 SYSTEM_WORKERS = 3  # process, sla/trends/retention and the query refresh never wait for a source
@@ -101,6 +106,10 @@ class Daemon:
         self.sources: dict[str, Source] = {s.name: s for s in build_sources(config)}
         self.channels = channels if channels is not None else build_channels(config)
         self.scorer = build_scorer(config)
+        self.streams: list[Stream] = build_streams(config)
+        for stream in self.streams:
+            stream.check()  # a missing token is a config error now, not a reconnect loop later
+        self._stream_threads: list[threading.Thread] = []
         self._process_lock = threading.Lock()
         self._source_locks = {name: threading.Lock() for name in self.sources}
         self._process_again = threading.Event()
@@ -194,11 +203,16 @@ class Daemon:
                 )
             for spec in self.plan():
                 self._add(spec)
+            with self._store() as store:
+                store.conn.execute("DELETE FROM stream_status")  # a previous run's connections are gone
             event(log, "daemon_started", pid=os.getpid(), sources=",".join(self.sources) or "none",
-                  jobs=len(self.scheduler.get_jobs()), receivers=",".join(self.channels) or "none")
+                  jobs=len(self.scheduler.get_jobs()), receivers=",".join(self.channels) or "none",
+                  streams=",".join(s.name for s in self.streams) or None)
             if not self.stopping.is_set():
+                self._start_streams()
                 self.scheduler.start()  # blocks until stop()
             self._finished = True
+            self._stop_streams()
             self._wait_for_running_jobs()
             with self._store() as store:
                 store.conn.execute("UPDATE daemon_state SET stopped_at = ? WHERE id = 1", (iso(utcnow()),))
@@ -207,9 +221,32 @@ class Daemon:
             self._finished = True
             self._release_lock()
 
+    def _start_streams(self) -> None:
+        for stream in self.streams:
+            thread = threading.Thread(target=stream.run, args=(self.db_path, self._on_streamed),
+                                      name=f"overheard-stream-{stream.name}", daemon=True)
+            thread.start()
+            self._stream_threads.append(thread)
+
+    def _on_streamed(self, new: int) -> None:
+        if not self.stopping.is_set():
+            self.wake_process()
+
+    def _stop_streams(self) -> None:
+        """Close every stream connection; each stores what it had buffered, with its cursor, first."""
+        for stream in self.streams:
+            stream.stop()
+        deadline = time.monotonic() + self.config.daemon.shutdown_timeout_seconds
+        for thread in self._stream_threads:
+            thread.join(max(0.0, deadline - time.monotonic()))
+            if thread.is_alive():
+                event(log, "daemon_shutdown_timeout", logging.WARNING, stream=thread.name)
+
     def stop(self) -> None:
         """Stop fetching: running jobs finish their current write, no new job starts."""
         self.stopping.set()
+        for stream in self.streams:
+            stream.stop()
         # Asked during start-up: wait until the scheduler runs (or run() gave up) to shut it down.
         deadline = time.monotonic() + 30
         while not self.scheduler.running and not self._finished and time.monotonic() < deadline:

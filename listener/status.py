@@ -38,6 +38,26 @@ class SourceStatus:
 
 
 @dataclass
+class StreamStatus:
+    """One stream connection as the daemon last wrote it (state, since when, last event, lag, reconnects)."""
+
+    stream: str
+    source: str
+    state: str  # connecting | connected | backoff | stopped
+    connected_since: str | None
+    last_event_at: str | None
+    lag_seconds: float | None
+    events: int
+    mentions: int
+    reconnects: int
+    errors: int
+    last_error: str | None
+    last_error_at: str | None
+    retry_at: str | None
+    updated_at: str | None
+
+
+@dataclass
 class Status:
     now: str
     daemon_running: bool
@@ -54,6 +74,7 @@ class Status:
     outbox_gave_up: int
     outbox_oldest_pending_at: str | None
     jobs: list[dict[str, Any]] = field(default_factory=list)
+    streams: list[StreamStatus] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -120,4 +141,6 @@ def read_status(store: Store, config: Config, now: datetime | None = None) -> St
         outbox_oldest_pending_at=store.scalar(
             "SELECT MIN(created_at) FROM outbox WHERE delivered_at IS NULL AND attempts < ?", (MAX_ATTEMPTS,)),
         jobs=jobs if pid else [],
+        streams=[StreamStatus(**{k: r.get(k) for k in StreamStatus.__dataclass_fields__})
+                 for r in store.query("SELECT * FROM stream_status ORDER BY stream")] if pid else [],
     )

@@ -27,7 +27,8 @@ def run(config: Config, once: bool, log_format: str, quiet: bool) -> None:
 
     Runs in the foreground until SIGTERM or Ctrl-C (it finishes the current write, then exits).
     Everything it needs to resume is in the database, so a restart — even after kill -9 — loses
-    nothing and sends no alert twice. With --once: one pass, then exit.
+    nothing and sends no alert twice. Streams ([streams.*]) stay connected while it runs and
+    their posts are alerted at once. With --once: one pass of the polling sources, then exit.
     """
     if once:
         from listener.commands.core import print_errors, summary_table
@@ -113,7 +114,22 @@ def _print_status(st: object) -> None:
     for s in st.sources:
         if s.last_error and s.state != "ok":
             console.print(f"  {s.source}: {s.last_error[:200]}", markup=False)
-    console.print(f"mentions stored: {st.mentions:,}")
+    if st.streams:
+        streams = Table(title="streams (since the daemon started)", title_justify="left")
+        for col in ("stream", "state", "since", "last event", "lag", "events", "new", "reconnects", "errors"):
+            streams.add_column(col, justify="right" if col in ("lag", "events", "new", "reconnects", "errors")
+                               else "left")
+        for x in st.streams:
+            state = x.state + (f" (retry {_relative(x.retry_at, now)})" if x.state == "backoff" and x.retry_at else "")
+            colour = {"connected": "green", "backoff": "red"}.get(x.state, "yellow")
+            streams.add_row(x.stream, f"[{colour}]{state}[/]", _relative(x.connected_since, now) if x.connected_since
+                            else "—", _relative(x.last_event_at, now),
+                            "—" if x.lag_seconds is None else f"{x.lag_seconds:.1f}s", f"{x.events:,}",
+                            str(x.mentions), str(x.reconnects), str(x.errors))
+        console.print(streams)
+        for x in st.streams:
+            if x.last_error and x.state != "connected":
+                console.print(f"  {x.stream}: {x.last_error[:200]}", markup=False)
     states = ", ".join(f"{k} {v}" for k, v in st.queue_by_state.items()) or "empty"
     console.print(f"support queue: {st.queue_open} open ({states}); "
                   f"SLA breaches: {'[red]' if st.sla_breaches else ''}{len(st.sla_breaches)}"

@@ -133,3 +133,29 @@ def test_a_stop_breaks_a_blocked_read_at_once(tmp_path, fake):
     running = Running(stream, config).__enter__()
     wait_for(lambda: rows(config, "SELECT state FROM stream_status WHERE state = 'connected'"))
     assert running.stop() < 2
+
+
+def test_a_retweet_is_stored_with_its_original_full_text_in_the_original_thread(tmp_path, fake):
+    stream, config = _stream(tmp_path, fake)
+    original_text = ("Brightwave has been down in Leeds since 7am and the status page still says all systems "
+                     "operational. Three calls, three different answers, and nobody can tell me when it is back")
+    original = {"id": "1861000000000000001", "text": original_text, "author_id": "777",
+                "created_at": "2026-11-28T07:40:00.000Z", "conversation_id": "1861000000000000001", "lang": "en",
+                "edit_history_tweet_ids": ["1861000000000000001"],
+                "public_metrics": {"retweet_count": 15, "reply_count": 4, "like_count": 60, "quote_count": 2,
+                                   "bookmark_count": 1, "impression_count": 9000}}
+    author = {"id": "777", "username": "leeds_lou", "name": "Lou", "verified": False,
+              "public_metrics": {"followers_count": 3400, "following_count": 300, "tweet_count": 5000,
+                                 "listed_count": 3}}
+    with Running(stream, config):
+        wait_for(lambda: fake.connections, what="the stream connect")
+        fake.post(original_text, username="sam_p", followers=800,
+                  retweet_of={"data": original, "user": author})
+        wait_for(lambda: len(_mentions(config)) == 2, what="the original and the retweet")
+    got = {m["native_id"]: m for m in rows(config, "SELECT native_id, text, author, thread_key, engagement "
+                                                   "FROM mentions WHERE source = 'x'")}
+    assert got["1861000000000000001"]["text"] == original_text and got["1861000000000000001"]["author"] == "leeds_lou"
+    retweet = next(m for k, m in got.items() if k != "1861000000000000001")
+    assert not retweet["text"].startswith("RT @") and retweet["text"] == original_text
+    assert retweet["thread_key"] == got["1861000000000000001"]["thread_key"]
+    assert retweet["engagement"] == 0  # the original's counts are counted once, on the original

@@ -8,7 +8,8 @@
 
 tweepy 4.17 still ships `StreamingClient`, but its host is hard-coded and its reconnect loop has no
 jitter and no place for our status, so the stream is read with requests (which tweepy uses anyway);
-mentions are built by the X source's own `_to_mention` (same native_id as search: stored once).
+mentions are built by the X source's own `_to_mentions` (same native_id as search: stored once; a retweet
+arrives as its original plus the retweet).
 Rules: one per tracked name, tagged `overheard:<name>`, with the same query the search uses; rules
 with other tags belong to someone else and are left alone. Reconnects follow X's "Handling
 disconnections": network errors back off linearly (250 ms steps up to 16 s), HTTP errors
@@ -176,14 +177,18 @@ class XStream(Stream):
             return
         handles = {h.lower() for h in self.x._handles(brand)}
         try:
-            mention = self.x._to_mention(post, users, refs, handles, SourceQuery(f"stream:{brand}", brand, ""))
-            mention.metrics["via"] = "stream"
+            # A retweet arrives as the original (from includes) plus the retweet, as in search.
+            mentions = self.x._to_mentions(post, users, refs, handles, SourceQuery(f"stream:{brand}", brand, ""))
+            for mention in mentions:
+                mention.metrics["via"] = "stream"
         except Exception as exc:  # BadText, a missing field: quarantined, the stream goes on
             buffer.add(None, None, quarantined=Quarantined(
                 "x", f"{self.x.config.api_url}{STREAM} post {post_id}", str(exc) or type(exc).__name__,
                 json.dumps(obj, ensure_ascii=False, default=str)[:10000]))
             return
-        buffer.add(mention, post_id if post_id and post_id.isdigit() else None, mention.created_at)
+        *earlier, last = mentions
+        buffer.batch.mentions.extend(earlier)
+        buffer.add(last, post_id if post_id and post_id.isdigit() else None, last.created_at)
 
 
 def _reset_in(reset: str | None) -> float | None:

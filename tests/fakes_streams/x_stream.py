@@ -52,7 +52,10 @@ class FakeXStream:
 
     # ------------------------------------------------------------ content
     def post(self, text: str, *, username: str = "dana_k", followers: int = 1200, reply_to: str | None = None,
-             raw: str | None = None) -> str:
+             raw: str | None = None, retweet_of: dict[str, Any] | None = None) -> str:
+        """A post as the stream sends it. `retweet_of` (an original post's data and its author) makes it a
+        retweet the way X sends one: a cut "RT @user: …" text, `referenced_tweets` type retweeted, the
+        original in includes.tweets and its author in includes.users, the original's counts copied."""
         with self.cond:
             self._next_id += 4096
             pid = str(self._next_id)
@@ -71,7 +74,15 @@ class FakeXStream:
                 user = {"id": uid, "username": username, "name": username.title(), "verified": False,
                         "public_metrics": {"followers_count": followers, "following_count": 80, "tweet_count": 900,
                                            "listed_count": 1}}
-                self.posts.append({"id": pid, "text": text, "data": data, "includes": {"users": [user]}})
+                includes: dict[str, Any] = {"users": [user]}
+                if retweet_of is not None:
+                    original, original_user = retweet_of["data"], retweet_of["user"]
+                    data["text"] = f"RT @{original_user['username']}: {original['text']}"[:140]
+                    data["referenced_tweets"] = [{"type": "retweeted", "id": original["id"]}]
+                    data["conversation_id"] = pid
+                    data["public_metrics"] = dict(original["public_metrics"])
+                    includes = {"users": [user, original_user], "tweets": [original]}
+                self.posts.append({"id": pid, "text": text, "data": data, "includes": includes})
             self.cond.notify_all()
             return pid
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -17,6 +18,8 @@ from typing import Any
 
 import sqlite_utils
 
+from listener.errors import UserError
+from listener.masking import mask
 from listener.migrations import MIGRATIONS
 from listener.models import Batch, Mention, Quarantined, iso, utcnow
 
@@ -35,23 +38,159 @@ def author_hash(source: str, author: str) -> str:
     return hashlib.sha256(f"{source}\0{author.lower()}".encode()).hexdigest()
 
 
+class StoreError(UserError):
+    """The database file cannot be used as it is: one line naming the file and what to do (exit 2)."""
+
+
+# SQLite's words for a file that is damaged or not a database, for one it cannot write, and for a lock
+# held too long. Any other sqlite3 error is our bug and keeps its traceback.
+_DAMAGED = ("file is not a database", "malformed", "disk image", "file is encrypted", "not an error")
+_CANNOT_WRITE = ("unable to open database file", "readonly database", "disk i/o error", "database or disk is full",
+                 "cannot open", "permission denied")
+_LOCKED = ("database is locked",)
+_MAGIC = {b"\x89PNG": "a PNG image", b"%PDF": "a PDF document", b"PK\x03\x04": "a ZIP archive",
+          b"\x1f\x8b": "a gzip file", b"\xff\xd8\xff": "a JPEG image", b"GIF8": "a GIF image"}
+SQLITE_HEADER = b"SQLite format 3\x00"
+
+
+def store_problem(path: str | Path, exc: BaseException) -> StoreError | None:
+    """The one line for a sqlite3 or OS error about the database file, or None when it is not one."""
+    text = str(exc).lower()
+    if isinstance(exc, sqlite3.DatabaseError):
+        if any(word in text for word in _DAMAGED):
+            return StoreError(f"{path}: the database file is damaged ({exc}); restore it from a backup, or move "
+                              "it aside and overheard starts a new one (`sqlite3 FILE .recover` may save its data)")
+        if any(word in text for word in _LOCKED):
+            return StoreError(f"{path}: the database is locked by another program (waited 30 s); stop the other "
+                              "program or try again")
+        if any(word in text for word in _CANNOT_WRITE):
+            return StoreError(f"{path}: cannot open or write the database ({exc}); check that the file and its "
+                              "folder exist, are writable by this user and have space, or set [store] path elsewhere")
+        return None
+    if isinstance(exc, OSError):
+        return StoreError(f"{path}: cannot create or open the database ({exc.strerror or exc}); check the folder "
+                          "and its permissions, or set [store] path elsewhere")
+    return None
+
+
+def _make_private_dirs(folder: Path) -> None:
+    """Create the missing folders of `folder` as 0700: the database holds people's posts and handles."""
+    missing = []
+    for parent in (folder, *folder.parents):
+        if parent.exists():
+            break
+        missing.append(parent)
+    for parent in reversed(missing):
+        parent.mkdir()
+        os.chmod(parent, 0o700)  # whatever the umask
+
+
+def _check_file(path: Path) -> None:
+    """Refuse what is not an SQLite file before SQLite sees it; create a new one 0600."""
+    if path.is_dir():
+        raise StoreError(f"{path}: is a folder, not a database file; set [store] path to a file name")
+    if not path.exists():
+        _make_private_dirs(path.parent)
+        if not path.parent.is_dir():
+            raise StoreError(f"{path}: {path.parent} is not a folder; set [store] path elsewhere")
+        fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_EXCL, 0o600)
+        os.fchmod(fd, 0o600)  # whatever the umask; SQLite gives the -wal and -shm files the same mode
+        os.close(fd)
+        return
+    folder = "its folder (SQLite writes -wal and -shm files beside it)"
+    for what, where, mode in (("the database file", path, os.R_OK | os.W_OK), (folder, path.parent, os.W_OK)):
+        if not os.access(where, mode):
+            raise StoreError(f"{path}: this user cannot write {what}; fix the permissions (e.g. chmod u+rw) "
+                             "or set [store] path to a writable place")
+    # Zero bytes is what SQLite itself calls an empty database (an interrupted `touch` or `overheard` run):
+    # it is initialised like a new file.
+    with open(path, "rb") as fh:
+        head = fh.read(100)
+    if not head:
+        return
+    if not head.startswith(SQLITE_HEADER):
+        kind = next((name for magic, name in _MAGIC.items() if head.startswith(magic)), None)
+        what = kind or ("a text file" if _is_text(head) else "not an SQLite database")
+        raise StoreError(f"{path}: is {what}, not an overheard database; set [store] path to another file "
+                         "(overheard creates it) or restore the database from a backup")
+    if len(head) < 100:
+        raise StoreError(f"{path}: the database file is cut short ({len(head)} bytes); restore it from a backup, "
+                         "or move it aside and overheard starts a new one")
+    page_size = int.from_bytes(head[16:18], "big")
+    page_size = 65536 if page_size == 1 else page_size
+    pages = int.from_bytes(head[28:32], "big")
+    header_valid = head[24:28] == head[92:96] and pages > 0
+    wal = Path(f"{path}-wal")
+    # Without a WAL to replay, a file shorter than its header's page count lost its end (a copy cut short).
+    if header_valid and (not wal.exists() or wal.stat().st_size == 0) and path.stat().st_size < pages * page_size:
+        raise StoreError(f"{path}: the database file is cut short ({path.stat().st_size:,} of "
+                         f"{pages * page_size:,} bytes); restore it from a backup, or move it aside and overheard "
+                         "starts a new one")
+
+
+def _is_text(head: bytes) -> bool:
+    try:
+        head.decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    return True
+
+
 class Store:
-    """One connection to the overheard database. Open one per thread."""
+    """One connection to the overheard database. Open one per thread.
+
+    Opening refuses, with one StoreError line, a file that is damaged, cut short, not a database,
+    another program's database, one written by a newer overheard, or one it cannot write.
+    """
 
     def __init__(self, path: str | Path) -> None:
         self.path = str(path)
-        if self.path != ":memory:":
-            Path(self.path).parent.mkdir(parents=True, exist_ok=True)
-        # Autocommit mode: transactions are explicit (BEGIN IMMEDIATE) so a batch and its cursor commit together.
-        conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False, timeout=30)
-        conn.execute("PRAGMA foreign_keys = ON")
-        conn.execute("PRAGMA synchronous = NORMAL")
-        conn.execute("PRAGMA busy_timeout = 30000")
-        self.conn = conn
-        self.db = sqlite_utils.Database(conn)
-        if self.path != ":memory:":
-            self.db.enable_wal()
-        self.migrate()
+        memory = self.path == ":memory:"
+        try:
+            if not memory:
+                _check_file(Path(self.path))
+            # Autocommit mode: transactions are explicit (BEGIN IMMEDIATE) so a batch and its cursor commit together.
+            conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False, timeout=30)
+        except (OSError, sqlite3.DatabaseError) as exc:
+            raise (store_problem(self.path, exc) or exc) from None
+        try:
+            conn.execute("PRAGMA foreign_keys = ON")
+            conn.execute("PRAGMA synchronous = NORMAL")
+            conn.execute("PRAGMA busy_timeout = 30000")
+            self.conn = conn
+            self.db = sqlite_utils.Database(conn)
+            self._check_schema()
+            if not memory:
+                self.db.enable_wal()
+            self.migrate()
+        except (OSError, sqlite3.DatabaseError) as exc:
+            conn.close()
+            problem = store_problem(self.path, exc)
+            if problem is None:
+                raise
+            raise problem from None
+        except BaseException:
+            conn.close()
+            raise
+
+    def _check_schema(self) -> None:
+        """Our database, at a schema this version knows; anything else is left untouched."""
+        tables = [r[0] for r in self.conn.execute(
+            "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' ORDER BY name")]
+        if not tables:
+            return  # new or empty: migrate() creates everything
+        columns = {r[1] for r in self.conn.execute("PRAGMA table_info(schema_migrations)")}
+        if "number" not in columns:
+            shown = ", ".join(tables[:5]) + (f" and {len(tables) - 5} more" if len(tables) > 5 else "")
+            raise StoreError(f"{self.path}: is another program's SQLite database (tables: {shown}), not an overheard "
+                             "database; overheard will not write into it: set [store] path to a new file")
+        known = {number for number, _, _ in MIGRATIONS}
+        unknown = sorted({r[0] for r in self.conn.execute("SELECT number FROM schema_migrations")} - known)
+        if unknown:
+            shown = ", ".join(str(n) for n in unknown[:5]) + ("…" if len(unknown) > 5 else "")
+            raise StoreError(f"{self.path}: was written by a newer version of overheard (schema migrations {shown} "
+                             "are unknown to this one); upgrade overheard, or point [store] path at a database "
+                             "this version made")
 
     def close(self) -> None:
         self.conn.close()
@@ -59,8 +198,13 @@ class Store:
     def __enter__(self) -> Store:
         return self
 
-    def __exit__(self, *exc: object) -> None:
+    def __exit__(self, exc_type: object, exc: BaseException | None, tb: object) -> None:
         self.close()
+        # A file damaged past its first pages is only found when a command reads there: one line, not a traceback.
+        if isinstance(exc, sqlite3.DatabaseError):
+            problem = store_problem(self.path, exc)
+            if problem is not None and any(word in str(exc).lower() for word in (*_DAMAGED, *_CANNOT_WRITE)):
+                raise problem from None
 
     # ------------------------------------------------------------ schema
     def migrate(self) -> list[int]:
@@ -218,7 +362,7 @@ class Store:
     def finish_run(self, run_id: int, errors: int = 0, error: str | None = None,
                    duration_s: float | None = None) -> None:
         self.conn.execute("UPDATE runs SET finished_at = ?, errors = ?, error = ?, duration_s = ? WHERE id = ?",
-                          (iso(utcnow()), errors, error, duration_s, run_id))
+                          (iso(utcnow()), errors, None if error is None else mask(error), duration_s, run_id))
 
     def record_run(self, source: str, query_key: str, started_at: str, result: SaveResult,
                    errors: int = 0, error: str | None = None, duration_s: float | None = None) -> int:
@@ -227,7 +371,7 @@ class Store:
                 "source": source, "query_key": query_key, "started_at": started_at,
                 "finished_at": iso(utcnow()), "fetched": result.fetched, "new": result.new,
                 "duplicates": result.duplicates, "quarantined": result.quarantined,
-                "errors": errors, "error": error, "duration_s": duration_s,
+                "errors": errors, "error": None if error is None else mask(error), "duration_s": duration_s,
             }
         ).last_pk)
 

@@ -14,6 +14,7 @@ from rich.table import Table
 from listener.cli import console, open_store, with_config
 from listener.config import Config
 from listener.models import parse_iso
+from listener.text import terminal_json
 
 
 @click.command()
@@ -42,6 +43,9 @@ def run(config: Config, once: bool, log_format: str, quiet: bool) -> None:
     from listener.logs import config_secrets, setup_logging
     from listener.scheduler import Daemon
 
+    with open_store(config):
+        pass  # a database that cannot be used ends here in one line, before the daemon takes its lock
+
     setup_logging(log_format, logging.WARNING if quiet else logging.INFO,  # type: ignore[arg-type]
                   secrets=config_secrets(config))
     daemon = Daemon(config)
@@ -68,7 +72,7 @@ def status(config: Config, as_json: bool) -> None:
     with open_store(config) as store:
         st = read_status(store, config)
     if as_json:
-        click.echo(json.dumps(st.to_dict(), indent=2, ensure_ascii=False))
+        click.echo(terminal_json(json.dumps(st.to_dict(), indent=2, ensure_ascii=False)))
     else:
         _print_status(st)
     sys.exit(0 if st.healthy else 1)

@@ -9,7 +9,9 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 import sqlite3
+import unicodedata
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -33,9 +35,68 @@ class SaveResult:
     forgotten: int = 0  # posts by people who asked to be forgotten: not stored
 
 
+def normal_handle(author: str) -> str:
+    """A handle as platforms compare them: without a leading @, NFC, case-folded (X, Reddit, Mastodon,
+    Bluesky and the app stores all ignore case in user names)."""
+    return unicodedata.normalize("NFC", author).strip().lstrip("@").casefold()
+
+
+ANY_SOURCE = "*"  # forget on every source also records this hash: it matches rows whose source we cannot tell
+
+
 def author_hash(source: str, author: str) -> str:
     """How a forgotten author is remembered: a hash, never the name."""
-    return hashlib.sha256(f"{source}\0{author.lower()}".encode()).hexdigest()
+    return hashlib.sha256(f"{source}\0{normal_handle(author)}".encode()).hexdigest()
+
+
+_AUTHOR_KEYS = {"author", "user", "username", "user_name", "screen_name", "handle", "acct", "author_name", "name",
+                "by", "userName", "authorName", "author_handle", "login"}
+_TOKENS = re.compile(r"[\w][\w.@-]*")
+
+
+def raw_author_candidates(raw: str) -> set[str]:
+    """Strings in a raw (quarantined) row that may be its author: the author-like values of a JSON object,
+    else every cell of a CSV line, and every handle-shaped word of either."""
+    values: list[str] = []
+    try:
+        data = json.loads(raw)
+    except (ValueError, RecursionError):
+        data = None
+    if isinstance(data, (dict, list)):
+        stack: list[Any] = [data]
+        while stack and len(values) < 500:
+            item = stack.pop()
+            if isinstance(item, dict):
+                for key, value in item.items():
+                    if isinstance(value, str) and key in _AUTHOR_KEYS:
+                        values.append(value)
+                    elif isinstance(value, (dict, list)):
+                        stack.append(value)
+                    elif isinstance(value, str):
+                        values.extend(_TOKENS.findall(value)[:50])
+            elif isinstance(item, list):
+                stack.extend(item)
+    else:
+        import csv
+
+        for delimiter in (",", ";", "\t"):
+            try:
+                cells = next(csv.reader([raw], delimiter=delimiter))
+            except (csv.Error, StopIteration):
+                continue
+            values.extend(c for c in cells if c and len(c) <= 200)
+        values.extend(_TOKENS.findall(raw)[:200])
+    return {normal_handle(v) for v in values if v and v.strip()}
+
+
+def is_forgotten_raw(raw: str, source: str, forgotten: set[str]) -> bool:
+    """True when a raw row names someone who asked to be forgotten (on its source, or on every source)."""
+    if not forgotten or not raw:
+        return False
+    for candidate in raw_author_candidates(raw):
+        if author_hash(source, candidate) in forgotten or author_hash(ANY_SOURCE, candidate) in forgotten:
+            return True
+    return False
 
 
 class StoreError(UserError):
@@ -266,7 +327,8 @@ class Store:
         with self.transaction():
             forgotten = {r[0] for r in self.conn.execute("SELECT author_hash FROM forgotten_authors")}
             for mention in batch.mentions:
-                if forgotten and mention.author and author_hash(mention.source, mention.author) in forgotten:
+                if forgotten and mention.author and (author_hash(mention.source, mention.author) in forgotten
+                                                     or author_hash(ANY_SOURCE, mention.author) in forgotten):
                     result.forgotten += 1
                     continue
                 if self._insert_mention(mention):
@@ -274,6 +336,8 @@ class Store:
                 else:
                     result.duplicates += 1
             for item in batch.quarantined:
+                if forgotten and is_forgotten_raw(item.raw, item.source, forgotten):
+                    continue  # a forgotten person's bad row is not kept either
                 self._quarantine(item)
             if batch.cursor is not None:
                 self._set_cursor(source, query_key, batch.cursor)

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import IO
 
@@ -27,6 +30,19 @@ def open_private(path: Path, mode: str) -> IO[str]:
     if created:
         os.fchmod(fd, 0o600)
     return os.fdopen(fd, mode, encoding="utf-8")
+
+
+@contextmanager
+def alert_file_lock(path: Path) -> Iterator[None]:
+    """Held while a line is appended and while `forget` rewrites the file, so neither loses the other's
+    work. A lock file beside it, because the rewrite replaces the alert file itself."""
+    lock = path.with_name(f".{path.name}.lock")
+    with open_private(lock, "a") as fh:
+        fcntl.flock(fh, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(fh, fcntl.LOCK_UN)
 
 
 class FileChannelConfig(ChannelConfig):
@@ -62,7 +78,7 @@ class FileChannel(Channel):
         # "slack": the Block Kit message a Slack receiver would get, so a file shows what Slack would.
         record = {"idem_key": idem_key, "receiver": self.name, "updates": previous_ref, **alert.to_dict(),
                   "text": alert.plain_text(), "slack": slack_message(alert)}
-        with open_private(self.path, "a") as fh:
+        with alert_file_lock(self.path), open_private(self.path, "a") as fh:
             fh.write(json.dumps(record, ensure_ascii=False) + "\n")
             fh.flush()
             os.fsync(fh.fileno())

@@ -33,8 +33,9 @@ def clean_text(value: object, *, field: str = "text") -> str:
 # Escape sequences whole (CSI `ESC [ … final`, OSC `ESC ] … BEL|ST`, and two-character ESC x), then
 # every other control character, and the bidi controls that make a terminal show text in an order
 # other than stored (an author "\u202eelgoog" reads "google"). Stored data keeps them: this is display.
-_ESCAPES = re.compile(r"\x1b\[[0-?]*[ -/]*[@-~]|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)?|\x9b[0-?]*[ -/]*[@-~]"
-                      r"|\x9d[^\x07\x1b\x9c]*(?:\x07|\x9c)?|\x1b[@-_]?")
+# An OSC without its terminator loses only its introducer: the words after it stay readable.
+_ESCAPES = re.compile(r"\x1b\[[0-?]*[ -/]*[@-~]|\x1b\][^\x07\x1b\n]{0,300}(?:\x07|\x1b\\)|\x1b\][0-9]*;?"
+                      r"|\x9b[0-?]*[ -/]*[@-~]|\x9d[^\x07\x1b\x9c\n]{0,300}(?:\x07|\x9c)|\x9d[0-9]*;?|\x1b[@-_]?")
 _BIDI = "\u061c\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069"
 _UNSHOWN = re.compile(f"[\x00-\x08\x0b-\x1f\x7f-\x9f\ud800-\udfff{_BIDI}]")
 _LINE_BREAKS = re.compile(r"[\r\n\t\u2028\u2029\x0b\x0c\x85]+")
@@ -84,8 +85,16 @@ def safe_console(console: Any) -> Any:
     from rich.console import RenderHook
 
     if not getattr(console, "_overheard_safe", False):
-        hook = type("SafeHook", (_SafeHook, RenderHook), {})()
-        console.push_render_hook(hook)
+        # Every str rich prints (print arguments, table cells, panel bodies) goes through render_str:
+        # cleaned there, before rich drops the BEL that ends an OSC title sequence.
+        render_str = console.render_str
+
+        def safe_render_str(text: str, **kwargs: Any) -> Any:
+            return render_str(for_terminal(text), **kwargs)
+
+        console.render_str = safe_render_str
+        # And every rendered segment (Text objects built in code), as a net.
+        console.push_render_hook(type("SafeHook", (_SafeHook, RenderHook), {})())
         console._overheard_safe = True
     return console
 

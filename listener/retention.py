@@ -81,6 +81,7 @@ class ForgetResult:
     authors: int = 0
     threads_recomputed: int = 0
     quarantined: int = 0
+    mentions_scrubbed: int = 0  # other people's posts that named them: the handle blanked
     quarantine_scrubbed: int = 0  # other people's bad rows that named them: the handle blanked
     events_scrubbed: int = 0
     alerts_scrubbed: int = 0
@@ -160,6 +161,15 @@ def _forget_in_store(store: Store, handle: str, given: str, source: str | None, 
         conn.execute(f"DELETE FROM labels WHERE mention_id IN ({marks})", chunk)
         conn.execute(f"DELETE FROM mentions WHERE id IN ({marks})", chunk)
     result.mentions = len(ids)
+    # Other people's posts that name them: the handle blanked (the post itself is theirs and stays).
+    conn.create_function("overheard_fold", 1, lambda v: v.casefold() if isinstance(v, str) else None,
+                         deterministic=True)
+    for other in store.query("SELECT id, text, title FROM mentions WHERE instr(overheard_fold(text), ?) "
+                             "OR instr(overheard_fold(COALESCE(title, '')), ?)", (handle, handle)):
+        text, title = scrub.text(other["text"]), scrub.text(other["title"] or "") or other["title"]
+        if (text, title) != (other["text"], other["title"]):
+            conn.execute("UPDATE mentions SET text = ?, title = ? WHERE id = ?", (text, title, other["id"]))
+            result.mentions_scrubbed += 1
     result.authors = conn.execute(f"DELETE FROM authors WHERE {where}", params).rowcount
     # Their handle in the trend rollup's unique-author sets (the counts are aggregates and stay)
     # and on the queue items of their threads.
@@ -205,7 +215,7 @@ def _forget_in_store(store: Store, handle: str, given: str, source: str | None, 
             conn.execute("UPDATE outbox SET payload = ? WHERE id = ?", (payload, alert["id"]))
             result.alerts_scrubbed += 1
             result.alerts_already_sent += int(alert["delivered_at"] is not None)
-    if not (result.mentions or result.authors or result.quarantined or result.quarantine_scrubbed
+    if not (result.mentions or result.authors or result.mentions_scrubbed or result.quarantined or result.quarantine_scrubbed
             or result.events_scrubbed or result.alerts_scrubbed or result.silences):
         raise UnknownAuthor(_not_seen(store, given, handle, source))
     for src in sources | ({ANY_SOURCE} if not source else set()):

@@ -159,19 +159,19 @@ def forget(config: Config, author: str, source_name: str | None, yes: bool) -> N
         f"forgot {author}{where}: {result.mentions} mentions, {result.authors} author records, "
         f"{result.quarantined} quarantined rows (their handle blanked in {result.quarantine_scrubbed} more), "
         f"text removed from {result.events_scrubbed} queue events and {result.alerts_scrubbed} alerts; "
-        f"{result.threads_recomputed} threads recomputed"))
+        f"{result.threads_recomputed} threads recomputed"), soft_wrap=True)
     for f in result.alert_files:
         if f.problem:
             console.print(escape(f"warning: could not clean the alert file {f.path} ({f.problem}); "
-                                 "remove their lines from it by hand"))
+                                 "remove their lines from it by hand"), soft_wrap=True)
         elif f.lines:
-            console.print(escape(f"alert file {f.path}: {f.lines} lines rewritten without them"))
+            console.print(escape(f"alert file {f.path}: {f.lines} lines rewritten without them"), soft_wrap=True)
     if not result.wal_checkpointed:
         console.print("note: another process is reading the database; the deleted text leaves the -wal file "
-                      "at its next checkpoint (stop `overheard run` and run forget again to be sure now)")
+                      "at its next checkpoint (stop `overheard run` and forget again to be sure now)", soft_wrap=True)
     if result.alerts_already_sent:
         console.print(f"note: {result.alerts_already_sent} alerts quoting them were already delivered; "
-                      "delete those messages in Slack/email/webhook receivers by hand")
+                      "delete those messages in Slack/email/webhook receivers by hand", soft_wrap=True)
 
 
 def register(cli: click.Group) -> None:

@@ -215,8 +215,8 @@ def _forget_in_store(store: Store, handle: str, given: str, source: str | None, 
             conn.execute("UPDATE outbox SET payload = ? WHERE id = ?", (payload, alert["id"]))
             result.alerts_scrubbed += 1
             result.alerts_already_sent += int(alert["delivered_at"] is not None)
-    if not (result.mentions or result.authors or result.mentions_scrubbed or result.quarantined or result.quarantine_scrubbed
-            or result.events_scrubbed or result.alerts_scrubbed or result.silences):
+    if not (result.mentions or result.authors or result.mentions_scrubbed or result.quarantined
+            or result.quarantine_scrubbed or result.events_scrubbed or result.alerts_scrubbed or result.silences):
         raise UnknownAuthor(_not_seen(store, given, handle, source))
     for src in sources | ({ANY_SOURCE} if not source else set()):
         conn.execute("INSERT OR IGNORE INTO forgotten_authors (author_hash, at) VALUES (?, ?)",

@@ -13,8 +13,10 @@ Threads they were part of are recomputed without them; a thread they started kee
 items point at it) but loses its title and link. A hash of (source, handle) — never the handle —
 is kept so their posts are not collected again. Notes support staff wrote in their own words stay:
 they are the company's record; the person's quoted text inside them is replaced all the same.
-What already left the building (Slack messages, emails, webhook calls, alert files) is not ours to
-delete; the command says so.
+The file receivers' alert files are rewritten without them; deletes run with secure_delete, the
+full-text indexes are optimised and the WAL checkpointed, so the raw file holds nothing readable.
+What already left the building (Slack messages, emails, webhook calls) is not ours to delete; the
+command says so. A handle nothing matches is an error (UnknownAuthor) with the closest handles.
 """
 
 from __future__ import annotations

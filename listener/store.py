@@ -147,7 +147,11 @@ def _make_private_dirs(folder: Path) -> None:
 
 
 def _check_file(path: Path) -> None:
-    """Refuse what is not an SQLite file before SQLite sees it; create a new one 0600."""
+    """Refuse a folder or an unwritable file before SQLite sees it; create a new one 0600.
+
+    The existing file is never opened here: closing any descriptor of a database file drops the
+    POSIX locks every SQLite connection of this process holds on it (the daemon's other jobs).
+    """
     if path.is_dir():
         raise StoreError(f"{path}: is a folder, not a database file; set [store] path to a file name")
     if not path.exists():
@@ -163,30 +167,39 @@ def _check_file(path: Path) -> None:
         if not os.access(where, mode):
             raise StoreError(f"{path}: this user cannot write {what}; fix the permissions (e.g. chmod u+rw) "
                              "or set [store] path to a writable place")
-    # Zero bytes is what SQLite itself calls an empty database (an interrupted `touch` or `overheard` run):
-    # it is initialised like a new file.
-    with open(path, "rb") as fh:
-        head = fh.read(100)
+
+
+def _diagnose(path: Path) -> StoreError | None:
+    """After SQLite called the file damaged or not a database: what it is instead, or that it is cut
+    short. Read only then, never on a good open (closing a descriptor of a database file drops the
+    locks this process's other SQLite connections hold on it). Zero bytes is SQLite's empty database."""
+    try:
+        with open(path, "rb") as fh:
+            head = fh.read(100)
+        size = path.stat().st_size
+    except OSError:
+        return None
     if not head:
-        return
+        return None
     if not head.startswith(SQLITE_HEADER):
         kind = next((name for magic, name in _MAGIC.items() if head.startswith(magic)), None)
         what = kind or ("a text file" if _is_text(head) else "not an SQLite database")
-        raise StoreError(f"{path}: is {what}, not an overheard database; set [store] path to another file "
-                         "(overheard creates it) or restore the database from a backup")
+        return StoreError(f"{path}: is {what}, not an overheard database; set [store] path to another file "
+                          "(overheard creates it) or restore the database from a backup")
+    cut = StoreError(f"{path}: the database file is cut short ({size:,} bytes); restore it from a backup, "
+                     "or move it aside and overheard starts a new one")
     if len(head) < 100:
-        raise StoreError(f"{path}: the database file is cut short ({len(head)} bytes); restore it from a backup, "
-                         "or move it aside and overheard starts a new one")
+        return cut
     page_size = int.from_bytes(head[16:18], "big")
     page_size = 65536 if page_size == 1 else page_size
     pages = int.from_bytes(head[28:32], "big")
-    header_valid = head[24:28] == head[92:96] and pages > 0
     wal = Path(f"{path}-wal")
-    # Without a WAL to replay, a file shorter than its header's page count lost its end (a copy cut short).
-    if header_valid and (not wal.exists() or wal.stat().st_size == 0) and path.stat().st_size < pages * page_size:
-        raise StoreError(f"{path}: the database file is cut short ({path.stat().st_size:,} of "
-                         f"{pages * page_size:,} bytes); restore it from a backup, or move it aside and overheard "
-                         "starts a new one")
+    # The header's page count is valid when its version stamp matches the change counter; with no WAL to
+    # replay, a file shorter than that lost its end (a copy or download that stopped).
+    if head[24:28] == head[92:96] and (not wal.exists() or wal.stat().st_size == 0) and size < pages * page_size:
+        return StoreError(f"{path}: the database file is cut short ({size:,} of {pages * page_size:,} bytes); "
+                          "restore it from a backup, or move it aside and overheard starts a new one")
+    return None
 
 
 def _is_text(head: bytes) -> bool:
@@ -227,6 +240,8 @@ class Store:
         except (OSError, sqlite3.DatabaseError) as exc:
             conn.close()
             problem = store_problem(self.path, exc)
+            if problem is not None and not memory and any(w in str(exc).lower() for w in _DAMAGED):
+                problem = _diagnose(Path(self.path)) or problem
             if problem is None:
                 raise
             raise problem from None

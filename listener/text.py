@@ -81,7 +81,7 @@ class _SafeHook:
 
 
 def safe_console(console: Any) -> Any:
-    """Make everything `console` (a rich Console) prints pass through for_terminal; returns it."""
+    """Make everything `console` (a rich Console) prints pass through for_terminal and mask; returns it."""
     from rich.console import RenderHook
 
     if not getattr(console, "_overheard_safe", False):
@@ -89,8 +89,10 @@ def safe_console(console: Any) -> Any:
         # cleaned there, before rich drops the BEL that ends an OSC title sequence.
         render_str = console.render_str
 
+        from listener.masking import mask
+
         def safe_render_str(text: str, **kwargs: Any) -> Any:
-            return render_str(for_terminal(text), **kwargs)
+            return render_str(mask(for_terminal(text)), **kwargs)  # and no configured secret is ever printed
 
         console.render_str = safe_render_str
         # And every rendered segment (Text objects built in code), as a net.

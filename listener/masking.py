@@ -19,6 +19,8 @@ from urllib.parse import urlsplit
 
 from pydantic import BaseModel
 
+from listener.errors import UserError
+
 MASK = "***"
 # Shorter values would mask ordinary words ("test", "prod"); patterns catch short tokens of known shapes.
 MIN_SECRET_CHARS = 6
@@ -152,6 +154,11 @@ class MaskingFilter(logging.Filter):
         fields = getattr(record, "fields", None)
         if fields is not None:
             record.fields = self._clean(fields)
+        if record.exc_info and isinstance(record.exc_info[1], UserError):
+            # A problem the user can fix (a store that cannot be opened mid-run): its one line, no traceback.
+            record.msg += f": {self.mask(str(record.exc_info[1]))}"
+            record.exc_info = None
+            record.exc_text = None
         if record.exc_info and record.exc_info[1] is not None:
             # Tracebacks print the exception message: render it now, masked.
             record.exc_text = logging.Formatter().formatException(record.exc_info)

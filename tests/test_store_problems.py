@@ -182,3 +182,26 @@ def test_database_and_folder_are_private_whatever_the_umask(tmp_path):
         assert stat.S_IMODE((tmp_path / "new").stat().st_mode) == 0o700
     finally:
         os.umask(old)
+
+
+def test_a_store_problem_inside_the_daemon_is_logged_as_one_line(tmp_path):
+    import io
+    import logging
+
+    from listener.logs import setup_logging
+
+    db = tmp_path / "o.db"
+    _png(db)
+    stream = io.StringIO()
+    handler = setup_logging("text", logging.INFO, stream=stream)
+    try:
+        try:
+            Store(db)
+        except StoreError:
+            # what APScheduler does with a job that raised (the daemon's jobs open their own store)
+            logging.getLogger("apscheduler.executors.default").exception("Job \"process\" raised an exception")
+    finally:
+        logging.getLogger().removeHandler(handler)
+    out = stream.getvalue()
+    assert "Traceback" not in out and out.count("\n") == 1
+    assert f"raised an exception: {db}: is a PNG image" in out

@@ -25,6 +25,7 @@ from typing import Any
 from alerts import noise
 from alerts.channels.base import Channel, DeliveryError
 from alerts.message import Alert
+from listener.masking import mask
 from listener.models import iso, parse_iso, utcnow
 from listener.store import Store
 
@@ -211,8 +212,9 @@ def _send_batch(store: Store, channel: Channel, receiver: str, batch: _Batch, no
                 report: DeliveryReport) -> bool:
     try:
         rows = _recover(store, channel, receiver, batch.rows, now, report)
-    except DeliveryError as exc:
-        _failed(store, batch.rows, "(checking whether it already went out)", receiver, exc, now, report)
+    except Exception as exc:  # noqa: BLE001 - one receiver's failure never holds up the others
+        _failed(store, batch.rows, "(checking whether it already went out)", receiver, _as_delivery_error(exc),
+                now, report)
         return False
     if not rows:
         return True
@@ -239,8 +241,8 @@ def _send_batch(store: Store, channel: Channel, receiver: str, batch: _Batch, no
             conn.execute("UPDATE outbox SET sending_at = ?, sending_key = ? WHERE id = ?", (iso(now), key, r["id"]))
     try:
         ref = channel.send(alert, key, previous)
-    except DeliveryError as exc:
-        _failed(store, rows, key, receiver, exc, now, report)
+    except Exception as exc:  # noqa: BLE001 - one receiver's failure never holds up the others
+        _failed(store, rows, key, receiver, _as_delivery_error(exc), now, report)
         return False
     single = batch.digest_reason is None
     _mark_delivered(store, receiver, rows, ref, "single" if single else f"digest:{batch.digest_reason}", now)
@@ -306,9 +308,18 @@ def _mark_delivered(store: Store, receiver: str, rows: list[dict[str, Any]], ref
         )
 
 
+def _as_delivery_error(exc: Exception) -> DeliveryError:
+    """Any exception a channel lets out (a client library's ValueError, our bug) as a retryable failure,
+    so it is recorded, backed off and given up on like any other, never a traceback in the daemon."""
+    if isinstance(exc, DeliveryError):
+        return exc
+    return DeliveryError(f"{type(exc).__name__}: {exc}")
+
+
 def _failed(store: Store, rows: list[dict[str, Any]], key: str, receiver: str, exc: DeliveryError,
             now: datetime, report: DeliveryReport) -> None:
     attempts = max(r["attempts"] for r in rows) + 1
+    error = mask(str(exc))[:500]  # receivers echo URLs and tokens in their errors: never stored or logged as is
     delay = exc.retry_after if exc.retry_after is not None else min(
         BACKOFF_MAX_S, BACKOFF_BASE_S * 2 ** (attempts - 1))
     give_up = exc.permanent or attempts >= MAX_ATTEMPTS
@@ -316,9 +327,9 @@ def _failed(store: Store, rows: list[dict[str, Any]], key: str, receiver: str, e
         for r in rows:
             conn.execute(
                 "UPDATE outbox SET attempts = ?, last_error = ?, next_attempt_at = ? WHERE id = ?",
-                (MAX_ATTEMPTS if give_up else attempts, str(exc)[:500], iso(now + timedelta(seconds=delay)),
+                (MAX_ATTEMPTS if give_up else attempts, error, iso(now + timedelta(seconds=delay)),
                  r["id"]),
             )
     report.failed += len(rows)
     report.gave_up += len(rows) if give_up else 0
-    log.warning("alert %s to %s failed (attempt %d): %s", key, receiver, attempts, exc)
+    log.warning("alert %s to %s failed (attempt %d): %s", key, receiver, attempts, error)

@@ -18,7 +18,9 @@ from rich.console import Console
 
 from listener.config import CONFIG_ENV, DEFAULT_CONFIG, Config, load_config
 from listener.errors import UserError
+from listener.masking import install_on_root, mask
 from listener.store import Store
+from listener.text import for_terminal, safe_console
 
 COMMAND_MODULES = [
     "listener.commands.core",
@@ -30,8 +32,9 @@ COMMAND_MODULES = [
     "listener.commands.daemon",
 ]
 
-console = Console(highlight=False)
-err_console = Console(stderr=True, highlight=False)
+# Every field printed passes listener.text.for_terminal: no escape sequences, control or bidi characters.
+console = safe_console(Console(highlight=False))
+err_console = safe_console(Console(stderr=True, highlight=False))
 
 
 class UserFacingError(click.ClickException):
@@ -40,7 +43,7 @@ class UserFacingError(click.ClickException):
     exit_code = 2
 
     def show(self, file: Any = None) -> None:
-        click.echo(f"overheard: {self.format_message()}", err=True)
+        click.echo(f"overheard: {for_terminal(mask(self.format_message()), one_line=True)}", err=True)
 
 
 class OverheardGroup(click.Group):
@@ -84,6 +87,7 @@ def cli(verbose: bool) -> None:
     """overheard: hear what customers say about your brand, catch unhappy ones early, answer them."""
     logging.basicConfig(level=logging.INFO if verbose else logging.WARNING,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    install_on_root()  # the secrets of the config loaded next are masked in these lines too
 
 
 for _module in COMMAND_MODULES:

@@ -591,9 +591,105 @@ def config_from_dict(raw: dict[str, Any], path: Path, *, check_secrets: bool = T
                 )
 
     config = Config(file, path, sources, receivers)
+    _check_config_urls(config)
+    from listener.masking import config_secrets, remember
+
+    remember(config_secrets(config))  # from now on every log line, printed and stored error masks them
     if check_secrets:
         check_config_secrets(config)
     return config
+
+
+# ---------------------------------------------------------------- URLs
+_LOOPBACK = ("localhost", "::1")
+_SECRET_URL_TYPES = {"slack_webhook": "the Slack webhook URL", "webhook": "the webhook URL"}
+
+
+def url_problem(value: str, *, https: bool = False) -> str | None:
+    """Why `value` is not a usable http(s) URL, or None. `https`: plain http only to this machine."""
+    from urllib.parse import urlsplit
+
+    if not value or any(c.isspace() or ord(c) < 32 or ord(c) == 127 for c in value):
+        return "is empty or has spaces or control characters in it"
+    try:
+        url = urlsplit(value)
+        url.port  # noqa: B018 - raises ValueError on a port that is not a number
+    except ValueError:
+        return "is not a URL"
+    if url.scheme not in ("http", "https"):
+        return "must start with https://" if https else "must start with http:// or https://"
+    if not url.hostname:
+        return "has no host name after the scheme"
+    loopback = url.hostname in _LOOPBACK or url.hostname.startswith("127.")
+    if https and url.scheme != "https" and not loopback:
+        return "must start with https:// (plain http would send it unencrypted; http is allowed only to localhost)"
+    return None
+
+
+def _url_fields(section: BaseModel) -> list[str]:
+    """A section's URL keys: `*_url` keys, and `url` where it is a URL (not a column name in a field map)."""
+    out = []
+    for name, info in type(section).model_fields.items():
+        if not isinstance(getattr(section, name), str):
+            continue
+        default = info.default if isinstance(info.default, str) else ""
+        if name.endswith("_url") or (name == "url" and (info.is_required() or "://" in default or default == "")):
+            out.append(name)
+    return out
+
+
+def _check_section_urls(file: str, prefix: str, section: BaseModel) -> None:
+    for name in _url_fields(section):
+        value = getattr(section, name)
+        if value == "" and not type(section).model_fields[name].is_required():
+            continue  # optional and unset (a webhook that takes its URL from url_env)
+        problem = url_problem(value)
+        if problem:
+            raise ConfigError(file, f"{prefix}.{name}", f"{value[:80]!r} {problem}")
+    for name in type(section).model_fields:
+        value = getattr(section, name)
+        if isinstance(value, BaseModel):
+            _check_section_urls(file, f"{prefix}.{name}", value)
+        elif isinstance(value, list):
+            for i, item in enumerate(value):
+                if isinstance(item, BaseModel):
+                    _check_section_urls(file, f"{prefix}.{name}[{i}]", item)
+
+
+def _check_config_urls(config: Config) -> None:
+    """Every URL in the file is http(s) with a host, so a typo fails `check`, not a delivery."""
+    file = config.path.name
+    problem = url_problem(config.alerts.queue_url)
+    if problem:
+        raise ConfigError(file, "alerts.queue_url", f"{config.alerts.queue_url[:80]!r} {problem}")
+    for src_name, section in config.sources.items():
+        _check_section_urls(file, f"sources.{src_name}", section)
+    for i, rec in enumerate(config.receivers):
+        _check_section_urls(file, f"alerts.receivers[{i}]", rec)
+
+
+def _check_secret_urls(config: Config) -> None:
+    """URLs kept in environment variables (Slack and generic webhooks): checked without printing them."""
+    for i, rec in enumerate(config.receivers):
+        kind = getattr(rec, "type", "")
+        env = getattr(rec, "url_env", "")
+        if kind not in _SECRET_URL_TYPES or not env or not getattr(rec, "enabled", True):
+            continue
+        value = os.environ.get(env, "").strip()
+        if not value:
+            continue  # reported by the secrets check
+        # Slack webhooks and URLs that carry a secret (in the variable, or a bearer token) need https.
+        problem = url_problem(value, https=True)
+        if problem:
+            raise ConfigError(config.path.name, f"alerts.receivers[{i}].url_env",
+                              f"environment variable {env} ({_SECRET_URL_TYPES[kind]}) {problem}; "
+                              "its value is not shown because it is a secret")
+    for i, rec in enumerate(config.receivers):
+        if getattr(rec, "type", "") == "webhook" and getattr(rec, "url", "") and getattr(rec, "token_env", ""):
+            problem = url_problem(rec.url, https=True)  # type: ignore[attr-defined]
+            if problem:
+                raise ConfigError(config.path.name, f"alerts.receivers[{i}].url",
+                                  f"{problem} (the bearer token in token_env would travel with it)")
 
 
 def check_config_secrets(config: Config) -> None:
@@ -604,6 +700,7 @@ def check_config_secrets(config: Config) -> None:
     for i, rec in enumerate(config.receivers):
         if getattr(rec, "enabled", True):
             _check_env_fields(config, f"alerts.receivers[{i}]", rec)
+    _check_secret_urls(config)
 
 
 def _check_env_fields(config: Config, prefix: str, section: BaseModel) -> None:

@@ -102,7 +102,9 @@ def demo_anchor(now: datetime | None = None) -> datetime:
 
 def prepare_workspace(workspace: Path, now: datetime | None = None) -> Path:
     """Write the demo config (unless one is there) and the demo data; returns the config path."""
-    workspace.mkdir(parents=True, exist_ok=True)
+    if not workspace.exists():
+        workspace.mkdir(parents=True)
+        workspace.chmod(0o700)  # it holds the database and alert files: people's posts and handles
     config_path = workspace / "overheard.toml"
     if not config_path.exists():
         config_path.write_text(DEMO_CONFIG, encoding="utf-8")

@@ -19,6 +19,7 @@ from alerts.rules import enqueue_system_alert
 from listener.config import Config, DaemonConfig
 from listener.errors import SourceError
 from listener.logs import event
+from listener.masking import mask
 from listener.models import iso, parse_iso, utcnow
 from listener.store import Store
 
@@ -99,7 +100,7 @@ def record_failure(store: Store, config: Config, source: str, error: BaseExcepti
     with store.transaction():
         health = SourceHealth.load(store, source)
         health.consecutive_failures += 1
-        health.last_error = str(error)[:500]
+        health.last_error = mask(str(error))[:500]
         health.last_failure_at = iso(now)
         until = now + timedelta(seconds=backoff_seconds(daemon, health.consecutive_failures, retry_after, auth))
         stamp = iso(until + timedelta(microseconds=999_999))  # rounded up: never ask early

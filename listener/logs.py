@@ -2,35 +2,24 @@
 
 `event(log, "run", source="x", new=3)` writes `run source=x new=3` in text mode and
 `{"ts": …, "level": "INFO", "event": "run", "source": "x", "new": 3}` with `--log-format json`.
-Every line passes a filter that replaces the value of every secret the config names (`*_env`
-variables) and anything shaped like a token with `***`, so a secret never reaches a log.
+Every line passes listener.masking's filter, which replaces the value of every secret the config
+names (`*_env` variables, passwords in URLs) and anything shaped like a token with `***`.
 """
 
 from __future__ import annotations
 
 import json
 import logging
-import os
-import re
 import sys
 from collections.abc import Iterable
 from typing import Any, Literal
 
-from pydantic import BaseModel
-
+from listener.masking import MASK, MaskingFilter  # noqa: F401 - MASK re-exported
+from listener.masking import config_secrets as _config_secrets
 from listener.models import iso, utcnow
+from listener.text import for_terminal, terminal_json
 
 LogFormat = Literal["text", "json"]
-MASK = "***"
-# Shapes of credentials that may turn up inside error messages (URLs, headers) even when we did not name them.
-_TOKEN_PATTERNS = [
-    re.compile(r"xox[abposr]-[A-Za-z0-9-]{6,}"),  # Slack tokens
-    re.compile(r"https://hooks\.slack\.com/services/[A-Za-z0-9/]+"),  # Slack incoming webhook URLs
-    re.compile(r"(?i)(bearer\s+)[A-Za-z0-9._~+/=%-]{8,}"),
-    re.compile(r"(?i)((?:access_token|client_secret|password|token|api_key)[\"']?\s*[=:]\s*[\"']?)[^\s&\"',]{4,}"),
-]
-
-
 def event(logger: logging.Logger, name: str, severity: int = logging.INFO, **fields: Any) -> None:
     """Log one structured line: an event name and its fields."""
     logger.log(severity, name, extra={"event": name, "fields": fields})
@@ -50,7 +39,7 @@ class TextFormatter(logging.Formatter):
         line = f"{iso(utcnow())} {record.levelname} {record.name}: {message}"
         if record.exc_info:
             line += "\n" + self.formatException(record.exc_info)
-        return line
+        return for_terminal(line)  # log lines land in terminals: no escape sequences from posts or names
 
 
 class JsonFormatter(logging.Formatter):
@@ -65,61 +54,13 @@ class JsonFormatter(logging.Formatter):
             data["message"] = record.getMessage()
         if record.exc_info:
             data["exception"] = self.formatException(record.exc_info)
-        return json.dumps(data, ensure_ascii=False, default=str)
+        return terminal_json(json.dumps(data, ensure_ascii=False, default=str))
 
 
-class SecretFilter(logging.Filter):
-    """Masks known secret values and token-shaped strings in the message and every field."""
-
-    def __init__(self, secrets: Iterable[str] = ()) -> None:
-        super().__init__()
-        # Longest first, so a secret that contains another is masked whole. Very short values
-        # would mask ordinary words, so they are left to the patterns.
-        self.secrets = sorted({s for s in secrets if s and len(s) >= 4}, key=len, reverse=True)
-
-    def mask(self, text: str) -> str:
-        for secret in self.secrets:
-            text = text.replace(secret, MASK)
-        for pattern in _TOKEN_PATTERNS:
-            text = pattern.sub(lambda m: (m.group(1) if m.groups() else "") + MASK, text)
-        return text
-
-    def _clean(self, value: Any) -> Any:
-        if isinstance(value, str):
-            return self.mask(value)
-        if isinstance(value, dict):
-            return {k: self._clean(v) for k, v in value.items()}
-        if isinstance(value, (list, tuple)):
-            return [self._clean(v) for v in value]
-        return value
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        record.msg = self.mask(record.getMessage())
-        record.args = None
-        fields = getattr(record, "fields", None)
-        if fields is not None:
-            record.fields = self._clean(fields)
-        if record.exc_info and record.exc_info[1] is not None:
-            # Tracebacks print the exception message: render it now, masked.
-            record.exc_text = self.mask(logging.Formatter().formatException(record.exc_info))
-            record.exc_info = None
-        if record.exc_text:
-            record.msg += "\n" + self.mask(record.exc_text)
-            record.exc_text = None
-        return True
-
-
-def config_secrets(config: Any) -> list[str]:
-    """The values of every environment variable named by a `*_env` key in the sources and receivers."""
-    sections: list[BaseModel] = [*getattr(config, "sources", {}).values(), *getattr(config, "receivers", [])]
-    values = []
-    for section in sections:
-        for field_name in type(section).model_fields:
-            if field_name.endswith("_env"):
-                env_name = getattr(section, field_name)
-                if isinstance(env_name, str) and os.environ.get(env_name):
-                    values.append(os.environ[env_name])
-    return values
+# The filter and the secrets lookup live in listener.masking (one masking function for logs, the
+# CLI and stored errors); these names stay for the code that imported them from here.
+SecretFilter = MaskingFilter
+config_secrets = _config_secrets
 
 
 def setup_logging(fmt: LogFormat = "text", level: int = logging.INFO, secrets: Iterable[str] = (),
@@ -127,7 +68,7 @@ def setup_logging(fmt: LogFormat = "text", level: int = logging.INFO, secrets: I
     """Send every `overheard.*` log line (and APScheduler's warnings) to `stream`, formatted and masked."""
     handler = logging.StreamHandler(stream or sys.stderr)
     handler.setFormatter(JsonFormatter() if fmt == "json" else TextFormatter())
-    handler.addFilter(SecretFilter(secrets))
+    handler.addFilter(MaskingFilter(secrets))
     root = logging.getLogger()
     for old in list(root.handlers):
         root.removeHandler(old)

@@ -44,6 +44,7 @@ from listener.config import Config
 from listener.errors import UserError
 from listener.health import SourceHealth, record_failure, record_success, scope_backoff_left
 from listener.logs import event
+from listener.masking import mask
 from listener.models import iso, utcnow
 from listener.pipeline import build_channels, process
 from listener.scoring import build_scorer
@@ -320,7 +321,7 @@ class Daemon:
                 try:
                     yield store
                 except Exception as exc:  # one job's bug is logged; the daemon and the other jobs go on
-                    error = f"{type(exc).__name__}: {exc}"
+                    error = mask(f"{type(exc).__name__}: {exc}")
                     log.exception("job %s failed", job_id)
                 job = self.scheduler.get_job(job_id)
                 next_run = iso(job.next_run_time) if job and job.next_run_time else None

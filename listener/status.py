@@ -12,6 +12,7 @@ from typing import Any
 
 from alerts.outbox import MAX_ATTEMPTS
 from listener.config import Config
+from listener.masking import mask
 from listener.models import iso, parse_iso, utcnow
 from listener.scheduler import daemon_pid
 from listener.sla import SlaBreach, sla_breaches
@@ -119,7 +120,8 @@ def read_status(store: Store, config: Config, now: datetime | None = None) -> St
             source=name, enabled=bool(section is not None and getattr(section, "enabled", True)),
             state=h.get("state") or ("never run" if last_run is None else "ok"),
             last_success_at=last_ok, last_run_at=last_run, next_run_at=next_run, backoff_until=backoff,
-            consecutive_failures=h.get("consecutive_failures", 0), last_error=h.get("last_error"),
+            consecutive_failures=h.get("consecutive_failures", 0),
+            last_error=mask(h["last_error"]) if h.get("last_error") else None,
             runs_24h=agg["runs"], fetched_24h=agg["fetched"], new_24h=agg["new"],
             duplicates_24h=agg["duplicates"], quarantined_24h=agg["quarantined"], errors_24h=agg["errors"],
         ))

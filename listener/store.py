@@ -8,7 +8,10 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
+import re
 import sqlite3
+import unicodedata
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -17,6 +20,8 @@ from typing import Any
 
 import sqlite_utils
 
+from listener.errors import UserError
+from listener.masking import mask
 from listener.migrations import MIGRATIONS
 from listener.models import Batch, Mention, Quarantined, iso, utcnow
 
@@ -30,28 +35,238 @@ class SaveResult:
     forgotten: int = 0  # posts by people who asked to be forgotten: not stored
 
 
+def normal_handle(author: str) -> str:
+    """A handle as platforms compare them: without a leading @, NFC, case-folded (X, Reddit, Mastodon,
+    Bluesky and the app stores all ignore case in user names)."""
+    return unicodedata.normalize("NFC", author).strip().lstrip("@").casefold()
+
+
+ANY_SOURCE = "*"  # forget on every source also records this hash: it matches rows whose source we cannot tell
+
+
 def author_hash(source: str, author: str) -> str:
     """How a forgotten author is remembered: a hash, never the name."""
-    return hashlib.sha256(f"{source}\0{author.lower()}".encode()).hexdigest()
+    return hashlib.sha256(f"{source}\0{normal_handle(author)}".encode()).hexdigest()
+
+
+_AUTHOR_KEYS = {"author", "user", "username", "user_name", "screen_name", "handle", "acct", "author_name", "name",
+                "by", "userName", "authorName", "author_handle", "login"}
+_TOKENS = re.compile(r"[\w][\w.@-]*")
+
+
+def raw_author_candidates(raw: str) -> set[str]:
+    """Strings in a raw (quarantined) row that may be its author: the author-like values of a JSON object,
+    else every cell of a CSV line, and every handle-shaped word of either."""
+    values: list[str] = []
+    try:
+        data = json.loads(raw)
+    except (ValueError, RecursionError):
+        data = None
+    if isinstance(data, (dict, list)):
+        stack: list[Any] = [data]
+        while stack and len(values) < 500:
+            item = stack.pop()
+            if isinstance(item, dict):
+                for key, value in item.items():
+                    if isinstance(value, str) and key in _AUTHOR_KEYS:
+                        values.append(value)
+                    elif isinstance(value, (dict, list)):
+                        stack.append(value)
+                    elif isinstance(value, str):
+                        values.extend(_TOKENS.findall(value)[:50])
+            elif isinstance(item, list):
+                stack.extend(item)
+    else:
+        import csv
+
+        for delimiter in (",", ";", "\t"):
+            try:
+                cells = next(csv.reader([raw], delimiter=delimiter))
+            except (csv.Error, StopIteration):
+                continue
+            values.extend(c for c in cells if c and len(c) <= 200)
+        values.extend(_TOKENS.findall(raw)[:200])
+    return {normal_handle(v) for v in values if v and v.strip()}
+
+
+def is_forgotten_raw(raw: str, source: str, forgotten: set[str]) -> bool:
+    """True when a raw row names someone who asked to be forgotten (on its source, or on every source)."""
+    if not forgotten or not raw:
+        return False
+    for candidate in raw_author_candidates(raw):
+        if author_hash(source, candidate) in forgotten or author_hash(ANY_SOURCE, candidate) in forgotten:
+            return True
+    return False
+
+
+class StoreError(UserError):
+    """The database file cannot be used as it is: one line naming the file and what to do (exit 2)."""
+
+
+# SQLite's words for a file that is damaged or not a database, for one it cannot write, and for a lock
+# held too long. Any other sqlite3 error is our bug and keeps its traceback.
+_DAMAGED = ("file is not a database", "malformed", "disk image", "file is encrypted", "not an error")
+_CANNOT_WRITE = ("unable to open database file", "readonly database", "disk i/o error", "database or disk is full",
+                 "cannot open", "permission denied")
+_LOCKED = ("database is locked",)
+_MAGIC = {b"\x89PNG": "a PNG image", b"%PDF": "a PDF document", b"PK\x03\x04": "a ZIP archive",
+          b"\x1f\x8b": "a gzip file", b"\xff\xd8\xff": "a JPEG image", b"GIF8": "a GIF image"}
+SQLITE_HEADER = b"SQLite format 3\x00"
+
+
+def store_problem(path: str | Path, exc: BaseException) -> StoreError | None:
+    """The one line for a sqlite3 or OS error about the database file, or None when it is not one."""
+    text = str(exc).lower()
+    if isinstance(exc, sqlite3.DatabaseError):
+        if any(word in text for word in _DAMAGED):
+            return StoreError(f"{path}: the database file is damaged ({exc}); restore it from a backup, or move "
+                              "it aside and overheard starts a new one (`sqlite3 FILE .recover` may save its data)")
+        if any(word in text for word in _LOCKED):
+            return StoreError(f"{path}: the database is locked by another program (waited 30 s); stop the other "
+                              "program or try again")
+        if any(word in text for word in _CANNOT_WRITE):
+            return StoreError(f"{path}: cannot open or write the database ({exc}); check that the file and its "
+                              "folder exist, are writable by this user and have space, or set [store] path elsewhere")
+        return None
+    if isinstance(exc, OSError):
+        return StoreError(f"{path}: cannot create or open the database ({exc.strerror or exc}); check the folder "
+                          "and its permissions, or set [store] path elsewhere")
+    return None
+
+
+def _make_private_dirs(folder: Path) -> None:
+    """Create the missing folders of `folder` as 0700: the database holds people's posts and handles."""
+    missing = []
+    for parent in (folder, *folder.parents):
+        if parent.exists():
+            break
+        missing.append(parent)
+    for parent in reversed(missing):
+        parent.mkdir()
+        os.chmod(parent, 0o700)  # whatever the umask
+
+
+def _check_file(path: Path) -> None:
+    """Refuse a folder or an unwritable file before SQLite sees it; create a new one 0600.
+
+    The existing file is never opened here: closing any descriptor of a database file drops the
+    POSIX locks every SQLite connection of this process holds on it (the daemon's other jobs).
+    """
+    if path.is_dir():
+        raise StoreError(f"{path}: is a folder, not a database file; set [store] path to a file name")
+    if not path.exists():
+        _make_private_dirs(path.parent)
+        if not path.parent.is_dir():
+            raise StoreError(f"{path}: {path.parent} is not a folder; set [store] path elsewhere")
+        fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_EXCL, 0o600)
+        os.fchmod(fd, 0o600)  # whatever the umask; SQLite gives the -wal and -shm files the same mode
+        os.close(fd)
+        return
+    folder = "its folder (SQLite writes -wal and -shm files beside it)"
+    for what, where, mode in (("the database file", path, os.R_OK | os.W_OK), (folder, path.parent, os.W_OK)):
+        if not os.access(where, mode):
+            raise StoreError(f"{path}: this user cannot write {what}; fix the permissions (e.g. chmod u+rw) "
+                             "or set [store] path to a writable place")
+
+
+def _diagnose(path: Path) -> StoreError | None:
+    """After SQLite called the file damaged or not a database: what it is instead, or that it is cut
+    short. Read only then, never on a good open (closing a descriptor of a database file drops the
+    locks this process's other SQLite connections hold on it). Zero bytes is SQLite's empty database."""
+    try:
+        with open(path, "rb") as fh:
+            head = fh.read(100)
+        size = path.stat().st_size
+    except OSError:
+        return None
+    if not head:
+        return None
+    if not head.startswith(SQLITE_HEADER):
+        kind = next((name for magic, name in _MAGIC.items() if head.startswith(magic)), None)
+        what = kind or ("a text file" if _is_text(head) else "not an SQLite database")
+        return StoreError(f"{path}: is {what}, not an overheard database; set [store] path to another file "
+                          "(overheard creates it) or restore the database from a backup")
+    cut = StoreError(f"{path}: the database file is cut short ({size:,} bytes); restore it from a backup, "
+                     "or move it aside and overheard starts a new one")
+    if len(head) < 100:
+        return cut
+    page_size = int.from_bytes(head[16:18], "big")
+    page_size = 65536 if page_size == 1 else page_size
+    pages = int.from_bytes(head[28:32], "big")
+    wal = Path(f"{path}-wal")
+    # The header's page count is valid when its version stamp matches the change counter; with no WAL to
+    # replay, a file shorter than that lost its end (a copy or download that stopped).
+    if head[24:28] == head[92:96] and (not wal.exists() or wal.stat().st_size == 0) and size < pages * page_size:
+        return StoreError(f"{path}: the database file is cut short ({size:,} of {pages * page_size:,} bytes); "
+                          "restore it from a backup, or move it aside and overheard starts a new one")
+    return None
+
+
+def _is_text(head: bytes) -> bool:
+    try:
+        head.decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    return True
 
 
 class Store:
-    """One connection to the overheard database. Open one per thread."""
+    """One connection to the overheard database. Open one per thread.
+
+    Opening refuses, with one StoreError line, a file that is damaged, cut short, not a database,
+    another program's database, one written by a newer overheard, or one it cannot write.
+    """
 
     def __init__(self, path: str | Path) -> None:
         self.path = str(path)
-        if self.path != ":memory:":
-            Path(self.path).parent.mkdir(parents=True, exist_ok=True)
-        # Autocommit mode: transactions are explicit (BEGIN IMMEDIATE) so a batch and its cursor commit together.
-        conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False, timeout=30)
-        conn.execute("PRAGMA foreign_keys = ON")
-        conn.execute("PRAGMA synchronous = NORMAL")
-        conn.execute("PRAGMA busy_timeout = 30000")
-        self.conn = conn
-        self.db = sqlite_utils.Database(conn)
-        if self.path != ":memory:":
-            self.db.enable_wal()
-        self.migrate()
+        memory = self.path == ":memory:"
+        try:
+            if not memory:
+                _check_file(Path(self.path))
+            # Autocommit mode: transactions are explicit (BEGIN IMMEDIATE) so a batch and its cursor commit together.
+            conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False, timeout=30)
+        except (OSError, sqlite3.DatabaseError) as exc:
+            raise (store_problem(self.path, exc) or exc) from None
+        try:
+            conn.execute("PRAGMA foreign_keys = ON")
+            conn.execute("PRAGMA synchronous = NORMAL")
+            conn.execute("PRAGMA busy_timeout = 30000")
+            self.conn = conn
+            self.db = sqlite_utils.Database(conn)
+            self._check_schema()
+            if not memory:
+                self.db.enable_wal()
+            self.migrate()
+        except (OSError, sqlite3.DatabaseError) as exc:
+            conn.close()
+            problem = store_problem(self.path, exc)
+            if problem is not None and not memory and any(w in str(exc).lower() for w in _DAMAGED):
+                problem = _diagnose(Path(self.path)) or problem
+            if problem is None:
+                raise
+            raise problem from None
+        except BaseException:
+            conn.close()
+            raise
+
+    def _check_schema(self) -> None:
+        """Our database, at a schema this version knows; anything else is left untouched."""
+        tables = [r[0] for r in self.conn.execute(
+            "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' ORDER BY name")]
+        if not tables:
+            return  # new or empty: migrate() creates everything
+        columns = {r[1] for r in self.conn.execute("PRAGMA table_info(schema_migrations)")}
+        if "number" not in columns:
+            shown = ", ".join(tables[:5]) + (f" and {len(tables) - 5} more" if len(tables) > 5 else "")
+            raise StoreError(f"{self.path}: is another program's SQLite database (tables: {shown}), not an overheard "
+                             "database; overheard will not write into it: set [store] path to a new file")
+        known = {number for number, _, _ in MIGRATIONS}
+        unknown = sorted({r[0] for r in self.conn.execute("SELECT number FROM schema_migrations")} - known)
+        if unknown:
+            shown = ", ".join(str(n) for n in unknown[:5]) + ("…" if len(unknown) > 5 else "")
+            raise StoreError(f"{self.path}: was written by a newer version of overheard (schema migrations {shown} "
+                             "are unknown to this one); upgrade overheard, or point [store] path at a database "
+                             "this version made")
 
     def close(self) -> None:
         self.conn.close()
@@ -59,8 +274,13 @@ class Store:
     def __enter__(self) -> Store:
         return self
 
-    def __exit__(self, *exc: object) -> None:
+    def __exit__(self, exc_type: object, exc: BaseException | None, tb: object) -> None:
         self.close()
+        # A file damaged past its first pages is only found when a command reads there: one line, not a traceback.
+        if isinstance(exc, sqlite3.DatabaseError):
+            problem = store_problem(self.path, exc)
+            if problem is not None and any(word in str(exc).lower() for word in (*_DAMAGED, *_CANNOT_WRITE)):
+                raise problem from None
 
     # ------------------------------------------------------------ schema
     def migrate(self) -> list[int]:
@@ -122,7 +342,8 @@ class Store:
         with self.transaction():
             forgotten = {r[0] for r in self.conn.execute("SELECT author_hash FROM forgotten_authors")}
             for mention in batch.mentions:
-                if forgotten and mention.author and author_hash(mention.source, mention.author) in forgotten:
+                if forgotten and mention.author and (author_hash(mention.source, mention.author) in forgotten
+                                                     or author_hash(ANY_SOURCE, mention.author) in forgotten):
                     result.forgotten += 1
                     continue
                 if self._insert_mention(mention):
@@ -130,6 +351,8 @@ class Store:
                 else:
                     result.duplicates += 1
             for item in batch.quarantined:
+                if forgotten and is_forgotten_raw(item.raw, item.source, forgotten):
+                    continue  # a forgotten person's bad row is not kept either
                 self._quarantine(item)
             if batch.cursor is not None:
                 self._set_cursor(source, query_key, batch.cursor)
@@ -218,7 +441,7 @@ class Store:
     def finish_run(self, run_id: int, errors: int = 0, error: str | None = None,
                    duration_s: float | None = None) -> None:
         self.conn.execute("UPDATE runs SET finished_at = ?, errors = ?, error = ?, duration_s = ? WHERE id = ?",
-                          (iso(utcnow()), errors, error, duration_s, run_id))
+                          (iso(utcnow()), errors, None if error is None else mask(error), duration_s, run_id))
 
     def record_run(self, source: str, query_key: str, started_at: str, result: SaveResult,
                    errors: int = 0, error: str | None = None, duration_s: float | None = None) -> int:
@@ -227,7 +450,7 @@ class Store:
                 "source": source, "query_key": query_key, "started_at": started_at,
                 "finished_at": iso(utcnow()), "fetched": result.fetched, "new": result.new,
                 "duplicates": result.duplicates, "quarantined": result.quarantined,
-                "errors": errors, "error": error, "duration_s": duration_s,
+                "errors": errors, "error": None if error is None else mask(error), "duration_s": duration_s,
             }
         ).last_pk)
 

@@ -8,6 +8,7 @@ from rich.panel import Panel
 
 from alerts.channels.base import Channel, ChannelConfig
 from alerts.message import Alert
+from listener.text import for_terminal, safe_console
 
 _STYLE = {"critical": "bold red", "warning": "yellow"}
 
@@ -17,10 +18,12 @@ class ConsoleChannel(Channel):
 
     def __init__(self, config: ChannelConfig, app: object, console: Console | None = None) -> None:
         super().__init__(config, app)
-        self.console = console or Console(stderr=False, highlight=False)
+        # Mention text, author names, titles: every field passes for_terminal (escapes and bidi removed).
+        self.console = safe_console(console or Console(stderr=False, highlight=False))
 
     def send(self, alert: Alert, idem_key: str, previous_ref: str | None = None) -> str | None:
         # escape(): mention text may contain [markup] that rich would otherwise interpret
-        self.console.print(Panel(escape(alert.plain_text()), border_style=_STYLE.get(alert.level, "cyan"),
-                                 title=escape(f"{alert.brand or ''} · {alert.source or ''}"), expand=False))
+        title = for_terminal(f"{alert.brand or ''} · {alert.source or ''}", one_line=True)
+        self.console.print(Panel(escape(for_terminal(alert.plain_text())), title=escape(title), expand=False,
+                                 border_style=_STYLE.get(alert.level, "cyan")))
         return None

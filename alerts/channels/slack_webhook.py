@@ -10,6 +10,8 @@ from slack_sdk.webhook import WebhookClient
 from alerts.channels.base import Channel, ChannelConfig, DeliveryError, retry_after_seconds
 from alerts.message import Alert
 from alerts.slack_format import slack_message
+from listener.config import url_problem
+from listener.masking import mask
 
 
 class SlackWebhookConfig(ChannelConfig):
@@ -26,15 +28,21 @@ class SlackWebhookChannel(Channel):
         url = os.environ.get(self.config.url_env, "")
         if not url:
             raise DeliveryError(f"environment variable {self.config.url_env} (the Slack webhook URL) is not set")
-        client = WebhookClient(url, timeout=self.config.timeout_s)
+        problem = url_problem(url.strip(), https=True)
+        if problem:  # `check` says so too; a config loaded without the secrets check ends here
+            raise DeliveryError(f"environment variable {self.config.url_env} (the Slack webhook URL) {problem}",
+                                permanent=True)
+        client = WebhookClient(url.strip(), timeout=self.config.timeout_s)
         try:
             resp = client.send(**slack_message(alert))
-        except OSError as exc:  # connection refused, DNS, TLS: try again later
-            raise DeliveryError(f"Slack webhook unreachable: {exc}") from None
+        except OSError as exc:  # connection refused, DNS, TLS: try again later (the URL masked: it is the secret)
+            raise DeliveryError(mask(f"Slack webhook unreachable: {exc}", [url])) from None
+        except ValueError as exc:  # urllib refusing the URL
+            raise DeliveryError(mask(f"Slack webhook URL refused: {exc}", [url]), permanent=True) from None
         # WebhookClient never raises on an HTTP error: the status and body say what happened.
         if resp.status_code == 200 and resp.body == "ok":
             return None
-        detail = f"Slack webhook answered {resp.status_code} {str(resp.body)[:200]!r}"
+        detail = mask(f"Slack webhook answered {resp.status_code} {str(resp.body)[:200]!r}", [url])
         if resp.status_code == 429:
             raise DeliveryError(detail, retry_after=retry_after_seconds(resp.headers, 30.0))
         if resp.status_code >= 500 or resp.status_code in (0, 408):

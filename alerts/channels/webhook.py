@@ -15,6 +15,8 @@ from pydantic import Field, model_validator
 
 from alerts.channels.base import Channel, ChannelConfig, DeliveryError, retry_after_seconds
 from alerts.message import Alert
+from listener.config import url_problem
+from listener.masking import mask
 
 PAYLOAD_VERSION = 1
 
@@ -51,10 +53,16 @@ class WebhookChannel(Channel):
         url = self.config.url or os.environ.get(self.config.url_env, "")
         if not url:
             raise DeliveryError(f"environment variable {self.config.url_env} (the webhook URL) is not set")
+        url = url.strip()
+        secret = bool(self.config.url_env or self.config.token_env)
+        problem = url_problem(url, https=secret)
+        if problem:  # `check` says so too; a config loaded without the secrets check ends here
+            what = f"environment variable {self.config.url_env} (the webhook URL)" if self.config.url_env else "url"
+            raise DeliveryError(f"{what} {problem}", permanent=True)
         headers = {"Content-Type": "application/json; charset=utf-8", "Idempotency-Key": idem_key,
                    "User-Agent": "overheard-alerts", **self.config.headers}
         if self.config.token_env:
-            token = os.environ.get(self.config.token_env, "")
+            token = os.environ.get(self.config.token_env, "").strip()
             if not token:
                 raise DeliveryError(f"environment variable {self.config.token_env} (the webhook token) is not set")
             headers["Authorization"] = f"Bearer {token}"
@@ -65,7 +73,9 @@ class WebhookChannel(Channel):
             raise DeliveryError(f"webhook unreachable: {type(exc).__name__}") from None
         if 200 <= resp.status_code < 300:
             return idem_key  # the next alert about this thread names it in "updates"
-        detail = f"webhook answered {resp.status_code} {resp.text[:200]!r}"
+        # The receiver's error body may echo our URL or token back: masked before it is stored or logged.
+        detail = mask(f"webhook answered {resp.status_code} {resp.text[:200]!r}",
+                      [url, headers.get("Authorization", "")])
         if resp.status_code == 429:
             raise DeliveryError(detail, retry_after=retry_after_seconds(resp.headers, 60.0))
         if resp.status_code >= 500 or resp.status_code == 408:

@@ -12,7 +12,9 @@ from rich.table import Table
 from listener.cli import console, open_store, with_config
 from listener.config import Config
 from listener.errors import UserError
+from listener.masking import mask
 from listener.models import iso, parse_iso, utcnow
+from listener.text import terminal_json
 
 
 def _since(text: str, now: datetime) -> datetime:
@@ -50,11 +52,11 @@ def list_(config: Config, pending: bool, limit: int) -> None:
         if r["delivered_at"]:
             state = f"{r['sent_as'] or 'sent'} {r['delivered_at']}"
         elif r["attempts"] >= MAX_ATTEMPTS:
-            state = f"gave up: {r['last_error']}"
+            state = f"gave up: {mask(r['last_error'])}"
         elif r["hold"]:
             state = f"held ({r['hold']}) until {r['next_attempt_at']}"
         elif r["last_error"]:
-            state = f"retry at {r['next_attempt_at']}: {r['last_error']}"
+            state = f"retry at {r['next_attempt_at']}: {mask(r['last_error'])}"
         else:
             state = "due"
         title = (payload.get("title") or "")[:60]
@@ -191,13 +193,13 @@ def backtest(config: Config, since_text: str, until_text: str | None, step_text:
     with open_store(config) as store:
         result = run_backtest(config, store, since, until, parse_duration(step_text))
     if as_json:
-        click.echo(json.dumps({
+        click.echo(terminal_json(json.dumps({
             "since": iso(result.since), "until": iso(result.until), "mentions_replayed": result.mentions_replayed,
             "messages": [{"at": iso(f.at), "receiver": f.receiver, "rule": f.rule, "kind": f.kind,
                           "level": f.level, "title": f.title, "risk": f.risk, "reasons": f.reasons,
                           "thread_key": f.thread_key, "update": f.update, "alerts": f.alerts}
                          for f in result.fired],
-        }, ensure_ascii=False, indent=2))
+        }, ensure_ascii=False, indent=2)))
         return
     console.print(f"Replayed {result.mentions_replayed:,} mentions from {iso(result.since)} to "
                   f"{iso(result.until)} in steps of {step_text}; nothing was sent.")

@@ -9,11 +9,13 @@ import sys
 from datetime import datetime
 
 import click
+from rich.markup import escape
 from rich.table import Table
 
 from listener.cli import console, open_store, with_config
 from listener.config import Config
 from listener.models import parse_iso
+from listener.text import for_terminal, terminal_json
 
 
 @click.command()
@@ -43,6 +45,9 @@ def run(config: Config, once: bool, log_format: str, quiet: bool) -> None:
     from listener.logs import config_secrets, setup_logging
     from listener.scheduler import Daemon
 
+    with open_store(config):
+        pass  # a database that cannot be used ends here in one line, before the daemon takes its lock
+
     setup_logging(log_format, logging.WARNING if quiet else logging.INFO,  # type: ignore[arg-type]
                   secrets=config_secrets(config))
     daemon = Daemon(config)
@@ -69,7 +74,7 @@ def status(config: Config, as_json: bool) -> None:
     with open_store(config) as store:
         st = read_status(store, config)
     if as_json:
-        click.echo(json.dumps(st.to_dict(), indent=2, ensure_ascii=False))
+        click.echo(terminal_json(json.dumps(st.to_dict(), indent=2, ensure_ascii=False)))
     else:
         _print_status(st)
     sys.exit(0 if st.healthy else 1)
@@ -142,31 +147,47 @@ def _print_status(st: object) -> None:
 
 
 @click.command()
-@click.option("--author", required=True, help="The person's handle or user name, as stored (with or without @).")
+@click.option("--author", required=True, help="The person's handle or user name, with or without @ (any case).")
 @click.option("--source", "source_name", default=None, help="Only on this source (x, reddit, …); default: all.")
 @click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
 @with_config(check_secrets=False)
 def forget(config: Config, author: str, source_name: str | None, yes: bool) -> None:
-    """Remove a person's data on request: mentions, scores, labels, author record, quoted text.
+    """Remove a person's data on request: mentions, scores, labels, author record, quoted text, links.
 
-    Threads and queue items they were part of stay, recomputed without them. Their posts are not
-    collected again. Alerts already delivered (Slack, email, webhooks, files) cannot be recalled.
+    Also their quarantined rows, their words and links in alerts and queue notes, and the file
+    receivers' alert files (rewritten). Deleted text is overwritten in the database file. Threads and
+    queue items they were part of stay, recomputed without them; their posts and bad rows are not
+    collected again. Alerts already delivered (Slack, email, webhooks) cannot be recalled. Exit 2 when
+    nothing stored matches (with the closest handles).
     """
     from listener.retention import forget_author
     from listener.threads import rollup_dirty
 
     where = f" on {source_name}" if source_name else " on every source"
     if not yes:
-        click.confirm(f"Delete everything stored about {author}{where}? This cannot be undone", abort=True)
+        click.confirm(f"Delete everything stored about {for_terminal(author, one_line=True)}{where}? "
+                      "This cannot be undone", abort=True)
+    files = [config.resolve(r.path) for r in config.receivers if getattr(r, "type", "") == "file"]
     with open_store(config) as store:
-        result = forget_author(store, author, source_name)
+        result = forget_author(store, author, source_name, alert_files=files)
         rollup_dirty(store, config)
-    console.print(f"forgot {author}{where}: {result.mentions} mentions, {result.authors} author records, "
-                  f"{result.quarantined} quarantined rows, text removed from {result.events_scrubbed} queue "
-                  f"events and {result.alerts_scrubbed} alerts; {result.threads_recomputed} threads recomputed")
+    console.print(escape(
+        f"forgot {author}{where}: {result.mentions} mentions, {result.authors} author records, "
+        f"{result.quarantined} quarantined rows (their handle blanked in {result.quarantine_scrubbed} more), "
+        f"text removed from {result.events_scrubbed} queue events and {result.alerts_scrubbed} alerts; "
+        f"{result.threads_recomputed} threads recomputed"), soft_wrap=True)
+    for f in result.alert_files:
+        if f.problem:
+            console.print(escape(f"warning: could not clean the alert file {f.path} ({f.problem}); "
+                                 "remove their lines from it by hand"), soft_wrap=True)
+        elif f.lines:
+            console.print(escape(f"alert file {f.path}: {f.lines} lines rewritten without them"), soft_wrap=True)
+    if not result.wal_checkpointed:
+        console.print("note: another process is reading the database; the deleted text leaves the -wal file "
+                      "at its next checkpoint (stop `overheard run` and forget again to be sure now)", soft_wrap=True)
     if result.alerts_already_sent:
         console.print(f"note: {result.alerts_already_sent} alerts quoting them were already delivered; "
-                      "delete those messages in Slack/email/webhook receivers by hand")
+                      "delete those messages in Slack/email/webhook receivers by hand", soft_wrap=True)
 
 
 def register(cli: click.Group) -> None:

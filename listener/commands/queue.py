@@ -21,6 +21,7 @@ from listener.config import Config
 from listener.errors import UserError
 from listener.labels import HUMAN_LABELS
 from listener.models import utcnow
+from listener.text import terminal_json
 
 ACTOR_ENV = "OVERHEARD_USER"
 
@@ -43,7 +44,7 @@ def _item_json(queue: Queue, item: QueueItem) -> dict[str, Any]:
 
 def _print_item(queue: Queue, item: QueueItem, as_json: bool, what: str) -> None:
     if as_json:
-        click.echo(json.dumps(_item_json(queue, item), ensure_ascii=False))
+        click.echo(terminal_json(json.dumps(_item_json(queue, item), ensure_ascii=False)))
     else:
         who = f" ({item.assignee})" if item.assignee else ""
         console.print(escape(f"queue item {item.id}: {what} → {item.state}{who}"))
@@ -111,8 +112,8 @@ def list_(config: Config, as_json: bool, **filters: Any) -> None:
         items = q.list(flt)
         counts = q.counts(flt)
         if as_json:
-            click.echo(json.dumps({"counts": counts, "items": [_item_json(q, i) for i in items]},
-                                  ensure_ascii=False))
+            click.echo(terminal_json(json.dumps({"counts": counts, "items": [_item_json(q, i) for i in items]},
+                                  ensure_ascii=False)))
             return
         table = Table(title=f"queue: {flt.state}", title_justify="left")
         for col in ("id", "priority", "state", "SLA", "risk", "where", "assignee", "thread"):
@@ -141,8 +142,8 @@ def show(config: Config, item_id: int, as_json: bool) -> None:
         events = q.events(item_id)
         history = q.author_history(item)
         if as_json:
-            click.echo(json.dumps({"item": _item_json(q, item), "mentions": mentions, "events": events,
-                                   "author_history": history}, ensure_ascii=False, default=str))
+            click.echo(terminal_json(json.dumps({"item": _item_json(q, item), "mentions": mentions, "events": events,
+                                   "author_history": history}, ensure_ascii=False, default=str)))
             return
         sla = q.sla(item)
         console.print(escape(f"queue item {item.id} · {item.state} · {item.priority} priority · risk {item.risk:.0f}"
@@ -303,7 +304,7 @@ def stats(config: Config, as_json: bool) -> None:
     with open_store(config) as store:
         figures = Queue(store, config.queue).stats()
     if as_json:
-        click.echo(json.dumps(figures))
+        click.echo(terminal_json(json.dumps(figures)))
         return
     for key, value in figures.items():
         console.print(escape(f"{key}: {value}"))
@@ -377,7 +378,7 @@ def users_list(config: Config, as_json: bool) -> None:
     with open_store(config) as store:
         people = list_users(store)
     if as_json:
-        click.echo(json.dumps([asdict(u) for u in people]))
+        click.echo(terminal_json(json.dumps([asdict(u) for u in people])))
         return
     for u in people:
         console.print(escape(f"{u.name}  {u.role}" + (f"  slack {u.slack_user_id}" if u.slack_user_id else "")
@@ -399,13 +400,13 @@ def serve(config: Config, host: str | None, port: int | None, log_format: str) -
     from listener.logs import config_secrets, setup_logging
 
     setup_logging(log_format, secrets=config_secrets(config))  # type: ignore[arg-type]
-    app = create_app(config)
     host = host or config.web.host
     port = port or config.web.port
-    with open_store(config) as store:
+    with open_store(config) as store:  # first: a database that cannot be used ends here in one line
         if not store.scalar("SELECT COUNT(*) FROM users WHERE disabled = 0"):
             console.print("[yellow]No users yet: add one with[/] "
                           + escape(f"overheard users add NAME --role admin --config {config.path}"))
+    app = create_app(config)
     console.print(escape(f"Queue: http://{host}:{port}/  (Ctrl-C to stop)"))
     # Our own request log replaces uvicorn's access log; proxy headers are read by the app, and only from
     # [web] trusted_proxies.

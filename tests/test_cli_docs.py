@@ -8,6 +8,7 @@ import click
 import pytest
 from click.testing import CliRunner
 
+from listener.cli import COMMANDS as LISTED
 from listener.cli import cli
 
 README = (Path(__file__).resolve().parent.parent / "README.md").read_text(encoding="utf-8")
@@ -23,6 +24,7 @@ def _commands(group: click.Group, prefix: tuple[str, ...] = ()):
             yield path, command
 
 
+cli.load_all()
 COMMANDS = list(_commands(cli))
 
 
@@ -34,3 +36,13 @@ def test_command_has_help_config_and_readme_entry(path, command):
     if path[-1] not in NO_CONFIG and path[0] not in ("demo",):
         assert "--config" in result.output, f"overheard {' '.join(path)} does not take --config"
     assert f"overheard {' '.join(path)}" in README, f"README does not mention `overheard {' '.join(path)}`"
+
+
+def test_top_level_help_lines_match_the_commands():
+    """`overheard --help` lists commands without importing them: its lines must be the commands' own."""
+    for name, command in cli.commands.items():
+        assert name in LISTED, f"add {name!r} to listener.cli.COMMANDS"
+        module, short = LISTED[name]
+        assert command.get_short_help_str(1000) == short, f"listener.cli.COMMANDS[{name!r}] is out of date"
+        assert (command.callback.__module__ if command.callback else module) == module
+    assert set(LISTED) <= set(cli.commands)

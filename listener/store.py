@@ -251,10 +251,14 @@ class Store:
             "detractors": self.scalar("SELECT COUNT(*) FROM mentions WHERE detractor = 1"),
             "threads": self.scalar("SELECT COUNT(*) FROM threads"),
             "flagged_threads": self.scalar("SELECT COUNT(*) FROM threads WHERE flagged = 1"),
+            # Open as the queue counts it (alerts.queue.Queue.counts): not closed, not snoozed.
             "queue_open": self.scalar(
-                "SELECT COUNT(*) FROM queue_items WHERE state NOT IN ('resolved', 'dismissed')"
+                "SELECT COUNT(*) FROM queue_items WHERE state NOT IN ('resolved', 'dismissed', 'snoozed')"
             ),
-            "alerts": self.scalar("SELECT COUNT(*) FROM outbox"),
+            "alerts": self.scalar("SELECT COUNT(*) FROM outbox"),  # messages: one per alert and receiver
+            "alerts_distinct": self.scalar(
+                "SELECT COUNT(DISTINCT COALESCE(thread_key, idem_key) || '|' || rule || '|' || level) FROM outbox"),
+            "alert_receivers": self.scalar("SELECT COUNT(DISTINCT receiver) FROM outbox"),
             "alerts_delivered": self.scalar("SELECT COUNT(*) FROM outbox WHERE delivered_at IS NOT NULL"),
             "quarantined": self.scalar("SELECT COUNT(*) FROM quarantine"),
         }

@@ -29,7 +29,8 @@ def parse_duration(text: str, option: str = "duration") -> timedelta:
     """'30m', '12h', '90d', '2w' -> timedelta; UserError naming the option and the accepted forms."""
     m = _DURATION.match(text or "")
     if not m or float(m.group(1)) <= 0:
-        raise UserError(f"{option} {text!r}: use a number and a unit (s, m, h, d or w), e.g. {DURATION_HELP}")
+        raise UserError(f"{option} {text!r} is not a duration; use a number and a unit (s, m, h, d or w), "
+                        f"e.g. {DURATION_HELP}")
     return timedelta(seconds=float(m.group(1)) * _SECONDS[m.group(2).lower()])
 
 

@@ -113,7 +113,9 @@ class UserFacingError(click.ClickException):
     exit_code = 2
 
     def show(self, file: Any = None) -> None:
-        click.echo(f"overheard: {self.format_message()}", err=True)
+        # A config with several problems names each on its own line.
+        for line in self.format_message().splitlines() or [""]:
+            click.echo(f"overheard: {line}", err=True)
 
 
 class OverheardGroup(click.Group):

@@ -73,14 +73,19 @@ def list_(config: Config, pending: bool, limit: int, as_json: bool) -> None:
 
 
 @alerts.command()
+@json_option
 @with_config()
-def deliver(config: Config) -> None:
+def deliver(config: Config, as_json: bool) -> None:
     """Send every alert that is due now (retries included), then exit."""
     from alerts.outbox import deliver_pending
     from listener.pipeline import build_channels
 
     with open_store(config) as store:
         report = deliver_pending(store, build_channels(config))
+    if as_json:
+        echo_json({"messages": report.messages, "alerts": report.delivered, "failed": report.failed,
+                   "held": report.held})
+        return
     console.print(f"sent {plural(report.messages, 'message')} ({plural(report.delivered, 'alert')}); "
                   f"{report.failed} failed; {report.held} held")
 

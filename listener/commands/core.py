@@ -104,10 +104,16 @@ def print_errors(report: PipelineReport) -> None:
 @click.command()
 @click.option("--workspace", type=click.Path(file_okay=False, path_type=Path), default=Path("overheard-demo"),
               show_default=True, help="Folder for the demo's config, data, database and output.")
-def demo(workspace: Path) -> None:
+@json_option
+def demo(workspace: Path, as_json: bool) -> None:
     """Run the whole pipeline on bundled demo data (a fictional brand), safe to re-run."""
     from listener.demo import run_demo
 
+    if as_json:
+        result = run_demo(workspace, channels={})  # the console receiver would print into the JSON
+        echo_json({**summary_json(result.counts, result.report, result.files),
+                   "config": str(result.config.path), "login": result.login[0] if result.login else None})
+        return
     with console.status("Running the demo pipeline…"):
         result = run_demo(workspace)
     print_errors(result.report)

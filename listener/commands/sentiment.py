@@ -181,11 +181,12 @@ def train(ctx: click.Context, data_dir: Path | None, out: Path | None, with_corr
               help="Scorer to evaluate instead of the configured one.")
 @click.option("--brand", "brands", multiple=True, metavar="NAME",
               help="A brand name or handle to read as neutral (repeatable), added to the config's brands.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON for scripts.")
 @config_option
 @click.pass_context
 def eval_(ctx: click.Context, texts_path: Path | None, labels_path: Path | None, csv_path: Path | None,
           text_column: str | None, label_column: str | None, lang: str | None, scorer_name: str | None,
-          brands: tuple[str, ...], config_path: Path) -> None:
+          brands: tuple[str, ...], config_path: Path, as_json: bool) -> None:
     """Print accuracy, macro-F1, negative precision and recall, and texts/s for labelled texts:
     a text file and a label file (--texts, --labels) or one labelled CSV export (--csv)."""
     from listener.scoring import evaluate_csv, evaluate_files
@@ -200,6 +201,15 @@ def eval_(ctx: click.Context, texts_path: Path | None, labels_path: Path | None,
         assert texts_path is not None and labels_path is not None
         result, name = evaluate_files(scorer, texts_path, labels_path, lang), texts_path.name
     f = result.figures
+    if as_json:
+        from listener.cli import echo_json
+
+        echo_json({"model": result.model, "file": name, "texts": f.n, "accuracy": f.accuracy,
+                   "macro_f1": f.macro_f1, "negative_precision": f.negative_precision,
+                   "negative_recall": f.negative_recall, "unscored": f.unscored,
+                   "texts_per_second": result.texts_per_second if f.n >= MIN_TEXTS_FOR_SPEED else None,
+                   "confusion": {g: {p: f.count(g, p) for p in LABELS} for g in ("negative", "neutral", "positive")}})
+        return
     console.print(f"{result.model} on {f.n:,} texts ({name})")
     console.print(f"  accuracy            {f.accuracy:.3f}")
     console.print(f"  macro-F1            {f.macro_f1:.3f}")

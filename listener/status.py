@@ -13,8 +13,8 @@ from typing import Any
 from alerts.outbox import MAX_ATTEMPTS
 from alerts.queue import OPEN_STATES
 from listener.config import Config
+from listener.daemonlock import daemon_pid
 from listener.models import iso, parse_iso, utcnow
-from listener.scheduler import daemon_pid
 from listener.sla import SlaBreach, sla_breaches
 from listener.store import Store
 

@@ -173,7 +173,7 @@ def _unresolvable(host: str, timeout: float = 3.0) -> bool:
         try:
             socket.getaddrinfo(host, 443, type=socket.SOCK_STREAM)
             answer.append(False)
-        except OSError:
+        except Exception:  # noqa: BLE001 - gaierror, or anything else: either way not resolvable now
             answer.append(True)
 
     worker = threading.Thread(target=look_up, daemon=True)

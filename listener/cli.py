@@ -177,9 +177,10 @@ class OverheardGroup(click.Group):
 
 
 def _config_from_root(ctx: click.Context, param: click.Parameter, value: Path) -> Path:
-    """A subcommand's --config left at its default takes `overheard --config X ...` from before it."""
+    """A subcommand's --config not given after it takes `overheard --config X ...` from before it (an
+    option typed on the command line beats $OVERHEARD_CONFIG wherever it was typed)."""
     source = ctx.get_parameter_source(param.name or "")
-    if source in (click.core.ParameterSource.DEFAULT, None):
+    if source in (click.core.ParameterSource.DEFAULT, click.core.ParameterSource.ENVIRONMENT, None):
         root = ctx.find_root().meta.get("overheard.config")
         if root is not None:
             return Path(root)

@@ -310,6 +310,9 @@ def test_config_goes_before_the_subcommand_too(demo_ws, tmp_path):
     assert json.loads(before.output) == json.loads(after.output)
     missing = run("--config", str(tmp_path / "nope.toml"), "status", ok=False)
     assert missing.exit_code == 2 and "nope.toml: no such file" in missing.output
+    # typed on the command line, before or after the command, it beats $OVERHEARD_CONFIG
+    env = {"OVERHEARD_CONFIG": str(tmp_path / "nope.toml")}
+    assert json.loads(run("--config", config, "queue", "list", "--json", env=env).output) == json.loads(after.output)
 
 
 def test_json_output_parses_for_the_new_json_commands(demo_ws):

@@ -233,8 +233,8 @@ def backtest(config: Config, since_text: str, until_text: str | None, step_text:
                          for f in result.fired],
         }, ensure_ascii=False, indent=2))
         return
-    console.print(f"Replayed {result.mentions_replayed:,} mentions from {iso(result.since)} to "
-                  f"{iso(result.until)} in steps of {step_text}; nothing was sent.")
+    console.print(f"Replayed {plural(result.mentions_replayed, 'mention')} from {local_time(result.since, tz)} to "
+                  f"{local_time(result.until, tz)} in steps of {step_text}; nothing was sent.")
     summary = Table(title="would have fired, per rule and receiver", title_justify="left")
     for col in ("rule", "receiver", "messages", "alerts", "first", "last"):
         summary.add_column(col)

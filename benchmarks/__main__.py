@@ -16,7 +16,7 @@ from pathlib import Path
 from benchmarks.machine import machine, percentile
 
 HERE = Path(__file__).resolve().parent
-NAMES = ["throughput", "scale", "sentiment", "latency", "queue", "trends", "alerts", "sources", "streams"]
+NAMES = ["startup", "throughput", "scale", "sentiment", "latency", "queue", "trends", "alerts", "sources", "streams"]
 
 
 FAILED: list[str] = []
@@ -45,6 +45,23 @@ def main(argv: list[str] | None = None) -> None:
     started = time.perf_counter()
     print(machine(), flush=True)
     rows: list[tuple[str, str, str, str]] = []  # (what, figure, target, verdict)
+
+    if "startup" in chosen:
+        from benchmarks import startup
+
+        print("\n== CLI start-up (each command its own process, median)", flush=True)
+        fig = startup.main(["--runs", "15"])
+        help_s, help_x = fig["overheard --help"]
+        version_s, version_x = fig["overheard --version"]
+        queue_s, queue_x = fig["overheard queue list"]
+        status_s, status_x = fig["overheard status"]
+        rows += [
+            ("CLI `--help` / `--version` vs `python -c pass`",
+             f"{help_s * 1000:.0f} ms ({help_x:.1f}x) / {version_s * 1000:.0f} ms ({version_x:.1f}x)", "<= 3x",
+             _verdict(max(help_x, version_x) <= startup.TARGET_RATIO)),
+            ("CLI `queue list` / `status` (demo workspace)",
+             f"{queue_s * 1000:.0f} ms ({queue_x:.1f}x) / {status_s * 1000:.0f} ms ({status_x:.1f}x)", "-", ""),
+        ]
 
     if "throughput" in chosen:
         from benchmarks import throughput

@@ -8,6 +8,7 @@ one registry line adds a source); this module validates those sections through t
 
 from __future__ import annotations
 
+import difflib
 import os
 import tomllib
 from pathlib import Path
@@ -733,6 +734,13 @@ def _cross_check(name: str, file: _ConfigFile) -> None:
     for level, risk in file.alerts.levels.items():
         if not 0 <= risk <= 100:
             raise ConfigError(name, f"alerts.levels.{level}", "must be between 0 and 100")
+    # Levels are ranked by their risk; the usual names must rank as their words say.
+    named = [(lvl, file.alerts.levels[lvl]) for lvl in SEVERITY_ORDER if lvl in file.alerts.levels]
+    for (lower, low_risk), (higher, high_risk) in zip(named, named[1:], strict=False):
+        if high_risk <= low_risk:
+            raise ConfigError(name, f"alerts.levels.{higher}",
+                              f"{higher} = {high_risk:g} must be above {lower} = {low_risk:g} "
+                              "(a thread reaches the higher level at the higher risk)")
     for i, rule in enumerate(file.alerts.rules):
         if rule.min_level and rule.min_level not in file.alerts.levels:
             raise ConfigError(name, f"alerts.rules[{i}].min_level",
@@ -743,6 +751,8 @@ def _cross_check(name: str, file: _ConfigFile) -> None:
     if file.alerts.spikes.critical_ratio < file.alerts.spikes.ratio:
         raise ConfigError(name, "alerts.spikes.critical_ratio", "must be at least alerts.spikes.ratio")
 
+
+SEVERITY_ORDER = ("info", "notice", "warning", "high", "critical")
 
 _TYPE_NAMES = {
     "string_type": "a string",
@@ -755,30 +765,115 @@ _TYPE_NAMES = {
 }
 
 
-def _as_config_error(file: str, exc: ValidationError, prefix: tuple[Any, ...]) -> ConfigError:
-    err = exc.errors()[0]
-    loc = prefix + tuple(err["loc"])
-    key = _format_loc(loc)
+def _as_config_error(file: str, exc: ValidationError, prefix: tuple[Any, ...],
+                     model: type[BaseModel] | None = None) -> ConfigError:
+    """Every problem pydantic found, one line each, a misspelt key with the key it was meant to be."""
+    errors = exc.errors()
+    model = model or _model_of(exc)
+    missing = {tuple(e["loc"]) for e in errors if e["type"] == "missing"}
+    lines: list[tuple[str, str]] = []
+    explained: set[tuple[Any, ...]] = set()
+    for err in errors:
+        loc = tuple(err["loc"])
+        if err["type"] == "extra_forbidden" and loc and isinstance(loc[-1], str):
+            known = _fields_at(model, loc[:-1]) if model else []
+            guess = difflib.get_close_matches(loc[-1], known, n=1, cutoff=0.6)
+            if guess:
+                lines.append((_format_loc(prefix + loc), f"unknown key; did you mean {guess[0]}?"))
+                explained.add(loc[:-1] + (guess[0],))
+                continue
+        lines.append((_format_loc(prefix + loc), _problem(err)))
+    lines = [(k, p) for k, p in lines
+             if not (p == "required key is missing" and tuple(_loc_of(k, prefix)) in explained & missing)]
+    first = ConfigError(file, *lines[0])
+    if len(lines) > 1:
+        first.args = ("\n".join(f"{file}: {k}: {p}" if k else f"{file}: {p}" for k, p in lines),)
+    first.problems = lines  # type: ignore[attr-defined]
+    return first
+
+
+def _loc_of(key: str, prefix: tuple[Any, ...]) -> tuple[Any, ...]:
+    """_format_loc backwards (for matching a line to an error's loc)."""
+    parts: list[Any] = []
+    for token in key.replace("[", ".[").split("."):
+        if token.startswith("[") and token.endswith("]") and token[1:-1].isdigit():
+            parts.append(int(token[1:-1]))
+        elif token:
+            parts.append(token)
+    return tuple(parts[len(prefix):])
+
+
+def _problem(err: Any) -> str:
     kind = err["type"]
     if kind == "extra_forbidden":
-        problem = "unknown key (check the spelling against config.example.toml)"
-    elif kind == "missing":
-        problem = "required key is missing"
-    elif kind in ("too_short",) and err.get("ctx", {}).get("min_length") == 1:
-        problem = "must not be empty"
-    elif kind == "string_too_short":
-        problem = "must not be empty"
-    elif kind in _TYPE_NAMES:
+        return "unknown key (check the spelling against config.example.toml)"
+    if kind == "missing":
+        return "required key is missing"
+    if kind in ("too_short",) and err.get("ctx", {}).get("min_length") == 1:
+        return "must not be empty"
+    if kind == "string_too_short":
+        return "must not be empty"
+    if kind in _TYPE_NAMES:
         got = type(err.get("input")).__name__
-        problem = f"expected {_TYPE_NAMES[kind]}, got {got} {err.get('input')!r}"[:200]
-    elif kind == "literal_error":
-        problem = f"must be one of {err['ctx']['expected']}, got {err.get('input')!r}"
-    else:
-        problem = err["msg"].removeprefix("Value error, ")
-    more = len(exc.errors()) - 1
-    if more:
-        problem += f" (and {more} more problem{'s' if more > 1 else ''})"
-    return ConfigError(file, key, problem)
+        return f"expected {_TYPE_NAMES[kind]}, got {got} {err.get('input')!r}"[:200]
+    if kind == "literal_error":
+        return f"must be one of {err['ctx']['expected']}, got {err.get('input')!r}"
+    return str(err["msg"]).removeprefix("Value error, ")
+
+
+def _model_of(exc: ValidationError) -> type[BaseModel] | None:
+    """The model class that raised `exc` (pydantic names it in `title`)."""
+    title = exc.title
+    for cls in _all_models():
+        if cls.__name__ == title:
+            return cls
+    return None
+
+
+def _all_models() -> list[type[BaseModel]]:
+    seen: list[type[BaseModel]] = []
+    stack: list[type] = [Section]
+    while stack:
+        cls = stack.pop()
+        for sub in cls.__subclasses__():
+            if sub not in seen:
+                seen.append(sub)
+                stack.append(sub)
+    return seen
+
+
+def _fields_at(model: type[BaseModel], loc: tuple[Any, ...]) -> list[str]:
+    """The keys allowed at `loc` under `model` (walking lists, tables and nested sections)."""
+    current: Any = model
+    for part in loc:
+        current = _step(current, part)
+        if current is None:
+            return []
+    found = _step(current, None)
+    return list(found.model_fields) if found is not None else []
+
+
+def _step(tp: Any, part: Any) -> Any:
+    """The type one step into `tp` at `part` (None: the model inside an Optional/union itself)."""
+    from types import UnionType
+    from typing import Union, get_args, get_origin
+
+    origin = get_origin(tp)
+    if origin in (Union, UnionType):
+        for arg in get_args(tp):
+            found = _step(arg, part) if arg is not type(None) else None
+            if found is not None:
+                return found
+        return None
+    if part is None:
+        return tp if isinstance(tp, type) and issubclass(tp, BaseModel) else None
+    if origin is list and isinstance(part, int):
+        return get_args(tp)[0]
+    if origin is dict and isinstance(part, str):
+        return get_args(tp)[1]
+    if isinstance(tp, type) and issubclass(tp, BaseModel) and isinstance(part, str) and part in tp.model_fields:
+        return tp.model_fields[part].annotation
+    return None
 
 
 def _format_loc(loc: tuple[Any, ...]) -> str:

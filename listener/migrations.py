@@ -583,6 +583,27 @@ MIGRATIONS += [
     ),
 ]
 
+# ---------------------------------------------------------------- CLI speed (block 170-179)
+MIGRATIONS += [
+    (
+        170,
+        "chart_cache: PNG charts keyed by a digest of their data, so unchanged charts are not redrawn",
+        """
+        -- Drawing the charts (importing matplotlib, laying out, rendering) is most of what `trends`,
+        -- `report` and each daemon pass cost, and a chart whose rows did not change is the same PNG.
+        CREATE TABLE chart_cache (
+            digest TEXT PRIMARY KEY,
+            name TEXT NOT NULL,
+            title TEXT NOT NULL,
+            brand TEXT NOT NULL,
+            png BLOB NOT NULL,
+            used_at TEXT NOT NULL
+        );
+        CREATE INDEX chart_cache_used ON chart_cache (used_at);
+        """,
+    ),
+]
+
 # Features append their migrations in merge order; they apply in number order.
 MIGRATIONS.sort(key=lambda migration: migration[0])
 

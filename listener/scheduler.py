@@ -30,7 +30,6 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 from apscheduler.executors.pool import ThreadPoolExecutor
@@ -41,6 +40,7 @@ from apscheduler.triggers.interval import IntervalTrigger
 from alerts.channels.base import Channel
 from listener.collect import build_sources, collect_query
 from listener.config import Config
+from listener.daemonlock import daemon_pid, lock_path  # noqa: F401 - re-exported, used below
 from listener.errors import UserError
 from listener.health import SourceHealth, record_failure, record_success, scope_backoff_left
 from listener.logs import event
@@ -56,26 +56,6 @@ from listener.streams.base import Stream
 log = logging.getLogger("overheard.daemon")
 SYSTEM_WORKERS = 3  # process, sla/trends/retention and the query refresh never wait for a source
 REFRESH_SECONDS = 60.0
-
-
-def lock_path(config: Config) -> Path:
-    return Path(f"{config.db_path}.daemon.lock")
-
-
-def daemon_pid(config: Config) -> int | None:
-    """The pid of the daemon running on this database, or None. A kill -9 releases the lock at once."""
-    path = lock_path(config)
-    if not path.exists():
-        return None
-    with open(path, "a+") as fh:
-        try:
-            fcntl.flock(fh, fcntl.LOCK_SH | fcntl.LOCK_NB)
-        except BlockingIOError:
-            fh.seek(0)
-            text = fh.read().strip()
-            return int(text) if text.isdigit() else -1
-        fcntl.flock(fh, fcntl.LOCK_UN)
-        return None
 
 
 def collect_job_id(source: str, query_key: str) -> str:

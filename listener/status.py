@@ -11,10 +11,11 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from alerts.outbox import MAX_ATTEMPTS
+from alerts.queue import OPEN_STATES
 from listener.config import Config
+from listener.daemonlock import daemon_pid
 from listener.masking import mask
 from listener.models import iso, parse_iso, utcnow
-from listener.scheduler import daemon_pid
 from listener.sla import SlaBreach, sla_breaches
 from listener.store import Store
 
@@ -116,12 +117,22 @@ def read_status(store: Store, config: Config, now: datetime | None = None) -> St
             backoff = None
         if backoff and next_run and backoff > next_run:
             next_run = backoff  # runs before then are skipped
+        health_state = h.get("state") or ("never run" if last_run is None else "ok")
+        last_error = h.get("last_error")
+        if health_state == "ok" and not h:
+            # Only the daemon keeps source_health (it turns a source "failing" after a few failed runs
+            # in a row); a one-off pass (`run --once`, `collect`) whose last run of a query failed must
+            # not read as healthy.
+            failed = store.query(
+                "SELECT error FROM runs WHERE errors > 0 AND id IN "
+                "(SELECT MAX(id) FROM runs WHERE source = ? GROUP BY query_key) ORDER BY id DESC", (name,))
+            if failed:
+                health_state, last_error = "failing", failed[0]["error"]
         sources.append(SourceStatus(
             source=name, enabled=bool(section is not None and getattr(section, "enabled", True)),
-            state=h.get("state") or ("never run" if last_run is None else "ok"),
+            state=health_state,
             last_success_at=last_ok, last_run_at=last_run, next_run_at=next_run, backoff_until=backoff,
-            consecutive_failures=h.get("consecutive_failures", 0),
-            last_error=mask(h["last_error"]) if h.get("last_error") else None,
+            consecutive_failures=h.get("consecutive_failures", 0), last_error=mask(last_error) if last_error else None,
             runs_24h=agg["runs"], fetched_24h=agg["fetched"], new_24h=agg["new"],
             duplicates_24h=agg["duplicates"], quarantined_24h=agg["quarantined"], errors_24h=agg["errors"],
         ))
@@ -131,7 +142,8 @@ def read_status(store: Store, config: Config, now: datetime | None = None) -> St
         now=iso(now), daemon_running=pid is not None, daemon_pid=pid if pid and pid > 0 else None,
         daemon_started_at=state.get("started_at"), daemon_stopped_at=state.get("stopped_at"),
         sources=sources, mentions=store.scalar("SELECT COUNT(*) FROM mentions"),
-        queue_open=sum(n for s, n in by_state.items() if s not in ("resolved", "dismissed")),
+        # The queue's own definition (Queue.counts): open is every open state but snoozed.
+        queue_open=sum(n for s, n in by_state.items() if s in OPEN_STATES and s != "snoozed"),
         queue_by_state=by_state, sla_breaches=sla_breaches(store, now),
         outbox_pending=store.scalar(
             "SELECT COUNT(*) FROM outbox WHERE delivered_at IS NULL AND attempts < ?", (MAX_ATTEMPTS,)),

@@ -15,15 +15,17 @@ import unicodedata
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
-from typing import Any
-
-import sqlite_utils
+from typing import TYPE_CHECKING, Any
 
 from listener.errors import UserError
 from listener.masking import mask
 from listener.migrations import MIGRATIONS
 from listener.models import Batch, Mention, Quarantined, iso, utcnow
+
+if TYPE_CHECKING:
+    import sqlite_utils
 
 
 @dataclass
@@ -232,10 +234,9 @@ class Store:
             conn.execute("PRAGMA synchronous = NORMAL")
             conn.execute("PRAGMA busy_timeout = 30000")
             self.conn = conn
-            self.db = sqlite_utils.Database(conn)
             self._check_schema()
-            if not memory:
-                self.db.enable_wal()
+            if not memory and conn.execute("PRAGMA journal_mode").fetchone()[0].lower() != "wal":
+                conn.execute("PRAGMA journal_mode = wal")
             self.migrate()
         except (OSError, sqlite3.DatabaseError) as exc:
             conn.close()
@@ -267,6 +268,15 @@ class Store:
             raise StoreError(f"{self.path}: was written by a newer version of overheard (schema migrations {shown} "
                              "are unknown to this one); upgrade overheard, or point [store] path at a database "
                              "this version made")
+
+
+    @cached_property
+    def db(self) -> sqlite_utils.Database:
+        """sqlite-utils over the same connection, built on first use: importing it costs ~0.1 s, which
+        the quick CLI commands (queue, status) never need."""
+        import sqlite_utils
+
+        return sqlite_utils.Database(self.conn)
 
     def close(self) -> None:
         self.conn.close()
@@ -318,7 +328,9 @@ class Store:
             self.conn.execute("COMMIT")
 
     def query(self, sql: str, params: Any = ()) -> list[dict[str, Any]]:
-        return list(self.db.query(sql, params))
+        cursor = self.conn.execute(sql, params)
+        keys = [d[0] for d in cursor.description or ()]
+        return [dict(zip(keys, row, strict=True)) for row in cursor]
 
     def scalar(self, sql: str, params: Any = ()) -> Any:
         row = self.conn.execute(sql, params).fetchone()
@@ -463,10 +475,14 @@ class Store:
             "detractors": self.scalar("SELECT COUNT(*) FROM mentions WHERE detractor = 1"),
             "threads": self.scalar("SELECT COUNT(*) FROM threads"),
             "flagged_threads": self.scalar("SELECT COUNT(*) FROM threads WHERE flagged = 1"),
+            # Open as the queue counts it (alerts.queue.Queue.counts): not closed, not snoozed.
             "queue_open": self.scalar(
-                "SELECT COUNT(*) FROM queue_items WHERE state NOT IN ('resolved', 'dismissed')"
+                "SELECT COUNT(*) FROM queue_items WHERE state NOT IN ('resolved', 'dismissed', 'snoozed')"
             ),
-            "alerts": self.scalar("SELECT COUNT(*) FROM outbox"),
+            "alerts": self.scalar("SELECT COUNT(*) FROM outbox"),  # messages: one per alert and receiver
+            "alerts_distinct": self.scalar(
+                "SELECT COUNT(DISTINCT COALESCE(thread_key, idem_key) || '|' || rule || '|' || level) FROM outbox"),
+            "alert_receivers": self.scalar("SELECT COUNT(DISTINCT receiver) FROM outbox"),
             "alerts_delivered": self.scalar("SELECT COUNT(*) FROM outbox WHERE delivered_at IS NOT NULL"),
             "quarantined": self.scalar("SELECT COUNT(*) FROM quarantine"),
         }

@@ -57,7 +57,7 @@ def write_trend_files(config: Config, store: Store, out_dir: Path | None = None,
         period = chart_period((periods or t.periods)[0], since, now, t.timezone)
         window = make_window(period, t.timezone, since, now)
         tables = {table.name: table for table in window_tables(config, store, window, now)}
-        written += write_charts(build_charts(config, tables, window), out, t.timezone, period)
+        written += write_charts(build_charts(config, tables, window, store), out, t.timezone, period)
     if report if report is not None else t.report:
         from listener.trends.report import write_report
 

@@ -266,7 +266,7 @@ def test_alerts_test_and_deliver_commands(tmp_path, slack_env):
         put_thread(store, "x:1", 80)
         evaluate_pending(store, config)
     out = runner.invoke(cli, ["alerts", "deliver", "--config", path])
-    assert out.exit_code == 0 and "sent 1 messages (1 alerts)" in out.output
+    assert out.exit_code == 0 and "sent 1 message (1 alert)" in out.output  # plurals (issue 18)
     assert len(slack.top_level()) == 2
 
 

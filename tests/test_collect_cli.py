@@ -89,7 +89,7 @@ def test_collect_rejects_unknown_sources_brands_and_durations(tmp_path, fakes):
     result = run("collect", "--brand", "Nope", "--config", path)
     assert result.exit_code == 2 and "--brand 'Nope'" in result.output
     result = run("collect", "--backfill", "a week", "--config", path)
-    assert result.exit_code == 2 and "e.g. 90m, 12h, 7d or 2w" in result.output
+    assert result.exit_code == 2 and "--backfill 'a week' is not a duration" in result.output
 
 
 def test_collect_exits_1_and_says_why_when_a_source_fails(tmp_path, fakes):

@@ -4,28 +4,26 @@ from __future__ import annotations
 
 import json
 from datetime import datetime
+from typing import TYPE_CHECKING, Any
 
 import click
 from rich.markup import escape
 from rich.table import Table
 
-from listener.cli import console, open_store, with_config
-from listener.config import Config
+from listener.cli import console, echo_json, json_option, open_store, with_config
+from listener.display import compact_table, local_time, plural
 from listener.errors import UserError
 from listener.masking import mask
 from listener.models import iso, parse_iso, utcnow
 from listener.text import terminal_json
+from listener.timeparse import DURATION_HELP, parse_duration, parse_since, parse_until
+
+if TYPE_CHECKING:
+    from listener.config import Config
 
 
-def _since(text: str, now: datetime) -> datetime:
-    from alerts.noise import _DURATION, parse_duration
-
-    if _DURATION.match(text):
-        return now - parse_duration(text)
-    try:
-        return parse_iso(text)
-    except ValueError:
-        raise UserError(f"--since {text!r}: use a duration such as 14d or 48h, or a date such as 2026-11-01") from None
+def _since(text: str, now: datetime, tz_name: str = "UTC", option: str = "--since") -> datetime:
+    return parse_since(text, now, tz_name, option)
 
 
 @click.group()
@@ -36,46 +34,63 @@ def alerts() -> None:
 @alerts.command(name="list")
 @click.option("--pending", is_flag=True, help="Only alerts not delivered yet (held, retrying or failed).")
 @click.option("--limit", default=30, show_default=True, help="How many, newest first.")
+@json_option
 @with_config(check_secrets=False)
-def list_(config: Config, pending: bool, limit: int) -> None:
+def list_(config: Config, pending: bool, limit: int, as_json: bool) -> None:
     """Show recent alerts in the outbox: receiver, rule, level, thread and delivery state."""
     from alerts.outbox import MAX_ATTEMPTS
 
     where = "WHERE delivered_at IS NULL" if pending else ""
     with open_store(config) as store:
         rows = store.query(f"SELECT * FROM outbox {where} ORDER BY id DESC LIMIT ?", (limit,))
-    table = Table(title="alerts" + (" (pending)" if pending else ""), title_justify="left")
-    for col in ("id", "created", "receiver", "rule", "level", "thread / title", "state"):
-        table.add_column(col)
+    tz = config.queue.timezone
+    found: list[dict[str, Any]] = []
     for r in rows:
         payload = json.loads(r["payload"])
         if r["delivered_at"]:
-            state = f"{r['sent_as'] or 'sent'} {r['delivered_at']}"
+            state, short = "delivered", f"sent ({r['sent_as']})" if r["sent_as"] else "sent"
         elif r["attempts"] >= MAX_ATTEMPTS:
-            state = f"gave up: {mask(r['last_error'])}"
+            state, short = "gave up", f"gave up: {mask(r['last_error'])}"
         elif r["hold"]:
-            state = f"held ({r['hold']}) until {r['next_attempt_at']}"
+            state, short = "held", f"held ({r['hold']}) until {local_time(r['next_attempt_at'], tz)}"
         elif r["last_error"]:
-            state = f"retry at {r['next_attempt_at']}: {mask(r['last_error'])}"
+            state, short = "retrying", f"retry {local_time(r['next_attempt_at'], tz)}: {mask(r['last_error'])}"
         else:
-            state = "due"
-        title = (payload.get("title") or "")[:60]
-        table.add_row(str(r["id"]), r["created_at"], escape(r["receiver"]), escape(r["rule"]), r["level"],
-                      escape(f"{r['thread_key'] or '-'}\n{title}"), escape(state))
-    console.print(table if rows else "No alerts" + (" pending." if pending else " yet."))
+            state, short = "due", "due"
+        found.append({"id": r["id"], "created_at": r["created_at"], "receiver": r["receiver"], "rule": r["rule"],
+                      "level": r["level"], "thread_key": r["thread_key"], "title": payload.get("title") or "",
+                      "state": state, "delivered_at": r["delivered_at"], "attempts": r["attempts"],
+                      "last_error": mask(r["last_error"]) if r["last_error"] else None,
+                      "next_attempt_at": r["next_attempt_at"], "_shown": short})
+    if as_json:
+        echo_json([{k: v for k, v in f.items() if k != "_shown"} for f in found])
+        return
+    if not found:
+        console.print("No alerts" + (" pending." if pending else " yet."))
+        return
+    table_rows = [[str(f["id"]), local_time(f["created_at"], tz), f["receiver"], f["level"], f["_shown"],
+                   f["title"]] for f in found]
+    console.print(compact_table(["id", "created", "receiver", "level", "state", "title"], table_rows,
+                                console.width, title="alerts" + (" (pending)" if pending else ""), right=("id",),
+                                drop=("level", "receiver")))
 
 
 @alerts.command()
+@json_option
 @with_config()
-def deliver(config: Config) -> None:
+def deliver(config: Config, as_json: bool) -> None:
     """Send every alert that is due now (retries included), then exit."""
     from alerts.outbox import deliver_pending
     from listener.pipeline import build_channels
 
     with open_store(config) as store:
         report = deliver_pending(store, build_channels(config))
-    console.print(f"sent {report.messages} messages ({report.delivered} alerts); {report.failed} failed; "
-                  f"{report.held} held")
+    if as_json:
+        echo_json({"messages": report.messages, "alerts": report.delivered, "failed": report.failed,
+                   "held": report.held})
+        return
+    console.print(f"sent {plural(report.messages, 'message')} ({plural(report.delivered, 'alert')}); "
+                  f"{report.failed} failed; {report.held} held")
 
 
 @alerts.command(name="test")
@@ -116,16 +131,20 @@ def silence() -> None:
 @click.option("--thread", "thread_key", help="Mute one thread (its key, e.g. x:1860000000000000251).")
 @click.option("--brand", help="Mute a brand.")
 @click.option("--source", help="Mute a source (x, reddit, appstore, …).")
-@click.option("--for", "duration", help="How long: 30m, 2h, 3d, 1w.")
-@click.option("--until", "until_text", help="Until a date/time (UTC unless it says): 2026-12-01T09:00Z.")
+@click.option("--for", "duration", help=f"How long: {DURATION_HELP}.")
+@click.option("--until", "until_text", help="Until a date/time such as 2026-12-01T09:00, in the [queue] time "
+                                            "zone unless it has an offset or Z.")
 @click.option("--comment", default="", help="Why, for whoever reads `overheard alerts silence list`.")
-@click.option("--by", "created_by", default="cli", show_default=True, help="Who silenced it.")
+@click.option("--as", "actor", metavar="NAME", default=None,
+              help="Who silenced it (default: $OVERHEARD_USER, else your login name).")
+@click.option("--by", "created_by", default=None, hidden=True, help="Old name of --as.")
 @with_config(check_secrets=False)
 def silence_add(config: Config, author: str | None, keyword: str | None, thread_key: str | None,
                 brand: str | None, source: str | None, duration: str | None, until_text: str | None,
-                comment: str, created_by: str) -> None:
+                comment: str, actor: str | None, created_by: str | None) -> None:
     """Add a silence (exactly one matcher; --for or --until)."""
-    from alerts.noise import add_silence, parse_duration, parse_until
+    from alerts.noise import add_silence
+    from listener.commands.queue import _actor
 
     given = {k: v for k, v in (("author", author), ("keyword", keyword), ("thread", thread_key),
                                ("brand", brand), ("source", source)) if v}
@@ -134,29 +153,43 @@ def silence_add(config: Config, author: str | None, keyword: str | None, thread_
     if bool(duration) == bool(until_text):
         raise UserError("give exactly one of --for (e.g. 2h) or --until (e.g. 2026-12-01T09:00Z)")
     now = utcnow()
-    until = now + parse_duration(duration) if duration else parse_until(until_text or "", now)
+    until = (now + parse_duration(duration, "--for") if duration
+             else parse_until(until_text or "", now, config.queue.timezone))
     (matcher, value), = given.items()
     with open_store(config) as store:
-        s = add_silence(store, matcher, value, until, created_by, comment, now)
-    console.print(f"silence {s.id}: {s.matcher} = {escape(s.value)} until {s.ends_at}")
+        s = add_silence(store, matcher, value, until, _actor(actor, created_by), comment, now)
+    console.print(f"silence {s.id}: {s.matcher} = {escape(s.value)} until "
+                  f"{local_time(s.ends_at, config.queue.timezone)}")
 
 
 @silence.command(name="list")
 @click.option("--all", "include_expired", is_flag=True, help="Include expired silences.")
+@json_option
 @with_config(check_secrets=False)
-def silence_list(config: Config, include_expired: bool) -> None:
+def silence_list(config: Config, include_expired: bool, as_json: bool) -> None:
     """List active silences (or all with --all)."""
+    from dataclasses import asdict
+
     from alerts.noise import list_silences
 
     with open_store(config) as store:
         rows = list_silences(store, include_expired=include_expired)
+    now = utcnow()
+
+    def state(s: Any) -> str:
+        return "active" if s.active(now) else "ended" if parse_iso(s.ends_at) <= now else "not started"
+
+    if as_json:
+        echo_json([{**asdict(s), "state": state(s)} for s in rows])
+        return
     if not rows:
         console.print("No silences.")
         return
-    for s in rows:
-        state = "" if s.active(utcnow()) else " (ended)" if parse_iso(s.ends_at) <= utcnow() else " (not started)"
-        console.print(escape(f"{s.id}  {s.matcher} = {s.value}  until {s.ends_at}{state}  by {s.created_by}"
-                             + (f"  — {s.comment}" if s.comment else "")))
+    tz = config.queue.timezone
+    console.print(compact_table(
+        ["id", "matcher", "until", "state", "by", "comment"],
+        [[str(s.id), f"{s.matcher} = {s.value}", local_time(s.ends_at, tz), state(s), s.created_by, s.comment or ""]
+         for s in rows], console.width, right=("id",), drop=("by", "state")))
 
 
 @silence.command(name="expire")
@@ -168,7 +201,8 @@ def silence_expire(config: Config, silence_id: int) -> None:
 
     with open_store(config) as store:
         s = expire_silence(store, silence_id)
-    console.print(f"silence {s.id} ({s.matcher} = {escape(s.value)}) ended at {s.ends_at}")
+    console.print(f"silence {s.id} ({s.matcher} = {escape(s.value)}) ended at "
+                  f"{local_time(s.ends_at, config.queue.timezone)}")
 
 
 @alerts.command()
@@ -185,13 +219,14 @@ def backtest(config: Config, since_text: str, until_text: str | None, step_text:
     """Replay stored mentions through the current rules: what would have fired, where and when.
     Sends nothing and never writes the outbox."""
     from alerts.backtest import run_backtest
-    from alerts.noise import parse_duration
 
     now = utcnow().replace(second=0, microsecond=0)
-    since = _since(since_text, now).replace(second=0, microsecond=0)
-    until = _since(until_text, now) if until_text else now
+    tz = config.queue.timezone
+    since = _since(since_text, now, tz).replace(second=0, microsecond=0)
+    # --until here is a point in the past being replayed to: a duration means that long ago.
+    until = _since(until_text, now, tz, "--until") if until_text else now
     with open_store(config) as store:
-        result = run_backtest(config, store, since, until, parse_duration(step_text))
+        result = run_backtest(config, store, since, until, parse_duration(step_text, "--step"))
     if as_json:
         click.echo(terminal_json(json.dumps({
             "since": iso(result.since), "until": iso(result.until), "mentions_replayed": result.mentions_replayed,
@@ -201,8 +236,8 @@ def backtest(config: Config, since_text: str, until_text: str | None, step_text:
                          for f in result.fired],
         }, ensure_ascii=False, indent=2)))
         return
-    console.print(f"Replayed {result.mentions_replayed:,} mentions from {iso(result.since)} to "
-                  f"{iso(result.until)} in steps of {step_text}; nothing was sent.")
+    console.print(f"Replayed {plural(result.mentions_replayed, 'mention')} from {local_time(result.since, tz)} to "
+                  f"{local_time(result.until, tz)} in steps of {step_text}; nothing was sent.")
     summary = Table(title="would have fired, per rule and receiver", title_justify="left")
     for col in ("rule", "receiver", "messages", "alerts", "first", "last"):
         summary.add_column(col)
@@ -212,7 +247,7 @@ def backtest(config: Config, since_text: str, until_text: str | None, step_text:
     console.print(summary if result.fired else "No alert would have fired.")
     busiest = result.busiest_hour()
     if busiest:
-        console.print(f"Busiest hour: {busiest[1]} message(s) to {escape(busiest[0])}")
+        console.print(f"Busiest hour: {plural(busiest[1], 'message')} to {escape(busiest[0])}")
     if details and result.fired:
         console.print("\nMessages, in order (UTC):")
         for f in result.fired:

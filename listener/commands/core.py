@@ -2,36 +2,71 @@
 
 from __future__ import annotations
 
-import shutil
+import re
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import click
-from rich.table import Table
+from rich.markup import escape
 
-from listener.cli import config_option, console, open_store, with_config
-from listener.config import Config, load_config
-from listener.pipeline import PipelineReport, process
+from listener.cli import config_option, console, echo_json, json_option, open_store, with_config
+from listener.display import plural
+from listener.errors import UserError
+
+if TYPE_CHECKING:
+    from rich.table import Table
+
+    from listener.config import Config
+    from listener.pipeline import PipelineReport
 
 EXAMPLE = Path(__file__).resolve().parent.parent / "templates" / "config.example.toml"
+# `# @sources-web`: where the docs tests find a block of the example; no use in a user's own config.
+_TEMPLATE_MARKER = re.compile(r"^# @[\w-]+\n", re.M)
 
 
-def summary_table(counts: dict[str, int], report: PipelineReport, files: list[Path]) -> Table:
-    table = Table(title="overheard summary", show_header=False, title_justify="left")
-    table.add_column("what", style="bold")
-    table.add_column("value", justify="right")
+def alert_summary(counts: dict[str, int]) -> str:
+    """`4 alerts to 2 receivers (8 messages, all delivered)`: an alert is one thread crossing one level
+    for one rule; each receiver gets its own message."""
+    alerts = counts.get("alerts_distinct", counts["alerts"])
+    messages, delivered = counts["alerts"], counts["alerts_delivered"]
+    if not messages:
+        return "none"
+    receivers = counts.get("alert_receivers", 0)
+    sent = "all delivered" if delivered == messages else f"{delivered:,} delivered"
+    return (f"{plural(alerts, 'alert')} to {plural(receivers, 'receiver')} "
+            f"({plural(messages, 'message')}, {sent})")
+
+
+def summary_rows(counts: dict[str, int], report: PipelineReport, files: list[Path]) -> list[tuple[str, str]]:
     mentions = counts["mentions"] or 0
     share = f"{100 * counts['negative'] / mentions:.1f}%" if mentions else "—"
     new = report.collected.new
-    table.add_row("mentions stored", f"{mentions:,} ({new:,} new this run)")
-    table.add_row("negative share", share)
-    table.add_row("detractors", f"{counts['detractors']:,}")
-    table.add_row("flagged threads", f"{counts['flagged_threads']:,} of {counts['threads']:,}")
-    table.add_row("alerts (delivered)", f"{counts['alerts']:,} ({counts['alerts_delivered']:,})")
-    table.add_row("support queue, open", f"{counts['queue_open']:,}")
-    table.add_row("quarantined items", f"{counts['quarantined']:,}")
-    for label, where in files_by_kind(files):
-        table.add_row(label, where)
+    rows = [
+        ("mentions stored", f"{mentions:,} ({new:,} new this run)"),
+        ("negative share", share),
+        ("detractors", f"{counts['detractors']:,}"),
+        ("flagged threads", f"{counts['flagged_threads']:,} of {counts['threads']:,}"),
+        ("alerts", alert_summary(counts)),
+        ("support queue, open", f"{counts['queue_open']:,}"),
+        ("quarantined items", f"{counts['quarantined']:,}"),
+    ]
+    return rows + files_by_kind(files)
+
+
+def summary_table(counts: dict[str, int], report: PipelineReport, files: list[Path]) -> Table:
+    from rich.table import Table
+
+    table = Table(title="overheard summary", show_header=False, title_justify="left")
+    table.add_column("what", style="bold")
+    table.add_column("value", justify="right")
+    for label, value in summary_rows(counts, report, files):
+        table.add_row(escape(label), escape(value))
     return table
+
+
+def summary_json(counts: dict[str, int], report: PipelineReport, files: list[Path]) -> dict[str, Any]:
+    return {"counts": counts, "new_this_run": report.collected.new, "source_errors": report.collected.errors,
+            "files": [str(f) for f in files]}
 
 
 _KINDS = {".db": "database", ".csv": "trend CSV", ".json": "trend JSON", ".png": "chart", ".html": "report",
@@ -52,18 +87,33 @@ def files_by_kind(files: list[Path]) -> list[tuple[str, str]]:
     return rows
 
 
+def quiet_source_logs() -> None:
+    """One-off commands print each source error themselves; the collector's log line would say it twice
+    (it stays for the daemon, and with --verbose)."""
+    import logging
+
+    if logging.getLogger().getEffectiveLevel() > logging.INFO:
+        logging.getLogger("overheard.collect").setLevel(logging.ERROR)
+
+
 def print_errors(report: PipelineReport) -> None:
     for error in report.collected.errors:
-        console.print(f"[yellow]source error:[/] {error}", markup=True)
+        console.print(f"[yellow]source error:[/] {escape(error)}", markup=True, soft_wrap=True)
 
 
 @click.command()
 @click.option("--workspace", type=click.Path(file_okay=False, path_type=Path), default=Path("overheard-demo"),
               show_default=True, help="Folder for the demo's config, data, database and output.")
-def demo(workspace: Path) -> None:
+@json_option
+def demo(workspace: Path, as_json: bool) -> None:
     """Run the whole pipeline on bundled demo data (a fictional brand), safe to re-run."""
     from listener.demo import run_demo
 
+    if as_json:
+        result = run_demo(workspace, channels={})  # the console receiver would print into the JSON
+        echo_json({**summary_json(result.counts, result.report, result.files),
+                   "config": str(result.config.path), "login": result.login[0] if result.login else None})
+        return
     with console.status("Running the demo pipeline…"):
         result = run_demo(workspace)
     print_errors(result.report)
@@ -86,22 +136,34 @@ def demo(workspace: Path) -> None:
 def init(path: Path, force: bool) -> None:
     """Write a starting config (the commented example) to PATH."""
     if path.exists() and not force:
-        raise click.ClickException(f"{path} exists; use --force to overwrite")
-    shutil.copyfile(EXAMPLE, path)
-    console.print(f"Wrote {path}. Edit [[brands]] and the sources, then `overheard check --config {path}`.")
+        raise UserError(f"{path} exists; use --force to overwrite it")
+    text = _TEMPLATE_MARKER.sub("", EXAMPLE.read_text(encoding="utf-8"))
+    path.write_text(text, encoding="utf-8")
+    console.print(f"Wrote {path}. Edit [[brands]] and the sources, then `overheard check --config {path}`.",
+                  markup=False, soft_wrap=True)
 
 
 @click.command()
+@json_option
 @config_option
-def check(config_path: Path) -> None:
+def check(config_path: Path, as_json: bool) -> None:
     """Validate the config: every key, type and secret env var; prints what it found."""
+    from listener.config import load_config
+
     config = load_config(config_path)
-    console.print(f"{config.path}: OK")
-    console.print(f"  brands: {', '.join(config.brand_names())}"
-                  + (f"; competitors: {', '.join(c.name for c in config.competitors)}" if config.competitors else ""))
-    console.print(f"  sources: {', '.join(config.sources) or 'none'}")
-    console.print(f"  receivers: {', '.join(r.name for r in config.receivers) or 'none'}")
-    console.print(f"  database: {config.db_path}")
+    found = {"config": str(config.path), "ok": True, "brands": config.brand_names(),
+             "competitors": [c.name for c in config.competitors], "sources": list(config.sources),
+             "receivers": [r.name for r in config.receivers], "database": str(config.db_path)}
+    if as_json:
+        echo_json(found)
+        return
+    lines = [f"{config.path}: OK",
+             f"  brands: {', '.join(found['brands'])}"
+             + (f"; competitors: {', '.join(found['competitors'])}" if found["competitors"] else ""),
+             f"  sources: {', '.join(found['sources']) or 'none'}",
+             f"  receivers: {', '.join(found['receivers']) or 'none'}",
+             f"  database: {config.db_path}"]
+    console.print("\n".join(lines), markup=False, soft_wrap=True)
 
 
 @click.command(name="import")
@@ -109,10 +171,12 @@ def check(config_path: Path) -> None:
 @click.option("--source", "source_name", default="file", show_default=True,
               help="Source name for rows that do not say (x, reddit, appstore, ...).")
 @click.option("--format", "fmt", type=click.Choice(["auto", "jsonl", "csv"]), default="auto", show_default=True)
+@json_option
 @with_config(check_secrets=False)
-def import_(config: Config, files: tuple[Path, ...], source_name: str, fmt: str) -> None:
+def import_(config: Config, files: tuple[Path, ...], source_name: str, fmt: str, as_json: bool = False) -> None:
     """Import JSONL or CSV exports (default field names; see [sources.file] for mapping) and process them."""
     from listener.collect import collect_source
+    from listener.pipeline import process
     from listener.sources.file import FileImport, FileSource, FileSourceConfig
 
     section = FileSourceConfig(imports=[FileImport(paths=[str(f.resolve()) for f in files], format=fmt,
@@ -121,8 +185,12 @@ def import_(config: Config, files: tuple[Path, ...], source_name: str, fmt: str)
     with open_store(config) as store:
         result, errors = collect_source(store, source)
         report = process(config, store)
+    if as_json:
+        echo_json({"new": result.new, "duplicates": result.duplicates, "quarantined": result.quarantined,
+                   "scored": report.scored, "alerts_queued": report.evaluation.alerts_enqueued, "errors": errors})
+        return
     for error in errors:
-        console.print(f"[yellow]{error}[/]")
+        console.print(f"[yellow]{escape(error)}[/]")
     console.print(f"imported {result.new} new, {result.duplicates} already stored, "
                   f"{result.quarantined} quarantined; scored {report.scored}; "
                   f"{report.evaluation.alerts_enqueued} alerts queued")

@@ -7,15 +7,18 @@ import logging
 import os
 import sys
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 import click
 from rich.markup import escape
-from rich.table import Table
 
-from listener.cli import console, open_store, with_config
-from listener.config import Config
+from listener.cli import console, echo_json, json_option, open_store, with_config
+from listener.display import local_time, plural
 from listener.models import parse_iso
 from listener.text import for_terminal, terminal_json
+
+if TYPE_CHECKING:
+    from listener.config import Config
 
 
 @click.command()
@@ -23,25 +26,35 @@ from listener.text import for_terminal, terminal_json
 @click.option("--log-format", type=click.Choice(["text", "json"]), default="text", show_default=True,
               help="Daemon log lines (stderr): readable text, or one JSON object per line.")
 @click.option("--quiet", "-q", is_flag=True, help="Log warnings and errors only (not every run and alert).")
+@json_option
 @with_config()
-def run(config: Config, once: bool, log_format: str, quiet: bool) -> None:
+def run(config: Config, once: bool, log_format: str, quiet: bool, as_json: bool) -> None:
     """Run the daemon: collect every source on its schedule, score, flag, alert, write trend files.
 
     Runs in the foreground until SIGTERM or Ctrl-C (it finishes the current write, then exits).
     Everything it needs to resume is in the database, so a restart — even after kill -9 — loses
     nothing and sends no alert twice. Streams ([streams.*]) stay connected while it runs and
-    their posts are alerted at once. With --once: one pass of the polling sources, then exit.
+    their posts are alerted at once. With --once: one pass of the polling sources, then exit (status 1
+    when a source failed; `overheard status` then shows it unhealthy).
     """
     if once:
-        from listener.commands.core import print_errors, summary_table
+        from listener.commands.core import print_errors, quiet_source_logs, summary_json, summary_table
         from listener.pipeline import run_pipeline
 
+        quiet_source_logs()
         with open_store(config) as store:
             report = run_pipeline(config, store)
             counts = store.counts()
-        print_errors(report)
-        console.print(summary_table(counts, report, report.trend_files))
+        if as_json:
+            echo_json(summary_json(counts, report, report.trend_files))
+        else:
+            print_errors(report)
+            console.print(summary_table(counts, report, report.trend_files))
+        if report.collected.errors:
+            sys.exit(1)
         return
+    if as_json:
+        raise click.UsageError("--json goes with --once (the daemon logs JSON with --log-format json)")
     from listener.logs import config_secrets, setup_logging
     from listener.scheduler import Daemon
 
@@ -61,7 +74,7 @@ def run(config: Config, once: bool, log_format: str, quiet: bool) -> None:
 
 
 @click.command()
-@click.option("--json", "as_json", is_flag=True, help="Print the status as JSON (for scripts and monitoring).")
+@json_option
 @with_config(check_secrets=False)
 def status(config: Config, as_json: bool) -> None:
     """Show the daemon, each source (last success, next run, counts, errors), the queue and the outbox.
@@ -76,7 +89,7 @@ def status(config: Config, as_json: bool) -> None:
     if as_json:
         click.echo(terminal_json(json.dumps(st.to_dict(), indent=2, ensure_ascii=False)))
     else:
-        _print_status(st)
+        _print_status(st, config.queue.timezone)
     sys.exit(0 if st.healthy else 1)
 
 
@@ -91,14 +104,17 @@ def _relative(stamp: str | None, now: datetime) -> str:
     return f"in {text}" if seconds > 0 else f"{text} ago"
 
 
-def _print_status(st: object) -> None:
+def _print_status(st: object, tz_name: str = "UTC") -> None:
+    from rich.table import Table
+
     from listener.status import Status
 
     assert isinstance(st, Status)
     if st.daemon_running:
-        console.print(f"daemon: [green]running[/] (pid {st.daemon_pid or '?'}, since {st.daemon_started_at})")
+        console.print(f"daemon: [green]running[/] (pid {st.daemon_pid or '?'}, since "
+                      f"{local_time(st.daemon_started_at, tz_name)})")
     else:
-        last = f"; last stopped {st.daemon_stopped_at}" if st.daemon_stopped_at else ""
+        last = f"; last stopped {local_time(st.daemon_stopped_at, tz_name)}" if st.daemon_stopped_at else ""
         console.print(f"daemon: [yellow]not running[/]{last}")
     now = parse_iso(st.now)
     table = Table(title="sources (last 24 h)", title_justify="left")
@@ -112,7 +128,8 @@ def _print_status(st: object) -> None:
         next_run = _relative(s.next_run_at, now) if s.next_run_at else "—"
         if s.backoff_until:
             next_run += " (backoff)"
-        table.add_row(s.source, f"[{colours.get(s.state, 'white')}]{health}[/]", _relative(s.last_success_at, now),
+        table.add_row(escape(s.source), f"[{colours.get(s.state, 'white')}]{escape(health)}[/]",
+                      _relative(s.last_success_at, now),
                       next_run, str(s.runs_24h), str(s.new_24h), str(s.duplicates_24h), str(s.quarantined_24h),
                       str(s.errors_24h))
     console.print(table)
@@ -120,6 +137,8 @@ def _print_status(st: object) -> None:
         if s.last_error and s.state != "ok":
             console.print(f"  {s.source}: {s.last_error[:200]}", markup=False)
     if st.streams:
+        from rich.table import Table
+
         streams = Table(title="streams (since the daemon started)", title_justify="left")
         for col in ("stream", "state", "since", "last event", "lag", "events", "new", "reconnects", "errors"):
             streams.add_column(col, justify="right" if col in ("lag", "events", "new", "reconnects", "errors")
@@ -136,12 +155,14 @@ def _print_status(st: object) -> None:
             if x.last_error and x.state != "connected":
                 console.print(f"  {x.stream}: {x.last_error[:200]}", markup=False)
     states = ", ".join(f"{k} {v}" for k, v in st.queue_by_state.items()) or "empty"
+    # "open" as `overheard queue list` counts it: not resolved, dismissed or snoozed.
     console.print(f"support queue: {st.queue_open} open ({states}); "
                   f"SLA breaches: {'[red]' if st.sla_breaches else ''}{len(st.sla_breaches)}"
                   f"{'[/]' if st.sla_breaches else ''}")
     for b in st.sla_breaches[:10]:
-        console.print(f"  item #{b.item_id} {b.priority}: {b.target} due {b.due} ({b.overdue_minutes} min overdue)")
-    oldest = f", oldest from {st.outbox_oldest_pending_at}" if st.outbox_oldest_pending_at else ""
+        console.print(f"  item #{b.item_id} {b.priority}: {b.target} due {local_time(b.due, tz_name)} "
+                      f"({plural(b.overdue_minutes, 'min', 'min')} overdue)")
+    oldest = f", oldest from {local_time(st.outbox_oldest_pending_at, tz_name)}" if st.outbox_oldest_pending_at else ""
     console.print(f"outbox: {st.outbox_pending} waiting ({st.outbox_retrying} retrying{oldest}); "
                   f"{st.outbox_gave_up} given up")
 

@@ -5,35 +5,40 @@ from __future__ import annotations
 import getpass
 import json
 import os
-import re
 import sys
-from datetime import UTC, datetime, timedelta
-from typing import Any
-from zoneinfo import ZoneInfo
+from typing import TYPE_CHECKING, Any
 
 import click
 from rich.markup import escape
-from rich.table import Table
 
 from alerts.queue import DISMISS_REASONS, OUTCOMES, STATES, ItemFilter, Queue, QueueItem, describe_event
-from listener.cli import console, open_store, with_config
-from listener.config import Config
+from listener.cli import console, json_option, open_store, with_config
+from listener.display import compact_table, local_time, plural
 from listener.errors import UserError
 from listener.labels import HUMAN_LABELS
 from listener.models import utcnow
 from listener.text import terminal_json
+from listener.timeparse import DURATION_HELP, parse_duration, parse_time
+
+if TYPE_CHECKING:
+    from datetime import datetime
+
+    from listener.config import Config
 
 ACTOR_ENV = "OVERHEARD_USER"
 
 
-def _actor(value: str | None) -> str:
+def _actor(value: str | None, *old: str | None) -> str:
+    """Who is acting: --as, else an old spelling of it (--actor, --by), else $OVERHEARD_USER, else the login."""
+    for alias in old:
+        if alias and not value:
+            click.echo("overheard: --actor and --by are old names of --as; use --as", err=True)
+            value = alias
     return value or os.environ.get(ACTOR_ENV) or getpass.getuser()
 
 
-actor_option = click.option(
-    "--as", "actor", metavar="NAME", default=None,
-    help=f"Who is acting, for the audit trail (default: ${ACTOR_ENV}, else your login name).")
-json_option = click.option("--json", "as_json", is_flag=True, help="Print JSON for scripts.")
+ACTOR_HELP = f"Who is acting, for the audit trail (default: ${ACTOR_ENV}, else your login name)."
+actor_option = click.option("--as", "actor", metavar="NAME", default=None, help=ACTOR_HELP)
 
 
 def _item_json(queue: Queue, item: QueueItem) -> dict[str, Any]:
@@ -54,34 +59,30 @@ def _parse_until(until: str | None, for_: str | None, config: Config) -> datetim
     if until and for_:
         raise UserError("snooze: give --until or --for, not both")
     if for_:
-        m = re.fullmatch(r"(\d+)\s*([mhd])", for_.strip())
-        if not m:
-            raise UserError(f"--for {for_!r}: use a number and m, h or d, e.g. 30m, 2h, 1d")
-        unit = {"m": "minutes", "h": "hours", "d": "days"}[m[2]]
+        delta = parse_duration(for_, "--for")
         try:
-            return utcnow() + timedelta(**{unit: int(m[1])})
+            return utcnow() + delta  # the queue refuses a snooze beyond its limit
         except OverflowError:
             raise UserError(f"--for {for_!r}: too far ahead (a snooze lasts at most 90 days)") from None
     if until:
-        try:
-            dt = datetime.fromisoformat(until)
-        except ValueError:
-            raise UserError(f"--until {until!r}: use an ISO time like 2026-11-24T15:00 (in "
-                            f"{config.queue.timezone} unless it has an offset)") from None
-        if dt.tzinfo is None:
-            dt = dt.replace(tzinfo=ZoneInfo(config.queue.timezone))
-        try:
-            return dt.astimezone(UTC)
-        except OverflowError:
-            raise UserError(f"--until {until!r}: not a time a snooze can end at") from None
+        return parse_time(until, config.queue.timezone, "--until")
     return None
 
 
+def _short_sla(sla: Any) -> str:
+    """`reply 54m`, `resolve late 2.1h`: the SLA in a narrow column (the full words with --wide)."""
+    if sla.minutes_left is None or sla.status in ("none", "met", "missed"):
+        return sla.status if sla.status not in ("none", "") else ""
+    left = abs(sla.minutes_left)
+    span = f"{left / 60:.1f}h" if left >= 90 else f"{left:.0f}m"
+    what = "reply" if sla.target == "first_response" or "first" in str(sla.target) else "resolve"
+    if sla.status == "paused":
+        return f"{what} paused"
+    return f"{what} late {span}" if sla.status == "breached" else f"{what} in {span}"
+
+
 def _local(config: Config, value: str | None) -> str:
-    if not value:
-        return ""
-    dt = datetime.fromisoformat(value).astimezone(ZoneInfo(config.queue.timezone))
-    return dt.strftime("%a %d %b %H:%M")
+    return local_time(value, config.queue.timezone)
 
 
 @click.group()
@@ -91,19 +92,20 @@ def queue() -> None:
 
 @queue.command(name="list")
 @click.option("--state", default="open", show_default=True,
-              help=f"open (all but snoozed), all, or one of: {', '.join(STATES)}.")
-@click.option("--brand")
-@click.option("--source")
+              help=f"open (all but snoozed and closed), all, or one of: {', '.join(STATES)}.")
+@click.option("--brand", help="Only this brand or competitor (a name from [[brands]] or [[competitors]]).")
+@click.option("--source", help="Only mentions from this source: x, reddit, appstore, googleplay, mastodon, ...")
 @click.option("--priority", type=click.Choice(["high", "medium", "low"]))
 @click.option("--assignee", help="A user name, or 'none' for unassigned items.")
-@click.option("--theme")
+@click.option("--theme", help="Only threads about this theme (outage, billing, support, app, speed, ...).")
 @click.option("--lang", help="Language code, e.g. en.")
 @click.option("--search", help="Full-text search over the mentions (every word must appear; word* for prefixes).")
 @click.option("--sort", type=click.Choice(["sla", "risk", "newest", "oldest"]), default="sla", show_default=True,
               help="sla: about-to-breach first.")
+@click.option("--wide", is_flag=True, help="Every column and the whole headline, wrapped to the terminal.")
 @json_option
 @with_config(check_secrets=False)
-def list_(config: Config, as_json: bool, **filters: Any) -> None:
+def list_(config: Config, as_json: bool, wide: bool, **filters: Any) -> None:
     """List queue items, about-to-breach first, with counts per state."""
     with open_store(config) as store:
         q = Queue(store, config.queue)
@@ -115,18 +117,28 @@ def list_(config: Config, as_json: bool, **filters: Any) -> None:
             click.echo(terminal_json(json.dumps({"counts": counts, "items": [_item_json(q, i) for i in items]},
                                   ensure_ascii=False)))
             return
-        table = Table(title=f"queue: {flt.state}", title_justify="left")
-        for col in ("id", "priority", "state", "SLA", "risk", "where", "assignee", "thread"):
-            table.add_column(col, overflow="fold")
+        rows = []
         for item in items:
             sla = q.sla(item)
-            style = {"breached": "bold red", "due soon": "yellow"}.get(sla.status, "")
-            table.add_row(str(item.id), item.priority, item.state, f"[{style}]{escape(sla.label())}[/]" if style
-                          else escape(sla.label()), f"{item.risk:.0f}",
-                          escape(f"{item.brand or ''} · {item.source or ''}"), escape(item.assignee or "—"),
-                          escape(item.headline[:80]))
+            rows.append([str(item.id), item.priority, item.state, (sla.label() if wide else _short_sla(sla)) or "—",
+                         f"{item.risk:.0f}", f"{item.source or ''}", item.assignee or "—",
+                         (f"{item.brand}: " if wide and item.brand else "") + item.headline])
+    columns = ["id", "priority", "state", "SLA", "risk", "source", "assignee", "thread"]
+    if not items:
+        console.print(f"No {flt.state if flt.state != 'all' else ''} queue items match.".replace("  ", " "))
+    elif wide:
+        from rich.table import Table
+
+        table = Table(title=f"queue: {flt.state}", title_justify="left")
+        for col in columns:
+            table.add_column(col, overflow="fold")
+        for r in rows:
+            table.add_row(*(escape(v) for v in r))
         console.print(table)
-        console.print(" · ".join(f"{s} {counts[s]}" for s in ("open", *STATES)))
+    else:
+        console.print(compact_table(columns, rows, console.width, title=f"queue: {flt.state}",
+                                    right=("id", "risk"), drop=("assignee", "priority", "source", "state")))
+    console.print(" · ".join(f"{s} {counts[s]}" for s in ("open", *STATES) if counts[s] or s == "open"))
 
 
 @queue.command()
@@ -163,10 +175,11 @@ def show(config: Config, item_id: int, as_json: bool) -> None:
             reach = f" ({m['author_followers']:,})" if m["author_followers"] else ""
             brand = " [brand]" if m["is_brand_account"] else ""
             console.print(escape(f"  #{m['id']} {_local(config, m['created_at'])} @{m['author']}{reach}{brand} "
-                                 f"[{m['label'] or '?'}] {m['text']}"))
+                                 f"[{m['label'] or '?'}] {m['text']}"), soft_wrap=False)
         if history["author"]:
-            console.print(escape(f"author @{history['author']}: {history['mentions']} mentions of {item.brand}, "
-                                 f"{history['negative']} negative, {len(history['other_items'])} other queue items"))
+            console.print(escape(f"author @{history['author']}: {plural(history['mentions'], 'mention')} of "
+                                 f"{item.brand}, {history['negative']} negative, "
+                                 f"{plural(len(history['other_items']), 'other queue item')}"))
         console.print("[bold]events[/]")
         for e in events:
             console.print(escape(f"  {_local(config, e['at'])} {e['actor']}: {describe_event(e)}"))
@@ -251,8 +264,9 @@ def dismiss(q: Queue, config: Config, store: Any, item_id: int, actor: str, reas
 
 
 @_action("snooze", "Hide an item until a time; it comes back by itself (default: [queue] snooze_minutes).")
-@click.option("--until", help="ISO time, in the [queue] time zone unless it has an offset.")
-@click.option("--for", "for_", help="A duration: 30m, 2h, 1d.")
+@click.option("--until", help="A date/time such as 2026-12-01T09:00, in the [queue] time zone unless it has an "
+                             "offset or Z.")
+@click.option("--for", "for_", help=f"A duration: {DURATION_HELP}.")
 def snooze(q: Queue, config: Config, store: Any, item_id: int, actor: str, until: str | None,
            for_: str | None) -> QueueItem:
     return q.snooze(item_id, actor, _parse_until(until, for_, config))
@@ -281,8 +295,9 @@ def tag(q: Queue, config: Config, store: Any, item_id: int, actor: str, tags: tu
 @click.argument("mention_id", type=int)
 @click.argument("label", type=click.Choice(HUMAN_LABELS))
 @actor_option
+@click.option("--actor", "old_actor", hidden=True, help="Old name of --as.")
 @with_config(check_secrets=False)
-def relabel(config: Config, mention_id: int, label: str, actor: str | None) -> None:
+def relabel(config: Config, mention_id: int, label: str, actor: str | None, old_actor: str | None) -> None:
     """Correct a mention's sentiment (feeds the learning loop; noted on its queue item)."""
     from listener.labels import relabel as relabel_mention
 
@@ -290,9 +305,9 @@ def relabel(config: Config, mention_id: int, label: str, actor: str | None) -> N
         item_id = store.scalar("SELECT q.id FROM queue_items q JOIN mentions m ON m.thread_key = q.thread_key "
                                "WHERE m.id = ?", (mention_id,))
         if item_id:
-            Queue(store, config.queue).relabel(item_id, mention_id, label, _actor(actor))
+            Queue(store, config.queue).relabel(item_id, mention_id, label, _actor(actor, old_actor))
         else:
-            relabel_mention(store, mention_id, label, _actor(actor))
+            relabel_mention(store, mention_id, label, _actor(actor, old_actor))
     console.print(f"mention {mention_id}: labelled {label}" + (f" (queue item {item_id})" if item_id else ""))
 
 
@@ -306,8 +321,25 @@ def stats(config: Config, as_json: bool) -> None:
     if as_json:
         click.echo(terminal_json(json.dumps(figures)))
         return
-    for key, value in figures.items():
-        console.print(escape(f"{key}: {value}"))
+    console.print(_stats_text(figures), markup=False)
+
+
+def _stats_text(figures: dict[str, Any]) -> str:
+    """The queue figures as a reader wants them: counts in words, the recovery rate as a share."""
+    def line(label: str, counts: dict[str, int], names: dict[str, str] | None = None) -> str:
+        parts = [f"{(names or {}).get(k, k) or '(none)'} {v:,}" for k, v in
+                 sorted(counts.items(), key=lambda kv: (-kv[1], str(kv[0])))]
+        return f"{label:<16}{', '.join(parts) if parts else 'none'}"
+
+    states = figures.get("states", {})
+    lines = [f"{'items':<16}{sum(states.values()):,}", line("by state", states),
+             line("outcomes", figures.get("outcomes", {})),
+             line("dismissed as", figures.get("dismiss_reasons", {})),
+             line("authors after", {str(k).replace("_", " "): v for k, v in figures.get("recovery", {}).items()})]
+    rate = figures.get("recovery_rate")
+    lines.append(f"{'recovery rate':<16}" + (f"{rate:.0%} of resolved authors came back happier" if rate is not None
+                                             else "— (no resolved author has posted again yet)"))
+    return "\n".join(lines)
 
 
 # ---------------------------------------------------------------- users

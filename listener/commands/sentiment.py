@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import itertools
 import sys
 import time
+from collections.abc import Iterable
 from pathlib import Path
 
 import click
@@ -18,6 +20,43 @@ from listener.scorefile import ScoreFileReport, read_csv, read_jsonl, score_stre
 from listener.scoring import build_scorer, corrections, default_data_dir
 from sentiment import Scorer, available_scorers, get_scorer
 from sentiment.score import LABELS
+
+# Below this many texts a texts/s figure measures start-up, not speed: `sentiment eval` leaves it out.
+MIN_TEXTS_FOR_SPEED = 200
+
+
+def detect_format(name: str, stream: Iterable[str]) -> tuple[str, Iterable[str]]:
+    """The input format as `import` decides it: .csv/.tsv is CSV, .jsonl/.json/.ndjson is JSON lines;
+    otherwise (stdin, no suffix) the first non-blank line decides: `{` is JSON lines, anything else CSV.
+    Returns the format and the stream with what was peeked put back."""
+    suffix = Path(name).suffix.lower() if name not in ("-", "<stdin>") else ""
+    if suffix in (".csv", ".tsv"):
+        return "csv", stream
+    if suffix in (".jsonl", ".json", ".ndjson"):
+        return "jsonl", stream
+    peeked: list[str] = []
+    for line in stream:
+        peeked.append(line)
+        if line.strip():
+            break
+    fmt = "jsonl" if peeked and peeked[-1].lstrip().startswith("{") else "csv"
+    return fmt, _Rewound(peeked, stream)
+
+
+class _Rewound:
+    """A text stream with the lines already peeked at put back in front (stdin cannot seek)."""
+
+    def __init__(self, peeked: list[str], rest: Iterable[str]) -> None:
+        self._lines = itertools.chain(peeked, rest)
+
+    def __iter__(self) -> _Rewound:
+        return self
+
+    def __next__(self) -> str:
+        return next(self._lines)
+
+    def readline(self) -> str:
+        return next(self._lines, "")
 
 
 def _optional_config(ctx: click.Context, config_path: Path) -> Config | None:
@@ -40,8 +79,9 @@ def _scorer(config: Config | None, scorer_name: str | None, brands: tuple[str, .
 
 @click.command()
 @click.argument("file", type=click.File("r", encoding="utf-8", errors="replace"), default="-")
-@click.option("--format", "fmt", type=click.Choice(["jsonl", "csv"]), default="jsonl", show_default=True,
-              help="Input format: JSON lines with `id` and `text` (and optional `lang`), or CSV with a header.")
+@click.option("--format", "fmt", type=click.Choice(["auto", "jsonl", "csv"]), default="auto", show_default=True,
+              help="Input format: JSON lines with `id` and `text` (and optional `lang`), or CSV with a header; "
+                   "auto: by the file's suffix, else by its first line (as `overheard import` does).")
 @click.option("--text-column", help="CSV column holding the text (default: `text`, any case).")
 @click.option("--id-column", help="CSV column holding the id (default: `id` if present, else the line number).")
 @click.option("--scorer", "scorer_name", type=click.Choice(available_scorers()),
@@ -61,8 +101,11 @@ def score(ctx: click.Context, file, fmt: str, text_column: str | None, id_column
     report = ScoreFileReport()
     name = getattr(file, "name", "-")
     where = "stdin" if name in ("<stdin>", "-") else name
-    items = (read_csv(file, report, where, text_column, id_column) if fmt == "csv"
-             else read_jsonl(file, report, where))
+    stream: Iterable[str] = file
+    if fmt == "auto":
+        fmt, stream = detect_format(name, file)
+    items = (read_csv(stream, report, where, text_column, id_column) if fmt == "csv"  # type: ignore[arg-type]
+             else read_jsonl(stream, report, where))  # type: ignore[arg-type]
     score_stream(items, scorer, sys.stdout, report)
     sys.stdout.flush()
     for line in report.skipped:
@@ -138,11 +181,12 @@ def train(ctx: click.Context, data_dir: Path | None, out: Path | None, with_corr
               help="Scorer to evaluate instead of the configured one.")
 @click.option("--brand", "brands", multiple=True, metavar="NAME",
               help="A brand name or handle to read as neutral (repeatable), added to the config's brands.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON for scripts.")
 @config_option
 @click.pass_context
 def eval_(ctx: click.Context, texts_path: Path | None, labels_path: Path | None, csv_path: Path | None,
           text_column: str | None, label_column: str | None, lang: str | None, scorer_name: str | None,
-          brands: tuple[str, ...], config_path: Path) -> None:
+          brands: tuple[str, ...], config_path: Path, as_json: bool) -> None:
     """Print accuracy, macro-F1, negative precision and recall, and texts/s for labelled texts:
     a text file and a label file (--texts, --labels) or one labelled CSV export (--csv)."""
     from listener.scoring import evaluate_csv, evaluate_files
@@ -157,13 +201,25 @@ def eval_(ctx: click.Context, texts_path: Path | None, labels_path: Path | None,
         assert texts_path is not None and labels_path is not None
         result, name = evaluate_files(scorer, texts_path, labels_path, lang), texts_path.name
     f = result.figures
+    if as_json:
+        from listener.cli import echo_json
+
+        echo_json({"model": result.model, "file": name, "texts": f.n, "accuracy": f.accuracy,
+                   "macro_f1": f.macro_f1, "negative_precision": f.negative_precision,
+                   "negative_recall": f.negative_recall, "unscored": f.unscored,
+                   "texts_per_second": result.texts_per_second if f.n >= MIN_TEXTS_FOR_SPEED else None,
+                   "confusion": {g: {p: f.count(g, p) for p in LABELS} for g in ("negative", "neutral", "positive")}})
+        return
     console.print(f"{result.model} on {f.n:,} texts ({name})")
     console.print(f"  accuracy            {f.accuracy:.3f}")
     console.print(f"  macro-F1            {f.macro_f1:.3f}")
     console.print(f"  negative precision  {f.negative_precision:.3f}")
     console.print(f"  negative recall     {f.negative_recall:.3f}")
     console.print(f"  unscored            {f.unscored:,}")
-    console.print(f"  speed               {result.texts_per_second:,.0f} texts/s")
+    if f.n >= MIN_TEXTS_FOR_SPEED:
+        console.print(f"  speed               {result.texts_per_second:,.0f} texts/s")
+    else:
+        console.print(f"  speed               not measured (fewer than {MIN_TEXTS_FOR_SPEED} texts)")
     table = Table("gold \\ scored as", *LABELS, box=box.SIMPLE, title="Where the labels went")
     for gold in ("negative", "neutral", "positive"):
         table.add_row(gold, *(f"{f.count(gold, predicted):,}" for predicted in LABELS))
@@ -173,12 +229,17 @@ def eval_(ctx: click.Context, texts_path: Path | None, labels_path: Path | None,
 @sentiment.command()
 @click.argument("mention_id", type=int)
 @click.argument("label", type=click.Choice(HUMAN_LABELS))
-@click.option("--actor", default="cli", show_default=True, help="Who made the correction (for the audit trail).")
+@click.option("--as", "actor", metavar="NAME", default=None,
+              help="Who made the correction, for the audit trail (default: $OVERHEARD_USER, else your login name).")
+@click.option("--actor", "old_actor", default=None, hidden=True, help="Old name of --as.")
 @with_config(check_secrets=False)
-def label(mention_id: int, label: str, actor: str, config: Config) -> None:
+def label(mention_id: int, label: str, actor: str | None, old_actor: str | None, config: Config) -> None:
     """Correct a mention's sentiment; `sentiment train --with-corrections` learns from it."""
-    relabel(open_store(config), mention_id, label, actor)
-    console.print(f"mention {mention_id}: labelled {label} (by {actor})")
+    from listener.commands.queue import _actor
+
+    who = _actor(actor, old_actor)
+    relabel(open_store(config), mention_id, label, who)
+    console.print(f"mention {mention_id}: labelled {label} (by {who})", markup=False)
 
 
 def register(cli: click.Group) -> None:

@@ -4,39 +4,41 @@ from __future__ import annotations
 
 from datetime import datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
-from listener.cli import console, open_store, with_config
-from listener.config import Config
-from listener.errors import UserError
+from listener.cli import console, echo_json, json_option, open_store, with_config
 from listener.models import utcnow
-from listener.trendfiles import write_trend_files
-from listener.trends.since import parse_since
+from listener.timeparse import parse_since
+
+if TYPE_CHECKING:
+    from listener.config import Config
 
 
 def _since(config: Config, text: str | None, option: str) -> datetime | None:
+    """A duration back from now (30m, 12h, 90d, 2w) or a date/time in [trends] timezone."""
     if text is None:
         return None
-    try:
-        return parse_since(text, utcnow(), config.trends.timezone)
-    except ValueError as exc:
-        raise UserError(f"{option}: {exc}") from None
+    return parse_since(text, utcnow(), config.trends.timezone, option)
 
 
 @click.command()
 @click.option("--period", "periods", multiple=True, type=click.Choice(["hour", "day", "week", "month"]),
               help="Period of the rows; repeat for several (default: [trends].periods).")
 @click.option("--since", "since_text", default=None, metavar="90d|DATE",
-              help="How far back: a duration (12h, 90d, 6w) or a date (default: [trends].since).")
+              help="How far back: a duration (30m, 12h, 90d, 2w) or a date (default: [trends].since).")
 @click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), default=None,
               help="Folder for the files (default: [trends].out_dir).")
 @click.option("--charts/--no-charts", default=None, help="Also draw the PNG charts (default: [trends].charts).")
 @click.option("--rebuild", is_flag=True, help="Recompute the hourly rollup from every stored mention first.")
+@json_option
 @with_config(check_secrets=False)
 def trends(config: Config, periods: tuple[str, ...], since_text: str | None, out_dir: Path | None,
-           charts: bool | None, rebuild: bool) -> None:
+           charts: bool | None, rebuild: bool, as_json: bool) -> None:
     """Write the trend files: tidy CSV and JSON per period (and PNG charts), times in [trends].timezone."""
+    from listener.trendfiles import write_trend_files
+
     since = _since(config, since_text, "--since")
     with open_store(config) as store:
         if rebuild:
@@ -45,8 +47,11 @@ def trends(config: Config, periods: tuple[str, ...], since_text: str | None, out
             rebuild_rollup(store, config.trends.timezone)
         paths = write_trend_files(config, store, out_dir, since, periods=list(periods) or None,
                                   charts=charts, report=False)
+    if as_json:
+        echo_json({"written": [str(p) for p in paths]})
+        return
     for p in paths:
-        console.print(f"wrote {p}")
+        console.print(f"wrote {p}", markup=False, soft_wrap=True)
 
 
 @click.command()

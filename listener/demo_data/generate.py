@@ -13,42 +13,80 @@ from pathlib import Path
 
 from listener.models import iso
 
+# Background chatter is composed from parts (what happened, where, when, a detail, how it ends), so two
+# hundred posts read like two hundred people rather than ten templates on repeat.
+PLACES = ["Leeds", "Hull", "Bristol", "Croydon", "the Wirral", "Bath", "Sheffield", "Cardiff", "Derby", "York",
+          "Norwich", "Swindon", "Reading", "Luton", "Stockport", "Exeter", "Glasgow", "Salford", "Brighton",
+          "Leicester"]
+WHEN = ["this morning", "last night", "since Tuesday", "all weekend", "today", "since the storm", "after 6pm",
+        "every evening this week", "on Sunday", "since the update"]
+STAFF = ["Priya", "Tom", "Kayleigh", "Marcus", "Aisha", "Dev", "Gemma", "Luke", "Sian", "Callum"]
+KIT = ["the new hub", "the Wave Hub 3", "the mesh pods", "the old router", "the app", "the eSIM", "the 5G box"]
+PLAN = ["900 Mbps fibre", "500 Mbps plan", "the 150 plan", "unlimited SIM", "the family bundle",
+        "the student deal", "Fibre Max", "the 12 month SIM only"]
+
 POSITIVE = [
-    "Switched to {b} last month and the speeds are honestly great",
-    "Shout out to {h} support, sorted my router in 5 minutes. Impressed!",
-    "{b} fibre install was quick and the engineer was lovely",
-    "Loving the new {b} app, so much easier to check my data",
-    "Three years with {b} and never had a drop. Happy customer",
-    "{b} just upgraded my plan for free, nice surprise :)",
-    "Great coverage on {b} even up in the hills this weekend",
-    "The {b} team fixed my billing question really fast, thank you!",
-    "{b} 5G in town is ridiculously fast now 🚀",
-    "Really good experience renewing with {b} today",
+    "Switched to {b} {ago} and honestly the speeds on {plan} are better than advertised",
+    "Big thanks to {staff} at {h}, sorted {kit} in about ten minutes. Didn't even have to ask twice",
+    "{b} engineer turned up early, tidied the cable and explained everything. Five stars from me",
+    "Three years with {b} in {place} and I can count the drops on one hand tbh",
+    "ok {b} app update is actually good?? data usage on the home screen finally",
+    "Renewed with {b} today and they knocked £{n} off without me haggling. Nice one",
+    "Pleasantly surprised: {b} coverage held up all the way along the coast {when}",
+    "{plan} from {b} is flying. {speed} down on the wired test 🚀",
+    "{h} thanks for the quick reply {when}, all working now",
+    "Gaming on {b} fibre, ping sitting at {ping}ms all night. Can't complain",
+    "Moved house and {b} had us back online the same day. That never happens",
+    "shoutout to the {b} chat team, refund for the outage credit came through already",
+    "{b} mesh pods fixed the dead spot in the kitchen, wish I'd done it sooner",
+    "Honestly expected the {b} switch to be a faff. It wasn't. Took {n} minutes",
 ]
 NEUTRAL = [
-    "Does anyone know if {b} covers the new estate on Mill Road?",
-    "Thinking about moving to {b}, what are the contracts like?",
-    "{b} price change letter arrived today",
-    "Is {h} doing the eSIM thing yet?",
-    "Comparing {b} and {c} for a family plan",
-    "{b} engineer booked for Thursday",
-    "What router does {b} give you these days?",
-    "Anyone tried the {b} travel add-on in Spain?",
+    "Does {b} cover the new estate off Mill Road in {place}? Checker says 'coming soon'",
+    "Anyone on {b} {plan}, what speeds do you actually get in the evening?",
+    "{b} price rise letter arrived. £{n} a month more from April",
+    "Is {h} doing eSIM for the older iPhones yet or still just the new ones?",
+    "Choosing between {b} and {c} for the family plan, any strong opinions?",
+    "{b} engineer booked for Thursday between 8 and 1, fingers crossed",
+    "What router are {b} sending out these days, still the white one?",
+    "Has anyone used the {b} travel add-on in Spain? Worth the {n} quid?",
+    "Does {b} let you keep your number when you move from {c}?",
+    "Filling in the {b} survey about {kit}, they want a lot of detail",
+    "{b} is sponsoring the {place} half marathon apparently",
+    "just got a text from {b} about a planned works window {when}",
 ]
 NEGATIVE = [
-    "{b} internet dropped three times tonight. Not great",
-    "Why is {b} customer service so slow to answer",
-    "{b} app keeps logging me out, annoying",
-    "Really disappointed with {b} speeds this week",
-    "{b} bill went up again with no warning. Frustrating",
-    "Signal on {b} is terrible in the city centre",
+    "{b} internet dropped {n} times {when}. Not great when you work from home",
+    "45 minutes in the {b} chat queue just to be told to restart {kit}. Already did that",
+    "{b} app keeps logging me out {when}, have to reset my password every time",
+    "Paying for {plan} and getting {slow} on a good day. Come on {b}",
+    "{b} bill went up £{n} with no email, no letter, nothing. Frustrating",
+    "Signal on {b} is useless in central {place}, one bar if I stand by the window",
+    "{h} third time asking, when is the engineer actually coming",
+    "{b} upload speed has been rubbish {when}, video calls keep freezing",
+    "Why does {kit} from {b} need a factory reset every week",
+    "Cancelled my {b} add-on and they still charged me for it. Sorting it out again",
+    "{b} support closed my ticket without fixing anything. Lovely",
 ]
 POLITE_COMPLAINTS = [
-    "Thanks for nothing {h}, still waiting 2 hours on hold",
-    "Please help {h}, still no internet since Monday and nobody calls back",
+    "Thanks for nothing {h}, {n} hours on hold {when}",
+    "Please help {h}, still no internet {when} and nobody calls back",
     "Great job {h}, third engineer no-show this month. Amazing service as always",
+    "Love being on hold to {b} for {n} minutes, really the highlight of my day",
 ]
-
+# The outage: the 28 Nov story. One thread snowballs (below); around it, people all over say the same.
+OUTAGE_POSTS = [
+    "Is {b} down? Nothing loading in {place}",
+    "{b} offline again in {place}, router lights all orange",
+    "no internet with {b} {when}. anyone else?",
+    "{b} outage in {place}? been off for {n} hours",
+    "{h} any update on the outage?? working from home here",
+    "{b} down for the whole street in {place}, status page says everything is fine lol",
+    "Third outage this month with {b}. Tethering off my phone again",
+    "Still no internet. {h} any update at all?",
+    "{b} down in {place} too. Kids can't do homework and I can't work",
+    "Can {b} at least text us when it's offline? Found out from the neighbours",
+]
 OUTAGE_REPLIES = [
     "Same here, {b} completely down in Leeds. No internet for 6 hours now",
     "{h} any update?? Working from home and can't do anything",
@@ -80,24 +118,68 @@ REDDIT_COMMENTS_ANGRY = [
     "This is shocking even for {b}",
 ]
 REDDIT_POSTS = [
-    ("Is {b} fibre worth it in 2026?", "Looking at the 900 Mbps plan. Any experiences?"),
-    ("{b} vs {c} for gaming", "Ping matters more than speed for me. Which is better?"),
-    ("Happy with {b} so far", "Moved over in September, zero issues, decent price."),
-    ("{b} router settings", "How do I turn off the 2.4 GHz band on the new hub?"),
+    ("Is {b} fibre worth it in {place}?", "Looking at {plan}. Anyone local with real evening speeds?"),
+    ("{b} vs {c} for gaming", "Ping matters more than raw speed for me. Currently on {c}, {ping}ms to EU servers."),
+    ("Happy with {b} so far", "Moved over in September, zero issues, decent price. Install took {n} minutes."),
+    ("{b} hub settings: turning off 2.4 GHz?", "How do I split the bands on {kit}? Smart plugs keep dropping."),
+    ("{b} price rise, can I leave penalty free?", "Letter says +£{n}/month. Contract started in March."),
+    ("Anyone else getting evening slowdowns on {b}?", "Fine all day, then {slow} from 7 till 11 in {place}."),
+    ("{b} engineer no-show, what now?", "Took the day off for it. Chat says 'rebook online'. Is there compensation?"),
+    ("{c} to {b} switch: keep my number?", "One Touch Switch apparently, but the {c} rep said otherwise."),
+    ("PSA: {b} app update fixed the login loop", "If you had the logout bug, update to the latest version."),
+    ("{b} mesh pods any good?", "Big old house in {place}, thick walls. Worth it over a third party system?"),
+    ("{b} 5G home box review after 3 months", "Mostly {speed}, a bit flaky in heavy rain. Would recommend for flats."),
+    ("Best time to call {b} support?", "Lunchtime was a {n} minute wait. Mornings any better?"),
 ]
 REVIEW_GOOD = [
     ("Does what I need", "Easy to check usage and pay bills. No complaints."),
     ("Great update", "The new design is clean and fast. Love the data widget."),
     ("Solid app", "Works well, support chat in the app was helpful."),
+    ("Finally usable", "Bill breakdown makes sense now. Took them long enough but it's good."),
+    ("Handy", "Speed test and the outage map in one place. Use it weekly."),
+    ("Quick fixes", "Reported a fault through the app and an engineer was booked for {day}."),
+    ("Better than the website", "Everything is two taps away. Face ID login works every time."),
 ]
 REVIEW_BAD = [
     ("Crashes on login", "App crashes every time I log in since the last update. Useless."),
     ("Can't pay my bill", "Payment page errors out and then I get a late fee. Fix this."),
     ("Worse every update", "Slow, logs me out constantly, chat never loads."),
+    ("Outage map is wrong", "Says no issues in {place} while the whole street is offline."),
+    ("Chat goes nowhere", "Waited {n} minutes in the in-app chat, then it closed itself."),
 ]
 REVIEW_MID = [
     ("It's ok", "Does the basics. Would like dark mode."),
+    ("Fine but basic", "Shows the bill, not much else. Usage graph would be nice."),
 ]
+# How people end a post, by mood (a happy post does not end "ffs").
+FLAVOUR = {
+    "positive": ["", "", "", " 👍", " cheers", " 🙌", " :)", " tbh", " #broadband"],
+    "neutral": ["", "", "", " thanks", " cheers", " #broadband", " 🤔"],
+    "negative": ["", "", "", " smh", " ffs", " 🙃", " !!", " #fail", " tbh"],
+}
+
+
+def _fill(rng: random.Random, template: str, fill: dict[str, str]) -> str:
+    """A template with its slots filled from a few small vocabularies (varied, never random noise)."""
+    values = {
+        **fill, "place": rng.choice(PLACES), "when": rng.choice(WHEN), "staff": rng.choice(STAFF),
+        "kit": rng.choice(KIT), "plan": rng.choice(PLAN), "n": str(rng.choice([2, 3, 4, 5, 6, 8, 12, 20, 40])),
+        "ping": str(rng.randint(8, 34)), "speed": f"{rng.choice([480, 610, 750, 870, 910])} Mbps",
+        "slow": f"{rng.choice([3, 8, 11, 17, 25])} Mbps", "ago": rng.choice(["last month", "in the summer",
+                                                                             "two weeks ago", "in October"]),
+        "day": rng.choice(["Monday", "Wednesday", "Friday", "the next morning"]),
+    }
+    return template.format(**values)
+
+
+def _post(rng: random.Random, pool: list[str], fill: dict[str, str]) -> str:
+    text = _fill(rng, rng.choice(pool), fill)
+    if rng.random() < 0.15:
+        text = text[0].lower() + text[1:]
+    mood = "positive" if pool is POSITIVE else "neutral" if pool is NEUTRAL else "negative"
+    return text + rng.choice(FLAVOUR[mood])
+
+
 # A realistic crowd: hundreds of different people, so a "repeat detractor" in the demo is one on purpose.
 FIRST = ["amy", "dan", "priya", "tom", "lucia", "mo", "jenny", "kwame", "sasha", "ben", "ola", "marta", "raj", "chris",
          "nina", "leo", "hana", "ivan", "zoe", "omar", "fran", "yuki", "sam", "ada"]
@@ -133,10 +215,16 @@ def generate(out_dir: Path, anchor: datetime) -> dict[str, Path]:
         for _ in range(n):
             nid += 1
             pool = rng.choices([POSITIVE, NEUTRAL, NEGATIVE, POLITE_COMPLAINTS], weights=[45, 30, 20, 5])[0]
-            x_rows.append(_x(rng, nid, rng.choice(pool).format(**fill), at_random(), brand))
+            x_rows.append(_x(rng, nid, _post(rng, pool, fill), at_random(), brand))
 
-    # Angry thread 1: an outage that snowballs within the hour, started by a big account.
+    # Angry thread 1: an outage that snowballs within the hour, started by a big account; around it,
+    # people all over the country post about it on their own (the spike in the trend files).
     t0 = anchor - timedelta(days=2, hours=5)
+    for _ in range(28):
+        nid += 1
+        x_rows.append(_x(rng, nid, _post(rng, OUTAGE_POSTS, fill_b),
+                         t0 + timedelta(minutes=rng.randint(-40, 9 * 60)), "Brightwave",
+                         followers=rng.choice([25, 60, 140, 300, 650])))
     nid += 1
     root = _x(rng, nid, "Is @Brightwave down for everyone? Whole house offline since 6am, no word from them",
               t0, "Brightwave", author="techwithjess", followers=48_300, engagement=410, verified=True)
@@ -178,13 +266,13 @@ def generate(out_dir: Path, anchor: datetime) -> dict[str, Path]:
     # Reddit: posts and comments, one angry submission with a pile-on.
     reddit_rows: list[dict] = []
     rid = 0
-    for _ in range(6):
+    for _ in range(2):
         for title, body in REDDIT_POSTS:
             rid += 1
             sub = rng.choice(["Brightwave", "ukbroadband", "HomeNetworking"])
             reddit_rows.append({
                 "source": "reddit", "id": f"t3_demo{rid}", "brand": "Brightwave" if "{b}" in title else "Lumacell",
-                "title": title.format(**fill_b), "text": body.format(**fill_b), "created_at": iso(at_random()),
+                "title": _fill(rng, title, fill_b), "text": _fill(rng, body, fill_b), "created_at": iso(at_random()),
                 "author": rng.choice(HANDLES), "followers": rng.choice([15_000, 220_000, 48_000]),
                 "url": f"https://www.reddit.com/r/{sub}/comments/demo{rid}/", "engagement": rng.randint(1, 60),
                 "lang": "en",
@@ -221,7 +309,7 @@ def generate(out_dir: Path, anchor: datetime) -> dict[str, Path]:
             pool, stars = rng.choices(
                 [(REVIEW_GOOD, (4, 5)), (REVIEW_BAD, (1, 2)), (REVIEW_MID, (3, 3))], weights=[55, 35, 10])[0]
             head, body = rng.choice(pool)
-            writer.writerow([f"as-{4000 + i}", "Brightwave", rng.randint(*stars), head, body,
+            writer.writerow([f"as-{4000 + i}", "Brightwave", rng.randint(*stars), head, _fill(rng, body, fill_b),
                              rng.choice(HANDLES), iso(at_random()), rng.choice(["gb", "ie", "us"])])
         writer.writerow(["as-broken", "Brightwave", "5", "No body", "", "ghost", iso(anchor), "gb"])
     return {"x": x_path, "reddit": reddit_path, "reviews": reviews_path}

@@ -86,12 +86,17 @@ class FileSource(Source):
         return [SourceQuery(key=str(p), brand=None, text=str(p)) for p, _ in self.files()]
 
     def check(self) -> list[str]:
-        return [f"{p}: no such file" for p, _ in self.files() if not p.exists()]
+        return [f"{p}: {_missing(p)}" for p, _ in self.files() if not p.exists()]
 
     def collect(self, query: SourceQuery, cursor: str | None,
                 backfill: timedelta | None = None) -> Iterator[Batch]:
         spec = next((s for p, s in self.files() if str(p) == query.key), self.config.imports[0])
         yield from import_file(Path(query.key), self, spec, cursor)
+
+
+def _missing(path: Path) -> str:
+    """A glob that matched nothing is not a missing file: say which it was."""
+    return "no file matches this pattern" if glob.has_magic(str(path)) else "no such file"
 
 
 def _stamp(path: Path) -> str:
@@ -102,7 +107,7 @@ def _stamp(path: Path) -> str:
 def import_file(path: Path, source: FileSource, spec: FileImport, cursor: str | None) -> Iterator[Batch]:
     """Read one export file; yields batches of mentions and quarantined rows. Unchanged files are skipped."""
     if not path.exists():
-        raise SourceError("no such file")
+        raise SourceError(_missing(path))
     stamp = _stamp(path)
     if cursor == stamp:
         return

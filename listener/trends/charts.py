@@ -7,19 +7,26 @@ running, and annotates spikes so the eye goes where the story is.
 
 from __future__ import annotations
 
+import hashlib
 import io
+import json
 import re
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import date, datetime
-from typing import Any
-
-from matplotlib.figure import Figure
+from datetime import date, datetime, timedelta
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from listener.config import Config
+from listener.models import iso, utcnow
 from listener.trends.tables import TrendTable, TrendWindow
 from sentiment.trends import find_spikes
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
+
+    from listener.store import Store
 
 COLORS = {"positive": "#2e7d32", "neutral": "#9e9e9e", "negative": "#c62828", "unscored": "#d7ccc8"}
 LINE = "#1a237e"
@@ -73,6 +80,8 @@ def _png(fig: Figure) -> bytes:
 
 
 def _figure(title: str) -> tuple[Figure, Any]:
+    from matplotlib.figure import Figure  # only when a chart is drawn: importing it takes ~0.6 s
+
     fig = Figure(figsize=(10, 4.8), layout="constrained")
     ax = fig.add_subplot()
     ax.set_title(title, fontsize=12, fontweight="bold", loc="left")
@@ -99,6 +108,8 @@ def sentiment_chart(overview: TrendTable, brand: str, window: TrendWindow) -> Ch
         fig, ax = _figure(title)
         _empty(ax, f"No mentions of {brand} in this range")
         return Chart(f"sentiment_{slug(brand)}", title, _png(fig), brand)
+    from matplotlib.figure import Figure
+
     fig = Figure(figsize=(10, 5.6), layout="constrained")
     net_ax, ax = fig.subplots(2, 1, sharex=True, height_ratios=[1, 2])
     net_ax.set_title(title, fontsize=12, fontweight="bold", loc="left")
@@ -238,16 +249,46 @@ def queue_chart(queue: TrendTable, brand: str, window: TrendWindow) -> Chart:
     return Chart(f"queue_{slug(brand)}", title, _png(fig), brand)
 
 
-def build_charts(config: Config, tables: dict[str, TrendTable], window: TrendWindow) -> list[Chart]:
-    """The four charts for each own brand, from one window's tables."""
+def build_charts(config: Config, tables: dict[str, TrendTable], window: TrendWindow,
+                 store: Store | None = None) -> list[Chart]:
+    """The four charts for each own brand, from one window's tables.
+
+    With a store, a chart whose inputs (rows, window, this module's code) are unchanged is read back
+    from chart_cache instead of being drawn again: drawing is most of what `trends` and `report` cost.
+    """
     periods = list(dict.fromkeys(r["period_start"] for r in tables["overview"].rows))
     charts: list[Chart] = []
     for brand in config.brand_names():
-        charts.append(sentiment_chart(tables["overview"], brand, window))
-        charts.append(share_of_voice_chart(tables["share_of_voice"], brand, window))
-        charts.append(negative_themes_chart(tables["themes"], brand, window, periods))
-        charts.append(queue_chart(tables["queue"], brand, window))
+        charts.append(_cached(store, sentiment_chart, tables["overview"], brand, window))
+        charts.append(_cached(store, share_of_voice_chart, tables["share_of_voice"], brand, window))
+        charts.append(_cached(store, negative_themes_chart, tables["themes"], brand, window, periods))
+        charts.append(_cached(store, queue_chart, tables["queue"], brand, window))
+    if store is not None:
+        # Charts nobody asked for in a week are for windows long gone.
+        store.conn.execute("DELETE FROM chart_cache WHERE used_at < ?", (iso(utcnow() - timedelta(days=7)),))
     return charts
+
+
+_CODE_DIGEST = hashlib.sha256(Path(__file__).read_bytes()).hexdigest()
+
+
+def _cached(store: Store | None, draw: Callable[..., Chart], table: TrendTable, brand: str, window: TrendWindow,
+            *extra: Any) -> Chart:
+    if store is None:
+        return draw(table, brand, window, *extra)
+    # The charts read the window's period and zone only (its bounds are in the rows' period starts).
+    key = json.dumps([_CODE_DIGEST, draw.__name__, brand, window.period, window.tz_name, table.rows, extra],
+                     default=str, sort_keys=True)
+    digest = hashlib.sha256(key.encode()).hexdigest()
+    now = iso(utcnow())
+    row = store.conn.execute("SELECT name, title, brand, png FROM chart_cache WHERE digest = ?", (digest,)).fetchone()
+    if row is not None:
+        store.conn.execute("UPDATE chart_cache SET used_at = ? WHERE digest = ?", (now, digest))
+        return Chart(row[0], row[1], bytes(row[3]), row[2])
+    chart = draw(table, brand, window, *extra)
+    store.conn.execute("INSERT OR REPLACE INTO chart_cache VALUES (?, ?, ?, ?, ?, ?)",
+                       (digest, chart.name, chart.title, chart.brand, chart.png, now))
+    return chart
 
 
 def write_charts(charts: Sequence[Chart], out_dir: Any, tz_name: str, period: str) -> list[Any]:

@@ -296,7 +296,7 @@ def write_report(config: Config, store: Store, path: Path, *, since: datetime | 
     window = make_window(chart_period("day", since, now, tz_name), tz_name, since, now)
     # The charts' tables through the periods kept for the trend files (the same rows as from scratch).
     tables = {t.name: t for t in window_tables(config, store, window, now)}
-    html = render_report(report_data(config, store, since, now, build_charts(config, tables, window)))
+    html = render_report(report_data(config, store, since, now, build_charts(config, tables, window, store)))
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(path.name + ".tmp")
     tmp.write_text(html, encoding="utf-8")

@@ -55,7 +55,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     'doctor': ('listener.commands.collect',
               "Check every configured source's credentials and reachability and say exactly what is wrong."),
     'forget': ('listener.commands.daemon',
-              "Remove a person's data on request: mentions, scores, labels, author record, quoted text."),
+              "Remove a person's data on request: mentions, scores, labels, author record, quoted text, links."),
     'import': ('listener.commands.core',
               'Import JSONL or CSV exports (default field names; see [sources.file] for mapping) and process them.'),
     'init': ('listener.commands.core',

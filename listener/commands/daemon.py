@@ -154,6 +154,7 @@ def _print_status(st: object, tz_name: str = "UTC") -> None:
         for x in st.streams:
             if x.last_error and x.state != "connected":
                 console.print(f"  {x.stream}: {x.last_error[:200]}", markup=False)
+    console.print(f"mentions stored: {st.mentions:,}")
     states = ", ".join(f"{k} {v}" for k, v in st.queue_by_state.items()) or "empty"
     # "open" as `overheard queue list` counts it: not resolved, dismissed or snoozed.
     console.print(f"support queue: {st.queue_open} open ({states}); "

@@ -28,6 +28,7 @@ COMMAND_MODULES = [
     "listener.commands.trends",
     "listener.commands.sentiment",
     "listener.commands.daemon",
+    "listener.commands.quarantine",
 ]
 
 console = Console(highlight=False)

@@ -111,21 +111,44 @@ def check(config_path: Path) -> None:
 @click.option("--format", "fmt", type=click.Choice(["auto", "jsonl", "csv"]), default="auto", show_default=True)
 @with_config(check_secrets=False)
 def import_(config: Config, files: tuple[Path, ...], source_name: str, fmt: str) -> None:
-    """Import JSONL or CSV exports (default field names; see [sources.file] for mapping) and process them."""
+    """Import JSONL or CSV exports (default field names; see [sources.file] for mapping) and process them.
+
+    Prints `file:line: reason` for each row set aside (the first 20); exit 1 when any was."""
     from listener.collect import collect_source
+    from listener.commands.quarantine import echo_records
+    from listener.models import iso, utcnow
+    from listener.quarantine import list_records
     from listener.sources.file import FileImport, FileSource, FileSourceConfig
 
     section = FileSourceConfig(imports=[FileImport(paths=[str(f.resolve()) for f in files], format=fmt,
                                                     default_source=source_name)])
     source = FileSource(section, config)
+    started = iso(utcnow())
     with open_store(config) as store:
         result, errors = collect_source(store, source)
         report = process(config, store)
+        # What this import set aside: its files' rows, and mentions a later stage could not handle.
+        prefixes = tuple(f"{f.resolve()}:" for f in files)
+        bad = [r for r in list_records(store) if r.at >= started
+               and (r.stage != "import" or r.location.startswith(prefixes))]
+        before = [r for r in list_records(store, "import") if r.at < started and r.location.startswith(prefixes)]
     for error in errors:
         console.print(f"[yellow]{error}[/]")
+    bad.sort(key=lambda r: (r.stage != "import", _line_order(r.location)))
+    echo_records(bad, len(bad))
     console.print(f"imported {result.new} new, {result.duplicates} already stored, "
-                  f"{result.quarantined} quarantined; scored {report.scored}; "
+                  f"{len(bad)} quarantined; scored {report.scored}; "
                   f"{report.evaluation.alerts_enqueued} alerts queued")
+    if before and not bad:
+        console.print(f"{len(before):,} rows of these files are still in quarantine from an earlier import "
+                      "(overheard quarantine list)")
+    if bad:
+        raise SystemExit(1)
+
+
+def _line_order(location: str) -> tuple[str, int]:
+    path, _, line = location.rpartition(":")
+    return (path, int(line)) if line.isdigit() else (location, 0)
 
 
 def register(cli: click.Group) -> None:

@@ -113,7 +113,8 @@ def check(config_path: Path) -> None:
 def import_(config: Config, files: tuple[Path, ...], source_name: str, fmt: str) -> None:
     """Import JSONL or CSV exports (default field names; see [sources.file] for mapping) and process them.
 
-    Prints `file:line: reason` for each row set aside (the first 20); exit 1 when any was."""
+    Prints `file:line: reason` for each row set aside (the first 20); exit 1 when any was, 2 when a
+    file could not be read at all."""
     from listener.collect import collect_source
     from listener.commands.quarantine import echo_records
     from listener.models import iso, utcnow
@@ -133,7 +134,7 @@ def import_(config: Config, files: tuple[Path, ...], source_name: str, fmt: str)
                and (r.stage != "import" or r.location.startswith(prefixes))]
         before = [r for r in list_records(store, "import") if r.at < started and r.location.startswith(prefixes)]
     for error in errors:
-        console.print(f"[yellow]{error}[/]")
+        click.echo(f"overheard: {error}", err=True)
     bad.sort(key=lambda r: (r.stage != "import", _line_order(r.location)))
     echo_records(bad, len(bad))
     console.print(f"imported {result.new} new, {result.duplicates} already stored, "
@@ -142,6 +143,8 @@ def import_(config: Config, files: tuple[Path, ...], source_name: str, fmt: str)
     if before and not bad:
         console.print(f"{len(before):,} rows of these files are still in quarantine from an earlier import "
                       "(overheard quarantine list)")
+    if errors:
+        raise SystemExit(2)  # a file could not be read at all (say UTF-16): the user's to fix
     if bad:
         raise SystemExit(1)
 

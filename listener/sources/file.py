@@ -331,8 +331,8 @@ def _read_csv(path: Path) -> Iterator[RowRead]:
                     # An unclosed quote swallowed what follows: report the row it opened on and read the
                     # following lines again, each on its own.
                     lines.push_back(taken[1:])
-                    problem = problem or ("unclosed quote: a quoted cell opens here and runs into the rows below; "
-                                          "those rows were read on their own")
+                    problem = ("unclosed quote: a quoted cell opens here and runs into the rows below; "
+                               "those rows were read on their own")
                 yield RowRead(start, None, problem, raw)
                 continue
             if not cells or (len(cells) == 1 and not cells[0].strip()):

@@ -245,3 +245,15 @@ def test_quarantine_list_show_and_retry(tmp_path, monkeypatch):
         assert store.scalar("SELECT COUNT(*) FROM quarantine") == 0
         assert store.scalar("SELECT COUNT(*) FROM mentions WHERE scored_at IS NOT NULL") == 3
         assert store.scalar("SELECT brand FROM mentions WHERE native_id = '2'") == "Zentrix"
+
+
+def test_since_at_the_edges_of_the_calendar_is_no_traceback(tmp_path):
+    config = write_config(tmp_path, EAST)
+    with Store(config.db_path) as store:
+        angry_thread(store, "a")
+    runner = CliRunner()
+    result = runner.invoke(cli, ["trends", "--since", "0001-01-01", "--period", "month", "--config", str(config.path)])
+    _no_traceback(result)
+    assert result.exit_code == 0, result.output  # year 1 means "everything": from 2006-03-21 on
+    result = runner.invoke(cli, ["trends", "--since", "9999-12-31", "--config", str(config.path)])
+    assert result.exit_code == 2 and "'9999-12-31' is in the future" in result.output

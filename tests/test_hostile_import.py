@@ -323,3 +323,13 @@ def test_a_utf16_export_is_one_clear_line(tmp_path):
     _no_traceback(result)
     assert result.exit_code == 2
     assert f"overheard: file {path}: is UTF-16 encoded; save it as UTF-8" in result.output
+
+
+@pytest.mark.benchmark
+def test_the_import_benchmark_runs_and_reports(capsys):
+    from benchmarks import import_alerts
+
+    fig = import_alerts.main(["--mentions", "300"])
+    assert fig["mentions"] == fig["scored"] > 0 and fig["alerts"] > 0
+    out = capsys.readouterr().out
+    assert "wall time" in out and "USING INDEX outbox_group_pending" in out and "rerun:" in out

@@ -147,22 +147,37 @@ class QuarantineRecord:
 
 
 def list_records(store: Any, stage: str | None = None, source: str | None = None,
-                 limit: int | None = None) -> list[QuarantineRecord]:
-    """Quarantine records, newest first; filtered by stage and source when given."""
+                 limit: int | None = None, since: str | None = None) -> list[QuarantineRecord]:
+    """Quarantine records, newest first; filtered by stage, source and time (`at >= since`) when given."""
     sql = "SELECT id, source, location, reason, COALESCE(raw, '') AS raw, at, stage, mention_id FROM quarantine"
-    where, params = [], []
+    where: list[str] = []
+    params: list[Any] = []
     if stage:
         where.append("stage = ?")
         params.append(stage)
     if source:
         where.append("source = ?")
         params.append(source)
+    if since:
+        where.append("at >= ?")
+        params.append(since)
     if where:
         sql += " WHERE " + " AND ".join(where)
     sql += " ORDER BY at DESC, id DESC"
     if limit:
         sql += f" LIMIT {int(limit)}"
     return [QuarantineRecord(**r) for r in store.query(sql, params)]
+
+
+def count_records(store: Any, stage: str | None = None, source: str | None = None) -> int:
+    sql = "SELECT COUNT(*) FROM quarantine WHERE (? IS NULL OR stage = ?) AND (? IS NULL OR source = ?)"
+    return int(store.scalar(sql, (stage, stage, source, source)))
+
+
+def count_in_files(store: Any, prefixes: tuple[str, ...]) -> int:
+    """Import records of these files (location prefixes `path:`)."""
+    return sum(int(store.scalar("SELECT COUNT(*) FROM quarantine WHERE stage = 'import' "
+                                "AND substr(location, 1, ?) = ?", (len(p), p))) for p in prefixes)
 
 
 def get_record(store: Any, record_id: int) -> QuarantineRecord | None:

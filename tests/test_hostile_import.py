@@ -333,3 +333,13 @@ def test_the_import_benchmark_runs_and_reports(capsys):
     assert fig["mentions"] == fig["scored"] > 0 and fig["alerts"] > 0
     out = capsys.readouterr().out
     assert "wall time" in out and "USING INDEX outbox_group_pending" in out and "rerun:" in out
+
+
+def test_importing_an_unchanged_file_again_says_its_rows_are_still_quarantined(tmp_path):
+    config = write_config(tmp_path)
+    path = tmp_path / "export.jsonl"
+    path.write_text(dumps(valid(1)) + "\n" + dumps(bad("neg", engagement=-5)) + "\n", encoding="utf-8")
+    assert _invoke(["import", str(path), "--config", str(config)]).exit_code == 1
+    again = _invoke(["import", str(path), "--config", str(config)])
+    assert again.exit_code == 0  # this run set nothing aside
+    assert "1 rows of these files are still in quarantine from an earlier import" in again.output

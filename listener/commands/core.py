@@ -118,7 +118,7 @@ def import_(config: Config, files: tuple[Path, ...], source_name: str, fmt: str)
     from listener.collect import collect_source
     from listener.commands.quarantine import echo_records
     from listener.models import iso, utcnow
-    from listener.quarantine import list_records
+    from listener.quarantine import count_in_files, list_records
     from listener.sources.file import FileImport, FileSource, FileSourceConfig
 
     section = FileSourceConfig(imports=[FileImport(paths=[str(f.resolve()) for f in files], format=fmt,
@@ -126,13 +126,15 @@ def import_(config: Config, files: tuple[Path, ...], source_name: str, fmt: str)
     source = FileSource(section, config)
     started = iso(utcnow())
     with open_store(config) as store:
+        last_id = store.scalar("SELECT COALESCE(MAX(id), 0) FROM quarantine")
         result, errors = collect_source(store, source)
         report = process(config, store)
-        # What this import set aside: its files' rows, and mentions a later stage could not handle.
+        # What this import set aside: its rows, and mentions a later stage could not handle.
+        rows = {q.location for q in source.set_aside}
+        bad = [r for r in list_records(store, since=started)
+               if (r.stage == "import" and r.location in rows) or (r.stage != "import" and r.id > last_id)]
         prefixes = tuple(f"{f.resolve()}:" for f in files)
-        bad = [r for r in list_records(store) if r.at >= started
-               and (r.stage != "import" or r.location.startswith(prefixes))]
-        before = [r for r in list_records(store, "import") if r.at < started and r.location.startswith(prefixes)]
+        before = count_in_files(store, prefixes) if not bad else 0
     for error in errors:
         click.echo(f"overheard: {error}", err=True)
     bad.sort(key=lambda r: (r.stage != "import", _line_order(r.location)))
@@ -140,8 +142,8 @@ def import_(config: Config, files: tuple[Path, ...], source_name: str, fmt: str)
     console.print(f"imported {result.new} new, {result.duplicates} already stored, "
                   f"{len(bad)} quarantined; scored {report.scored}; "
                   f"{report.evaluation.alerts_enqueued} alerts queued")
-    if before and not bad:
-        console.print(f"{len(before):,} rows of these files are still in quarantine from an earlier import "
+    if before:
+        console.print(f"{before:,} rows of these files are still in quarantine from an earlier import "
                       "(overheard quarantine list)")
     if errors:
         raise SystemExit(2)  # a file could not be read at all (say UTF-16): the user's to fix

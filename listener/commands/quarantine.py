@@ -12,7 +12,15 @@ from rich.table import Table
 from listener.cli import console, open_store, with_config
 from listener.config import Config
 from listener.errors import UserError
-from listener.quarantine import STAGES, QuarantineRecord, RetryReport, get_record, list_records, retry
+from listener.quarantine import (
+    STAGES,
+    QuarantineRecord,
+    RetryReport,
+    count_records,
+    get_record,
+    list_records,
+    retry,
+)
 
 SHOWN_IN_IMPORT = 20  # bad rows an import prints before "… and N more"
 
@@ -58,7 +66,7 @@ def list_(config: Config, stage: str | None, source: str | None, limit: int, as_
     """List quarantine records, newest first: id, stage, where and why."""
     with open_store(config) as store:
         records = list_records(store, stage, source, limit)
-        total = len(list_records(store, stage, source))
+        total = count_records(store, stage, source)
     if as_json:
         for rec in records:
             click.echo(json.dumps(rec.as_dict(), ensure_ascii=False))

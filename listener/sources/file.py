@@ -78,6 +78,7 @@ class FileSource(Source):
         super().__init__(config, app)
         self.matcher = BrandMatcher(app.all_tracked())
         self.known_brands = {t.name.lower(): t.name for t in app.all_tracked()}
+        self.set_aside: list[Quarantined] = []  # every row this instance quarantined (what `import` prints)
 
     def files(self) -> list[tuple[Path, FileImport]]:
         found: list[tuple[Path, FileImport]] = []
@@ -97,7 +98,9 @@ class FileSource(Source):
     def collect(self, query: SourceQuery, cursor: str | None,
                 backfill: timedelta | None = None) -> Iterator[Batch]:
         spec = next((s for p, s in self.files() if str(p) == query.key), self.config.imports[0])
-        yield from import_file(Path(query.key), self, spec, cursor)
+        for batch in import_file(Path(query.key), self, spec, cursor):
+            self.set_aside.extend(batch.quarantined)
+            yield batch
 
 
 def _stamp(path: Path) -> str:

@@ -140,7 +140,7 @@ class Store:
                     # The last line of defence for every source: one value SQLite cannot take (an
                     # integer over 64 bits, a lone surrogate) costs that mention, never the batch.
                     self._quarantine(Quarantined(mention.source, f"{mention.source} {mention.native_id}"[:500],
-                                                 f"could not be stored: {describe(exc)}", _raw_text(mention.raw)))
+                                                 f"could not be stored: {describe(exc)}", _quarantine_raw(mention.raw)))
                     result.quarantined += 1
                     continue
                 if inserted:
@@ -218,7 +218,7 @@ class Store:
         reason = implausible_time(m.created_at)
         if reason:
             return Quarantined(m.source, f"{m.source} {m.native_id}"[:500], f"created_at {reason}",
-                               _raw_text(m.raw))
+                               _quarantine_raw(m.raw))
         return None
 
     @contextmanager
@@ -292,12 +292,14 @@ class Store:
 
 def _raw_text(raw: Any) -> str:
     """A source's payload as JSON text SQLite can store (a lone surrogate kept as its escape)."""
-    if isinstance(raw, str):
-        return safe_text(raw)
     try:
         return safe_text(json.dumps(raw, ensure_ascii=False, default=str))
     except (ValueError, TypeError, RecursionError):
         return safe_text(repr(raw)[:10000])
+
+
+def _quarantine_raw(raw: Any) -> str:
+    return safe_text(raw) if isinstance(raw, str) else _raw_text(raw)
 
 
 def _split_sql(sql: str) -> list[str]:

@@ -257,3 +257,29 @@ def test_since_at_the_edges_of_the_calendar_is_no_traceback(tmp_path):
     assert result.exit_code == 0, result.output  # year 1 means "everything": from 2006-03-21 on
     result = runner.invoke(cli, ["trends", "--since", "9999-12-31", "--config", str(config.path)])
     assert result.exit_code == 2 and "'9999-12-31' is in the future" in result.output
+
+
+def test_the_store_refuses_what_no_stage_could_handle_from_any_source(tmp_path):
+    """The last line of defence for collectors other than the file import: the batch is stored, the
+    mention with a 9999 post time, a 70-bit follower count or a lone surrogate is quarantined."""
+    from listener.models import Batch, Mention
+
+    at = datetime.now(UTC) - timedelta(hours=1)
+
+    def mention(native_id, **kw):
+        return Mention(**{"source": "mastodon", "native_id": native_id, "text": "Brightwave is down",
+                          "created_at": at, "brand": "Brightwave", **kw})
+
+    batch = Batch([mention("1"), mention("2", created_at=datetime(9999, 12, 31, tzinfo=UTC)),
+                   mention("3", author_followers=2**70), mention("4", author="bad\ud800name"), mention("5")],
+                  cursor="next")
+    config = write_config(tmp_path)
+    with Store(config.db_path) as store:
+        saved = store.save_batch("mastodon", "q", batch)
+        assert (saved.new, saved.quarantined) == (2, 3)
+        assert store.get_cursor("mastodon", "q") == "next"
+        reasons = dict(store.conn.execute("SELECT location, reason FROM quarantine"))
+        assert "more than a day in the future" in reasons["mastodon 2"]
+        assert reasons["mastodon 3"].startswith("could not be stored: OverflowError")
+        assert reasons["mastodon 4"].startswith("could not be stored: UnicodeEncodeError")
+        assert store.scalar("SELECT COUNT(*) FROM threads") == 2  # nothing half-written for the refused

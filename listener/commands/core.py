@@ -124,6 +124,7 @@ def import_(config: Config, files: tuple[Path, ...], source_name: str, fmt: str)
     section = FileSourceConfig(imports=[FileImport(paths=[str(f.resolve()) for f in files], format=fmt,
                                                     default_source=source_name)])
     source = FileSource(section, config)
+    source.keep_set_aside = True
     started = iso(utcnow())
     with open_store(config) as store:
         last_id = store.scalar("SELECT COALESCE(MAX(id), 0) FROM quarantine")

@@ -78,7 +78,10 @@ class FileSource(Source):
         super().__init__(config, app)
         self.matcher = BrandMatcher(app.all_tracked())
         self.known_brands = {t.name.lower(): t.name for t in app.all_tracked()}
-        self.set_aside: list[Quarantined] = []  # every row this instance quarantined (what `import` prints)
+        # The rows this instance quarantined, kept only when asked (`overheard import` prints them); a
+        # daemon's long-lived source must not hold every bad row it ever read.
+        self.keep_set_aside = False
+        self.set_aside: list[Quarantined] = []
 
     def files(self) -> list[tuple[Path, FileImport]]:
         found: list[tuple[Path, FileImport]] = []
@@ -99,7 +102,8 @@ class FileSource(Source):
                 backfill: timedelta | None = None) -> Iterator[Batch]:
         spec = next((s for p, s in self.files() if str(p) == query.key), self.config.imports[0])
         for batch in import_file(Path(query.key), self, spec, cursor):
-            self.set_aside.extend(batch.quarantined)
+            if self.keep_set_aside:
+                self.set_aside.extend(batch.quarantined)
             yield batch
 
 

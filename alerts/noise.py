@@ -209,9 +209,14 @@ def hold_until(store: Store, rule: RuleConfig, receiver: str, group: str, thread
                now: datetime) -> tuple[datetime | None, str | None]:
     """When a new alert may go out: after the group's wait or interval and the thread's cooldown."""
     holds: list[tuple[datetime, str]] = []
+    # The earliest pending alert of the group, read in the order of the outbox_group_pending index
+    # (receiver, group_key, due time; pending rows only): a seek, not a scan of every row of the group.
+    # A MIN() over the same rows read every pending row of the receiver per new alert, and a 100k
+    # import spent 15 minutes here.
     pending = store.scalar(
-        "SELECT MIN(COALESCE(next_attempt_at, created_at)) FROM outbox WHERE receiver = ? AND group_key = ? "
-        "AND delivered_at IS NULL AND attempts < 12 AND (hold IS NULL OR hold = 'group')",
+        "SELECT COALESCE(next_attempt_at, created_at) FROM outbox INDEXED BY outbox_group_pending "
+        "WHERE receiver = ? AND group_key = ? AND delivered_at IS NULL AND attempts < 12 "
+        "AND (hold IS NULL OR hold = 'group') ORDER BY COALESCE(next_attempt_at, created_at) LIMIT 1",
         (receiver, group),
     )
     if pending:  # join the group's next flush (not a quiet-hours or cap hold: those have their own rules)

@@ -17,6 +17,7 @@ from alerts.message import Alert, AlertMention
 from alerts.spikes import check_spikes
 from listener.config import Config, RuleConfig
 from listener.models import iso, utcnow
+from listener.quarantine import NOT_THE_ROW, describe, quarantine_thread
 from listener.store import Store
 from listener.threads import complaints_before
 
@@ -83,35 +84,49 @@ def evaluate_pending(store: Store, config: Config, now: datetime | None = None) 
             for thread in threads:
                 report.threads_checked += 1
                 conn.execute("UPDATE threads SET alert_pending = 0 WHERE thread_key = ?", (thread["thread_key"],))
-                if thread["brand"] not in own or not thread["flagged"]:
-                    continue
-                _, created = queue.upsert_for_thread(store, thread, config.queue, now)
-                report.queue_items_created += int(created)
-                level = level_for(thread["risk"], config.alerts.levels)
-                if level is None:
-                    continue
-                conn.execute("UPDATE threads SET level = ? WHERE thread_key = ?", (level, thread["thread_key"]))
-                mentions = store.query(
-                    "SELECT * FROM mentions WHERE thread_key = ? AND is_brand_account = 0 ORDER BY created_at",
-                    (thread["thread_key"],),
-                )
-                langs = {m["lang"] for m in mentions if m["lang"]}
-                themes = {t for m in mentions for t in json.loads(m["themes"] or "[]")}
-                subject = noise.subject_from(thread["brand"], thread["source"], thread["thread_key"], mentions,
-                                             thread["title"] or "")
-                for rule in rules:
-                    if "thread" not in rule.kinds or not rule_matches(
-                            rule, thread, langs, themes, level, config.alerts.levels):
-                        continue
-                    if noise.silenced_by(silences, subject, now):
-                        report.silenced += 1
-                        continue
-                    alert = build_alert(config, store, thread, mentions, rule.name, level, now)
-                    labels = {"thread": thread["thread_key"], "brand": thread["brand"], "source": thread["source"],
-                              "rule": rule.name, "level": level, "kind": "thread"}
-                    _route(store, config, alert, rule, labels, thread["last_at"], now, report)
+                try:
+                    with store.savepoint():
+                        _evaluate_thread(store, config, thread, rules, own, silences, now, report)
+                except NOT_THE_ROW:
+                    raise
+                except Exception as exc:
+                    # A thread whose stored values break an alert is set aside with why; the others alert.
+                    quarantine_thread(conn, thread, "rules", describe(exc))
     report.spikes = check_spikes(store, config, now)
     return report
+
+
+def _evaluate_thread(store: Store, config: Config, thread: dict[str, Any], rules: list[RuleConfig], own: set[str],
+                     silences: list[noise.Silence], now: datetime, report: EvaluationReport) -> None:
+    """Open the queue item and route the alerts of one thread the rollup marked."""
+    conn = store.conn
+    if thread["brand"] not in own or not thread["flagged"]:
+        return
+    _, created = queue.upsert_for_thread(store, thread, config.queue, now)
+    report.queue_items_created += int(created)
+    level = level_for(thread["risk"], config.alerts.levels)
+    if level is None:
+        return
+    conn.execute("UPDATE threads SET level = ? WHERE thread_key = ?", (level, thread["thread_key"]))
+    mentions = store.query(
+        "SELECT * FROM mentions WHERE thread_key = ? AND is_brand_account = 0 AND quarantined IS NULL "
+        "ORDER BY created_at", (thread["thread_key"],),
+    )
+    langs = {m["lang"] for m in mentions if m["lang"]}
+    themes = {t for m in mentions for t in json.loads(m["themes"] or "[]")}
+    subject = noise.subject_from(thread["brand"], thread["source"], thread["thread_key"], mentions,
+                                 thread["title"] or "")
+    for rule in rules:
+        if "thread" not in rule.kinds or not rule_matches(
+                rule, thread, langs, themes, level, config.alerts.levels):
+            continue
+        if noise.silenced_by(silences, subject, now):
+            report.silenced += 1
+            continue
+        alert = build_alert(config, store, thread, mentions, rule.name, level, now)
+        labels = {"thread": thread["thread_key"], "brand": thread["brand"], "source": thread["source"],
+                  "rule": rule.name, "level": level, "kind": "thread"}
+        _route(store, config, alert, rule, labels, thread["last_at"], now, report)
 
 
 def _route(store: Store, config: Config, alert: Alert, rule: RuleConfig, labels: dict[str, str | None],

@@ -38,6 +38,7 @@ COMMAND_MODULES = [
     "listener.commands.trends",
     "listener.commands.sentiment",
     "listener.commands.daemon",
+    "listener.commands.quarantine",
 ]
 
 # Which module registers each top-level command, and its one-line help for `overheard --help` (so the

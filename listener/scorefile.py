@@ -45,6 +45,8 @@ def pick_column(header: list[str], wanted: str | None, default: str) -> str | No
 def read_jsonl(stream: IO[str], report: ScoreFileReport, where: str = "input") -> Iterator[TextToScore]:
     """Objects with `text` (and optional `id`, `lang`), one per line; blank lines are ignored."""
     for number, line in enumerate(stream, start=1):
+        if number == 1:
+            line = line.lstrip("\ufeff")  # a byte-order mark belongs to the file, not to the first line
         if not line.strip():
             continue
         try:

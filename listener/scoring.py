@@ -13,6 +13,7 @@ from typing import Any
 from listener.config import Config, SentimentConfig
 from listener.errors import ConfigError, UserError
 from listener.models import iso, utcnow
+from listener.quarantine import describe, one_by_one, quarantine_mention
 from listener.query import BrandMatcher
 from listener.store import Store
 from sentiment import Score, Scorer, get_scorer
@@ -93,15 +94,23 @@ def score_pending(store: Store, scorer: Scorer, detractor_confidence: float = 0.
     while True:
         rows = store.query(
             "SELECT id, text, title, source_lang, stars, source, author, created_at, thread_key, brand FROM mentions "
-            "WHERE scored_at IS NULL ORDER BY id LIMIT ?",
+            "WHERE scored_at IS NULL AND quarantined IS NULL ORDER BY id LIMIT ?",
             (CHUNK,),
         )
         if not rows:
             return total
+        # A mention no scorer can take (a poisoned stored value) is quarantined at this stage and the
+        # rest go on: one_by_one retries the chunk mention by mention only when the chunk fails.
+        results = one_by_one(rows, lambda chunk: scorer.score_many([text_of(r) for r in chunk],
+                                                                   [r["source_lang"] for r in chunk]))
+        failed = [(row, exc) for row, exc in zip(rows, results, strict=True) if isinstance(exc, Exception)]
+        rows, scores = ([r for r, s in zip(rows, results, strict=True) if not isinstance(s, Exception)],
+                        [s for s in results if not isinstance(s, Exception)])
         texts = [text_of(r) for r in rows]
-        scores = scorer.score_many(texts, [r["source_lang"] for r in rows])
         now = iso(utcnow())
         with store.transaction() as conn:
+            for row, exc in failed:
+                quarantine_mention(conn, row, "score", describe(exc))
             for row, text, text_score in zip(rows, texts, scores, strict=True):
                 stars = row["stars"]
                 rated = label_reviews_by_stars and isinstance(stars, int) and 1 <= stars <= 5
@@ -130,7 +139,7 @@ def score_pending(store: Store, scorer: Scorer, detractor_confidence: float = 0.
                         "last_negative_at = MAX(COALESCE(last_negative_at, ''), ?) WHERE source = ? AND author = ?",
                         (row["created_at"], row["source"], row["author"]),
                     )
-        total += len(rows)
+        total += len(rows)  # scored ones: the quarantined are counted in the quarantine
 
 
 def _themes_json(score: Score) -> str:

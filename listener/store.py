@@ -23,6 +23,8 @@ from listener.errors import UserError
 from listener.masking import mask
 from listener.migrations import MIGRATIONS
 from listener.models import Batch, Mention, Quarantined, iso, utcnow
+from listener.quarantine import describe, implausible_time, safe_text
+from listener.quarantine import record as record_quarantine
 
 if TYPE_CHECKING:
     import sqlite_utils
@@ -234,6 +236,7 @@ class Store:
             conn.execute("PRAGMA synchronous = NORMAL")
             conn.execute("PRAGMA busy_timeout = 30000")
             self.conn = conn
+            self._savepoints = 0
             self._check_schema()
             if not memory and conn.execute("PRAGMA journal_mode").fetchone()[0].lower() != "wal":
                 conn.execute("PRAGMA journal_mode = wal")
@@ -268,7 +271,6 @@ class Store:
             raise StoreError(f"{self.path}: was written by a newer version of overheard (schema migrations {shown} "
                              "are unknown to this one); upgrade overheard, or point [store] path at a database "
                              "this version made")
-
 
     @cached_property
     def db(self) -> sqlite_utils.Database:
@@ -358,7 +360,22 @@ class Store:
                                                      or author_hash(ANY_SOURCE, mention.author) in forgotten):
                     result.forgotten += 1
                     continue
-                if self._insert_mention(mention):
+                refused = self._refuse(mention)
+                if refused:
+                    self._quarantine(refused)
+                    result.quarantined += 1
+                    continue
+                try:
+                    with self.savepoint():
+                        inserted = self._insert_mention(mention)
+                except (OverflowError, UnicodeError, sqlite3.InterfaceError) as exc:
+                    # The last line of defence for every source: one value SQLite cannot take (an
+                    # integer over 64 bits, a lone surrogate) costs that mention, never the batch.
+                    self._quarantine(Quarantined(mention.source, f"{mention.source} {mention.native_id}"[:500],
+                                                 f"could not be stored: {describe(exc)}", _quarantine_raw(mention.raw)))
+                    result.quarantined += 1
+                    continue
+                if inserted:
                     result.new += 1
                 else:
                     result.duplicates += 1
@@ -384,7 +401,7 @@ class Store:
                 m.source, m.native_id, m.brand, m.url, m.author, m.author_id, m.author_followers,
                 int(m.author_verified), m.text, m.title, m.stars, m.lang, created, now, m.thread_key,
                 m.parent_id, m.engagement, metrics, int(m.is_brand_account),
-                None if m.raw is None else json.dumps(m.raw, ensure_ascii=False, default=str),
+                None if m.raw is None else _raw_text(m.raw),
             ),
         )
         inserted = cur.rowcount == 1
@@ -427,10 +444,33 @@ class Store:
         )
 
     def _quarantine(self, item: Quarantined) -> None:
-        self.conn.execute(
-            "INSERT OR IGNORE INTO quarantine (source, location, reason, raw, at) VALUES (?, ?, ?, ?, ?)",
-            (item.source, item.location, item.reason, item.raw[:10000], iso(utcnow())),
-        )
+        record_quarantine(self.conn, item.source, item.location, item.reason, item.raw or "")
+
+    @staticmethod
+    def _refuse(m: Mention) -> Quarantined | None:
+        """A mention no stage could handle, from any source: a post time outside the plausible window."""
+        reason = implausible_time(m.created_at)
+        if reason:
+            return Quarantined(m.source, f"{m.source} {m.native_id}"[:500], f"created_at {reason}",
+                               _quarantine_raw(m.raw))
+        return None
+
+    @contextmanager
+    def savepoint(self) -> Iterator[sqlite3.Connection]:
+        """A nested transaction: what the block wrote is undone when it raises, the outer one goes on."""
+        name = f"sp{id(self)}_{self._savepoints}"
+        self._savepoints += 1
+        self.conn.execute(f"SAVEPOINT {name}")
+        try:
+            yield self.conn
+        except BaseException:
+            self.conn.execute(f"ROLLBACK TO {name}")
+            self.conn.execute(f"RELEASE {name}")
+            raise
+        else:
+            self.conn.execute(f"RELEASE {name}")
+        finally:
+            self._savepoints -= 1
 
     def start_run(self, source: str, query_key: str, started_at: str) -> int:
         """A run row written before fetching: a run killed half-way stays visible (finished_at NULL)."""
@@ -486,6 +526,18 @@ class Store:
             "alerts_delivered": self.scalar("SELECT COUNT(*) FROM outbox WHERE delivered_at IS NOT NULL"),
             "quarantined": self.scalar("SELECT COUNT(*) FROM quarantine"),
         }
+
+
+def _raw_text(raw: Any) -> str:
+    """A source's payload as JSON text SQLite can store (a lone surrogate kept as its escape)."""
+    try:
+        return safe_text(json.dumps(raw, ensure_ascii=False, default=str))
+    except (ValueError, TypeError, RecursionError):
+        return safe_text(repr(raw)[:10000])
+
+
+def _quarantine_raw(raw: Any) -> str:
+    return safe_text(raw) if isinstance(raw, str) else _raw_text(raw)
 
 
 def _split_sql(sql: str) -> list[str]:

@@ -4,10 +4,20 @@ from __future__ import annotations
 
 import json
 import re
+import sqlite3
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from listener.config import Config
 from listener.models import iso, parse_iso, utcnow
+from listener.quarantine import (
+    NOT_THE_ROW,
+    describe,
+    implausible_stored_time,
+    one_by_one,
+    quarantine_mention,
+    quarantine_thread,
+)
 from listener.store import Store
 from sentiment.risk import MentionFacts, RiskWeights, cue_pattern, is_complaint, is_negative, thread_risk
 
@@ -42,55 +52,111 @@ def rollup_dirty(store: Store, config: Config, now: datetime | None = None) -> l
     cues = tuple(config.sentiment.cues)
     pattern = cue_pattern(cues)
     done: list[str] = []
+    context = _Context(weights, handles, window, own, threshold, cues, pattern, iso(now or utcnow()))
     while True:
         keys = [r[0] for r in store.conn.execute("SELECT thread_key FROM threads WHERE dirty = 1 LIMIT 500")]
         if not keys:
             return done
         with store.transaction() as conn:
             for key in keys:
-                rows = store.query(
-                    "SELECT * FROM mentions WHERE thread_key = ? ORDER BY created_at, id", (key,)
-                )
-                if not rows:
+                try:
+                    with store.savepoint():
+                        if _rollup_thread(store, conn, key, context):
+                            done.append(key)
+                except NOT_THE_ROW:
+                    raise
+                except Exception as exc:
+                    # Not one mention's fault (those are set aside below): the thread waits, the rest go on.
+                    quarantine_thread(conn, {"thread_key": key, "source": key.split(":", 1)[0]}, "threads",
+                                      describe(exc))
                     conn.execute("UPDATE threads SET dirty = 0 WHERE thread_key = ?", (key,))
-                    continue
-                facts = [_facts(store, r, window, pattern) for r in rows]
-                brand = next((r["brand"] for r in rows if r["brand"]), None)
-                risk = thread_risk(facts, weights, cues, handles.get(brand or "", ()))
-                customer = [r for r in rows if not r["is_brand_account"]]
-                negative = sum(1 for f in facts if not f.is_brand_account and is_negative(f))
-                # A detractor: negative with confidence (scoring), a 1-3 star review, or an author
-                # complaining again (the per-author repeat-detractor flag).
-                repeaters = [
-                    (r, f) for r, f in zip(rows, facts, strict=True)
-                    if not f.is_brand_account and f.author_negative_before
-                    and is_complaint(f.label, f.stars, f.text, pattern)
-                ]
-                for r, _ in repeaters:
-                    conn.execute(
-                        "UPDATE authors SET repeat_detractor_at = MAX(COALESCE(repeat_detractor_at, ''), ?) "
-                        "WHERE source = ? AND author = ?", (r["created_at"], r["source"], r["author"]))
-                repeat_ids = {r["id"] for r, _ in repeaters}
-                detractors = sum(1 for r in customer if r["detractor"] or r["id"] in repeat_ids)
-                scored = [r["compound"] for r in customer if r["compound"] is not None]
-                flagged = int(brand in own and detractors > 0 and risk.score >= threshold)
-                conn.execute(
-                    """UPDATE threads SET brand = ?, first_at = ?, last_at = ?, mentions = ?, negative = ?,
-                         detractors = ?, reach = ?, engagement = ?, mean_compound = ?, brand_replied = ?,
-                         risk = ?, reasons = ?, flagged = MAX(flagged, ?), url = COALESCE(url, ?),
-                         dirty = 0, alert_pending = 1, updated_at = ?
-                       WHERE thread_key = ?""",
-                    (
-                        brand, rows[0]["created_at"], rows[-1]["created_at"], len(rows), negative, detractors,
-                        sum(r["author_followers"] or 0 for r in customer),
-                        sum(r["engagement"] for r in customer),
-                        round(sum(scored) / len(scored), 4) if scored else None,
-                        int(any(r["is_brand_account"] for r in rows)), risk.score,
-                        json.dumps(risk.reasons, ensure_ascii=False), flagged, rows[0]["url"],
-                        iso(now or utcnow()), key,
-                    ),
-                )
-                done.append(key)
+
+
+@dataclass(frozen=True)
+class _Context:
+    weights: RiskWeights
+    handles: dict[str, tuple[str, ...]]
+    window: timedelta
+    own: set[str]
+    threshold: float
+    cues: tuple[str, ...]
+    pattern: re.Pattern[str]
+    now: str
+
+
+def _rollup_thread(store: Store, conn: sqlite3.Connection, key: str, c: _Context) -> bool:
+    """Recompute one thread; a mention whose stored values break the maths is quarantined and left out."""
+    rows = []
+    for row in store.query(
+        "SELECT * FROM mentions WHERE thread_key = ? AND quarantined IS NULL ORDER BY created_at, id", (key,)
+    ):
+        reason = implausible_stored_time(row["created_at"])
+        if reason:
+            quarantine_mention(conn, row, "threads", reason)
+        else:
+            rows.append(row)
+    facts_of = one_by_one(rows, lambda chunk: [_facts(store, r, c.window, c.pattern) for r in chunk])
+    for row, fact in zip(rows, facts_of, strict=True):
+        if isinstance(fact, Exception):
+            quarantine_mention(conn, row, "threads", describe(fact))
+    rows = [r for r, f in zip(rows, facts_of, strict=True) if not isinstance(f, Exception)]
+    facts = [f for f in facts_of if not isinstance(f, Exception)]
+    if not rows:
+        conn.execute("UPDATE threads SET dirty = 0 WHERE thread_key = ?", (key,))
+        return False
+    brand = next((r["brand"] for r in rows if r["brand"]), None)
+    support = c.handles.get(brand or "", ())
+    try:
+        risk = thread_risk(facts, c.weights, c.cues, support)
+    except NOT_THE_ROW:
+        raise
+    except Exception:
+        # Find the mention the maths cannot take, set it aside, and score the thread without it
+        # (if no single mention is to blame, the caller quarantines the thread).
+        alone = one_by_one(facts, lambda chunk: [thread_risk(list(chunk), c.weights, c.cues, support)])
+        for row, result in zip(rows, alone, strict=True):
+            if isinstance(result, Exception):
+                quarantine_mention(conn, row, "threads", describe(result))
+        keep = [i for i, result in enumerate(alone) if not isinstance(result, Exception)]
+        rows, facts = [rows[i] for i in keep], [facts[i] for i in keep]
+        if not rows:
+            conn.execute("UPDATE threads SET dirty = 0 WHERE thread_key = ?", (key,))
+            return False
+        risk = thread_risk(facts, c.weights, c.cues, support)
+    customer = [r for r in rows if not r["is_brand_account"]]
+    negative = sum(1 for f in facts if not f.is_brand_account and is_negative(f))
+    # A detractor: negative with confidence (scoring), a 1-3 star review, or an author
+    # complaining again (the per-author repeat-detractor flag).
+    repeaters = [
+        (r, f) for r, f in zip(rows, facts, strict=True)
+        if not f.is_brand_account and f.author_negative_before
+        and is_complaint(f.label, f.stars, f.text, c.pattern)
+    ]
+    for r, _ in repeaters:
+        conn.execute(
+            "UPDATE authors SET repeat_detractor_at = MAX(COALESCE(repeat_detractor_at, ''), ?) "
+            "WHERE source = ? AND author = ?", (r["created_at"], r["source"], r["author"]))
+    repeat_ids = {r["id"] for r, _ in repeaters}
+    detractors = sum(1 for r in customer if r["detractor"] or r["id"] in repeat_ids)
+    scored = [r["compound"] for r in customer if r["compound"] is not None]
+    flagged = int(brand in c.own and detractors > 0 and risk.score >= c.threshold)
+    conn.execute(
+        """UPDATE threads SET brand = ?, first_at = ?, last_at = ?, mentions = ?, negative = ?,
+             detractors = ?, reach = ?, engagement = ?, mean_compound = ?, brand_replied = ?,
+             risk = ?, reasons = ?, flagged = MAX(flagged, ?), url = COALESCE(url, ?),
+             dirty = 0, alert_pending = 1, updated_at = ?
+           WHERE thread_key = ?""",
+        (
+            brand, rows[0]["created_at"], rows[-1]["created_at"], len(rows), negative, detractors,
+            sum(r["author_followers"] or 0 for r in customer),
+            sum(r["engagement"] for r in customer),
+            round(sum(scored) / len(scored), 4) if scored else None,
+            int(any(r["is_brand_account"] for r in rows)), risk.score,
+            json.dumps(risk.reasons, ensure_ascii=False), flagged, rows[0]["url"],
+            c.now, key,
+        ),
+    )
+    return True
 
 
 def _facts(store: Store, row: dict, window: timedelta, cues: re.Pattern[str]) -> MentionFacts:

@@ -267,3 +267,28 @@ def test_alerts_list_shows_held_and_delivered(tmp_path):
     out = CliRunner().invoke(cli, ["alerts", "list", "--config", str(config.path)], terminal_width=200)
     assert out.exit_code == 0, out.output
     assert "single" in out.output and "held (cap)" in out.output
+
+
+def test_the_group_hold_is_a_seek_not_a_scan_of_the_receivers_outbox(tmp_path):
+    """A 100k import spent 15 minutes here: each new alert read every outbox row of its receiver.
+    The question hold_until asks now walks the (receiver, group_key, due time) index of pending rows."""
+    from alerts.noise import hold_until
+    from listener.config import RuleConfig
+
+    store = Store(tmp_path / "o.db")
+    now = at(20)
+    rows = [(f"k{i}", "support", "rule", f"t{i}", "warning", "{}", "2026-11-20T11:00:00Z", f"rule|thread=t{i}")
+            for i in range(3000)]
+    rows.append(("k-late", "support", "rule", "late", "warning", "{}", "2026-11-20T12:05:00Z", "rule|thread=late"))
+    store.conn.executemany(
+        "INSERT INTO outbox (idem_key, receiver, rule, thread_key, level, payload, created_at, group_key) "
+        "VALUES (?, ?, ?, ?, ?, ?, ?, ?)", rows)
+    asked: list[str] = []
+    store.conn.set_trace_callback(asked.append)
+    rule = RuleConfig(name="rule", receivers=["support"])
+    until, why = hold_until(store, rule, "support", "rule|thread=late", "late", now)
+    store.conn.set_trace_callback(None)
+    assert (until, why) == (datetime(2026, 11, 20, 12, 5, tzinfo=UTC), "group")  # joins the pending flush
+    question = next(sql for sql in asked if "group_key" in sql and "outbox" in sql)
+    plan = " ".join(r[3] for r in store.conn.execute("EXPLAIN QUERY PLAN " + question))
+    assert "USING INDEX outbox_group_pending (receiver=? AND group_key=?)" in plan and "TEMP B-TREE" not in plan

@@ -86,12 +86,14 @@ def test_malformed_rows_are_quarantined_with_file_line_and_reason(tmp_path):
     config, store = _setup(tmp_path, rows)
     report = collect(config, store)
     assert report.per_source["file"].new == 2
-    reasons = {r["location"]: r["reason"] for r in store.query("SELECT location, reason FROM quarantine")}
+    prefix = str((tmp_path / "in").resolve()) + "/"
+    reasons = {r["location"].removeprefix(prefix): r["reason"]
+               for r in store.query("SELECT location, reason FROM quarantine")}
     assert reasons["a.jsonl:2"].startswith("not valid JSON")
     assert reasons["a.jsonl:3"] == "text is missing"
     assert reasons["a.jsonl:4"] == "mentions no configured brand (keywords, handles) and has no brand field"
     assert reasons["a.jsonl:5"] == "created_at 'yesterday' is not an ISO 8601 time"
-    assert reasons["a.jsonl:6"] == "expected a JSON object, got list"
+    assert reasons["a.jsonl:6"] == "expected a JSON object, got a list"
     assert reasons["a.jsonl:7"].startswith("text is 60011 characters; the limit is 50000")
     assert reasons["a.jsonl:8"] == "brand 'Nokia' is not a configured brand or competitor"
     hostile = store.scalar("SELECT text FROM mentions WHERE native_id = '9'")
@@ -105,7 +107,8 @@ def test_import_command_reports_counts(tmp_path):
                       encoding="utf-8")
     runner = CliRunner()
     result = runner.invoke(cli, ["import", str(export), "--source", "x", "--config", str(config_path)])
-    assert result.exit_code == 0, result.output
+    assert result.exit_code == 1, result.output  # rows were quarantined: a script notices
+    assert f"{export.resolve()}:3: text is missing" in result.output
     assert "imported 1 new, 0 already stored, 1 quarantined; scored 1" in result.output
     export.write_text(export.read_text() + "3,More Brightwave,2026-11-21T10:00:00Z\n", encoding="utf-8")
     result = runner.invoke(cli, ["import", str(export), "--source", "x", "--config", str(config_path)])

@@ -256,3 +256,12 @@ def test_train_without_the_data_says_where_it_looked(tmp_path: Path) -> None:
 def test_every_command_has_help(command: list[str]) -> None:
     result = CliRunner().invoke(cli, [*command, "--help"])
     assert result.exit_code == 0 and len(result.output) > 200
+
+
+def test_a_jsonl_file_with_a_byte_order_mark_keeps_its_first_line(tmp_path: Path) -> None:
+    path = tmp_path / "texts.jsonl"
+    path.write_bytes(b"\xef\xbb\xbf" + json.dumps({"id": "first", "text": "awful service"}).encode() + b"\n"
+                     + json.dumps({"id": "second", "text": "great service"}).encode() + b"\n")
+    result = run(["score", str(path), "--format", "jsonl"], cwd=tmp_path)
+    assert result.exit_code == 0, result.output
+    assert [o["id"] for o in lines(result.output)] == ["first", "second"]

@@ -336,7 +336,10 @@ def _jinja(config: Config) -> jinja2.Environment:
     def local(value: str | None, fmt: str = "%a %d %b %H:%M") -> str:
         if not value:
             return ""
-        return datetime.fromisoformat(value).astimezone(zone).strftime(fmt)
+        try:
+            return datetime.fromisoformat(value).astimezone(zone).strftime(fmt)
+        except (OverflowError, ValueError):  # a stored time at the edge of the calendar (9999-12-31)
+            return value
 
     def number(value: float | None) -> str:
         if value is None:

@@ -174,26 +174,60 @@ def check(config_path: Path, as_json: bool) -> None:
 @json_option
 @with_config(check_secrets=False)
 def import_(config: Config, files: tuple[Path, ...], source_name: str, fmt: str, as_json: bool = False) -> None:
-    """Import JSONL or CSV exports (default field names; see [sources.file] for mapping) and process them."""
+    """Import JSONL or CSV exports (default field names; see [sources.file] for mapping) and process them.
+
+    Prints `file:line: reason` for each row set aside (the first 20); exit 1 when any was, 2 when a
+    file could not be read at all."""
     from listener.collect import collect_source
+    from listener.commands.quarantine import echo_records
+    from listener.models import iso, utcnow
     from listener.pipeline import process
+    from listener.quarantine import count_in_files, list_records
     from listener.sources.file import FileImport, FileSource, FileSourceConfig
 
     section = FileSourceConfig(imports=[FileImport(paths=[str(f.resolve()) for f in files], format=fmt,
                                                     default_source=source_name)])
     source = FileSource(section, config)
+    source.keep_set_aside = True
+    started = iso(utcnow())
     with open_store(config) as store:
+        last_id = store.scalar("SELECT COALESCE(MAX(id), 0) FROM quarantine")
         result, errors = collect_source(store, source)
         report = process(config, store)
-    if as_json:
-        echo_json({"new": result.new, "duplicates": result.duplicates, "quarantined": result.quarantined,
-                   "scored": report.scored, "alerts_queued": report.evaluation.alerts_enqueued, "errors": errors})
-        return
+        # What this import set aside: its rows, and mentions a later stage could not handle.
+        rows = {q.location for q in source.set_aside}
+        bad = [r for r in list_records(store, since=started)
+               if (r.stage == "import" and r.location in rows) or (r.stage != "import" and r.id > last_id)]
+        prefixes = tuple(f"{f.resolve()}:" for f in files)
+        before = count_in_files(store, prefixes) if not bad else 0
     for error in errors:
-        console.print(f"[yellow]{escape(error)}[/]")
+        click.echo(f"overheard: {error}", err=True)
+    bad.sort(key=lambda r: (r.stage != "import", _line_order(r.location)))
+    if as_json:
+        echo_json({"new": result.new, "duplicates": result.duplicates, "quarantined": len(bad),
+                   "scored": report.scored, "alerts_queued": report.evaluation.alerts_enqueued, "errors": errors,
+                   "set_aside": [{"id": r.id, "stage": r.stage, "where": r.location, "reason": r.reason}
+                                 for r in bad],
+                   "still_quarantined_from_earlier": before})
+        if errors or bad:
+            raise SystemExit(2 if errors else 1)
+        return
+    echo_records(bad, len(bad))
     console.print(f"imported {result.new} new, {result.duplicates} already stored, "
-                  f"{result.quarantined} quarantined; scored {report.scored}; "
+                  f"{len(bad)} quarantined; scored {report.scored}; "
                   f"{report.evaluation.alerts_enqueued} alerts queued")
+    if before:
+        console.print(f"{before:,} rows of these files are still in quarantine from an earlier import "
+                      "(overheard quarantine list)")
+    if errors:
+        raise SystemExit(2)  # a file could not be read at all (say UTF-16): the user's to fix
+    if bad:
+        raise SystemExit(1)
+
+
+def _line_order(location: str) -> tuple[str, int]:
+    path, _, line = location.rpartition(":")
+    return (path, int(line)) if line.isdigit() else (location, 0)
 
 
 def register(cli: click.Group) -> None:

@@ -15,12 +15,14 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from listener.models import iso, parse_iso, utcnow
+from listener.quarantine import NOT_THE_ROW, describe, implausible_stored_time, one_by_one, quarantine_mention
 from listener.store import Store
 from sentiment.trends import ALL_THEMES, MentionFacts, hour_start, key_tallies
 
@@ -74,7 +76,8 @@ def parse_themes(value: str | None) -> tuple[str, ...]:
 
 # Brand-account posts are the brand talking, not customers: left out of every trend figure.
 MENTION_COLUMNS = ("created_at, brand, source, lang, label, compound, detractor, author_followers, themes, author")
-COUNTED = "scored_at IS NOT NULL AND is_brand_account = 0"
+# Quarantined mentions (a stage could not handle them) are in no figure until a retry clears them.
+COUNTED = "scored_at IS NOT NULL AND is_brand_account = 0 AND quarantined IS NULL"
 
 
 def _state(store: Store) -> dict[str, str]:
@@ -106,21 +109,27 @@ def update_rollup(store: Store, tz_name: str, now: datetime | None = None) -> Ro
     last_label = int(state.get("label_id", "0"))
 
     hours: set[datetime] = set()
+    poisoned: dict[int, str] = {}  # mention id -> why its time cannot be placed in an hour
     newest = ""
-    for row in store.conn.execute(
-        "SELECT created_at, scored_at FROM mentions WHERE scored_at IS NOT NULL AND scored_at >= ?", (watermark,)
+    for mention_id, created_at, scored_at in store.conn.execute(
+        "SELECT id, created_at, scored_at FROM mentions WHERE scored_at IS NOT NULL AND scored_at >= ? "
+        "AND quarantined IS NULL", (watermark,)
     ):
-        hours.add(hour_start(parse_iso(row[0]), tz))
-        newest = max(newest, row[1])
+        newest = max(newest, scored_at)
+        _add_hour(hours, poisoned, mention_id, created_at, tz)
         report.mentions += 1
     newest_label = last_label
-    for row in store.conn.execute(
-        "SELECT l.id, m.created_at FROM labels l JOIN mentions m ON m.id = l.mention_id WHERE l.id > ?",
-        (last_label,),
+    for label_id, mention_id, created_at in store.conn.execute(
+        "SELECT l.id, m.id, m.created_at FROM labels l JOIN mentions m ON m.id = l.mention_id "
+        "WHERE l.id > ? AND m.quarantined IS NULL", (last_label,),
     ):
-        newest_label = max(newest_label, row[0])
-        hours.add(hour_start(parse_iso(row[1]), tz))
+        newest_label = max(newest_label, label_id)
+        _add_hour(hours, poisoned, mention_id, created_at, tz)
         report.mentions += 1
+    if poisoned:
+        with store.transaction() as conn:
+            for mention_id, reason in poisoned.items():
+                quarantine_mention(conn, mention_id, "trends", reason)
 
     ordered = sorted(hours)
     next_watermark = min(newest, iso(started - OVERLAP)) if newest else watermark
@@ -137,6 +146,39 @@ def update_rollup(store: Store, tz_name: str, now: datetime | None = None) -> Ro
     if report.hours:
         log.info("trend rollup: %d hours recomputed from %d changed mentions", report.hours, report.mentions)
     return report
+
+
+def _add_hour(hours: set[datetime], poisoned: dict[int, str], mention_id: int, created_at: Any,
+              tz: ZoneInfo) -> None:
+    """The local hour a mention counts in; a stored time outside the plausible window (a database from
+    before the import checked it: 9999-12-31 overflows the hour maths east of UTC) is set aside."""
+    reason = implausible_stored_time(created_at)
+    if reason is None:
+        try:
+            hours.add(hour_start(parse_iso(created_at), tz))
+            return
+        except (OverflowError, ValueError) as exc:
+            reason = describe(exc)
+    poisoned[mention_id] = reason
+
+
+def recompute_mentions(store: Store, tz_name: str, mention_ids: list[int]) -> int:
+    """Recompute the hours these mentions fall in (a quarantine retry brings them back); returns hours."""
+    tz = ZoneInfo(tz_name)
+    if _state(store).get("zone") != tz_name:
+        return 0  # the next update starts over in the new zone and counts them anyway
+    hours: set[datetime] = set()
+    poisoned: dict[int, str] = {}
+    for mention_id in mention_ids:
+        created = store.scalar("SELECT created_at FROM mentions WHERE id = ?", (mention_id,))
+        if created is not None:
+            _add_hour(hours, poisoned, mention_id, created, tz)
+    with store.transaction() as conn:
+        for mention_id, reason in poisoned.items():
+            quarantine_mention(conn, mention_id, "trends", reason)
+        for hour in sorted(hours):
+            _recompute_hour(store, conn, hour, tz)
+    return len(hours)
 
 
 def rebuild_rollup(store: Store, tz_name: str) -> RollupUpdate:
@@ -169,20 +211,37 @@ def _brand_list(value: str | None) -> list[str]:
 
 def _recompute_hour(store: Store, conn: Any, hour: datetime, tz: ZoneInfo) -> None:
     start = iso(hour)
-    cursor = conn.execute(
-        "SELECT brand, source, lang, label, compound, detractor, author_followers, themes, author, also_brands "
-        f"FROM mentions WHERE created_at >= ? AND created_at < ? AND {COUNTED}",
+    rows = conn.execute(
+        "SELECT brand, source, lang, label, compound, detractor, author_followers, themes, author, also_brands, "
+        f"id FROM mentions WHERE created_at >= ? AND created_at < ? AND {COUNTED}",
         (start, iso(hour + timedelta(hours=1))),
-    )
+    ).fetchall()
+
     # Every mention read here is in this local hour: no need to place each one in time again. A mention
     # naming several tracked brands ("switching from Brightwave to Lumacell") counts for each of them.
-    facts = [
-        MentionFacts(hour, each or NO_BRAND, source, lang or NO_LANGUAGE, label, compound, bool(detractor),
-                     followers or 0, parse_themes(themes), author)
-        for brand, source, lang, label, compound, detractor, followers, themes, author, also in cursor
-        for each in (brand, *_brand_list(also))
-    ]
-    tallies = key_tallies(facts)
+    def facts_of(chunk: Sequence[tuple[Any, ...]]) -> list[MentionFacts]:
+        return [
+            MentionFacts(hour, each or NO_BRAND, source, lang or NO_LANGUAGE, label, compound, bool(detractor),
+                         followers or 0, parse_themes(themes), author)
+            for brand, source, lang, label, compound, detractor, followers, themes, author, also, _ in chunk
+            for each in (brand, *_brand_list(also))
+        ]
+
+    try:
+        facts = facts_of(rows)
+        tallies = key_tallies(facts)
+    except NOT_THE_ROW:
+        raise
+    except Exception:
+        # A stored value the trend maths cannot take (say a reach that is text): that mention is set
+        # aside at the trends stage and the hour is counted without it.
+        alone = one_by_one(rows, lambda chunk: [key_tallies(facts_of(chunk))])
+        for row, result in zip(rows, alone, strict=True):
+            if isinstance(result, Exception):
+                quarantine_mention(conn, row[-1], "trends", describe(result))
+        rows = [row for row, result in zip(rows, alone, strict=True) if not isinstance(result, Exception)]
+        facts = facts_of(rows)
+        tallies = key_tallies(facts)
     authors = {(m.brand, m.source, m.lang, theme, m.author)
                for m in facts if m.author for theme in (ALL_THEMES, *m.themes)}
     # The kept rows of every period holding this hour are out of date (listener.trends.cache).

@@ -6,6 +6,8 @@ import re
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
+from listener.quarantine import EARLIEST_POST
+
 _DURATION = re.compile(r"^\s*(\d+)\s*([hdw])\s*$", re.IGNORECASE)
 _UNITS = {"h": "hours", "d": "days", "w": "weeks"}
 
@@ -30,6 +32,10 @@ def parse_since(text: str, now: datetime, tz_name: str = "UTC") -> datetime:
         raise ValueError(f"{text!r}: use a duration (90d, 12h, 6w) or a date (2026-09-01)") from None
     if value.tzinfo is None:
         value = value.replace(tzinfo=ZoneInfo(tz_name))
+    if value.year < 2006:
+        return EARLIEST_POST  # nothing older is stored (listener.quarantine); year 1 overflows east of UTC
+    if value.astimezone(UTC) > now:
+        raise ValueError(f"{text!r} is in the future")
     return value.astimezone(UTC)
 
 

@@ -61,6 +61,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
               'Import JSONL or CSV exports (default field names; see [sources.file] for mapping) and process them.'),
     'init': ('listener.commands.core',
             'Write a starting config (the commented example) to PATH.'),
+    'quarantine': ('listener.commands.quarantine',
+                   'Rows and mentions set aside with where they came from and why; list, show and retry them.'),
     'query': ('listener.commands.collect',
              'Try the shared query language: does a text match, and why.'),
     'queue': ('listener.commands.queue',

@@ -10,6 +10,7 @@ import sys
 import tomllib
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
 from click.testing import CliRunner
@@ -296,11 +297,16 @@ def test_one_rule_for_until_time_zones(ws):
     config = ws / "overheard.toml"
     config.write_text(config.read_text(encoding="utf-8") + '\n[queue]\ntimezone = "Europe/Paris"\n',
                       encoding="utf-8")
-    run("queue", "snooze", "1", "--until", "2030-12-01T09:00", "--as", "ann", "--config", str(config))
-    run("alerts", "silence", "add", "--keyword", "y", "--until", "2030-12-01T09:00", "--config", str(config))
+    # a snooze is at most 90 days ahead: a day 30 days from now, 09:00 in Paris
+    local = (datetime.now(UTC) + timedelta(days=30)).astimezone(ZoneInfo("Europe/Paris")).replace(
+        hour=9, minute=0, second=0, microsecond=0, tzinfo=None)
+    expected = local.replace(tzinfo=ZoneInfo("Europe/Paris")).astimezone(UTC).strftime("%Y-%m-%dT%H:%M")
+    typed = local.strftime("%Y-%m-%dT%H:%M")
+    run("queue", "snooze", "1", "--until", typed, "--as", "ann", "--config", str(config))
+    run("alerts", "silence", "add", "--keyword", "y", "--until", typed, "--config", str(config))
     item = json.loads(run("queue", "show", "1", "--json", "--config", str(config)).output)["item"]
     silence = json.loads(run("alerts", "silence", "list", "--json", "--config", str(config)).output)[0]
-    assert item["snoozed_until"].startswith("2030-12-01T08:00") and silence["ends_at"].startswith("2030-12-01T08:00")
+    assert item["snoozed_until"].startswith(expected) and silence["ends_at"].startswith(expected)
 
 
 def test_config_goes_before_the_subcommand_too(demo_ws, tmp_path):

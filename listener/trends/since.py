@@ -1,42 +1,29 @@
-"""`--since` values: a duration back from now (90d, 12h, 6w) or a date/time (2026-09-01)."""
+"""`--since` values for the trend code: the one grammar of listener.timeparse, with ValueError for
+callers that validate config values (pydantic turns it into the config's one-line error)."""
 
 from __future__ import annotations
 
-import re
-from datetime import UTC, datetime, timedelta
-from zoneinfo import ZoneInfo
+from datetime import datetime, timedelta
 
-from listener.quarantine import EARLIEST_POST
-
-_DURATION = re.compile(r"^\s*(\d+)\s*([hdw])\s*$", re.IGNORECASE)
-_UNITS = {"h": "hours", "d": "days", "w": "weeks"}
+from listener.errors import UserError
+from listener.timeparse import parse_duration as _parse_duration
+from listener.timeparse import parse_since as _parse_since
 
 
 def parse_duration(text: str) -> timedelta:
-    """'90d' -> 90 days; hours (h), days (d) and weeks (w). ValueError with the accepted forms."""
-    match = _DURATION.match(text)
-    if not match or int(match.group(1)) == 0:
-        raise ValueError(f"{text!r} is not a duration; use a number and h, d or w, e.g. 90d, 12h, 6w")
-    return timedelta(**{_UNITS[match.group(2).lower()]: int(match.group(1))})
+    """'90d' -> 90 days (any unit listener.timeparse takes: s, m, h, d, w). ValueError with the accepted forms."""
+    try:
+        return _parse_duration(text, "duration")
+    except UserError as exc:
+        raise ValueError(str(exc).removeprefix("duration ")) from None
 
 
 def parse_since(text: str, now: datetime, tz_name: str = "UTC") -> datetime:
     """A duration back from `now`, or an ISO date/time (a date is local midnight in `tz_name`)."""
     try:
-        return now - parse_duration(text)
-    except ValueError:
-        pass
-    try:
-        value = datetime.fromisoformat(text.strip())
-    except ValueError:
-        raise ValueError(f"{text!r}: use a duration (90d, 12h, 6w) or a date (2026-09-01)") from None
-    if value.tzinfo is None:
-        value = value.replace(tzinfo=ZoneInfo(tz_name))
-    if value.year < 2006:
-        return EARLIEST_POST  # nothing older is stored (listener.quarantine); year 1 overflows east of UTC
-    if value.astimezone(UTC) > now:
-        raise ValueError(f"{text!r} is in the future")
-    return value.astimezone(UTC)
+        return _parse_since(text, now, tz_name, "--since")
+    except UserError as exc:
+        raise ValueError(str(exc)) from None
 
 
 def up_to_now(now: datetime) -> datetime:

@@ -113,6 +113,7 @@ def forget_author(store: Store, author: str, source: str | None = None) -> Forge
         # Their handle in the trend rollup's unique-author sets (the counts are aggregates and stay)
         # and on the queue items of their threads.
         conn.execute(f"DELETE FROM trend_hour_authors WHERE {where}", params)
+        conn.execute(f"DELETE FROM trend_hour_audiences WHERE {where}", params)  # their followers in reach
         conn.execute(f"UPDATE queue_items SET author = NULL WHERE {where}", params)
         # Threads they started: the title and link were theirs.
         started = {f"{r['source']}:{r['native_id']}" for r in rows}

@@ -9,6 +9,7 @@ from datetime import datetime, timedelta
 from listener.config import Config
 from listener.models import iso, parse_iso, utcnow
 from listener.store import Store
+from listener.trends.rollup import mentions_reach
 from sentiment.risk import MentionFacts, RiskWeights, cue_pattern, is_complaint, is_negative, thread_risk
 
 
@@ -82,7 +83,7 @@ def rollup_dirty(store: Store, config: Config, now: datetime | None = None) -> l
                        WHERE thread_key = ?""",
                     (
                         brand, rows[0]["created_at"], rows[-1]["created_at"], len(rows), negative, detractors,
-                        sum(r["author_followers"] or 0 for r in customer),
+                        mentions_reach(customer),  # each audience once (docs/trends.md#reach)
                         sum(r["engagement"] for r in customer),
                         round(sum(scored) / len(scored), 4) if scored else None,
                         int(any(r["is_brand_account"] for r in rows)), risk.score,

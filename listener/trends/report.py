@@ -23,7 +23,7 @@ from listener.models import iso, utcnow
 from listener.store import Store
 from listener.trends.cache import window_tables
 from listener.trends.charts import Chart, build_charts
-from listener.trends.rollup import COUNTED, TALLY_COLUMNS, update_rollup
+from listener.trends.rollup import COUNTED, TALLY_COLUMNS, mentions_reach, update_rollup
 from listener.trends.tables import make_window, read_queue_items
 from sentiment.trends import ALL_THEMES, QueueFigures, Tally, hour_start, queue_figures, share_of_voice
 
@@ -145,7 +145,22 @@ def _tallies(store: Store, since: datetime, until: datetime, tz: ZoneInfo) -> di
     rows = store.conn.execute(
         f"SELECT brand, {_SUMS} FROM trend_hours WHERE hour_start >= ? AND hour_start < ? AND theme = ? "
         "GROUP BY brand", (iso(hour_start(since, tz)), iso(until), ALL_THEMES))
-    return {row[0]: Tally(*row[1:]) for row in rows}
+    tallies = {row[0]: Tally(*row[1:]) for row in rows}
+    for brand, tally in tallies.items():
+        tally.reach = 0
+    for brand, reach in _reach(store, since, until, tz).items():
+        if brand in tallies:
+            tallies[brand].reach = reach
+    return tallies
+
+
+def _reach(store: Store, since: datetime, until: datetime, tz: ZoneInfo) -> dict[str, int]:
+    """Each brand's reach over the range: every distinct audience once, at its largest size (docs/trends.md)."""
+    rows = store.conn.execute(
+        "SELECT brand, SUM(size) FROM (SELECT brand, MAX(followers) AS size FROM trend_hour_audiences "
+        "WHERE hour_start >= ? AND hour_start < ? AND theme = ? GROUP BY brand, source, audience) GROUP BY brand",
+        (iso(hour_start(since, tz)), iso(until), ALL_THEMES))
+    return {brand: int(reach) for brand, reach in rows}
 
 
 def _theme_counts(store: Store, since: datetime, until: datetime, tz: ZoneInfo, brand: str) -> dict[str, Tally]:
@@ -171,9 +186,9 @@ def top_threads(store: Store, brand: str, since: datetime, until: datetime, *, n
     more, less = ("neg", "pos") if negative else ("pos", "neg")
     rows = store.query(
         "SELECT thread_key, COUNT(*) AS n, SUM(label = 'negative') AS neg, SUM(label = 'positive') AS pos, "
-        "SUM(COALESCE(author_followers, 0)) AS reach, MIN(created_at) AS started "
+        "MAX(COALESCE(author_followers, 0)) AS widest, MIN(created_at) AS started "
         f"FROM mentions WHERE brand = ? AND created_at >= ? AND created_at < ? AND {COUNTED} "
-        f"GROUP BY thread_key HAVING {more} > {less} ORDER BY {more} DESC, reach DESC, thread_key LIMIT ?",
+        f"GROUP BY thread_key HAVING {more} > {less} ORDER BY {more} DESC, widest DESC, thread_key LIMIT ?",
         (brand, iso(since), iso(until), limit),
     )
     lines = []
@@ -182,12 +197,15 @@ def top_threads(store: Store, brand: str, since: datetime, until: datetime, *, n
         first = store.query("SELECT source, text, title, url FROM mentions WHERE thread_key = ? "
                             "ORDER BY created_at, id LIMIT 1", (r["thread_key"],))[0]
         t = thread[0] if thread else {"url": None, "title": None, "risk": None}
+        reach = mentions_reach(store.query(
+            f"SELECT * FROM mentions WHERE thread_key = ? AND brand = ? AND created_at >= ? AND created_at < ? "
+            f"AND {COUNTED}", (r["thread_key"], brand, iso(since), iso(until))))
         text = t["title"] or first["title"] or first["text"]
         text = " ".join(text.split())
         lines.append(ThreadLine(
             text=text if len(text) <= SNIPPET else text[:SNIPPET - 1] + "…",
             url=safe_link(t["url"] or first["url"]), source=first["source"], mentions=r["n"],
-            positive=r["pos"], negative=r["neg"], reach=r["reach"], risk=t["risk"], started=r["started"],
+            positive=r["pos"], negative=r["neg"], reach=reach, risk=t["risk"], started=r["started"],
         ))
     return lines
 

@@ -22,7 +22,7 @@ from zoneinfo import ZoneInfo
 
 from listener.models import iso, parse_iso, utcnow
 from listener.store import Store
-from sentiment.trends import ALL_THEMES, MentionFacts, hour_start, key_tallies
+from sentiment.trends import ALL_THEMES, MentionFacts, audience_of, audience_reach, hour_start, key_tallies
 
 log = logging.getLogger("overheard.trends")
 
@@ -61,6 +61,25 @@ def mention_facts(row: dict[str, Any]) -> MentionFacts:
     )
 
 
+def stored_audience(row: dict[str, Any]) -> str:
+    """The audience key (sentiment.trends.audience_of) of a full stored mention row."""
+    community = None
+    if row.get("source") == "reddit":
+        try:
+            metrics = json.loads(row.get("metrics") or "{}")
+        except ValueError:
+            metrics = {}
+        community = metrics.get("subreddit") if isinstance(metrics, dict) else None
+    return audience_of(row["source"], row.get("author"), row.get("author_followers"),
+                       community=community if isinstance(community, str) else None, url=row.get("url"),
+                       thread=row.get("thread_key"), mention=str(row.get("id")))
+
+
+def mentions_reach(rows: list[dict[str, Any]]) -> int:
+    """Reach of some stored mentions (a thread's): each distinct audience once, at its largest size."""
+    return audience_reach((stored_audience(r), r.get("author_followers")) for r in rows)
+
+
 def parse_themes(value: str | None) -> tuple[str, ...]:
     """mentions.themes is a JSON list of names; anything else counts as no themes."""
     if not value:
@@ -75,6 +94,9 @@ def parse_themes(value: str | None) -> tuple[str, ...]:
 # Brand-account posts are the brand talking, not customers: left out of every trend figure.
 MENTION_COLUMNS = ("created_at, brand, source, lang, label, compound, detractor, author_followers, themes, author")
 COUNTED = "scored_at IS NOT NULL AND is_brand_account = 0"
+# What names a mention's audience (sentiment.trends.audience_of): the subreddit of a Reddit mention.
+AUDIENCE_COLUMNS = ("CASE WHEN source = 'reddit' THEN json_extract(metrics, '$.subreddit') END, "
+                    "CASE WHEN source = 'reddit' THEN url END, thread_key, id")
 
 
 def _state(store: Store) -> dict[str, str]:
@@ -98,6 +120,7 @@ def update_rollup(store: Store, tz_name: str, now: datetime | None = None) -> Ro
             forget_kept_periods(conn)
             conn.execute("DELETE FROM trend_hours")
             conn.execute("DELETE FROM trend_hour_authors")
+            conn.execute("DELETE FROM trend_hour_audiences")
             conn.execute("DELETE FROM trend_state")
             _set_state(conn, "zone", tz_name)
         state = {"zone": tz_name}
@@ -146,6 +169,7 @@ def rebuild_rollup(store: Store, tz_name: str) -> RollupUpdate:
         conn.execute("DELETE FROM trend_state")
         conn.execute("DELETE FROM trend_hours")
         conn.execute("DELETE FROM trend_hour_authors")
+        conn.execute("DELETE FROM trend_hour_audiences")
     return update_rollup(store, tz_name)
 
 
@@ -170,18 +194,28 @@ def _brand_list(value: str | None) -> list[str]:
 def _recompute_hour(store: Store, conn: Any, hour: datetime, tz: ZoneInfo) -> None:
     start = iso(hour)
     cursor = conn.execute(
-        "SELECT brand, source, lang, label, compound, detractor, author_followers, themes, author, also_brands "
-        f"FROM mentions WHERE created_at >= ? AND created_at < ? AND {COUNTED}",
+        "SELECT brand, source, lang, label, compound, detractor, author_followers, themes, author, also_brands, "
+        f"{AUDIENCE_COLUMNS} FROM mentions WHERE created_at >= ? AND created_at < ? AND {COUNTED}",
         (start, iso(hour + timedelta(hours=1))),
     )
     # Every mention read here is in this local hour: no need to place each one in time again. A mention
     # naming several tracked brands ("switching from Brightwave to Lumacell") counts for each of them.
-    facts = [
-        MentionFacts(hour, each or NO_BRAND, source, lang or NO_LANGUAGE, label, compound, bool(detractor),
-                     followers or 0, parse_themes(themes), author)
-        for brand, source, lang, label, compound, detractor, followers, themes, author, also in cursor
-        for each in (brand, *_brand_list(also))
-    ]
+    facts: list[MentionFacts] = []
+    audiences: dict[tuple[str, str, str, str, str], tuple[int, str | None]] = {}
+    for (brand, source, lang, label, compound, detractor, followers, themes, author, also,
+         community, url, thread, mention_id) in cursor:
+        names = parse_themes(themes)
+        audience = audience_of(source, author, followers, community=community, url=url, thread=thread,
+                               mention=str(mention_id))
+        for each in (brand, *_brand_list(also)):
+            fact = MentionFacts(hour, each or NO_BRAND, source, lang or NO_LANGUAGE, label, compound,
+                                bool(detractor), followers or 0, names, author)
+            facts.append(fact)
+            if followers and followers > 0:
+                for theme in (ALL_THEMES, *names):
+                    key = (fact.brand, source, fact.lang, theme, audience)
+                    if followers > audiences.get(key, (0, None))[0]:
+                        audiences[key] = (int(followers), author)
     tallies = key_tallies(facts)
     authors = {(m.brand, m.source, m.lang, theme, m.author)
                for m in facts if m.author for theme in (ALL_THEMES, *m.themes)}
@@ -189,6 +223,7 @@ def _recompute_hour(store: Store, conn: Any, hour: datetime, tz: ZoneInfo) -> No
     conn.execute("INSERT OR IGNORE INTO trend_changed_hours (hour_start) VALUES (?)", (start,))
     conn.execute("DELETE FROM trend_hours WHERE hour_start = ?", (start,))
     conn.execute("DELETE FROM trend_hour_authors WHERE hour_start = ?", (start,))
+    conn.execute("DELETE FROM trend_hour_audiences WHERE hour_start = ?", (start,))
     conn.executemany(
         f"INSERT INTO trend_hours (hour_start, brand, source, lang, theme, {', '.join(TALLY_COLUMNS)}) "
         f"VALUES (?, ?, ?, ?, ?, {', '.join('?' * len(TALLY_COLUMNS))})",
@@ -198,4 +233,9 @@ def _recompute_hour(store: Store, conn: Any, hour: datetime, tz: ZoneInfo) -> No
     conn.executemany(
         "INSERT INTO trend_hour_authors (hour_start, brand, source, lang, theme, author) VALUES (?, ?, ?, ?, ?, ?)",
         [(start, *key) for key in authors],
+    )
+    conn.executemany(
+        "INSERT INTO trend_hour_audiences (hour_start, brand, source, lang, theme, audience, followers, author) "
+        "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+        [(start, *key, size, author) for key, (size, author) in audiences.items()],
     )

@@ -73,6 +73,12 @@ support = ["hold", "customer service", "support", "engineer", "nobody calls back
 app = ["app", "log in", "logs me out", "logging me out", "crashes"]
 speed = ["speed", "speeds", "fast", "ping", "5g"]
 
+[topics]
+# A small brand (a few dozen posts a day): lower minimums than the defaults, so its outage shows.
+min_count = 3
+min_posts = 10
+min_llr = 6.63
+
 [trends]
 out_dir = "trends"
 timezone = "Europe/London"

@@ -51,6 +51,10 @@ def write_trend_files(config: Config, store: Store, out_dir: Path | None = None,
     for period in periods or t.periods:
         window = make_window(period, t.timezone, since, now)
         written += write_tables(window_texts(config, store, window, now), window, out, now)
+        if config.topics.enabled:
+            from listener.trends.terms import terms_table
+
+            written += write_tables([terms_table(config, store, window)], window, out, now)
     if charts if charts is not None else t.charts:
         from listener.trends.charts import build_charts, write_charts
 

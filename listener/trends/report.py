@@ -146,7 +146,7 @@ def _tallies(store: Store, since: datetime, until: datetime, tz: ZoneInfo) -> di
         f"SELECT brand, {_SUMS} FROM trend_hours WHERE hour_start >= ? AND hour_start < ? AND theme = ? "
         "GROUP BY brand", (iso(hour_start(since, tz)), iso(until), ALL_THEMES))
     tallies = {row[0]: Tally(*row[1:]) for row in rows}
-    for brand, tally in tallies.items():
+    for tally in tallies.values():
         tally.reach = 0
     for brand, reach in _reach(store, since, until, tz).items():
         if brand in tallies:

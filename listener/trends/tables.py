@@ -47,7 +47,7 @@ COLUMNS: dict[str, list[str]] = {
 }
 QUEUE_FIGURES = [f.name for f in fields(QueueFigures)]  # a flat dataclass: cheaper than asdict() per row
 # Columns whose values come from people (config names, source payloads): neutralised in CSV cells.
-TEXT_COLUMNS = frozenset({"brand", "source", "language", "theme", "competitor_set"})
+TEXT_COLUMNS = frozenset({"brand", "source", "language", "theme", "competitor_set", "term", "example_url"})
 
 
 @dataclass

@@ -182,7 +182,8 @@ class Explanation:
 
 def explain(config: Config, store: Store, brand: str, since: datetime, until: datetime, *,
             negative_only: bool = True, top: int = 6) -> Explanation:
-    """What drove [since, until) for `brand`, against the 24 hours and the 7 days before it.
+    """What drove [since, until) for `brand` (its negative mentions, for a negative spike), against
+    everything said about the brand in the 24 hours and the 7 days before.
 
     Terms: the window's terms that grew against both (sentiment.topics.emerging with lower minimums,
     as a spike is a few dozen posts), each with the share of the window's mentions holding it.
@@ -191,10 +192,10 @@ def explain(config: Config, store: Store, brand: str, since: datetime, until: da
     ignore = brand_words(config, brand)
     posts, total = read_posts(store, brand, since, until, negative_only=negative_only, cap=cfg.max_posts)
     span = until - since
-    day_before, _ = read_posts(store, brand, since - max(span, timedelta(hours=24)), since,
-                               negative_only=negative_only, cap=cfg.max_posts)
-    week_before, _ = read_posts(store, brand, since - timedelta(days=7), since, negative_only=negative_only,
-                                cap=cfg.max_posts)
+    # The references are everything said about the brand before (not only the negative): what the
+    # spike says more than the brand's usual talk.
+    day_before, _ = read_posts(store, brand, since - max(span, timedelta(hours=24)), since, cap=cfg.max_posts)
+    week_before, _ = read_posts(store, brand, since - timedelta(days=7), since, cap=cfg.max_posts)
     now_c = corpus(posts, ignore)
     # The spike itself is the significant event: its terms are ranked by keyness against the days
     # before with no significance floor, but a term must be in two posts at least and have grown.

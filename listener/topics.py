@@ -165,7 +165,8 @@ class Explanation:
         what = "negative mentions" if self.negative_only else "mentions"
         out = []
         if self.terms:
-            out.append("Growing terms: " + ", ".join(f"{t.name} ({t.share_pct:.0f}% of {what})" for t in self.terms))
+            out.append(f"Growing terms (share of the {what}): "
+                       + ", ".join(f"{t.name} {t.share_pct:.0f}%" for t in self.terms))
         if self.themes:
             out.append("Themes: " + ", ".join(f"{t.name} {t.share_pct:.0f}%" for t in self.themes))
         for c in self.clusters:

@@ -101,7 +101,8 @@ def test_the_outage_spike_alert_is_explained_by_outage_terms_not_app(demo) -> No
     assert found["authors"] and found["sources"][0]["name"] == "x"
     # and every channel shows it: plain text (console, file, email), Slack, the webhook payload
     assert terms[0] in alert.title
-    assert "What drove it:" in alert.plain_text() and "Growing terms: " in alert.plain_text()
+    assert "What drove it:" in alert.plain_text() and "Growing terms (share of the negative mentions): " \
+        in alert.plain_text()
     blocks = json.dumps(slack_message(alert)["blocks"])
     assert "What drove it" in blocks and terms[0] in blocks
     again = Alert.from_dict(json.loads(json.dumps(alert.to_dict())))
@@ -130,3 +131,13 @@ def test_topics_command_json(demo, tmp_path: Path) -> None:
     assert kinds & {"term", "phrase", "cluster"}
     bad = CliRunner().invoke(cli, ["topics", "--brand", "Nope", "--config", str(demo.config.path)])
     assert bad.exit_code == 2 and "Nope" in bad.output
+
+
+def test_make_demo_sends_the_outage_spike_alert_with_its_explanation(demo) -> None:
+    with Store(demo.config.db_path) as store:  # channels={} in the fixture: the outbox holds what would go out
+        payloads = [json.loads(p) for p in store.conn.execute("SELECT payload FROM outbox").fetchall() for p in p]
+    spikes = [a for a in payloads if a.get("kind") == "spike"]
+    assert spikes, "the demo's outage raised no spike alert"
+    words = outage_words(demo.config)
+    terms = [t["name"] for t in spikes[0]["explanation"]["terms"]]
+    assert any(set(t.split()) & words for t in terms[:3]) and "app" not in terms

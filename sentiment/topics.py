@@ -153,6 +153,8 @@ def emerging(now: Corpus, before: Corpus, baseline: Corpus, baseline_periods: in
     and it is up on the previous period. A phrase is kept only when it says more than its words: it must be in at
     least half the posts of its commonest word. Ordered by that keyness.
     """
+    if baseline.posts < min_posts:
+        baseline = Corpus()  # a few posts are no baseline (a brand new brand, history not collected yet)
     if now.posts < min_posts or not (before.posts or baseline.posts):
         return []  # too few posts, or no history to have grown from
     out: list[Emerging] = []

@@ -10,7 +10,7 @@ from __future__ import annotations
 import io
 import re
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
@@ -25,6 +25,9 @@ COLORS = {"positive": "#2e7d32", "neutral": "#9e9e9e", "negative": "#c62828", "u
 LINE = "#1a237e"
 SERIES = ["#1565c0", "#ef6c00", "#6a1b9a", "#00838f", "#ad1457", "#558b2f", "#4e342e", "#37474f"]
 MAX_TICKS = 12
+# What drove a spike, for an annotation: (brand, period_start text, negative only) -> a few words
+# (listener.topics.explain's top terms), or "" when nothing stands out.
+Explainer = Callable[[str, str, bool], str]
 
 
 @dataclass(frozen=True)
@@ -91,8 +94,8 @@ def _partial_note(ax: Any, rows: Sequence[dict[str, Any]]) -> None:
                 fontsize=8, color="#616161")
 
 
-def sentiment_chart(overview: TrendTable, brand: str, window: TrendWindow) -> Chart:
-    """Net sentiment (line, top) over volume by sentiment (stacked bars); spikes annotated."""
+def sentiment_chart(overview: TrendTable, brand: str, window: TrendWindow, explain: Explainer | None = None) -> Chart:
+    """Net sentiment (line, top) over volume by sentiment (stacked bars); spikes annotated with what drove them."""
     rows = [r for r in overview.rows if r["brand"] == brand]
     title = f"{brand}: net sentiment and mentions"
     if not any(r["mentions"] for r in rows):
@@ -130,6 +133,9 @@ def sentiment_chart(overview: TrendTable, brand: str, window: TrendWindow) -> Ch
     for n, i in enumerate(sorted(set(volume_spikes) | set(find_spikes(negatives)))):
         text = (f"spike: {totals[i]} mentions\n{round(100 * negatives[i] / totals[i])}% negative"
                 if i in volume_spikes else f"{negatives[i]} negative\nof {totals[i]}")
+        drivers = explain(brand, rows[i]["period_start"], i not in volume_spikes) if explain else ""
+        if drivers:
+            text += f"\n{drivers}"
         ax.annotate(text, xy=(i, totals[i]), xytext=(0, 14 + 22 * (n % 2)), textcoords="offset points",
                     ha="center", fontsize=8, fontweight="bold", arrowprops={"arrowstyle": "->", "color": "#424242"},
                     bbox={"boxstyle": "round,pad=0.2", "fc": "#fff8e1", "ec": "#ffb300"})
@@ -171,10 +177,10 @@ def share_of_voice_chart(sov: TrendTable, competitor_set: str, window: TrendWind
 
 
 def negative_themes_chart(themes: TrendTable, brand: str, window: TrendWindow, periods: Sequence[str],
-                          top: int = 6) -> Chart:
-    """Negative mentions per theme per period, for the themes with the most negative mentions."""
+                          top: int = 6, explain: Explainer | None = None) -> Chart:
+    """Negative mentions per theme per period as small multiples (one panel a theme, the same scale),
+    for the themes with the most negative mentions; the biggest spike annotated with what drove it."""
     title = f"{brand}: negative mentions by theme"
-    fig, ax = _figure(title)
     per_theme: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
     for r in themes.rows:
         if r["brand"] == brand:
@@ -182,26 +188,41 @@ def negative_themes_chart(themes: TrendTable, brand: str, window: TrendWindow, p
     ranked = sorted(per_theme, key=lambda t: (-sum(per_theme[t].values()), t))
     ranked = [t for t in ranked if sum(per_theme[t].values())][:top]
     if not ranked:
+        fig, ax = _figure(title)
         _empty(ax, f"No negative mentions with a theme for {brand} in this range\n"
                    "(themes come from [sentiment.themes] in the config)")
         return Chart(f"negative_themes_{slug(brand)}", title, _png(fig), brand)
+    cols = 2 if len(ranked) > 1 else 1
+    rows_n = -(-len(ranked) // cols)
+    fig = Figure(figsize=(10, max(4.8, 1.9 * rows_n + 0.9)), layout="constrained")
+    fig.suptitle(title, fontsize=12, fontweight="bold", x=0.01, ha="left")
+    axes = fig.subplots(rows_n, cols, sharex=True, sharey=True, squeeze=False)
+    ceiling = max(max(per_theme[t].values()) for t in ranked)
     best: tuple[int, int, str] | None = None
-    for n, theme in enumerate(ranked):
+    for theme in ranked:
         values = [per_theme[theme].get(p, 0) for p in periods]
-        ax.plot(range(len(periods)), values, marker="o", markersize=3, linewidth=2, label=theme,
-                color=SERIES[n % len(SERIES)])
         for i in find_spikes(values, min_excess=3):
             if best is None or values[i] > best[1]:
                 best = (i, values[i], theme)
-    if best is not None:
-        i, v, theme = best
-        ax.annotate(f"spike: {v} negative about {theme}", xy=(i, v), xytext=(0, 16), textcoords="offset points",
-                    ha="center", fontsize=8.5, fontweight="bold", arrowprops={"arrowstyle": "->"},
-                    bbox={"boxstyle": "round,pad=0.2", "fc": "#ffebee", "ec": COLORS["negative"]})
-    ax.set_ylim(0, max(max(per_theme[t].values()) for t in ranked) * 1.3 + 1)
-    ax.set_ylabel("negative mentions")
-    ax.legend(loc="upper left", fontsize=8, ncols=3, frameon=False)
-    _axis(ax, periods, window)
+    for n, theme in enumerate(ranked):
+        ax = axes[n // cols][n % cols]
+        values = [per_theme[theme].get(p, 0) for p in periods]
+        bars = ax.bar(range(len(periods)), values, color=COLORS["negative"], width=0.8)
+        if themes.rows and not themes.rows[-1].get("complete", True) and bars:
+            bars[-1].set_alpha(0.45)
+        ax.set_title(f"{theme} · {sum(values)} negative", fontsize=9.5, loc="left")
+        ax.set_ylim(0, ceiling * 1.45 + 1)
+        if best is not None and best[2] == theme:
+            i, v, _ = best
+            drivers = explain(brand, periods[i], True) if explain else ""
+            label = f"spike: {v} negative" + (f"\n{drivers}" if drivers else "")
+            ax.annotate(label, xy=(i, v), xytext=(0, 8), textcoords="offset points", ha="center", fontsize=7.5,
+                        fontweight="bold", bbox={"boxstyle": "round,pad=0.2", "fc": "#ffebee",
+                                                 "ec": COLORS["negative"]})
+        _axis(ax, periods, window)
+        ax.set_xlabel("")
+    for n in range(len(ranked), rows_n * cols):
+        axes[n // cols][n % cols].set_visible(False)
     return Chart(f"negative_themes_{slug(brand)}", title, _png(fig), brand)
 
 
@@ -230,6 +251,11 @@ def queue_chart(queue: TrendTable, brand: str, window: TrendWindow) -> Chart:
                     linewidth=2, label=label, color=SERIES[0] if "first" in column else SERIES[1])
     ax.set_ylabel("hours from flagging")
     ax.set_ylim(bottom=0)
+    if not any(r[c] is not None for r in rows for c in ("first_response_median_min", "resolution_median_min")):
+        waiting = sum(r["flagged_threads"] - r["dismissed"] for r in rows)
+        ax.text(0.5, 0.55, f"No response times yet: none of the {waiting} flagged threads has a first\n"
+                "response or a resolution in the queue. Times appear here once someone answers.",
+                ha="center", va="center", transform=ax.transAxes, fontsize=10, color="#616161")
     handles, labels = ax.get_legend_handles_labels()
     h2, l2 = flagged_ax.get_legend_handles_labels()
     ax.legend(handles + h2, labels + l2, loc="upper left", fontsize=8, ncols=4, frameon=False)
@@ -238,16 +264,77 @@ def queue_chart(queue: TrendTable, brand: str, window: TrendWindow) -> Chart:
     return Chart(f"queue_{slug(brand)}", title, _png(fig), brand)
 
 
-def build_charts(config: Config, tables: dict[str, TrendTable], window: TrendWindow) -> list[Chart]:
-    """The four charts for each own brand, from one window's tables."""
+def competitors_chart(overview: TrendTable, brand: str, members: Sequence[str], window: TrendWindow) -> Chart:
+    """The brand and its competitors side by side: mentions (top) and net sentiment (bottom) per period."""
+    title = f"{brand} and competitors: mentions and net sentiment"
+    starts = list(dict.fromkeys(r["period_start"] for r in overview.rows))
+    by: dict[str, dict[str, dict[str, Any]]] = defaultdict(dict)
+    for r in overview.rows:
+        if r["brand"] in members:
+            by[r["brand"]][r["period_start"]] = r
+    if not any(r["mentions"] for per in by.values() for r in per.values()):
+        fig, ax = _figure(title)
+        _empty(ax, f"No mentions of {brand} or its competitors in this range")
+        return Chart(f"competitors_{slug(brand)}", title, _png(fig), brand)
+    fig = Figure(figsize=(10, 5.6), layout="constrained")
+    vol_ax, net_ax = fig.subplots(2, 1, sharex=True)
+    vol_ax.set_title(title, fontsize=12, fontweight="bold", loc="left")
+    for n, member in enumerate(members):
+        per = by.get(member, {})
+        color = SERIES[n % len(SERIES)]
+        vol_ax.plot(range(len(starts)), [per.get(s, {}).get("mentions", 0) for s in starts], color=color,
+                    marker="o", markersize=3, linewidth=2.4 if member == brand else 1.6, label=member)
+        points = [(i, per[s]["net_sentiment"]) for i, s in enumerate(starts)
+                  if s in per and per[s]["net_sentiment"] is not None]
+        net_ax.plot([p[0] for p in points], [p[1] for p in points], color=color, marker="o", markersize=3,
+                    linewidth=2.4 if member == brand else 1.6, label=member)
+    vol_ax.set_ylabel("mentions")
+    vol_ax.set_ylim(bottom=0)
+    vol_ax.legend(loc="upper left", fontsize=8, ncols=4, frameon=False)
+    vol_ax.grid(axis="y", alpha=0.3)
+    vol_ax.spines[["top", "right"]].set_visible(False)
+    net_ax.axhline(0, color="#616161", linewidth=0.8)
+    net_ax.set_ylim(-100, 100)
+    net_ax.set_ylabel("net sentiment\n(% pos − % neg)", fontsize=9)
+    _axis(net_ax, starts, window)
+    _partial_note(vol_ax, list(by.get(brand, {}).values()))
+    return Chart(f"competitors_{slug(brand)}", title, _png(fig), brand)
+
+
+def build_charts(config: Config, tables: dict[str, TrendTable], window: TrendWindow,
+                 explain: Explainer | None = None) -> list[Chart]:
+    """The charts for each own brand, from one window's tables; `explain` words the spikes."""
     periods = list(dict.fromkeys(r["period_start"] for r in tables["overview"].rows))
     charts: list[Chart] = []
-    for brand in config.brand_names():
-        charts.append(sentiment_chart(tables["overview"], brand, window))
+    for own in config.brands:
+        brand = own.name
+        charts.append(sentiment_chart(tables["overview"], brand, window, explain))
         charts.append(share_of_voice_chart(tables["share_of_voice"], brand, window))
-        charts.append(negative_themes_chart(tables["themes"], brand, window, periods))
+        if own.competitors:
+            charts.append(competitors_chart(tables["overview"], brand, [brand, *own.competitors], window))
+        charts.append(negative_themes_chart(tables["themes"], brand, window, periods, explain=explain))
         charts.append(queue_chart(tables["queue"], brand, window))
     return charts
+
+
+def store_explainer(config: Config, store: Any, window: TrendWindow) -> Explainer:
+    """An Explainer reading the store: the top three terms of the period that drove it (listener.topics)."""
+    from listener.topics import explain as explain_window
+    from sentiment.trends import period_bounds
+
+    cache: dict[tuple[str, str, bool], str] = {}
+
+    def words(brand: str, start: str, negative_only: bool) -> str:
+        key = (brand, start, negative_only)
+        if key not in cache:
+            p: Any = datetime.fromisoformat(start) if window.period == "hour" else date.fromisoformat(start)
+            since, until = period_bounds(p, window.period, window.tz)
+            found = explain_window(config, store, brand, since, min(until, window.until), negative_only=negative_only,
+                                   top=3)
+            cache[key] = ", ".join(t.name for t in found.terms[:3])
+        return cache[key]
+
+    return words
 
 
 def write_charts(charts: Sequence[Chart], out_dir: Any, tz_name: str, period: str) -> list[Any]:

@@ -588,6 +588,17 @@ MIGRATIONS += [
         UPDATE threads SET dirty = 1 WHERE reach > 0
         """,
     ),
+    (
+        141,
+        "report_emails: the scheduled report's send times, each mailed (or skipped) once",
+        """
+        CREATE TABLE report_emails (
+            send_time TEXT PRIMARY KEY,
+            sent INTEGER NOT NULL,
+            at TEXT NOT NULL
+        )
+        """,
+    ),
 ]
 
 # Features append their migrations in merge order; they apply in number order.

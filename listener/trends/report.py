@@ -475,6 +475,17 @@ def render_report(data: ReportData) -> str:
 def write_report(config: Config, store: Store, path: Path, *, since: datetime | None = None,
                  now: datetime | None = None, update: bool = True) -> Path:
     """Write the report for [since, now) (default: the last [trends].report_since) to `path`."""
+    html = report_html(config, store, since, now, update=update)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(html, encoding="utf-8")
+    tmp.replace(path)
+    return path
+
+
+def report_html(config: Config, store: Store, since: datetime | None = None, now: datetime | None = None,
+                *, update: bool = True) -> str:
+    """The report for [since, now) (default: the last [trends].report_since) as one HTML document."""
     from listener.trendfiles import chart_period
     from listener.trends.since import parse_duration, up_to_now
 
@@ -489,12 +500,7 @@ def write_report(config: Config, store: Store, path: Path, *, since: datetime | 
     from listener.trends.charts import store_explainer
 
     charts = build_charts(config, tables, window, store_explainer(config, store, window))
-    html = render_report(report_data(config, store, since, now, charts, tables, window))
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(html, encoding="utf-8")
-    tmp.replace(path)
-    return path
+    return render_report(report_data(config, store, since, now, charts, tables, window))
 
 
 TEMPLATE = """<!doctype html>

@@ -160,8 +160,8 @@ class Explanation:
             return ""
         return "driven by " + ", ".join(f'"{t.name}" ({t.share_pct:.0f}%)' for t in self.terms[:4])
 
-    def lines(self) -> list[str]:
-        """The explanation as short lines of plain text (alerts, the report)."""
+    def lines(self, clusters: bool = True) -> list[str]:
+        """The explanation as short lines of plain text (alerts, the report: which shows clusters apart)."""
         what = "negative mentions" if self.negative_only else "mentions"
         out = []
         if self.terms:
@@ -169,7 +169,7 @@ class Explanation:
                        + ", ".join(f"{t.name} {t.share_pct:.0f}%" for t in self.terms))
         if self.themes:
             out.append("Themes: " + ", ".join(f"{t.name} {t.share_pct:.0f}%" for t in self.themes))
-        for c in self.clusters:
+        for c in self.clusters if clusters else []:
             out.append(f"{c.size} near-identical posts ({c.share_pct:.0f}%): \u201c{c.text}\u201d")
         if self.sources:
             out.append("Sources: " + ", ".join(f"{s.name} {s.share_pct:.0f}%" for s in self.sources))
@@ -177,7 +177,8 @@ class Explanation:
             out.append("Languages: " + ", ".join(f"{s.name} {s.share_pct:.0f}%" for s in self.languages))
         if self.authors:
             out.append("Most-reached authors: " + ", ".join(
-                f"{a.author} ({a.source}, {a.followers:,})" for a in self.authors))
+                f"{a.author} ({a.followers:,} {'members' if a.author.startswith('r/') else 'followers'} "
+                f"on {a.source})" for a in self.authors))
         return out
 
 
@@ -209,8 +210,10 @@ def explain(config: Config, store: Store, brand: str, since: datetime, until: da
     langs = Counter(p.lang for p in posts)
     widest: dict[str, Author] = {}
     for p in posts:
-        if p.author and p.followers:
-            a = widest.setdefault(p.audience, Author(p.author, p.source, p.followers, 0))
+        if p.followers and (p.author or p.audience.startswith("reddit:r/")):
+            # a subreddit's members are the community's audience, not the commenter's
+            name = p.audience.split(":", 1)[1] if p.audience.startswith("reddit:r/") else p.author
+            a = widest.setdefault(p.audience, Author(name or "", p.source, p.followers, 0))
             a.mentions += 1
             a.followers = max(a.followers, p.followers)
     n = len(posts)

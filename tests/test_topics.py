@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
+from alerts.channels.email import alert_html
 from alerts.message import Alert
 from alerts.slack_format import slack_message
 from alerts.spikes import detect, spike_alert
@@ -103,6 +104,7 @@ def test_the_outage_spike_alert_is_explained_by_outage_terms_not_app(demo) -> No
     assert terms[0] in alert.title
     assert "What drove it:" in alert.plain_text() and "Growing terms (share of the negative mentions): " \
         in alert.plain_text()
+    assert "What drove it" in alert_html(alert) and terms[0] in alert_html(alert)  # the email's HTML part
     blocks = json.dumps(slack_message(alert)["blocks"])
     assert "What drove it" in blocks and terms[0] in blocks
     again = Alert.from_dict(json.loads(json.dumps(alert.to_dict())))

@@ -354,7 +354,7 @@ def _spikes(config: Config, store: Store, brand: str, tables: dict[str, Any] | N
         start, stop = period_bounds(p, window.period, window.tz)
         found = explain(config, store, brand, start, min(stop, window.until), negative_only=i not in volume)
         what = f"{totals[i]} mentions, {round(100 * negatives[i] / totals[i]) if totals[i] else 0}% negative"
-        out.append(SpikeLine(r["period_start"], what, found.headline(), found.lines(),
+        out.append(SpikeLine(r["period_start"], what, found.headline(), found.lines(clusters=False),
                              [(c.size, c.text, safe_link(c.url)) for c in found.clusters]))
     return out
 

@@ -24,6 +24,7 @@ from sentiment.topics import Corpus, Emerging, duplicate_key, emerging
 
 SNIPPET = 160
 EXPLAIN_MIN_LLR = 0.5  # grown at all, beyond rounding
+REFERENCE_POSTS = 5000  # an even sample this big is plenty for "the brand's usual talk"
 NEGATIVE = "(label = 'negative' OR detractor = 1)"
 
 
@@ -196,8 +197,9 @@ def explain(config: Config, store: Store, brand: str, since: datetime, until: da
     span = until - since
     # The references are everything said about the brand before (not only the negative): what the
     # spike says more than the brand's usual talk.
-    day_before, _ = read_posts(store, brand, since - max(span, timedelta(hours=24)), since, cap=cfg.max_posts)
-    week_before, _ = read_posts(store, brand, since - timedelta(days=7), since, cap=cfg.max_posts)
+    ref_cap = min(cfg.max_posts, REFERENCE_POSTS)
+    day_before, _ = read_posts(store, brand, since - max(span, timedelta(hours=24)), since, cap=ref_cap)
+    week_before, _ = read_posts(store, brand, since - timedelta(days=7), since, cap=ref_cap)
     now_c = corpus(posts, ignore)
     # The spike itself is the significant event: its terms are ranked by keyness against the days
     # before with no significance floor, but a term must be in two posts at least and have grown.
@@ -255,26 +257,38 @@ class TermRow:
 
 
 def period_topics(config: Config, store: Store, brand: str, bounds: list[tuple[datetime, datetime]],
-                  index: int) -> list[TermRow]:
+                  index: int, memo: dict | None = None) -> list[TermRow]:
     """The terms table rows of `brand` for period `bounds[index]`, against the period before it and
-    the `[topics].baseline_periods` before that (bounds: consecutive periods, oldest first)."""
+    the `[topics].baseline_periods` before that (bounds: consecutive periods, oldest first).
+
+    `memo` (a dict kept by the caller across the periods of one table) reads each period once."""
     cfg = config.topics
     ignore = brand_words(config, brand)
+    memo = {} if memo is None else memo
 
-    def read(i: int) -> list[Post]:
-        return read_posts(store, brand, *bounds[i], cap=cfg.max_posts)[0] if i >= 0 else []
+    def read(i: int) -> tuple[list[Post], Corpus]:
+        if i < 0:
+            return [], Corpus()
+        key = (brand, bounds[i])
+        if key not in memo:
+            posts = read_posts(store, brand, *bounds[i], cap=cfg.max_posts)[0]
+            memo[key] = (posts, corpus(posts, ignore))
+        return memo[key]
 
-    posts = read(index)
+    posts, now_c = read(index)
     if not posts:
         return []
-    before = read(index - 1)
-    base: list[Post] = []
+    before = read(index - 1)[1]
+    base = Corpus()
     n_base = 0
     for i in range(index - 1 - cfg.baseline_periods, index - 1):
         if i >= 0:
-            base += read(i)
+            part = read(i)[1]
+            base.posts += part.posts
+            base.mentions += part.mentions
+            base.terms.update(part.terms)
             n_base += 1
-    found = emerging(corpus(posts, ignore), corpus(before, ignore), corpus(base, ignore), max(n_base, 1),
+    found = emerging(now_c, before, base, max(n_base, 1),
                      min_count=cfg.min_count, min_posts=cfg.min_posts, min_llr=cfg.min_llr, top=cfg.top)
     rows = [TermRow(brand, e.kind, e.term, e.mentions, e.share_pct, e.previous, e.baseline_per_period,
                     e.growth_llr, e.baseline_llr) for e in found]

@@ -317,24 +317,33 @@ def build_charts(config: Config, tables: dict[str, TrendTable], window: TrendWin
     return charts
 
 
-def store_explainer(config: Config, store: Any, window: TrendWindow) -> Explainer:
-    """An Explainer reading the store: the top three terms of the period that drove it (listener.topics)."""
-    from listener.topics import explain as explain_window
-    from sentiment.trends import period_bounds
+class StoreExplainer:
+    """An Explainer reading the store (listener.topics.explain), each period explained once: the
+    charts' annotations and the report's "what drove the spikes" share it."""
 
-    cache: dict[tuple[str, str, bool], str] = {}
+    def __init__(self, config: Config, store: Any, window: TrendWindow) -> None:
+        self.config, self.store, self.window = config, store, window
+        self._done: dict[tuple[str, str, bool], Any] = {}
 
-    def words(brand: str, start: str, negative_only: bool) -> str:
+    def explanation(self, brand: str, start: str, negative_only: bool) -> Any:
+        from listener.topics import explain
+        from sentiment.trends import period_bounds
+
         key = (brand, start, negative_only)
-        if key not in cache:
-            p: Any = datetime.fromisoformat(start) if window.period == "hour" else date.fromisoformat(start)
-            since, until = period_bounds(p, window.period, window.tz)
-            found = explain_window(config, store, brand, since, min(until, window.until), negative_only=negative_only,
-                                   top=3)
-            cache[key] = ", ".join(t.name for t in found.terms[:3])
-        return cache[key]
+        if key not in self._done:
+            w = self.window
+            p: Any = datetime.fromisoformat(start) if w.period == "hour" else date.fromisoformat(start)
+            since, until = period_bounds(p, w.period, w.tz)
+            self._done[key] = explain(self.config, self.store, brand, since, min(until, w.until),
+                                      negative_only=negative_only)
+        return self._done[key]
 
-    return words
+    def __call__(self, brand: str, start: str, negative_only: bool) -> str:
+        return ", ".join(t.name for t in self.explanation(brand, start, negative_only).terms[:3])
+
+
+def store_explainer(config: Config, store: Any, window: TrendWindow) -> StoreExplainer:
+    return StoreExplainer(config, store, window)
 
 
 def write_charts(charts: Sequence[Chart], out_dir: Any, tz_name: str, period: str) -> list[Any]:

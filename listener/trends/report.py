@@ -10,8 +10,9 @@ only http(s) links become links.
 from __future__ import annotations
 
 import base64
+import json
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -296,24 +297,31 @@ def influencers(store: Store, brand: str, since: datetime, until: datetime,
     """The most-reached authors of the range by followers, and the communities (subreddits) by members."""
     from listener.trends.rollup import stored_audience
 
-    best: dict[str, InfluencerLine] = {}
-    rows = store.conn.execute(
-        "SELECT source, author, author_followers, label, url, metrics, thread_key, id FROM mentions "
-        f"WHERE brand = ? AND created_at >= ? AND created_at < ? AND {COUNTED} AND author_followers > 0",
-        (brand, iso(since), iso(until)))
-    for source, author, followers, label, url, metrics, thread, mid in rows:
-        key = stored_audience({"source": source, "author": author, "author_followers": followers, "url": url,
-                               "metrics": metrics, "thread_key": thread, "id": mid})
-        line = best.get(key)
+    span = (brand, iso(since), iso(until))
+    where = f"brand = ? AND created_at >= ? AND created_at < ? AND {COUNTED} AND author_followers > 0"
+    authors = [
+        InfluencerLine(author, source, int(followers), "followers", n, int(neg or 0), safe_link(url))
+        for source, author, followers, n, neg, url in store.conn.execute(
+            "SELECT source, author, MAX(author_followers) AS f, COUNT(*), SUM(label = 'negative'), MIN(url) "
+            f"FROM mentions WHERE {where} AND source != 'reddit' AND author IS NOT NULL "
+            "GROUP BY source, author ORDER BY f DESC, COUNT(*) DESC, author LIMIT ?", (*span, limit))]
+    # Reddit: a thread lives in one subreddit, so group by thread in SQL, then threads by community.
+    communities: dict[str, InfluencerLine] = {}
+    for sub, thread, followers, n, neg, url in store.conn.execute(
+            "SELECT json_extract(metrics, '$.subreddit'), thread_key, MAX(author_followers), COUNT(*), "
+            f"SUM(label = 'negative'), MIN(url) FROM mentions WHERE {where} AND source = 'reddit' "
+            "GROUP BY 1, thread_key", span):
+        key = stored_audience({"source": "reddit", "author": None, "url": url, "thread_key": thread,
+                               "metrics": json.dumps({"subreddit": sub}) if sub else "{}", "id": thread})
+        line = communities.get(key)
         if line is None:
-            community = key.split(":", 1)[1] if key.startswith("reddit:r/") else None
-            line = best[key] = InfluencerLine(community or (author or "someone"), source, 0,
-                                              "members" if community else "followers", 0, 0, safe_link(url))
+            line = communities[key] = InfluencerLine(key.split(":", 1)[1], "reddit", 0, "members", 0, 0,
+                                                     safe_link(url))
         line.audience = max(line.audience, int(followers))
-        line.mentions += 1
-        line.negative += int(label == "negative")
-    ranked = sorted(best.values(), key=lambda i: (-i.audience, -i.mentions, i.name))
-    return [i for i in ranked if i.noun == "followers"][:limit], [i for i in ranked if i.noun == "members"][:limit]
+        line.mentions += n
+        line.negative += int(neg or 0)
+    ranked = sorted(communities.values(), key=lambda i: (-i.audience, -i.mentions, i.name))
+    return authors, ranked[:limit]
 
 
 def _terms(config: Config, store: Store, brand: str, since: datetime, now: datetime) -> tuple[list[TermLine], str]:
@@ -335,13 +343,14 @@ def _terms(config: Config, store: Store, brand: str, since: datetime, now: datet
 
 
 def _spikes(config: Config, store: Store, brand: str, tables: dict[str, Any] | None, window: Any,
-            limit: int = 2) -> list[SpikeLine]:
+            explainer: Any = None, limit: int = 2) -> list[SpikeLine]:
     """The biggest spikes of the chart's periods (as annotated on the chart) and what drove each."""
-    from listener.topics import explain
-    from sentiment.trends import find_spikes, period_bounds
+    from listener.trends.charts import StoreExplainer
+    from sentiment.trends import find_spikes
 
     if not tables or window is None:
         return []
+    explainer = explainer or StoreExplainer(config, store, window)
     rows = [r for r in tables["overview"].rows if r["brand"] == brand]
     totals, negatives = [r["mentions"] for r in rows], [r["negative"] for r in rows]
     volume = set(find_spikes(totals))
@@ -349,10 +358,7 @@ def _spikes(config: Config, store: Store, brand: str, tables: dict[str, Any] | N
     out = []
     for i in sorted(picked):
         r = rows[i]
-        p: Any = datetime.fromisoformat(r["period_start"]) if window.period == "hour" else \
-            date.fromisoformat(r["period_start"])
-        start, stop = period_bounds(p, window.period, window.tz)
-        found = explain(config, store, brand, start, min(stop, window.until), negative_only=i not in volume)
+        found = explainer.explanation(brand, r["period_start"], i not in volume)
         what = f"{totals[i]} mentions, {round(100 * negatives[i] / totals[i]) if totals[i] else 0}% negative"
         out.append(SpikeLine(r["period_start"], what, found.headline(), found.lines(clusters=False),
                              [(c.size, c.text, safe_link(c.url)) for c in found.clusters]))
@@ -365,7 +371,7 @@ def _queue(store: Store, brand: str, since: datetime, until: datetime, now: date
 
 def report_data(config: Config, store: Store, since: datetime, now: datetime,
                 charts: list[Chart] | None = None, tables: dict[str, Any] | None = None,
-                window: Any = None) -> ReportData:
+                window: Any = None, explainer: Any = None) -> ReportData:
     """Everything the report shows, computed from the store for [since, now) and the period before."""
     tz_name = config.trends.timezone
     tz = ZoneInfo(tz_name)
@@ -440,7 +446,7 @@ def report_data(config: Config, store: Store, since: datetime, now: datetime,
         section.sources = _slices(store, since, now, tz, b, "source")
         section.languages = _slices(store, since, now, tz, b, "lang")
         section.influencers, section.communities = influencers(store, b, since, now)
-        section.spikes = _spikes(config, store, b, tables, window)
+        section.spikes = _spikes(config, store, b, tables, window, explainer)
         if not q_c.flagged_threads:
             section.queue_note = ("No thread was flagged for the support queue in this period, so there are no "
                                   "response times to show.")
@@ -497,10 +503,11 @@ def report_html(config: Config, store: Store, since: datetime | None = None, now
     window = make_window(chart_period("day", since, now, tz_name), tz_name, since, now)
     # The charts' tables through the periods kept for the trend files (the same rows as from scratch).
     tables = {t.name: t for t in window_tables(config, store, window, now)}
-    from listener.trends.charts import store_explainer
+    from listener.trends.charts import StoreExplainer
 
-    charts = build_charts(config, tables, window, store_explainer(config, store, window))
-    return render_report(report_data(config, store, since, now, charts, tables, window))
+    explainer = StoreExplainer(config, store, window)
+    charts = build_charts(config, tables, window, explainer)
+    return render_report(report_data(config, store, since, now, charts, tables, window, explainer))
 
 
 TEMPLATE = """<!doctype html>

@@ -47,10 +47,11 @@ def terms_table(config: Config, store: Store, window: TrendWindow, periods: int 
         start, stop = period_bounds(p, window.period, window.tz)
         bounds.append((start, min(stop, window.until)))
     for brand in brand_kinds(config):
+        memo: dict = {}  # each period read and counted once, whichever periods it serves as reference for
         for offset, p in enumerate(shown):
             index = len(earlier) + offset
             prefix = period_prefix(window, p)
-            for row in period_topics(config, store, brand, bounds, index):
+            for row in period_topics(config, store, brand, bounds, index, memo):
                 table.rows.append({**prefix, "brand": row.brand, "kind": row.kind, "term": row.term,
                                    "mentions": row.mentions, "share_pct": row.share_pct,
                                    "previous_mentions": row.previous_mentions,

@@ -354,7 +354,7 @@ class TopicsConfig(Section):
     # Near-identical posts at least this many times are a cluster (a copy-paste campaign, a retweet storm).
     min_cluster: int = Field(default=3, ge=2)
     # Above this many mentions in a brand's period, terms are counted on an even sample of this size.
-    max_posts: int = Field(default=20_000, ge=100)
+    max_posts: int = Field(default=3_000, ge=100)
     summary: SummaryConfig = SummaryConfig()
 
 

@@ -24,7 +24,7 @@ from sentiment.topics import Corpus, Emerging, duplicate_key, emerging
 
 SNIPPET = 160
 EXPLAIN_MIN_LLR = 0.5  # grown at all, beyond rounding
-REFERENCE_POSTS = 5000  # an even sample this big is plenty for "the brand's usual talk"
+REFERENCE_POSTS = 2000  # an even sample this big is plenty for "the brand's usual talk"
 NEGATIVE = "(label = 'negative' OR detractor = 1)"
 
 
@@ -51,9 +51,16 @@ class Post:
     author: str | None
     followers: int
     url: str | None
-    audience: str
     negative: bool
     themes: tuple[str, ...] = ()
+    metrics: str | None = None
+    thread: str | None = None
+
+    @property
+    def audience(self) -> str:
+        return stored_audience({"id": self.id, "source": self.source, "author": self.author,
+                                "author_followers": self.followers, "url": self.url, "metrics": self.metrics,
+                                "thread_key": self.thread})
 
 
 def read_posts(store: Store, brand: str, since: datetime, until: datetime, *, negative_only: bool = False,
@@ -76,11 +83,9 @@ def read_posts(store: Store, brand: str, since: datetime, until: datetime, *, ne
          detractor, themes) in rows:
         if own != brand and brand not in json.loads(also or "[]"):
             continue  # a LIKE match on another brand's name that merely contains this one
-        row = {"id": mid, "source": source, "author": author, "author_followers": followers, "url": url,
-               "metrics": metrics, "thread_key": thread}
         posts.append(Post(mid, f"{title}. {text}" if title else text, source, lang or NO_LANGUAGE, author,
-                          int(followers or 0), url, stored_audience(row),
-                          label == "negative" or bool(detractor), parse_themes(themes)))
+                          int(followers or 0), url, label == "negative" or bool(detractor),
+                          parse_themes(themes) if themes != "[]" else (), metrics, thread))
     return posts, total
 
 
@@ -212,10 +217,11 @@ def explain(config: Config, store: Store, brand: str, since: datetime, until: da
     langs = Counter(p.lang for p in posts)
     widest: dict[str, Author] = {}
     for p in posts:
-        if p.followers and (p.author or p.audience.startswith("reddit:r/")):
+        audience = p.audience if p.followers else ""
+        if p.followers and (p.author or audience.startswith("reddit:r/")):
             # a subreddit's members are the community's audience, not the commenter's
-            name = p.audience.split(":", 1)[1] if p.audience.startswith("reddit:r/") else p.author
-            a = widest.setdefault(p.audience, Author(name or "", p.source, p.followers, 0))
+            name = audience.split(":", 1)[1] if audience.startswith("reddit:r/") else p.author
+            a = widest.setdefault(audience, Author(name or "", p.source, p.followers, 0))
             a.mentions += 1
             a.followers = max(a.followers, p.followers)
     n = len(posts)

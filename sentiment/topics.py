@@ -20,8 +20,6 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
-from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS
-
 _URL = re.compile(r"https?://[^\s<>\"')]+", re.IGNORECASE)
 _HASHTAG = re.compile(r"(?<![\w#])#(\w{2,})")
 _HANDLE = re.compile(r"(?<!\w)@\w+")
@@ -34,21 +32,49 @@ EXTRA_STOP = frozenset("""
     time times now also even one two three way lot bit make made want need anyone someone everyone
     guys thanks thank hey hi yes yeah ok okay new good great bad better best
 """.split())
-# scikit-learn's list holds words that are topics in customer talk ("bill", "down", "call", "fire").
-TOPICAL = frozenset("bill down call fire system back empty full interest detail front move found side top".split())
-STOP = (frozenset(ENGLISH_STOP_WORDS) - TOPICAL) | EXTRA_STOP
+# English function words (scikit-learn's ENGLISH_STOP_WORDS, BSD licence, without the words that are
+# topics in customer talk: "bill", "down", "call", "fire", "system", …). Kept here: importing
+# scikit-learn's text module costs two seconds (SciPy) for a list of words.
+STOP_WORDS = frozenset("""
+a about above across after afterwards again against all almost alone along already also although
+always am among amongst amoungst amount an and another any anyhow anyone anything anyway anywhere
+are around as at be became because become becomes becoming been before beforehand behind being below
+beside besides between beyond both bottom but by can cannot cant co con could couldnt cry de
+describe do done due during each eg eight either eleven else elsewhere enough etc even ever every
+everyone everything everywhere except few fifteen fifty fill find first five for former formerly
+forty four from further get give go had has hasnt have he hence her here hereafter hereby herein
+hereupon hers herself him himself his how however hundred i ie if in inc indeed into is it its
+itself keep last latter latterly least less ltd made many may me meanwhile might mill mine more
+moreover most mostly much must my myself name namely neither never nevertheless next nine no nobody
+none noone nor not nothing now nowhere of off often on once one only onto or other others otherwise
+our ours ourselves out over own part per perhaps please put rather re same see seem seemed seeming
+seems serious several she should show since sincere six sixty so some somehow someone something
+sometime sometimes somewhere still such take ten than that the their them themselves then thence
+there thereafter thereby therefore therein thereupon these they thick thin third this those though
+three through throughout thru thus to together too toward towards twelve twenty two un under until
+up upon us very via was we well were what whatever when whence whenever where whereafter whereas
+whereby wherein whereupon wherever whether which while whither who whoever whole whom whose why will
+with within without would yet you your yours yourself yourselves
+""".split())
+STOP = STOP_WORDS | EXTRA_STOP
 # Stop words that start a phrase worth reporting: "no internet", "any update", "not working".
 PHRASE_LEADS = frozenset({"no", "not", "any", "never", "cant", "wont"})
 LLR_SIGNIFICANT = 10.83  # G² at p < 0.001, one degree of freedom
 
 
+_DIGITS = re.compile(r"\d+")
+_TOKEN = re.compile(r"\w+")
+
+
 def normalise(text: str) -> str:
     """The text with what differs between copies removed: RT prefix, handles, links, case, digits, punctuation."""
-    text = _RETWEET.sub("", text)
-    text = _URL.sub(" ", text)
-    text = _HANDLE.sub(" ", text)
-    text = re.sub(r"\d+", "0", text.lower())
-    return " ".join(re.findall(r"\w+", text))
+    if text[:2] in ("RT", "rt", "Rt"):
+        text = _RETWEET.sub("", text)
+    if "http" in text or "HTTP" in text:
+        text = _URL.sub(" ", text)
+    if "@" in text:
+        text = _HANDLE.sub(" ", text)
+    return " ".join(_TOKEN.findall(_DIGITS.sub("0", text.lower())))
 
 
 def duplicate_key(text: str) -> str:
@@ -62,15 +88,20 @@ def terms_of(text: str, ignore: frozenset[str] = frozenset()) -> set[tuple[str, 
     `ignore` holds lower-case words never worth reporting (the brand's own names and handles).
     """
     found: set[tuple[str, str]] = set()
-    for url in _URL.findall(text):
-        host = (urlsplit(url).hostname or "").lower().removeprefix("www.")
-        if host:
-            found.add(("domain", host))
-    plain = _URL.sub(" ", text)
-    for tag in _HASHTAG.findall(plain):
-        if tag.lower() not in ignore:
-            found.add(("hashtag", "#" + tag.lower()))
-    plain = _HANDLE.sub(" ", _HASHTAG.sub(" ", plain))
+    plain = text
+    if "http" in text or "HTTP" in text:  # most posts have no link, hashtag or handle: skip those passes
+        for url in _URL.findall(text):
+            host = (urlsplit(url).hostname or "").lower().removeprefix("www.")
+            if host:
+                found.add(("domain", host))
+        plain = _URL.sub(" ", text)
+    if "#" in plain:
+        for tag in _HASHTAG.findall(plain):
+            if tag.lower() not in ignore:
+                found.add(("hashtag", "#" + tag.lower()))
+        plain = _HASHTAG.sub(" ", plain)
+    if "@" in plain:
+        plain = _HANDLE.sub(" ", plain)
     previous: str | None = None
     for raw in _WORD.findall(plain.lower()):
         word = raw.replace("’", "'").replace("'", "")

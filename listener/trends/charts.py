@@ -194,9 +194,12 @@ def negative_themes_chart(themes: TrendTable, brand: str, window: TrendWindow, p
         return Chart(f"negative_themes_{slug(brand)}", title, _png(fig), brand)
     cols = 2 if len(ranked) > 1 else 1
     rows_n = -(-len(ranked) // cols)
-    fig = Figure(figsize=(10, max(4.8, 1.9 * rows_n + 0.9)), layout="constrained")
+    # A fixed layout: the constraint solver costs more than the drawing for a grid of small panels.
+    fig = Figure(figsize=(10, max(4.8, 1.9 * rows_n + 0.9)))
     fig.suptitle(title, fontsize=12, fontweight="bold", x=0.01, ha="left")
-    axes = fig.subplots(rows_n, cols, sharex=True, sharey=True, squeeze=False)
+    axes = fig.subplots(rows_n, cols, sharex=True, sharey=True, squeeze=False,
+                        gridspec_kw={"left": 0.05, "right": 0.99, "top": 1 - 0.55 / fig.get_figheight(),
+                                     "bottom": 0.75 / fig.get_figheight(), "hspace": 0.45, "wspace": 0.06})
     ceiling = max(max(per_theme[t].values()) for t in ranked)
     best: tuple[int, int, str] | None = None
     for theme in ranked:
@@ -221,6 +224,8 @@ def negative_themes_chart(themes: TrendTable, brand: str, window: TrendWindow, p
                                                  "ec": COLORS["negative"]})
         _axis(ax, periods, window)
         ax.set_xlabel("")
+        if n // cols < rows_n - 1 and n + cols < len(ranked):  # tick labels on the bottom panel of each column
+            ax.tick_params(labelbottom=False)
     for n in range(len(ranked), rows_n * cols):
         axes[n // cols][n % cols].set_visible(False)
     return Chart(f"negative_themes_{slug(brand)}", title, _png(fig), brand)

@@ -166,6 +166,7 @@ class SpikeLine:
     headline: str
     lines: list[str]
     clusters: list[tuple[int, str, str | None]]  # (size, representative post, link)
+    summary: str = ""  # the language model's, when [topics.summary] is on and it answered
 
 
 @dataclass
@@ -359,9 +360,13 @@ def _spikes(config: Config, store: Store, brand: str, tables: dict[str, Any] | N
     for i in sorted(picked):
         r = rows[i]
         found = explainer.explanation(brand, r["period_start"], i not in volume)
+        if config.topics.summary.enabled and not found.summary:
+            from listener.summary import summarise
+
+            found.summary = summarise(config.topics.summary, found) or ""
         what = f"{totals[i]} mentions, {round(100 * negatives[i] / totals[i]) if totals[i] else 0}% negative"
         out.append(SpikeLine(r["period_start"], what, found.headline(), found.lines(clusters=False),
-                             [(c.size, c.text, safe_link(c.url)) for c in found.clusters]))
+                             [(c.size, c.text, safe_link(c.url)) for c in found.clusters], found.summary))
     return out
 
 
@@ -600,6 +605,7 @@ Changes compare with the period of the same length just before.</p>
 {% if b.spikes %}
 {% for s in b.spikes %}
 <div class="panel spike"><strong>{{ s.period }}: {{ s.what }}</strong>{% if s.headline %}, {{ s.headline }}{% endif %}
+{% if s.summary %}<p><em>Summary written by a language model:</em> {{ s.summary }}</p>{% endif %}
 <ul>{% for line in s.lines %}<li>{{ line }}</li>{% endfor %}</ul>
 {% for size, text, url in s.clusters %}
 <blockquote>{{ size }} near-identical posts, for example:

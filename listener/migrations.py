@@ -584,8 +584,15 @@ MIGRATIONS += [
         DELETE FROM trend_period_cache;
         DELETE FROM trend_period_text;
         DELETE FROM trend_changed_hours;
-        -- A thread's reach is now its distinct audiences, not a sum per comment: recompute at the next pass.
-        UPDATE threads SET dirty = 1 WHERE reach > 0
+        -- A thread's reach is now its distinct audiences, not a sum per comment (listener.threads does the
+        -- same from now on). A Reddit thread lives in one subreddit: one audience. Recomputed here rather
+        -- than marking every thread dirty, which would re-evaluate every thread's alert rules.
+        UPDATE threads SET reach = (
+            SELECT COALESCE(SUM(size), 0) FROM (
+                SELECT MAX(COALESCE(m.author_followers, 0)) AS size FROM mentions m
+                WHERE m.thread_key = threads.thread_key AND m.is_brand_account = 0
+                GROUP BY CASE WHEN m.source = 'reddit' THEN '' ELSE COALESCE(m.author, '#' || m.id) END))
+        WHERE reach > 0
         """,
     ),
     (

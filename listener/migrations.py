@@ -606,6 +606,13 @@ MIGRATIONS += [
         )
         """,
     ),
+    (
+        142,
+        "mentions_also_created: the few mentions naming several brands, by time (topics read them per brand)",
+        """
+        CREATE INDEX mentions_also_created ON mentions (created_at) WHERE also_brands IS NOT NULL
+        """,
+    ),
 ]
 
 # Features append their migrations in merge order; they apply in number order.

@@ -63,21 +63,32 @@ class Post:
                                 "thread_key": self.thread})
 
 
+COLUMNS = ("id, text, title, source, lang, author, author_followers, url, metrics, thread_key, brand, also_brands, "
+           "label, detractor, themes")
+
+
 def read_posts(store: Store, brand: str, since: datetime, until: datetime, *, negative_only: bool = False,
                cap: int | None = None) -> tuple[list[Post], int]:
     """The brand's customer mentions in [since, until) (a mention naming the brand among others too),
-    and how many there were. Above `cap`, an even, repeatable sample of about `cap` of them is returned."""
-    where = (f"(brand = ? OR (also_brands IS NOT NULL AND also_brands LIKE ?)) AND created_at >= ? "
-             f"AND created_at < ? AND {COUNTED}" + (f" AND {NEGATIVE}" if negative_only else ""))
-    params: list[Any] = [brand, f'%"{brand}"%', iso(since), iso(until)]
-    total = int(store.scalar(f"SELECT COUNT(*) FROM mentions WHERE {where}", params) or 0)
+    and how many there were. Above `cap`, an even, repeatable sample of about `cap` of them is returned.
+
+    Two index-driven reads: the brand's own mentions (brand, created_at), and the few naming it among
+    others (a partial index on created_at of the mentions with also_brands)."""
+    span = "created_at >= ? AND created_at < ?"
+    filters = f" AND {COUNTED}" + (f" AND {NEGATIVE}" if negative_only else "")
+    own_where = f"brand = ? AND {span}{filters}"
+    also_where = (f"also_brands IS NOT NULL AND {span} AND (brand IS NULL OR brand != ?) AND also_brands LIKE ?"
+                  f"{filters}")
+    own_params: list[Any] = [brand, iso(since), iso(until)]
+    also_params: list[Any] = [iso(since), iso(until), brand, f'%"{brand}"%']
+    total = int(store.scalar(f"SELECT COUNT(*) FROM mentions WHERE {own_where}", own_params) or 0)
+    total += int(store.scalar(f"SELECT COUNT(*) FROM mentions WHERE {also_where}", also_params) or 0)
     sample = ""
     if cap and total > cap:
         # Knuth's multiplicative hash of the id spreads the kept rows evenly over time and sources.
         sample = f" AND ((id * 2654435761) % 100000) < {max(1, int(100000 * cap / total))}"
-    rows = store.conn.execute(
-        "SELECT id, text, title, source, lang, author, author_followers, url, metrics, thread_key, brand, "
-        f"also_brands, label, detractor, themes FROM mentions WHERE {where}{sample}", params)
+    rows = [*store.conn.execute(f"SELECT {COLUMNS} FROM mentions WHERE {own_where}{sample}", own_params),
+            *store.conn.execute(f"SELECT {COLUMNS} FROM mentions WHERE {also_where}{sample}", also_params)]
     posts = []
     for (mid, text, title, source, lang, author, followers, url, metrics, thread, own, also, label,
          detractor, themes) in rows:

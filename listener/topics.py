@@ -24,7 +24,8 @@ from sentiment.topics import Corpus, Emerging, duplicate_key, emerging
 
 SNIPPET = 160
 EXPLAIN_MIN_LLR = 0.5  # grown at all, beyond rounding
-REFERENCE_POSTS = 2000  # an even sample this big is plenty for "the brand's usual talk"
+REFERENCE_POSTS = 1000  # an even sample this big is plenty for "the brand's usual talk"
+WINDOW_POSTS = 1500  # and for a spike's own posts (its shares are shares of the sample)
 NEGATIVE = "(label = 'negative' OR detractor = 1)"
 
 
@@ -209,7 +210,8 @@ def explain(config: Config, store: Store, brand: str, since: datetime, until: da
     """
     cfg = config.topics
     ignore = brand_words(config, brand)
-    posts, total = read_posts(store, brand, since, until, negative_only=negative_only, cap=cfg.max_posts)
+    posts, total = read_posts(store, brand, since, until, negative_only=negative_only,
+                              cap=min(cfg.max_posts, WINDOW_POSTS))
     span = until - since
     # The references are everything said about the brand before (not only the negative): what the
     # spike says more than the brand's usual talk.

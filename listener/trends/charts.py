@@ -282,7 +282,7 @@ def competitors_chart(overview: TrendTable, brand: str, members: Sequence[str], 
         _empty(ax, f"No mentions of {brand} or its competitors in this range")
         return Chart(f"competitors_{slug(brand)}", title, _png(fig), brand)
     fig = Figure(figsize=(10, 5.6))  # a fixed layout: the constraint solver costs more than the drawing
-    vol_ax, net_ax = fig.subplots(2, 1, sharex=True, gridspec_kw={"left": 0.08, "right": 0.98, "top": 0.93,
+    vol_ax, net_ax = fig.subplots(2, 1, sharex=True, gridspec_kw={"left": 0.1, "right": 0.98, "top": 0.93,
                                                                   "bottom": 0.14, "hspace": 0.12})
     vol_ax.set_title(title, fontsize=12, fontweight="bold", loc="left")
     for n, member in enumerate(members):

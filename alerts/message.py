@@ -56,6 +56,8 @@ class Alert:
     previous_level: str | None = None  # set when a thread escalates past a level it alerted at
     grouped: list[GroupedAlert] = field(default_factory=list)  # kind "digest": what it summarises
     note: str = ""  # why this message looks the way it does ("held during quiet hours", ...)
+    # kind "spike": what drove it (listener.topics.Explanation.to_dict(), plus "lines" as plain text)
+    explanation: dict[str, Any] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -104,6 +106,11 @@ class Alert:
             lines.append(self.note)
         if self.reasons:
             lines.append("Why: " + "; ".join(self.reasons))
+        if self.explanation.get("summary"):
+            lines.append("Summary (written by a language model): " + self.explanation["summary"])
+        if self.explanation.get("lines"):
+            lines.append("What drove it:")
+            lines.extend(f"  - {line}" for line in self.explanation["lines"])
         for m in self.mentions[:3]:
             who = f"@{m.author}" if m.author else "someone"
             reach = f" ({m.followers:,} {'members' if m.source == 'reddit' else 'followers'})" \

@@ -167,6 +167,9 @@ def slack_blocks(alert: Alert, state: str | None = None) -> list[dict[str, Any]]
     if alert.reasons:
         summary += "\n*Why:*\n" + "\n".join(f"• {mrkdwn_escape(r)}" for r in alert.reasons[:6])
     blocks.append({"type": "section", "text": {"type": "mrkdwn", "text": _truncate(summary, MAX_SECTION)}})
+    drivers = _explanation_text(alert)
+    if drivers:
+        blocks.append({"type": "section", "text": {"type": "mrkdwn", "text": _truncate(drivers, MAX_SECTION)}})
     if alert.mentions:
         blocks.append({"type": "divider"})
         blocks.extend(_mention_block(m) for m in alert.mentions[:3])
@@ -183,6 +186,18 @@ def slack_blocks(alert: Alert, state: str | None = None) -> list[dict[str, Any]]
     if actions:
         blocks.append(actions)
     return blocks
+
+
+def _explanation_text(alert: Alert) -> str:
+    """A spike's "what drove it" (listener.topics.explain) as mrkdwn, with the model's summary if any."""
+    found = alert.explanation or {}
+    lines = found.get("lines") or []
+    if not lines:
+        return ""
+    text = "*What drove it:*\n" + "\n".join(f"• {mrkdwn_escape(_truncate(line, 400))}" for line in lines[:8])
+    if found.get("summary"):
+        text = f"_Summary (language model):_ {mrkdwn_escape(_truncate(found['summary'], 600))}\n" + text
+    return text
 
 
 def slack_message(alert: Alert, state: str | None = None) -> dict[str, Any]:

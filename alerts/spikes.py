@@ -76,7 +76,10 @@ def detect(store: Store, brand: str, cfg: SpikeConfig, levels: dict[str, float],
     return Spike(brand, level, hour, day, week, baseline, reasons)
 
 
-def spike_alert(store: Store, spike: Spike, now: datetime, levels: dict[str, float]) -> Alert:
+def spike_alert(store: Store, spike: Spike, now: datetime, levels: dict[str, float],
+                config: Config | None = None) -> Alert:
+    """The alert for `spike`; with `config`, it says what drove it (listener.topics.explain) and, when
+    [topics.summary] is on and the model answers in time, a written summary of that explanation."""
     hour_key = now.strftime("%Y-%m-%dT%H")
     rows = store.query(
         f"SELECT * FROM mentions WHERE brand = ? AND is_brand_account = 0 AND {NEGATIVE} "
@@ -85,12 +88,22 @@ def spike_alert(store: Store, spike: Spike, now: datetime, levels: dict[str, flo
     )
     mentions = [AlertMention(author=r["author"], followers=r["author_followers"], text=r["text"], url=r["url"],
                              label=r["label"], created_at=r["created_at"], source=r["source"]) for r in rows]
+    explanation: dict = {}
+    title = f"Negative spike for {spike.brand}: {spike.hour.negative} negative mentions in the last hour"
+    if config is not None:
+        from listener.summary import summarise
+        from listener.topics import explain
+
+        found = explain(config, store, spike.brand, now - timedelta(hours=1), now, negative_only=True)
+        found.summary = summarise(config.topics.summary, found) or ""
+        explanation = {**found.to_dict(), "lines": found.lines()}
+        if found.headline():
+            title += f", {found.headline()}"
     return Alert(
         kind="spike", rule="spike", level=spike.level, brand=spike.brand, source=None,
         thread_key=f"spike:{spike.brand}:{hour_key}",
-        title=f"Negative spike for {spike.brand}: {spike.hour.negative} negative mentions in the last hour",
-        risk=levels.get(spike.level, 0.0), reasons=spike.reasons, url=None, queue_url=None, mentions=mentions,
-        created_at=iso(now),
+        title=title, risk=levels.get(spike.level, 0.0), reasons=spike.reasons, url=None, queue_url=None,
+        mentions=mentions, created_at=iso(now), explanation=explanation,
     )
 
 
@@ -106,5 +119,6 @@ def check_spikes(store: Store, config: Config, now: datetime | None = None) -> i
     for brand in config.brand_names():
         spike = detect(store, brand, cfg, config.alerts.levels, now)
         if spike is not None:
-            written += enqueue_system_alert(store, config, spike_alert(store, spike, now, config.alerts.levels), now)
+            written += enqueue_system_alert(store, config, spike_alert(store, spike, now, config.alerts.levels, config),
+                                            now)
     return written

@@ -80,6 +80,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
              'Serve the queue web UI and the Slack button endpoint (127.0.0.1 unless told otherwise).'),
     'status': ('listener.commands.daemon',
               'Show the daemon, each source (last success, next run, counts, errors), the queue and the outbox.'),
+    'topics': ('listener.commands.trends',
+               'Emerging topics: terms, phrases, hashtags and domains that grew most, and near-duplicate clusters.'),
     'trends': ('listener.commands.trends',
               'Write the trend files: tidy CSV and JSON per period (and PNG charts), times in [trends].timezone.'),
     'users': ('listener.commands.queue',

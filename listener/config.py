@@ -342,6 +342,54 @@ class TrendsConfig(Section):
         return value
 
 
+# ---------------------------------------------------------------- topics and spike explanations
+class SummaryConfig(Section):
+    """An optional written summary of a spike by a language model behind an OpenAI-compatible
+    chat-completions endpoint (Ollama, vLLM, a hosted one). Off by default; its only input is the
+    spike's explanation; the alert goes out without it when the endpoint fails or is slow."""
+
+    enabled: bool = False
+    base_url: str = "http://127.0.0.1:11434/v1"
+    model: str = ""
+    api_key_env: str = ""  # the variable holding the API key; empty: no Authorization header
+    timeout_seconds: float = Field(default=10.0, gt=0, le=120)
+    max_words: int = Field(default=80, ge=10, le=400)
+
+
+class TopicsConfig(Section):
+    """Emerging terms, phrases, hashtags and linked domains per brand and period, and near-duplicate clusters."""
+
+    enabled: bool = True
+    # The terms files cover this many latest periods of each [trends] period.
+    periods: int = Field(default=7, ge=1, le=400)
+    # The brand's baseline: this many periods before the previous one.
+    baseline_periods: int = Field(default=4, ge=1, le=52)
+    # Minimum counts keep small brands quiet.
+    min_count: int = Field(default=5, ge=1)
+    min_posts: int = Field(default=20, ge=1)
+    # Keyness (log-likelihood G²) a term needs against the previous period and the baseline: 10.83 is p < 0.001.
+    min_llr: float = Field(default=10.83, ge=0)
+    top: int = Field(default=15, ge=1, le=200)
+    # Near-identical posts at least this many times are a cluster (a copy-paste campaign, a retweet storm).
+    min_cluster: int = Field(default=3, ge=2)
+    # Above this many mentions in a brand's period, terms are counted on an even sample of this size.
+    max_posts: int = Field(default=3_000, ge=100)
+    summary: SummaryConfig = SummaryConfig()
+
+
+class ReportEmailConfig(Section):
+    """The report mailed on a schedule by the daemon, through an email receiver of [[alerts.receivers]]."""
+
+    enabled: bool = False
+    receiver: str = ""  # name of an `type = "email"` receiver (its SMTP settings are used)
+    to: list[str] = []  # recipients; empty: the receiver's own `to`
+    # When to send, in [trends].timezone: a weekday (monday ... sunday) or "daily", and the local hour.
+    every: Literal["daily", "monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"] = "monday"
+    hour: int = Field(default=8, ge=0, le=23)
+    since: str = ""  # the period the mailed report covers; empty: [trends].report_since
+    subject: str = "{brands}: what customers said ({since} to {until})"
+
+
 # ---------------------------------------------------------------- daemon (`overheard run`)
 class DaemonConfig(Section):
     """How `overheard run` schedules work, backs off, watches source health and prunes old data.
@@ -469,6 +517,8 @@ class _ConfigFile(Section):
     queue: QueueConfig = QueueConfig()
     web: WebConfig = WebConfig()
     trends: TrendsConfig = TrendsConfig()
+    topics: TopicsConfig = TopicsConfig()
+    report_email: ReportEmailConfig = ReportEmailConfig()
     daemon: DaemonConfig = DaemonConfig()
     streams: StreamsConfig = StreamsConfig()
     sources: dict[str, dict[str, Any]] = {}
@@ -490,6 +540,8 @@ class Config:
         self.queue = file.queue
         self.web = file.web
         self.trends = file.trends
+        self.topics = file.topics
+        self.report_email = file.report_email
         self.daemon = file.daemon
         self.streams = file.streams
         self.sources = sources  # name -> that source's validated section

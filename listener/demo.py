@@ -63,6 +63,7 @@ path = "alerts.jsonl"
 [[alerts.rules]]
 name = "negative-threads"
 brands = ["Brightwave"]
+kinds = ["thread", "spike"]
 min_risk = 50
 receivers = ["console", "outbox-file"]
 
@@ -72,6 +73,12 @@ billing = ["bill", "billing", "charged", "refund", "chargeback", "price"]
 support = ["hold", "customer service", "support", "engineer", "nobody calls back"]
 app = ["app", "log in", "logs me out", "logging me out", "crashes"]
 speed = ["speed", "speeds", "fast", "ping", "5g"]
+
+[topics]
+# A small brand (a few dozen posts a day): lower minimums than the defaults, so its outage shows.
+min_count = 3
+min_posts = 10
+min_llr = 6.63
 
 [trends]
 out_dir = "trends"
@@ -123,6 +130,7 @@ def run_demo(workspace: Path, *, channels: dict | None = None, now: datetime | N
     config = load_config(config_path)
     with Store(config.db_path) as store:
         report = run_pipeline(config, store, channels=channels)
+        replay_spikes(config, store, channels)
         counts = store.counts()
         login = demo_login(store, workspace)
     # The trend tables are also written as JSON beside each CSV; listing the CSVs is enough here.
@@ -131,6 +139,29 @@ def run_demo(workspace: Path, *, channels: dict | None = None, now: datetime | N
     if alerts_file.exists():
         files.append(alerts_file)
     return DemoResult(workspace, config, report, counts, files, login)
+
+
+def replay_spikes(config: Config, store: Store, channels: dict | None) -> int:
+    """The spike check of every hour of the demo's two weeks, then delivery.
+
+    The daemon checks for spikes at each pass, in the hour just ended; the demo loads two weeks in
+    one pass, so it checks each of those hours as the daemon would have. Each spike alert is keyed by
+    its hour: a second run sends nothing twice."""
+    from datetime import timedelta
+
+    from alerts.outbox import deliver_pending
+    from alerts.spikes import check_spikes
+    from listener.pipeline import build_channels
+
+    end = demo_anchor()
+    written = 0
+    hour = end - timedelta(days=14)
+    while hour <= end:
+        hour += timedelta(hours=1)
+        written += check_spikes(store, config, hour)
+    if written:
+        deliver_pending(store, channels if channels is not None else build_channels(config))
+    return written
 
 
 DEMO_USER = "demo"

@@ -627,6 +627,70 @@ MIGRATIONS += [
     ),
 ]
 
+# ---------------------------------------------------------------- figures marketers quote (block 140-149)
+MIGRATIONS += [
+    (
+        140,
+        "trend_hour_audiences: reach counts each audience (an author's followers, a community) once a period",
+        """
+        -- Reach cannot be summed over mentions (seven comments in one subreddit are one audience) nor over
+        -- hours (the same author in two hours is one audience in the day), so each hour keeps its audiences
+        -- per key with the largest size seen, and a period's reach is the sum over its distinct audiences of
+        -- their largest size (listener.trends.tables). author: the handle, so `forget --author` can remove it.
+        CREATE TABLE trend_hour_audiences (
+            hour_start TEXT NOT NULL,
+            brand TEXT NOT NULL,
+            source TEXT NOT NULL,
+            lang TEXT NOT NULL,
+            theme TEXT NOT NULL,
+            audience TEXT NOT NULL,
+            followers INTEGER NOT NULL,
+            author TEXT,
+            PRIMARY KEY (hour_start, theme, brand, source, lang, audience)
+        ) WITHOUT ROWID;
+        CREATE TRIGGER trend_hour_audiences_removed AFTER DELETE ON trend_hour_audiences
+        WHEN EXISTS (SELECT 1 FROM trend_period_cache)
+        BEGIN
+            INSERT OR IGNORE INTO trend_changed_hours (hour_start) VALUES (old.hour_start);
+        END;
+        -- Rebuild the rollup once (every kept period with it) so every hour has its audiences.
+        DELETE FROM trend_state;
+        DELETE FROM trend_hours;
+        DELETE FROM trend_hour_authors;
+        DELETE FROM trend_period_cache;
+        DELETE FROM trend_period_text;
+        DELETE FROM trend_changed_hours;
+        -- A thread's reach is now its distinct audiences, not a sum per comment (listener.threads does the
+        -- same from now on). A Reddit thread lives in one subreddit: one audience. Recomputed here rather
+        -- than marking every thread dirty, which would re-evaluate every thread's alert rules.
+        UPDATE threads SET reach = (
+            SELECT COALESCE(SUM(size), 0) FROM (
+                SELECT MAX(COALESCE(m.author_followers, 0)) AS size FROM mentions m
+                WHERE m.thread_key = threads.thread_key AND m.is_brand_account = 0
+                GROUP BY CASE WHEN m.source = 'reddit' THEN '' ELSE COALESCE(m.author, '#' || m.id) END))
+        WHERE reach > 0
+        """,
+    ),
+    (
+        141,
+        "report_emails: the scheduled report's send times, each mailed (or skipped) once",
+        """
+        CREATE TABLE report_emails (
+            send_time TEXT PRIMARY KEY,
+            sent INTEGER NOT NULL,
+            at TEXT NOT NULL
+        )
+        """,
+    ),
+    (
+        142,
+        "mentions_also_created: the few mentions naming several brands, by time (topics read them per brand)",
+        """
+        CREATE INDEX mentions_also_created ON mentions (created_at) WHERE also_brands IS NOT NULL
+        """,
+    ),
+]
+
 # Features append their migrations in merge order; they apply in number order.
 MIGRATIONS.sort(key=lambda migration: migration[0])
 

@@ -128,6 +128,8 @@ class Daemon:
             JobSpec("sources", "sources", self.refresh_job, self._refresh_seconds(),
                     first_delay=self._refresh_seconds()),
         ]
+        if self.config.report_email.enabled:  # the report mailed on a schedule (listener.report_email)
+            specs.append(JobSpec("report_email", "report_email", self.report_email_job, 300.0, first_delay=60.0))
         for spec in self._collect_specs():
             specs.append(spec)
         return specs
@@ -448,6 +450,15 @@ class Daemon:
         with self._job("trends") as store:
             paths = write_trend_files(self.config, store)
             event(log, "trend_files", files=len(paths))
+
+    def report_email_job(self) -> None:
+        from listener.report_email import send_due_report
+
+        if self.stopping.is_set():
+            return
+        with self._job("report_email") as store:
+            if send_due_report(self.config, store):
+                event(log, "report_email", sent=1)
 
     def retention_job(self) -> None:
         from listener.retention import prune

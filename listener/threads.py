@@ -19,6 +19,7 @@ from listener.quarantine import (
     quarantine_thread,
 )
 from listener.store import Store
+from listener.trends.rollup import mentions_reach
 from sentiment.risk import MentionFacts, RiskWeights, cue_pattern, is_complaint, is_negative, thread_risk
 
 
@@ -148,7 +149,7 @@ def _rollup_thread(store: Store, conn: sqlite3.Connection, key: str, c: _Context
            WHERE thread_key = ?""",
         (
             brand, rows[0]["created_at"], rows[-1]["created_at"], len(rows), negative, detractors,
-            sum(r["author_followers"] or 0 for r in customer),
+            mentions_reach(customer),  # each audience once (docs/trends.md#reach)
             sum(r["engagement"] for r in customer),
             round(sum(scored) / len(scored), 4) if scored else None,
             int(any(r["is_brand_account"] for r in rows)), risk.score,

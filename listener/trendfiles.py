@@ -51,13 +51,18 @@ def write_trend_files(config: Config, store: Store, out_dir: Path | None = None,
     for period in periods or t.periods:
         window = make_window(period, t.timezone, since, now)
         written += write_tables(window_texts(config, store, window, now), window, out, now)
+        if config.topics.enabled:
+            from listener.trends.terms import terms_table
+
+            written += write_tables([terms_table(config, store, window)], window, out, now)
     if charts if charts is not None else t.charts:
-        from listener.trends.charts import build_charts, write_charts
+        from listener.trends.charts import build_charts, store_explainer, write_charts
 
         period = chart_period((periods or t.periods)[0], since, now, t.timezone)
         window = make_window(period, t.timezone, since, now)
         tables = {table.name: table for table in window_tables(config, store, window, now)}
-        written += write_charts(build_charts(config, tables, window, store), out, t.timezone, period)
+        charts_ = build_charts(config, tables, window, store_explainer(config, store, window), store=store)
+        written += write_charts(charts_, out, t.timezone, period)
     if report if report is not None else t.report:
         from listener.trends.report import write_report
 

@@ -50,3 +50,15 @@ class PhraseMatcher:
                     if n == 1 or tuple(NUMBER if t.isdigit() else t for t in tokens[i:i + n]) == key:
                         found.extend(tags)
         return found
+
+    def spans_in(self, tokens: list[str]) -> list[tuple[int, int, str]]:
+        """(start, end, tag) of every phrase occurrence in tokens split by `words` (end exclusive)."""
+        found: list[tuple[int, int, str]] = []
+        by_first = self._by_first
+        for i, token in enumerate(tokens):
+            candidates = by_first.get(NUMBER if token.isdigit() else token)
+            if candidates:
+                for n, key, tags in candidates:
+                    if n == 1 or tuple(NUMBER if t.isdigit() else t for t in tokens[i:i + n]) == key:
+                        found.extend((i, i + n, tag) for tag in tags)
+        return found

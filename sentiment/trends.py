@@ -11,6 +11,7 @@ change, 25 in the autumn, and zones with half-hour offsets still cut cleanly at 
 from __future__ import annotations
 
 import math
+import re
 import statistics
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -334,3 +335,37 @@ def find_spikes(values: Sequence[float], *, factor: float = 2.0, min_excess: flo
     spikes = [i for i, v in enumerate(values) if v >= factor * base and v - base >= min_excess]
     spikes.sort(key=lambda i: values[i], reverse=True)
     return sorted(spikes[:limit])
+
+
+# ---------------------------------------------------------------- reach: the audience that could see it
+_SUBREDDIT_IN_URL = re.compile(r"/r/([A-Za-z0-9_]+)", re.IGNORECASE)
+
+
+def audience_of(source: str, author: str | None, followers: int | None, *, community: str | None = None,
+                url: str | None = None, thread: str | None = None, mention: str | None = None) -> str:
+    """Who could see a mention, as one key per audience (prefixed with the source).
+
+    On Reddit the number stored with a mention is the subreddit's member count, so the audience is
+    the community (named in the payload, else in the link, else the thread): seven comments in one
+    subreddit reach its members once. Elsewhere it is the author's followers: one author counted once.
+    A mention with neither stands alone.
+    """
+    if source == "reddit":
+        name = community or (m.group(1) if url and (m := _SUBREDDIT_IN_URL.search(url)) else None)
+        if name:
+            return f"reddit:r/{name.lower()}"
+        if thread:
+            return f"reddit:thread:{thread}"
+    if author:
+        return f"{source}:@{author}"
+    return f"{source}:#{mention or ''}"
+
+
+def audience_reach(audiences: Iterable[tuple[str, int | None]]) -> int:
+    """Reach of a group of mentions: each distinct audience once, at the largest size seen for it."""
+    largest: dict[str, int] = {}
+    for key, size in audiences:
+        size = max(int(size or 0), 0)
+        if size > largest.get(key, -1):
+            largest[key] = size
+    return sum(largest.values())

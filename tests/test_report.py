@@ -78,7 +78,7 @@ def test_report_requests_nothing_from_outside(report_html: str) -> None:
     assert not {"script", "link", "iframe", "object", "embed", "base"} & set(page.tags)
     assert "url(" not in report_html  # no stylesheet fetches (fonts, backgrounds)
     images = [v for tag, name, v in page.urls if tag == "img"]
-    assert len(images) == 4  # the four charts of the one own brand
+    assert len(images) == 5  # the five charts of the one own brand (it has competitors)
     for src in images:
         assert src.startswith("data:image/png;base64,")
         assert base64.b64decode(src.split(",", 1)[1]).startswith(PNG_SIGNATURE)
@@ -108,11 +108,11 @@ def test_report_headline_change_and_top_threads(report_html: str) -> None:
     # share of voice: Acme 6 of 7 mentions in the set = 85.7%
     assert '<div class="label">Share of voice</div><div class="value">85.7%</div>' in text
     negative = text.split("Top negative threads", 1)[1].split("Top positive threads", 1)[0]
-    positive = text.split("Top positive threads", 1)[1].split("Top themes", 1)[0]
+    positive = text.split("Top positive threads", 1)[1].split("Support queue", 1)[0]
     assert negative.index("Acme is down again") < negative.index("&lt;script&gt;")  # 3 negative before 1
     assert 'href="https://x.com/jo/status/1"' in negative
     assert "Acme support sorted me out in minutes" in positive and 'href="https://reddit.com/r/acme/1"' in positive
-    themes = text.split("Top themes", 1)[1]
+    themes = text.split("<h3>Themes</h3>", 1)[1]
     assert "<td>outage</td><td class=\"num\">3</td><td class=\"num\">3</td>" in themes
     assert "Europe/London" in text
 
@@ -131,7 +131,7 @@ def test_charts_are_valid_pngs(tmp_path: Path) -> None:
                                   now=NOW, charts=True)
     pngs = sorted(p.name for p in paths if p.suffix == ".png")
     assert pngs == [f"{c}_acme_day_Europe-London.png" for c in
-                    ("negative_themes", "queue", "sentiment", "share_of_voice")]
+                    ("competitors", "negative_themes", "queue", "sentiment", "share_of_voice")]
     for name in pngs:
         data = (tmp_path / "out" / name).read_bytes()
         assert data.startswith(PNG_SIGNATURE)
@@ -192,7 +192,7 @@ def test_report_opens_in_chromium_without_requests(tmp_path: Path, report_html: 
         title = page.title()
         browser.close()
     assert all(u.startswith(("file:", "data:")) for u in requested), requested
-    assert len(widths) == 4 and all(w > 0 for w in widths)  # every chart decoded
+    assert len(widths) == 5 and all(w > 0 for w in widths)  # every chart decoded
     assert title == "Acme: what customers said"
 
 

@@ -95,7 +95,7 @@ def test_overview_figures_by_hand(tmp_path: Path, store: Store) -> None:
     assert day1["net_sentiment"] == "0.0"  # (1 - 1) / 3 rated
     assert day1["detractors"] == "1"
     assert day1["unique_authors"] == "3"  # amy twice, ben, dan
-    assert day1["reach"] == "350"  # 100 + 100 + 50 + 100
+    assert day1["reach"] == "250"  # amy's 100 once (two posts), ben 50, dan 100
     assert day1["timezone"] == "Europe/London" and day1["brand_kind"] == "own" and day1["complete"] == "true"
     day2 = rows_of(path, period_start="2026-04-02", brand="Acme")[0]
     assert (day2["mentions"], day2["negative"], day2["net_sentiment"], day2["reach"]) == ("1", "1", "-100.0", "0")

@@ -76,7 +76,8 @@ def regenerate(config: Config, store: Store, tmp_path: Path, now: datetime, tag:
     out, ref = tmp_path / f"files-{tag}", tmp_path / f"scratch-{tag}"
     written = write_trend_files(config, store, out, now=now)
     scratch(config, store, ref, now)
-    names = sorted(p.name for p in written)
+    # the terms table (listener.trends.terms) is read from the texts each time: not part of the kept rows
+    names = sorted(p.name for p in written if not p.name.startswith("terms_"))
     assert names == sorted(p.name for p in ref.iterdir())
     match, mismatch, errors = filecmp.cmpfiles(out, ref, names, shallow=False)
     assert not mismatch and not errors, f"differ from a rebuild: {mismatch or errors}"

@@ -77,6 +77,9 @@ def alert_html(alert: Alert) -> str:
         parts.append(f"<p>Escalation risk <strong>{alert.risk:.0f}</strong>/100</p>")
     if alert.reasons:
         parts.append("<ul>" + "".join(f"<li>{e(r)}</li>" for r in alert.reasons) + "</ul>")
+    if alert.explanation.get("lines"):  # a spike: what drove it (listener.topics)
+        parts.append("<p><strong>What drove it:</strong></p><ul>"
+                     + "".join(f"<li>{e(r)}</li>" for r in alert.explanation["lines"]) + "</ul>")
     for m in alert.mentions[:3]:
         who = f"@{m.author}" if m.author else "someone"
         reach = f" ({m.followers:,} followers)" if m.followers else ""

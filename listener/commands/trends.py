@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 import click
 
 from listener.cli import console, echo_json, json_option, open_store, with_config
+from listener.errors import UserError
 from listener.models import utcnow
 from listener.timeparse import parse_since
 
@@ -70,6 +71,60 @@ def report(config: Config, since_text: str | None, out_path: Path) -> None:
     console.print(f"wrote {path}")
 
 
+@click.command()
+@click.option("--since", "since_text", default="7d", show_default=True, metavar="7d|DATE",
+              help="The period to look at, back from now; compared with the same length before it "
+                   "and with [topics].baseline_periods such lengths before that.")
+@click.option("--brand", "brands", multiple=True, help="Only this brand (repeat for several; default: all).")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
+@with_config(check_secrets=False)
+def topics(config: Config, since_text: str, brands: tuple[str, ...], as_json: bool) -> None:
+    """Emerging topics: terms, phrases, hashtags and domains that grew most, and near-duplicate clusters."""
+    import json as json_module
+
+    from rich.table import Table
+
+    from listener.topics import period_topics
+
+    now = utcnow()
+    since = _since(config, since_text, "--since")
+    assert since is not None
+    if since >= now:
+        raise UserError(f"--since {since_text}: that is not in the past")
+    known = [b.name for b in config.all_tracked()]
+    unknown = [b for b in brands if b not in known]
+    if unknown:
+        raise UserError(f"--brand {unknown[0]}: not a brand in the config (known: {', '.join(known)})")
+    span = now - since
+    n = config.topics.baseline_periods + 2
+    bounds = [(now - (n - i) * span, now - (n - i - 1) * span) for i in range(n)]
+    out: dict[str, list[dict]] = {}
+    with open_store(config) as store:
+        for brand in brands or known:
+            out[brand] = [vars(r) for r in period_topics(config, store, brand, bounds, n - 1)]
+    if as_json:
+        click.echo(json_module.dumps({"since": since.isoformat(), "until": now.isoformat(), "brands": out},
+                                     ensure_ascii=False, indent=2))
+        return
+    for brand, rows in out.items():
+        if not rows:
+            console.print(f"{brand}: nothing emerging (fewer than {config.topics.min_posts} posts, or no term "
+                          f"in {config.topics.min_count}+ posts that grew significantly)")
+            continue
+        table = Table(title=f"{brand}: since {since:%Y-%m-%d %H:%M} UTC")
+        for col in ("kind", "term", "mentions", "share %", "before", "baseline/period", "G² vs before",
+                    "G² vs baseline"):
+            if col == "term":
+                table.add_column(col, min_width=24, max_width=60, overflow="ellipsis", no_wrap=True)
+            else:
+                table.add_column(col, justify="left" if col == "kind" else "right", no_wrap=True)
+        for r in rows:
+            table.add_row(r["kind"], r["term"], str(r["mentions"]), f"{r['share_pct']:.1f}",
+                          *("" if r[k] is None else str(r[k]) for k in ("previous_mentions", "baseline_per_period",
+                                                                         "growth_llr", "baseline_llr")))
+        console.print(table)
+
+
 def register(cli: click.Group) -> None:
-    for command in (trends, report):
+    for command in (trends, report, topics):
         cli.add_command(command)

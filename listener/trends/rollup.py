@@ -24,7 +24,7 @@ from zoneinfo import ZoneInfo
 from listener.models import iso, parse_iso, utcnow
 from listener.quarantine import NOT_THE_ROW, describe, implausible_stored_time, one_by_one, quarantine_mention
 from listener.store import Store
-from sentiment.trends import ALL_THEMES, MentionFacts, hour_start, key_tallies
+from sentiment.trends import ALL_THEMES, MentionFacts, audience_of, audience_reach, hour_start, key_tallies
 
 log = logging.getLogger("overheard.trends")
 
@@ -63,6 +63,25 @@ def mention_facts(row: dict[str, Any]) -> MentionFacts:
     )
 
 
+def stored_audience(row: dict[str, Any]) -> str:
+    """The audience key (sentiment.trends.audience_of) of a full stored mention row."""
+    community = None
+    if row.get("source") == "reddit":
+        try:
+            metrics = json.loads(row.get("metrics") or "{}")
+        except ValueError:
+            metrics = {}
+        community = metrics.get("subreddit") if isinstance(metrics, dict) else None
+    return audience_of(row["source"], row.get("author"), row.get("author_followers"),
+                       community=community if isinstance(community, str) else None, url=row.get("url"),
+                       thread=row.get("thread_key"), mention=str(row.get("id")))
+
+
+def mentions_reach(rows: list[dict[str, Any]]) -> int:
+    """Reach of some stored mentions (a thread's): each distinct audience once, at its largest size."""
+    return audience_reach((stored_audience(r), r.get("author_followers")) for r in rows)
+
+
 def parse_themes(value: str | None) -> tuple[str, ...]:
     """mentions.themes is a JSON list of names; anything else counts as no themes."""
     if not value:
@@ -78,6 +97,10 @@ def parse_themes(value: str | None) -> tuple[str, ...]:
 MENTION_COLUMNS = ("created_at, brand, source, lang, label, compound, detractor, author_followers, themes, author")
 # Quarantined mentions (a stage could not handle them) are in no figure until a retry clears them.
 COUNTED = "scored_at IS NOT NULL AND is_brand_account = 0 AND quarantined IS NULL"
+# What names a mention's audience (sentiment.trends.audience_of): the subreddit of a Reddit mention.
+# It ends with the mention's id (quarantine_mention takes row[-1]).
+AUDIENCE_COLUMNS = ("CASE WHEN source = 'reddit' THEN json_extract(metrics, '$.subreddit') END, "
+                    "CASE WHEN source = 'reddit' THEN url END, thread_key, id")
 
 
 def _state(store: Store) -> dict[str, str]:
@@ -101,6 +124,7 @@ def update_rollup(store: Store, tz_name: str, now: datetime | None = None) -> Ro
             forget_kept_periods(conn)
             conn.execute("DELETE FROM trend_hours")
             conn.execute("DELETE FROM trend_hour_authors")
+            conn.execute("DELETE FROM trend_hour_audiences")
             conn.execute("DELETE FROM trend_state")
             _set_state(conn, "zone", tz_name)
         state = {"zone": tz_name}
@@ -188,6 +212,7 @@ def rebuild_rollup(store: Store, tz_name: str) -> RollupUpdate:
         conn.execute("DELETE FROM trend_state")
         conn.execute("DELETE FROM trend_hours")
         conn.execute("DELETE FROM trend_hour_authors")
+        conn.execute("DELETE FROM trend_hour_audiences")
     return update_rollup(store, tz_name)
 
 
@@ -213,7 +238,7 @@ def _recompute_hour(store: Store, conn: Any, hour: datetime, tz: ZoneInfo) -> No
     start = iso(hour)
     rows = conn.execute(
         "SELECT brand, source, lang, label, compound, detractor, author_followers, themes, author, also_brands, "
-        f"id FROM mentions WHERE created_at >= ? AND created_at < ? AND {COUNTED}",
+        f"{AUDIENCE_COLUMNS} FROM mentions WHERE created_at >= ? AND created_at < ? AND {COUNTED}",
         (start, iso(hour + timedelta(hours=1))),
     ).fetchall()
 
@@ -223,7 +248,7 @@ def _recompute_hour(store: Store, conn: Any, hour: datetime, tz: ZoneInfo) -> No
         return [
             MentionFacts(hour, each or NO_BRAND, source, lang or NO_LANGUAGE, label, compound, bool(detractor),
                          followers or 0, parse_themes(themes), author)
-            for brand, source, lang, label, compound, detractor, followers, themes, author, also, _ in chunk
+            for brand, source, lang, label, compound, detractor, followers, themes, author, also, *_ in chunk
             for each in (brand, *_brand_list(also))
         ]
 
@@ -242,12 +267,27 @@ def _recompute_hour(store: Store, conn: Any, hour: datetime, tz: ZoneInfo) -> No
         rows = [row for row, result in zip(rows, alone, strict=True) if not isinstance(result, Exception)]
         facts = facts_of(rows)
         tallies = key_tallies(facts)
+    # Reach: each audience once per key, at the largest size seen (docs/trends.md#reach).
+    audiences: dict[tuple[str, str, str, str, str], tuple[int, str | None]] = {}
+    for (brand, source, lang, _label, _compound, _detractor, followers, themes, author, also,
+         community, url, thread, mention_id) in rows:
+        if not isinstance(followers, int) or followers <= 0:
+            continue
+        names = parse_themes(themes)
+        audience = audience_of(source, author, followers, community=community, url=url, thread=thread,
+                               mention=str(mention_id))
+        for each in (brand, *_brand_list(also)):
+            for theme in (ALL_THEMES, *names):
+                key = (each or NO_BRAND, source, lang or NO_LANGUAGE, theme, audience)
+                if followers > audiences.get(key, (0, None))[0]:
+                    audiences[key] = (followers, author)
     authors = {(m.brand, m.source, m.lang, theme, m.author)
                for m in facts if m.author for theme in (ALL_THEMES, *m.themes)}
     # The kept rows of every period holding this hour are out of date (listener.trends.cache).
     conn.execute("INSERT OR IGNORE INTO trend_changed_hours (hour_start) VALUES (?)", (start,))
     conn.execute("DELETE FROM trend_hours WHERE hour_start = ?", (start,))
     conn.execute("DELETE FROM trend_hour_authors WHERE hour_start = ?", (start,))
+    conn.execute("DELETE FROM trend_hour_audiences WHERE hour_start = ?", (start,))
     conn.executemany(
         f"INSERT INTO trend_hours (hour_start, brand, source, lang, theme, {', '.join(TALLY_COLUMNS)}) "
         f"VALUES (?, ?, ?, ?, ?, {', '.join('?' * len(TALLY_COLUMNS))})",
@@ -257,4 +297,9 @@ def _recompute_hour(store: Store, conn: Any, hour: datetime, tz: ZoneInfo) -> No
     conn.executemany(
         "INSERT INTO trend_hour_authors (hour_start, brand, source, lang, theme, author) VALUES (?, ?, ?, ?, ?, ?)",
         [(start, *key) for key in authors],
+    )
+    conn.executemany(
+        "INSERT INTO trend_hour_audiences (hour_start, brand, source, lang, theme, audience, followers, author) "
+        "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+        [(start, *key, size, author) for key, (size, author) in audiences.items()],
     )

@@ -47,7 +47,7 @@ COLUMNS: dict[str, list[str]] = {
 }
 QUEUE_FIGURES = [f.name for f in fields(QueueFigures)]  # a flat dataclass: cheaper than asdict() per row
 # Columns whose values come from people (config names, source payloads): neutralised in CSV cells.
-TEXT_COLUMNS = frozenset({"brand", "source", "language", "theme", "competitor_set"})
+TEXT_COLUMNS = frozenset({"brand", "source", "language", "theme", "competitor_set", "term", "example_url"})
 
 
 @dataclass
@@ -142,6 +142,29 @@ def _author_counts(store: Store, periods: dict[str, Any], level: str) -> dict[tu
     return {(periods[row[0]], *row[1:-1]): row[-1] for row in store.conn.execute(sql, (ALL_THEMES,))}
 
 
+def _reach_sums(store: Store, periods: dict[str, Any], level: str) -> dict[tuple, int]:
+    """Reach per (period, brand[, source, language[, theme]]): the sum over the distinct audiences of
+    the period (an author's followers, a community's members) of each one's largest size in the period."""
+    keys = ["a.brand"] if level == "overview" else ["a.brand", "a.source", "a.lang"]
+    if level == "themes":
+        keys.append("a.theme")
+    group = ", ".join(keys)
+    inner = ", ".join(f"{k} AS k{i}" for i, k in enumerate(keys))
+    outer = ", ".join(f"k{i}" for i in range(len(keys)))
+    sql = (f"SELECT period, {outer}, SUM(size) FROM (SELECT p.period AS period, {inner}, MAX(a.followers) AS size "
+           "FROM temp.trend_periods p JOIN trend_hour_audiences a ON a.hour_start >= p.start AND a.hour_start < p.stop "
+           f"WHERE a.theme {'!=' if level == 'themes' else '='} ? GROUP BY p.period, {group}, a.source, a.audience) "
+           f"GROUP BY period, {outer}")
+    return {(periods[row[0]], *row[1:-1]): int(row[-1]) for row in store.conn.execute(sql, (ALL_THEMES,))}
+
+
+def _with_reach(tallies: dict[tuple, Tally], reach: dict[tuple, int]) -> dict[tuple, Tally]:
+    """The tallies with their reach replaced by the audience reach (the rollup's is per mention)."""
+    for key, tally in tallies.items():
+        tally.reach = reach.get(key, 0)
+    return tallies
+
+
 @dataclass
 class PeriodSums:
     """The rollup summed per period: tallies and distinct authors per key, keys led by the period."""
@@ -169,9 +192,11 @@ def period_sums(store: Store, window: TrendWindow, periods: list[datetime | date
         return PeriodSums(authors={level: {} for level in ("overview", "breakdown", "themes")})
     by_text = _load_periods(store, window, periods)
     return PeriodSums(
-        overview=_hour_sums(store, by_text, ["brand"]),
-        breakdown=_hour_sums(store, by_text, ["brand", "source", "lang"]),
-        themes=_hour_sums(store, by_text, ["brand", "source", "lang", "theme"], themes=True),
+        overview=_with_reach(_hour_sums(store, by_text, ["brand"]), _reach_sums(store, by_text, "overview")),
+        breakdown=_with_reach(_hour_sums(store, by_text, ["brand", "source", "lang"]),
+                              _reach_sums(store, by_text, "breakdown")),
+        themes=_with_reach(_hour_sums(store, by_text, ["brand", "source", "lang", "theme"], themes=True),
+                           _reach_sums(store, by_text, "themes")),
         authors={level: _author_counts(store, by_text, level) for level in ("overview", "breakdown", "themes")},
     )
 

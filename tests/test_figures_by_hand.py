@@ -106,6 +106,8 @@ def test_sentiment_and_share_of_voice_by_hand(demo) -> None:
     cards = headline(html, "Brightwave")
     assert cards["Mentions"] == f"{len(own):,}"
     assert cards["Net sentiment"] == f"{100 * (pos - neg) / len(rated):.1f} pts"
-    assert cards["Negative share"] == f"{100 * neg / len(rated):.1f}%"
+    negative_share = 100 * neg / len(rated)  # a whole number is shown without its ".0", as share of voice is
+    assert cards["Negative share"] == (f"{negative_share:.0f}%" if round(negative_share, 1).is_integer()
+                                       else f"{negative_share:.1f}%")
     share = 100 * len(own) / (len(own) + len(rival))
     assert cards["Share of voice"] == (f"{share:.0f}%" if round(share, 1).is_integer() else f"{share:.1f}%")

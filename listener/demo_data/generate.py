@@ -100,19 +100,6 @@ OUTAGE_REPLIES = [
     "{h} still waiting for any update, it's been 7 hours",
     "Paying for fibre and getting nothing. Never again {b}",
 ]
-# Outside the thread, the rest of the town notices the outage too (and a few repost the big account).
-OUTAGE_POSTS = [
-    "Is {b} down? No internet here in Leeds since this morning",
-    "{b} outage again. Third time this month, seriously",
-    "Anyone else's {b} broadband down? Router lights all red",
-    "{b} down in Headingley too, whole street offline",
-    "No internet, no mobile data, nothing. {b} outage is a joke",
-    "{h} is there an outage in LS6? Been offline for hours",
-    "{b} down for 5 hours now and the status page still says all fine",
-    "Outage map is lit up red for {b} in Yorkshire",
-    "Had to tether off my neighbour because {b} is down again",
-    "{b} still down. Working from a cafe now",
-]
 BILLING_THREAD = [
     "{h} you have charged me twice for November and nobody in your chat can fix it. I want my money back",
     "Day 4 of trying to get my double charge refunded by {b}. If it's not back by Friday I'm doing a chargeback",
@@ -247,9 +234,7 @@ def generate(out_dir: Path, anchor: datetime) -> dict[str, Path]:
         x_rows.append(_x(rng, nid, text.format(**fill_b), t0 + timedelta(minutes=3 + 4 * i), "Brightwave",
                          thread_id=root["id"], parent_id=root["id"]))
 
-    for i, text in enumerate(OUTAGE_POSTS):
-        nid += 1
-        x_rows.append(_x(rng, nid, text.format(**fill_b), t0 + timedelta(minutes=7 + 11 * i), "Brightwave"))
+    # A few repost the big account word for word (a cluster the spike explanation counts once).
     for i in range(4):
         nid += 1
         x_rows.append(_x(rng, nid, "RT @techwithjess: " + root["text"], t0 + timedelta(minutes=9 + 13 * i),

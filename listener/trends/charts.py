@@ -206,6 +206,8 @@ def negative_themes_chart(themes: TrendTable, brand: str, window: TrendWindow, p
     cols = 2 if len(ranked) > 1 else 1
     rows_n = -(-len(ranked) // cols)
     # A fixed layout: the constraint solver costs more than the drawing for a grid of small panels.
+    from matplotlib.figure import Figure
+
     fig = Figure(figsize=(10, max(4.8, 1.9 * rows_n + 0.9)))
     fig.suptitle(title, fontsize=12, fontweight="bold", x=0.01, ha="left")
     axes = fig.subplots(rows_n, cols, sharex=True, sharey=True, squeeze=False,
@@ -292,6 +294,8 @@ def competitors_chart(overview: TrendTable, brand: str, members: Sequence[str], 
         fig, ax = _figure(title)
         _empty(ax, f"No mentions of {brand} or its competitors in this range")
         return Chart(f"competitors_{slug(brand)}", title, _png(fig), brand)
+    from matplotlib.figure import Figure
+
     fig = Figure(figsize=(10, 5.6))  # a fixed layout: the constraint solver costs more than the drawing
     vol_ax, net_ax = fig.subplots(2, 1, sharex=True, gridspec_kw={"left": 0.1, "right": 0.98, "top": 0.93,
                                                                   "bottom": 0.14, "hspace": 0.12})

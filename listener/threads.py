@@ -101,6 +101,7 @@ def _facts(store: Store, row: dict, window: timedelta, cues: re.Pattern[str]) ->
         engagement=row["engagement"], text=(row["title"] or "") + " " + row["text"],
         author=row["author"], is_brand_account=bool(row["is_brand_account"]),
         author_negative_before=count, author_negative_since=since, stars=row["stars"], source=row["source"],
+        needs_reply=row.get("needs_reply"),
     )
 
 

@@ -31,6 +31,7 @@ class LabelledSet:
     texts: list[str]
     labels: list[str]
     langs: list[str | None]
+    weight: float = 1.0  # how much each text counts in training, against a tweet of the base sets
 
     def __len__(self) -> int:
         return len(self.texts)
@@ -116,10 +117,13 @@ def tweet_training_sets(data: Path) -> list[LabelledSet]:
     return [tweeteval(data, "train")] + [umsab(data, lang, "train") for lang in UMSAB_LANGUAGES]
 
 
-def training_sets(data: Path) -> list[LabelledSet]:
-    """Everything the shipped model learns from: the tweet train splits plus the train halves of the
-    VADER-paper tweets and the Amazon reviews (other sources, other years, long reviews)."""
-    return tweet_training_sets(data) + [vader_tweets(data, "train"), amazon_reviews(data, "train")]
+def training_sets(data: Path, in_domain: bool = True, open_only: bool = False,
+                  leave_out: tuple[str, ...] = ()) -> list[LabelledSet]:
+    """Everything the shipped model learns from: the tweet train splits, the train halves of the
+    VADER-paper tweets and the Amazon reviews (other sources, other years, long reviews) and, with
+    `in_domain`, the train splits of the brand-mention and code-mixed sets of more/ (see extra_training_sets)."""
+    base = tweet_training_sets(data) + [vader_tweets(data, "train"), amazon_reviews(data, "train")]
+    return base + (extra_training_sets(data, open_only, leave_out) if in_domain else [])
 
 
 def validation_sets(data: Path) -> list[LabelledSet]:
@@ -130,3 +134,74 @@ def validation_sets(data: Path) -> list[LabelledSet]:
 def held_out_sets(data: Path) -> list[LabelledSet]:
     """Sets never trained or tuned on: the held-back halves of the VADER-paper tweets and Amazon reviews."""
     return [vader_tweets(data, "test"), amazon_reviews(data, "test")]
+
+
+# ---------------------------------------------------------------- ../shared/data/more: in-domain and hard sets
+# Terms a model trained on a set inherits. `sentiment train` leaves out the restricted ones on request
+# (--open-data-only); the docs say which sets the shipped model learned from.
+OPEN, RESEARCH, UNVERIFIED, NON_COMMERCIAL = "open", "research use", "unverified", "non-commercial"
+
+
+@dataclass(frozen=True)
+class MoreSet:
+    """One sentiment-labelled folder of ../shared/data/more: where it is, its language tag, its terms."""
+
+    key: str
+    folder: str
+    lang: str | None  # the tag a source would give; None: code-mixed, the scorer detects it
+    terms: str
+    train_split: str | None  # None: no train split (evaluation only)
+    eval_splits: tuple[str, ...]
+    brand: bool = False  # mentions of brands and products: the in-domain sets
+
+
+MORE_SETS = (
+    MoreSet("sanders", "sanders_twitter", "en", OPEN, "train", ("dev",), brand=True),
+    MoreSet("crowdflower apple", "crowdflower_apple", "en", UNVERIFIED, "train", ("dev",), brand=True),
+    MoreSet("crowdflower brands", "crowdflower_brands_sxsw", "en", UNVERIFIED, "train", ("dev",), brand=True),
+    # Deutsche Bahn customer feedback has dev and test only: kept for evaluation, never trained on.
+    MoreSet("germeval db", "germeval2017_db", "de", NON_COMMERCIAL, None, ("dev", "test")),
+    MoreSet("sentimix hinglish", "sentimix_hinglish", "hi", UNVERIFIED, "train", ("dev", "test")),
+    MoreSet("sentimix spanglish", "sentimix_spanglish", None, UNVERIFIED, "train", ("dev",)),
+)
+BRAND_SETS = tuple(s.key for s in MORE_SETS if s.brand)
+RESTRICTED_TERMS = (UNVERIFIED, NON_COMMERCIAL)
+
+
+def _tsv(path: Path) -> tuple[list[str], list[str]]:
+    texts, labels = [], []
+    for line in _lines(path)[1:]:
+        text, _, label = line.rpartition("\t")
+        if text:
+            texts.append(text)
+            labels.append(label.strip())
+    return texts, labels
+
+
+def more_set(data: Path, key: str, split: str) -> LabelledSet:
+    """A sentiment-labelled set of ../shared/data/more by key ('sanders', 'germeval db', …) and split."""
+    spec = next((s for s in MORE_SETS if s.key == key), None)
+    if spec is None:
+        raise KeyError(f"unknown set {key!r}; known: {', '.join(s.key for s in MORE_SETS)}")
+    texts, labels = _tsv(data / "more" / spec.folder / f"{split}.tsv")
+    return LabelledSet(f"{key} {split}", texts, labels, [spec.lang] * len(texts))
+
+
+def extra_training_sets(data: Path, open_only: bool = False, leave_out: tuple[str, ...] = ()) -> list[LabelledSet]:
+    """The train splits of the in-domain sets (brand mentions, code-mixed tweets); `open_only` leaves out
+    the sets whose terms are unverified or non-commercial, `leave_out` names sets to skip."""
+    if not (data / "more").is_dir():
+        return []  # a data folder without the in-domain sets (an older copy, a team's own): the base sets alone
+    return [more_set(data, s.key, s.train_split) for s in MORE_SETS
+            if s.train_split and s.key not in leave_out and not (open_only and s.terms in RESTRICTED_TERMS)]
+
+
+def more_eval_sets(data: Path) -> list[LabelledSet]:
+    """Every dev/test split of the sentiment-labelled sets in more/ (never trained on)."""
+    return [more_set(data, s.key, split) for s in MORE_SETS for split in s.eval_splits]
+
+
+def binary_set(data: Path, folder: str, split: str, positive_label: str) -> tuple[list[str], list[bool]]:
+    """A two-label set of more/ (irony, sarcasm, suggestions): texts and whether each has `positive_label`."""
+    texts, labels = _tsv(data / "more" / folder / f"{split}.tsv")
+    return texts, [label == positive_label for label in labels]

@@ -83,7 +83,7 @@ def train_model(sets: Sequence[LabelledSet], settings: TrainSettings = TrainSett
         blocks.append(rows)
         row_langs.extend(langs)
         labels.extend(labelled.labels)
-        weight = CORRECTION_WEIGHT if labelled is corrections else 1.0
+        weight = CORRECTION_WEIGHT if labelled is corrections else labelled.weight
         weights.append(np.full(len(labelled), weight))
     unknown = set(labels) - set(CLASSES)
     if unknown:

@@ -9,7 +9,15 @@ from datetime import datetime, timedelta
 from listener.config import Config
 from listener.models import iso, parse_iso, utcnow
 from listener.store import Store
-from sentiment.risk import MentionFacts, RiskWeights, cue_pattern, is_complaint, is_negative, thread_risk
+from sentiment.risk import (
+    MentionFacts,
+    RiskWeights,
+    awaits_reply,
+    cue_pattern,
+    is_complaint,
+    is_negative,
+    thread_risk,
+)
 
 
 def risk_weights(config: Config) -> RiskWeights:
@@ -73,7 +81,8 @@ def rollup_dirty(store: Store, config: Config, now: datetime | None = None) -> l
                 repeat_ids = {r["id"] for r, _ in repeaters}
                 detractors = sum(1 for r in customer if r["detractor"] or r["id"] in repeat_ids)
                 scored = [r["compound"] for r in customer if r["compound"] is not None]
-                flagged = int(brand in own and detractors > 0 and risk.score >= threshold)
+                flagged = int(brand in own and ((detractors > 0 and risk.score >= threshold)
+                                                or awaits_reply(facts, handles.get(brand or "", ()))))
                 conn.execute(
                     """UPDATE threads SET brand = ?, first_at = ?, last_at = ?, mentions = ?, negative = ?,
                          detractors = ?, reach = ?, engagement = ?, mean_compound = ?, brand_replied = ?,

@@ -125,6 +125,21 @@ def _who(author: str | None) -> str:
     return f"@{author.lstrip('@')}" if author else "an author"
 
 
+def awaits_reply(mentions: list[MentionFacts], support_handles: tuple[str, ...] = ()) -> bool:
+    """Whether a customer asked the brand's support account for something (a complaint, a question about a
+    problem, a request) and no brand reply came after it: the thread belongs in the support queue whatever
+    its risk ("@BrightwaveHelp any update on my refund?" sounds neutral and still needs an answer)."""
+    handles = {h.lower().lstrip("@") for h in support_handles}
+    if not handles:
+        return False
+    brand_times = [m.created_at for m in mentions if m.is_brand_account]
+    last_brand = max(brand_times) if brand_times else None
+    return any(
+        not m.is_brand_account and m.needs_reply and (last_brand is None or m.created_at > last_brand)
+        and any(h.lower() in handles for h in re.findall(r"@(\w+)", m.text))
+        for m in mentions)
+
+
 def thread_risk(mentions: list[MentionFacts], weights: RiskWeights = RiskWeights(),
                 extra_cues: tuple[str, ...] = (), support_handles: tuple[str, ...] = ()) -> Risk:
     """Score a thread's escalation risk from its mentions (any order).

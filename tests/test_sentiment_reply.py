@@ -50,7 +50,7 @@ def test_sarcastic_praise_beside_trouble_is_negative(scorer, text: str) -> None:
     "Brightwave 5G in town is ridiculously fast now 🚀",
     "the new Brightwave app is sick, setup took two minutes",
     "Lumacell coverage out here is insane, full bars in the middle of nowhere",
-    "Brightwave support was stellar today, fixed my router in 5 minutes",
+    "Brightwave support sorted it in 5 minutes, brilliant 👏",
 ])
 def test_praise_slang_is_not_flagged_negative(scorer, text: str) -> None:
     assert scorer.score(text, "en").label == "positive"

@@ -90,8 +90,10 @@ def cell(f: Figures) -> str:
     return f"{f.macro_f1:.3f} ({f.negative_precision:.2f}/{f.negative_recall:.2f})"
 
 
-def accuracy(scorers: dict[str, object], sets: Sequence[LabelledSet]) -> dict[str, dict[str, Figures]]:
-    """Figures of every scorer on every set; prints the markdown table as it goes."""
+def accuracy(scorers: dict[str, object], sets: Sequence[LabelledSet],
+             cascade_on: set[str] | None = None) -> dict[str, dict[str, Figures]]:
+    """Figures of every scorer on every set (the cascade only on `cascade_on`, None: all); prints the
+    markdown table as it goes."""
     names = list(scorers)
     print("Macro-F1 (negative precision / recall); `cascade routed` is the share sent to the second look.\n")
     print("| split | texts | " + " | ".join(names) + " | cascade routed |")
@@ -100,6 +102,8 @@ def accuracy(scorers: dict[str, object], sets: Sequence[LabelledSet]) -> dict[st
     for labelled in sets:
         row, routed = {}, ""
         for name, scorer in scorers.items():
+            if name == "cascade" and cascade_on is not None and labelled.name not in cascade_on:
+                continue
             row[name] = figures(labelled.labels, labels_of(scorer, labelled))
             if name == "cascade":
                 fast = scorer.fast.score_many(labelled.texts, labelled.langs)  # type: ignore[attr-defined]
@@ -107,18 +111,21 @@ def accuracy(scorers: dict[str, object], sets: Sequence[LabelledSet]) -> dict[st
                 routed = f"{share:.0%}"
         results[labelled.name] = row
         best = max(f.macro_f1 for f in row.values())
-        cells = [f"**{cell(f)}**" if f.macro_f1 == best else cell(f) for f in row.values()]
+        cells = [("**" + cell(row[n]) + "**" if row[n].macro_f1 == best else cell(row[n])) if n in row
+                 else "not run" for n in names]
         print(f"| {labelled.name} | {len(labelled):,} | " + " | ".join(cells) + f" | {routed} |", flush=True)
     brand = [results[f"{k} dev"] for k in BRAND_SETS if f"{k} dev" in results]
     if brand:
         print("| **mean of the 3 brand-mention dev splits** | | "
               + " | ".join(f"{mean(r[n].macro_f1 for r in brand):.3f} "
                            f"({mean(r[n].negative_precision for r in brand):.2f}/"
-                           f"{mean(r[n].negative_recall for r in brand):.2f})" for n in names) + " | |")
+                           f"{mean(r[n].negative_recall for r in brand):.2f})" if all(n in r for r in brand)
+                           else "" for n in names) + " | |")
     other = [r for k, r in results.items() if k.startswith("umsab") and "english" not in k]
     if other:
         print("| mean of the 7 non-English UMSAB val splits | | "
-              + " | ".join(f"{mean(r[n].macro_f1 for r in other):.3f}" for n in names) + " | |")
+              + " | ".join(f"{mean(r[n].macro_f1 for r in other):.3f}" if all(n in r for r in other) else ""
+                           for n in names) + " | |")
     return results
 
 
@@ -296,9 +303,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--speed-only", action="store_true", help="skip the accuracy tables")
     parser.add_argument("--leave-one-out", action="store_true",
                         help="also train three models, each without one brand set (about 4 minutes each)")
-    parser.add_argument("--cascade-sample", type=int, default=1000, help="texts timed through the cascade")
+    parser.add_argument("--cascade-sample", type=int, default=300, help="texts timed through the cascade")
+    parser.add_argument("--cascade-on", default="brand",
+                        help="splits the cascade is scored on: 'brand' (the brand dev splits and UMSAB English "
+                             "val: the second look embeds ~1/60 s a text) or 'all'")
+    parser.add_argument("--embedding-cache", type=Path, default=None,
+                        help="a file (outside the repository) keeping second-look embeddings between runs")
     args = parser.parse_args(argv)
-    rerun = RERUN + (f" --data {args.data}" if args.data else "") + (" --leave-one-out" if args.leave_one_out else "")
+    rerun = RERUN + (f" --data {args.data}" if args.data else "") + (" --leave-one-out" if args.leave_one_out else "") \
+        + (" --cascade-on all" if args.cascade_on == "all" else "")
     args.data = args.data or ROOT.parent / "shared" / "data"
     try:
         val = validation_sets(args.data)
@@ -315,13 +328,19 @@ def main(argv: list[str] | None = None) -> int:
             scorers: dict[str, object] = {"vader": get_scorer("vader")}
             before = before_model(Path(tmp))
             if before is not None:
-                scorers["before"] = get_scorer("learned", model_path=str(before), tone_rules=False)
+                scorers["before"] = get_scorer("learned", model_path=str(before), tone_rules=False, boost_floor=0.0)
             scorers["fast"] = get_scorer("learned")
             scorers["cascade"] = get_scorer("cascade")
+            if args.embedding_cache is not None:
+                from sentiment import strong
+
+                cache = strong.EmbeddingCache(args.embedding_cache)
+                strong.embed = lambda texts: cache.get_many(list(texts))  # same vectors, embedded once
             brand = [s for s in more if s.name.split(" dev")[0] in BRAND_SETS]
-            accuracy(scorers, brand + val + [s for s in more if s not in brand] + held)
+            cascade_on = None if args.cascade_on == "all" else {s.name for s in brand} | {"umsab english val"}
+            accuracy(scorers, brand + val + [s for s in more if s not in brand] + held, cascade_on)
             pooled_brand(scorers, brand)
-            sarcasm(scorers, args.data)
+            sarcasm({k: v for k, v in scorers.items() if k != "cascade" or cascade_on is None}, args.data)
         needs_reply_figures(args.data)
         if args.leave_one_out:
             leave_one_out(args.data)

@@ -66,7 +66,8 @@ class StoreConfig(Section):
 
 # ---------------------------------------------------------------- sentiment
 class SentimentConfig(Section):
-    # Which scorer: "learned" (the default, multilingual, brand-aware) or "vader" (raw, for comparison).
+    # Which scorer: "learned" (the default, multilingual, brand-aware), "cascade" (learned plus a second look
+    # by an embedding model, docs/sentiment.md) or "vader" (raw, for comparison).
     scorer: str = "learned"
     # A model retrained with `overheard sentiment train --with-corrections`; empty: the shipped model.
     model: str = ""

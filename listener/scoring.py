@@ -167,14 +167,14 @@ def score_pending(store: Store, scorer: Scorer, detractor_confidence: float = 0.
 
 
 def second_look_pending(store: Store, scorer: Scorer, detractor_confidence: float = 0.3,
-                        label_reviews_by_stars: bool = True, limit: int = SECOND_LOOK_PER_PASS) -> int:
+                        label_reviews_by_stars: bool = True, limit: int | None = None) -> int:
     """Give up to `limit` mentions whose second look was deferred (a backlog) that look; a changed label
     updates the mention, its detractor flag and its thread (rolled up and checked for alerts again)."""
     if not getattr(scorer, "accepts_priority", False):
         return 0
     rows = store.query(
         "SELECT id, text, title, source_lang, stars, thread_key, label, author_followers, is_brand_account "
-        "FROM mentions WHERE second_look = 1 ORDER BY id LIMIT ?", (limit,))
+        "FROM mentions WHERE second_look = 1 ORDER BY id LIMIT ?", (limit or SECOND_LOOK_PER_PASS,))
     if not rows:
         return 0
     texts = [text_of(r) for r in rows]

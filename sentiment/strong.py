@@ -44,6 +44,10 @@ def _encoder() -> Any:
 
 def embed(texts: Sequence[str]) -> np.ndarray:
     """L2-normalised 384-d embeddings of prepared texts (float32, one row per text)."""
+    return _encode(texts)
+
+
+def _encode(texts: Sequence[str]) -> np.ndarray:
     if not texts:
         return np.zeros((0, 384), dtype=np.float32)
     cut = [t[:MAX_CHARS] if t.strip() else "." for t in texts]
@@ -74,7 +78,7 @@ class EmbeddingCache:
         missing = [i for i, k in enumerate(keys) if k not in found]
         for start in range(0, len(missing), batch):
             rows = missing[start:start + batch]
-            vectors = embed([texts[i] for i in rows])
+            vectors = _encode([texts[i] for i in rows])
             with self.conn:
                 for i, vec in zip(rows, vectors, strict=True):
                     found[keys[i]] = vec

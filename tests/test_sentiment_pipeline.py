@@ -24,9 +24,9 @@ def config(tmp_path: Path, sentiment: dict | None = None):
     return config_from_dict(raw, tmp_path / "overheard.toml", check_secrets=False)
 
 
-def test_the_learned_scorer_is_the_default_and_knows_the_brands(tmp_path: Path) -> None:
+def test_the_cascade_is_the_default_and_knows_the_brands(tmp_path: Path) -> None:
     scorer = build_scorer(config(tmp_path))
-    assert scorer.name == "learned"
+    assert scorer.name == "cascade"
     # Brand and competitor names are masked: only the words around them count.
     assert scorer.score("United", "en").label == scorer.score("Spirit", "en").label == "neutral"
     assert scorer.score("@united thanks for nothing", "en").label == "negative"
@@ -65,11 +65,15 @@ def test_demo_pipeline_scores_every_mention_with_the_learned_model(tmp_path: Pat
     with Store(result.config.db_path) as store:
         rows = store.query("SELECT text, label, themes, lang FROM mentions")
         models = {r["model"] for r in store.query("SELECT DISTINCT model FROM scores")}
-        text_scored = store.scalar("SELECT COUNT(DISTINCT mention_id) FROM scores WHERE model = 'learned'")
+        text_scored = store.scalar("SELECT COUNT(DISTINCT mention_id) FROM scores WHERE model IN "
+                                   "('learned', 'learned+e5')")
+        second_looks = store.scalar("SELECT COUNT(*) FROM mentions WHERE scored_by = 'learned+e5'")
         rated = store.scalar("SELECT COUNT(*) FROM mentions WHERE stars IS NOT NULL")
         star_labelled = store.scalar("SELECT COUNT(*) FROM scores WHERE model = 'stars'")
-    # Every mention's text is scored by the learned model; the app-store reviews also by their stars.
-    assert models == {"learned", "stars"} and text_scored == len(rows) and star_labelled == rated > 0
+    # Every mention's text is scored by the learned model (the cascade's second look at those it was unsure
+    # of or that could alert); the app-store reviews also by their stars.
+    assert models <= {"learned", "learned+e5", "stars"} and text_scored == len(rows) and star_labelled == rated > 0
+    assert 0 < second_looks < len(rows)
     assert all(r["label"] in ("negative", "neutral", "positive", "unscored") for r in rows)
     assert {"negative", "positive"} <= {r["label"] for r in rows}
     themed = [r for r in rows if json.loads(r["themes"])]

@@ -22,7 +22,7 @@ _QUESTION = re.compile(
     r"where's my|when will (?:my|i|it|you)|why (?:is|does|did|has|hasn't|isn't|can't) (?:my|it|the|this))\b", re.I)
 # Words of a problem or of something owed: a question with one of these is about a problem.
 _PROBLEM = re.compile(
-    r"\b(?:still|yet|hasn'?t|haven'?t|isn'?t|aren'?t|wasn'?t|didn'?t|doesn'?t|won'?t|can'?t|cannot|not|no|never|"
+    r"\b(?:still|hasn'?t|haven'?t|isn'?t|aren'?t|wasn'?t|didn'?t|doesn'?t|won'?t|can'?t|cannot|not|no|never|"
     r"down|offline|outage|delay(?:ed)?|late|stuck|waiting|waited|missing|lost|broken|cancel(?:l?ed)?|"
     r"refund|charge[ds]?|bill(?:ed)?|order|tracking|parcel|package|delivery|flight|gate|booking|ticket|"
     r"account|password|locked|error|crash(?:ed|ing)?|signal|connection|internet|wifi|update)\b|"

@@ -21,13 +21,18 @@ _PRAISE = (r"great|fantastic|wonderful|brilliant|amazing|awesome|stellar|perfect
 # Trouble that makes the praise beside it sarcastic.
 _TROUBLE = (r"outages?|down|offline|delay(?:ed)?|cancel(?:l?ed)|late|crash(?:ed|es|ing)?|broken|bug(?:gy|s)?|"
             r"lost|stuck|on hold|waiting|waited|no signal|no service|no internet|error|fail(?:ed|s)?|"
-            r"charged|overcharged|refund|missing|again|nothing|no (?:one|reply|response|word)")
+            r"charged|overcharged|refund|missing|again|nothing|no (?:one|reply|response|word)|no[- ]shows?|"
+            r"(?:second|third|fourth|fifth|another) (?:time|engineer|outage|delay|day|week|call|visit)")
 _SARCASM = [
     # "Great, another outage." / "Fantastic. Delayed again."
     re.compile(rf"\b(?:oh\s+)?(?:{_PRAISE})\b[\s,.!…]*(?:another|more|yet another|no|zero|a)\b", re.I),
     # "Just great." / "just perfect" / "real classy"
     re.compile(r"\b(?:just|simply|real|really|so|totally)\s+(?:great|perfect|fantastic|wonderful|brilliant|classy|"
                r"lovely|amazing)\s*(?:[.!…]|$)", re.I),
+    # "Amazing service as always" / "Great job @x, third no-show": praise of the very thing that failed
+    re.compile(rf"\b(?:{_PRAISE})\b[^.!?]{{0,40}}\bas (?:always|usual|ever)\b", re.I),
+    re.compile(r"^\W*(?:great|amazing|fantastic|brilliant|awesome|stellar|nice|excellent) (?:job|work|service|stuff)\b",
+               re.I),
     # "stellar service 👏" / "great job 👏": clapping is sarcastic beside trouble
     re.compile(r"👏|🙄|🙃|😒|/s\b|#sarcasm\b|#not\b", re.I),
     # "thanks a lot" / "love that for me" / "what a great way to"

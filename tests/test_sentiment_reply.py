@@ -40,6 +40,7 @@ def test_a_plain_question_or_an_ok_is_not_called_positive_or_a_complaint(scorer,
     "Stellar service 👏 on hold for 2 hours and counting",
     "Oh fantastic, delayed again. Love that for me",
     "Thanks a lot @Brightwave, internet down for the third time this week",
+    "Great job @BrightwaveHelp, third engineer no-show this month. Amazing service as always",
 ])
 def test_sarcastic_praise_beside_trouble_is_negative(scorer, text: str) -> None:
     assert tone_of(text.lower()).sarcastic or "down" in text

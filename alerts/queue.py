@@ -341,7 +341,8 @@ class Queue:
     def thread_mentions(self, item: QueueItem) -> list[dict[str, Any]]:
         rows = self.store.query(
             "SELECT id, source, author, author_followers, author_verified, text, title, url, created_at, label, "
-            "compound, lang, themes, is_brand_account, engagement, stars FROM mentions WHERE thread_key = ? "
+            "compound, lang, themes, is_brand_account, engagement, stars, needs_reply FROM mentions "
+            "WHERE thread_key = ? "
             "ORDER BY created_at, id", (item.thread_key,))
         for r in rows:
             r["themes"] = json.loads(r["themes"] or "[]")

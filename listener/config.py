@@ -67,8 +67,10 @@ class StoreConfig(Section):
 
 # ---------------------------------------------------------------- sentiment
 class SentimentConfig(Section):
-    # Which scorer: "learned" (the default, multilingual, brand-aware) or "vader" (raw, for comparison).
-    scorer: str = "learned"
+    # Which scorer: "cascade" (the default: the learned model plus a second look by an embedding model at the
+    # mentions it is unsure of or that could alert, docs/sentiment.md), "learned" (the fast model alone,
+    # multilingual, brand-aware) or "vader" (raw, for comparison).
+    scorer: str = "cascade"
     # A model retrained with `overheard sentiment train --with-corrections`; empty: the shipped model.
     model: str = ""
     # Unset: each scorer's own rule (the learned model's tuned one; VADER's 0.05 / -0.05). When set,

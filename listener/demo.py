@@ -31,7 +31,7 @@ handles = ["@Lumacell", "@LumacellCare"]
 path = "overheard.db"
 
 [sentiment]
-scorer = "learned"
+scorer = "cascade"
 
 [sources.file]
 interval_minutes = 60

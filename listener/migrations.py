@@ -691,6 +691,24 @@ MIGRATIONS += [
     ),
 ]
 
+# ---------------------------------------------------------------- sentiment second look, needs a reply (block 180-189)
+MIGRATIONS += [
+    (
+        180,
+        "mentions: needs a reply (and why), which model decided the label, a second look still owed",
+        """
+        -- needs_reply: 'complaint', 'question' (about a problem) or 'request' (to the brand), NULL: none.
+        ALTER TABLE mentions ADD COLUMN needs_reply TEXT;
+        -- The scorer whose judgement the label is: 'learned' (the fast model alone) or 'learned+e5'
+        -- (the cascade's second look), 'stars' for rated reviews.
+        ALTER TABLE mentions ADD COLUMN scored_by TEXT;
+        -- 1: scored by the fast model during a large backfill, the second look re-scores it later.
+        ALTER TABLE mentions ADD COLUMN second_look INTEGER NOT NULL DEFAULT 0;
+        CREATE INDEX mentions_second_look ON mentions (id) WHERE second_look = 1;
+        """,
+    ),
+]
+
 # Features append their migrations in merge order; they apply in number order.
 MIGRATIONS.sort(key=lambda migration: migration[0])
 

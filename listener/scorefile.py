@@ -114,7 +114,8 @@ def score_line(item: TextToScore, score: Score) -> str:
     """The JSON line written for one input."""
     return json.dumps({"id": item.id, "label": score.label, "compound": score.compound,
                        "confidence": score.confidence, "lang": score.lang, "model": score.model,
-                       "themes": list(score.themes), "theme_sentiment": dict(score.theme_sentiment)},
+                       "themes": list(score.themes), "theme_sentiment": dict(score.theme_sentiment),
+                       "needs_reply": score.needs_reply},
                       ensure_ascii=False)
 
 

@@ -6,7 +6,7 @@ import json
 import os
 import time
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -49,10 +49,39 @@ def build_scorer(config: Config | None, extra_brand_terms: Sequence[str] = ()) -
 
 
 def is_detractor(score: Score, stars: int | None, detractor_confidence: float) -> bool:
-    """Negative with enough confidence; a review in the NPS detractor bucket (1-3 stars) whatever the words say."""
+    """Negative with enough confidence; a review in the NPS detractor bucket (1-3 stars) whatever the words say;
+    a question about a problem or a request to the brand ("any update on my refund?"): a customer waiting
+    for an answer is one to look after, whatever the words sound like."""
     if nps_bucket(stars) == "detractor":
         return True
+    if score.needs_reply in ("question", "request"):
+        return True
     return score.label == "negative" and score.confidence >= detractor_confidence
+
+
+# A mention by an author with at least this many followers could raise an alert on its own: it gets the
+# cascade's second look whatever the fast model's confidence.
+HIGH_REACH_FOLLOWERS = 10_000
+# The cascade's second look reads about 60 texts a second: a pass gives at most this many at once; a larger
+# backlog (a backfill, an import) keeps its fast labels and is re-scored over the next passes.
+SECOND_LOOK_PER_PASS = 500
+
+
+def _priority(rows: Sequence[Mapping[str, Any]]) -> list[bool]:
+    return [(r["author_followers"] or 0) >= HIGH_REACH_FOLLOWERS for r in rows]
+
+
+def _score_chunk(scorer: Scorer, texts: list[str], rows: Sequence[Mapping[str, Any]]) -> tuple[list[Score], set[int]]:
+    """Scores for a chunk, and the rows whose second look is deferred (a cascade with a backlog)."""
+    langs = [r["source_lang"] for r in rows]
+    if not getattr(scorer, "accepts_priority", False):
+        return scorer.score_many(texts, langs), set()
+    priority = _priority(rows)
+    fast = scorer.score_many(texts, langs, priority=priority, second_look=False)  # type: ignore[call-arg]
+    routed = scorer.routed(texts, fast, priority)  # type: ignore[attr-defined]
+    if len(routed) <= SECOND_LOOK_PER_PASS:
+        return scorer.look_again(texts, fast, routed), set()  # type: ignore[attr-defined]
+    return fast, set(routed)
 
 
 STARS_MODEL = "stars"
@@ -93,17 +122,27 @@ def score_pending(store: Store, scorer: Scorer, detractor_confidence: float = 0.
     total = 0
     while True:
         rows = store.query(
-            "SELECT id, text, title, source_lang, stars, source, author, created_at, thread_key, brand FROM mentions "
-            "WHERE scored_at IS NULL AND quarantined IS NULL ORDER BY id LIMIT ?",
+            "SELECT id, text, title, source_lang, stars, source, author, created_at, thread_key, brand, "
+            "author_followers, is_brand_account FROM mentions WHERE scored_at IS NULL AND quarantined IS NULL "
+            "ORDER BY id LIMIT ?",
             (CHUNK,),
         )
         if not rows:
-            return total
+            return total + second_look_pending(store, scorer, detractor_confidence, label_reviews_by_stars)
         # A mention no scorer can take (a poisoned stored value) is quarantined at this stage and the
         # rest go on: one_by_one retries the chunk mention by mention only when the chunk fails.
-        results = one_by_one(rows, lambda chunk: scorer.score_many([text_of(r) for r in chunk],
-                                                                   [r["source_lang"] for r in chunk]))
+        whole: list[set[int]] = []
+
+        def run(chunk: Sequence[Mapping[str, Any]], size: int = len(rows), whole: list[set[int]] = whole
+                ) -> list[Score]:
+            scored, deferred_here = _score_chunk(scorer, [text_of(r) for r in chunk], chunk)
+            if len(chunk) == size:
+                whole.append(deferred_here)  # the backlog's deferred second looks, by row index
+            return scored
+
+        results = one_by_one(rows, run)
         failed = [(row, exc) for row, exc in zip(rows, results, strict=True) if isinstance(exc, Exception)]
+        deferred = whole[0] if whole and not failed else set()
         rows, scores = ([r for r, s in zip(rows, results, strict=True) if not isinstance(s, Exception)],
                         [s for s in results if not isinstance(s, Exception)])
         texts = [text_of(r) for r in rows]
@@ -111,18 +150,22 @@ def score_pending(store: Store, scorer: Scorer, detractor_confidence: float = 0.
         with store.transaction() as conn:
             for row, exc in failed:
                 quarantine_mention(conn, row, "score", describe(exc))
-            for row, text, text_score in zip(rows, texts, scores, strict=True):
+            for row_index, (row, text, text_score) in enumerate(zip(rows, texts, scores, strict=True)):
                 stars = row["stars"]
                 rated = label_reviews_by_stars and isinstance(stars, int) and 1 <= stars <= 5
+                if row["is_brand_account"] and text_score.needs_reply:
+                    text_score = replace(text_score, needs_reply=None)  # the brand's own posts ask nobody
                 score = star_score(stars, text_score) if rated else text_score
                 detractor = is_detractor(score, stars, detractor_confidence)
                 also = other_brands(matcher, text, row["brand"]) if matcher is not None else []
                 conn.execute(
                     "UPDATE mentions SET lang = ?, label = ?, compound = ?, confidence = ?, themes = ?, "
-                    "theme_sentiment = ?, detractor = ?, scored_at = ?, also_brands = ? WHERE id = ?",
+                    "theme_sentiment = ?, detractor = ?, scored_at = ?, also_brands = ?, needs_reply = ?, "
+                    "scored_by = ?, second_look = ? WHERE id = ?",
                     (score.lang, score.label, score.compound, score.confidence, _themes_json(score),
                      json.dumps(dict(score.theme_sentiment)), int(detractor), now,
-                     json.dumps(also) if also else None, row["id"]),
+                     json.dumps(also) if also else None, text_score.needs_reply, score.model,
+                     int(row_index in deferred), row["id"]),
                 )
                 for kept in (text_score, score) if rated else (score,):
                     conn.execute(
@@ -140,6 +183,44 @@ def score_pending(store: Store, scorer: Scorer, detractor_confidence: float = 0.
                         (row["created_at"], row["source"], row["author"]),
                     )
         total += len(rows)  # scored ones: the quarantined are counted in the quarantine
+
+
+def second_look_pending(store: Store, scorer: Scorer, detractor_confidence: float = 0.3,
+                        label_reviews_by_stars: bool = True, limit: int | None = None) -> int:
+    """Give up to `limit` mentions whose second look was deferred (a backlog) that look; a changed label
+    updates the mention, its detractor flag and its thread (rolled up and checked for alerts again)."""
+    if not getattr(scorer, "accepts_priority", False):
+        return 0
+    rows = store.query(
+        "SELECT id, text, title, source_lang, stars, thread_key, label, author_followers, is_brand_account "
+        "FROM mentions WHERE second_look = 1 ORDER BY id LIMIT ?", (limit or SECOND_LOOK_PER_PASS,))
+    if not rows:
+        return 0
+    texts = [text_of(r) for r in rows]
+    fast = scorer.score_many(texts, [r["source_lang"] for r in rows], second_look=False)  # type: ignore[call-arg]
+    scores = scorer.look_again(texts, fast, list(range(len(rows))))  # type: ignore[attr-defined]
+    now = iso(utcnow())
+    with store.transaction() as conn:
+        for row, text_score in zip(rows, scores, strict=True):
+            if row["is_brand_account"] and text_score.needs_reply:
+                text_score = replace(text_score, needs_reply=None)
+            stars = row["stars"]
+            rated = label_reviews_by_stars and isinstance(stars, int) and 1 <= stars <= 5
+            score = star_score(stars, text_score) if rated else text_score
+            conn.execute(
+                "UPDATE mentions SET label = ?, compound = ?, confidence = ?, theme_sentiment = ?, detractor = ?, "
+                "needs_reply = ?, scored_by = ?, second_look = 0 WHERE id = ?",
+                (score.label, score.compound, score.confidence, json.dumps(dict(score.theme_sentiment)),
+                 int(is_detractor(score, stars, detractor_confidence)), text_score.needs_reply, score.model,
+                 row["id"]))
+            conn.execute(
+                "INSERT OR REPLACE INTO scores (mention_id, model, label, compound, confidence, lang, scored_at) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (row["id"], text_score.model, text_score.label, text_score.compound, text_score.confidence,
+                 text_score.lang, now))
+            if score.label != row["label"]:
+                conn.execute("UPDATE threads SET dirty = 1 WHERE thread_key = ? AND dirty = 0", (row["thread_key"],))
+    return len(rows)
 
 
 def _themes_json(score: Score) -> str:

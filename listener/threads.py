@@ -20,7 +20,15 @@ from listener.quarantine import (
 )
 from listener.store import Store
 from listener.trends.rollup import mentions_reach
-from sentiment.risk import MentionFacts, RiskWeights, cue_pattern, is_complaint, is_negative, thread_risk
+from sentiment.risk import (
+    MentionFacts,
+    RiskWeights,
+    awaits_reply,
+    cue_pattern,
+    is_complaint,
+    is_negative,
+    thread_risk,
+)
 
 
 def risk_weights(config: Config) -> RiskWeights:
@@ -140,7 +148,8 @@ def _rollup_thread(store: Store, conn: sqlite3.Connection, key: str, c: _Context
     repeat_ids = {r["id"] for r, _ in repeaters}
     detractors = sum(1 for r in customer if r["detractor"] or r["id"] in repeat_ids)
     scored = [r["compound"] for r in customer if r["compound"] is not None]
-    flagged = int(brand in c.own and detractors > 0 and risk.score >= c.threshold)
+    # Flagged: a risky thread with a detractor, or a customer who asked the support handle and got no answer.
+    flagged = int(brand in c.own and ((detractors > 0 and risk.score >= c.threshold) or awaits_reply(facts, support)))
     conn.execute(
         """UPDATE threads SET brand = ?, first_at = ?, last_at = ?, mentions = ?, negative = ?,
              detractors = ?, reach = ?, engagement = ?, mean_compound = ?, brand_replied = ?,
@@ -168,6 +177,7 @@ def _facts(store: Store, row: dict, window: timedelta, cues: re.Pattern[str]) ->
         engagement=row["engagement"], text=(row["title"] or "") + " " + row["text"],
         author=row["author"], is_brand_account=bool(row["is_brand_account"]),
         author_negative_before=count, author_negative_since=since, stars=row["stars"], source=row["source"],
+        needs_reply=row.get("needs_reply"),
     )
 
 

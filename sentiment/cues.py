@@ -30,7 +30,7 @@ DEFAULT_CUES: tuple[str, ...] = (
     # failures
     "cancelled", "canceled", "delayed", "lost my", "lost luggage", "broken", "doesn't work", "does not work",
     "not working", "stopped working", "keeps crashing", "still broken", "not fixed", "crashed", "outage",
-    "down again", "no signal",
+    "down again", "no signal", "offline", "down for everyone", "down for anyone", "no word from", "is it down",
     "no service", "no internet", "is down", "still down", "internet down", "for the third time",
     "for the second time", "error", "failed", "wrong order", "missing",
     # leaving

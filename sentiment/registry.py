@@ -12,6 +12,7 @@ from sentiment.score import Scorer
 _BUILTIN: dict[str, str] = {
     "vader": "sentiment.vader:VaderScorer",
     "learned": "sentiment.learned:LearnedScorer",
+    "cascade": "sentiment.cascade:CascadeScorer",
 }
 _FACTORIES: dict[str, Callable[..., Scorer]] = {}
 

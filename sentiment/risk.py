@@ -55,6 +55,7 @@ class MentionFacts:
     author_negative_since: datetime | None = None
     stars: int | None = None  # reviews: 1..5
     source: str | None = None
+    needs_reply: str | None = None  # "complaint", "question", "request" (sentiment/reply.py) or None
 
 
 @dataclass
@@ -122,6 +123,21 @@ def _fmt_span(delta: timedelta) -> str:
 
 def _who(author: str | None) -> str:
     return f"@{author.lstrip('@')}" if author else "an author"
+
+
+def awaits_reply(mentions: list[MentionFacts], support_handles: tuple[str, ...] = ()) -> bool:
+    """Whether a customer asked the brand's support account for something (a complaint, a question about a
+    problem, a request) and no brand reply came after it: the thread belongs in the support queue whatever
+    its risk ("@BrightwaveHelp any update on my refund?" sounds neutral and still needs an answer)."""
+    handles = {h.lower().lstrip("@") for h in support_handles}
+    if not handles:
+        return False
+    brand_times = [m.created_at for m in mentions if m.is_brand_account]
+    last_brand = max(brand_times) if brand_times else None
+    return any(
+        not m.is_brand_account and m.needs_reply and (last_brand is None or m.created_at > last_brand)
+        and any(h.lower() in handles for h in re.findall(r"@(\w+)", m.text))
+        for m in mentions)
 
 
 def thread_risk(mentions: list[MentionFacts], weights: RiskWeights = RiskWeights(),
@@ -198,6 +214,17 @@ def thread_risk(mentions: list[MentionFacts], weights: RiskWeights = RiskWeights
         parts.append((weights.cues * min(1.0, strength / 2), "mentions " + ", ".join(cue_words)
                       if found else cue_words[0]))
 
+    # Waiting for an answer: a question about a problem or a request to the brand that no brand reply
+    # followed ("any update on my refund?" sounds neutral, and the customer is still waiting).
+    brand_times = [m.created_at for m in mentions if m.is_brand_account]
+    last_brand = max(brand_times) if brand_times else None
+    waiting = [m for m in customer if m.needs_reply in ("question", "request")
+               and (last_brand is None or m.created_at > last_brand)]
+    if waiting:
+        kinds = "question" if all(m.needs_reply == "question" for m in waiting) else "request"
+        parts.append((weights.cues * min(1.0, 0.5 + 0.25 * (len(waiting) - 1)),
+                      f"{len(waiting)} {kinds}{'s' if len(waiting) > 1 else ''} waiting for a reply"))
+
     # Repeat detractors: authors negative about the brand in other threads recently.
     repeaters: dict[str, MentionFacts] = {}
     for m in customer:
@@ -217,7 +244,7 @@ def thread_risk(mentions: list[MentionFacts], weights: RiskWeights = RiskWeights
         parts.append((weights.repeat_detractors * min(1.0, level), text))
 
     # Reach and speed amplify trouble; on a thread where nobody complains they are worth a quarter.
-    complaints = any(is_complaint(m.label, m.stars, m.text, pattern) for m in customer)
+    complaints = any(is_complaint(m.label, m.stars, m.text, pattern) or m.needs_reply for m in customer)
     if not complaints:
         parts = [(p / 4, r) for p, r in parts]
     total = sum(p for p, _ in parts)

@@ -22,6 +22,9 @@ class Score:
     # (theme, label) for each theme: a mixed mention ("love the app, but billing is a mess") can be
     # positive about one theme and negative about another; otherwise every theme gets the mention's label.
     theme_sentiment: tuple[tuple[str, str], ...] = field(default=())
+    # Why the mention needs an answer from the brand: "complaint", "question" (about a problem) or
+    # "request" (addressed to the brand); None when it needs none (see sentiment/reply.py).
+    needs_reply: str | None = None
 
     @property
     def is_negative(self) -> bool:

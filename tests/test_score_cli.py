@@ -40,7 +40,8 @@ def test_score_jsonl_from_stdin_without_a_config(tmp_path: Path) -> None:
     assert result.exit_code == 0, result.output
     out = lines(result.output)
     assert [o["id"] for o in out] == ["a1", 7, "ja", "tagged"]
-    assert set(out[0]) == {"id", "label", "compound", "confidence", "lang", "model", "themes", "theme_sentiment"}
+    assert set(out[0]) == {"id", "label", "compound", "confidence", "lang", "model", "themes", "theme_sentiment",
+                           "needs_reply"}
     assert out[0]["label"] == "negative" and "billing" in out[0]["themes"]
     assert out[1]["label"] == "positive" and out[1]["model"] == "learned"
     assert out[2]["label"] == "unscored" and out[2]["lang"] == "ja"

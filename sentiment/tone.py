@@ -52,6 +52,9 @@ _SLANG = [
                r"lit|dope|nuts|unreal|mental|bonkers)\b(?!\s+(?:of|and tired|wait|delay|queue|price|bill))", re.I),
     re.compile(r"\b(?:slaps|goated|no cap|chef'?s kiss|a banger|bussin|killing it|killed it|nailed it)\b", re.I),
     re.compile(r"🔥|🚀|🙌|😍|🥰|💯"),
+    # A burden that never came is praise: "didn't even have to ask twice", "never had to chase them".
+    re.compile(r"\b(?:did ?n[o'’]?t|never|no need to|without having to)\s+(?:even\s+)?(?:(?:have|need|had)\s+to\s+)?"
+               r"(?:ask(?:ed)? twice|chase|chased|call back|ring back|follow up|repeat myself|explain twice)\b", re.I),
 ]
 _NOT_PRAISE = re.compile(r"\b(?:sick of|sick and tired|insane (?:wait|delay|queue|price|bill|fee)|not (?:fast|good|"
                          r"quick|smooth|easy|reliable))\b|\b(?:wait|waits|queue|delay|delays|price|prices|bill|bills|"

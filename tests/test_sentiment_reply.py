@@ -52,6 +52,8 @@ def test_sarcastic_praise_beside_trouble_is_negative(scorer, text: str) -> None:
     "the new Brightwave app is sick, setup took two minutes",
     "Lumacell coverage out here is insane, full bars in the middle of nowhere",
     "Brightwave support sorted it in 5 minutes, brilliant 👏",
+    # a burden that never came ("didn't have to ask twice") is praise, not a complaint
+    "Big thanks to Dev at @BrightwaveHelp, sorted the app in about ten minutes. Didn't even have to ask twice",
 ])
 def test_praise_slang_is_not_flagged_negative(scorer, text: str) -> None:
     assert scorer.score(text, "en").label == "positive"

@@ -234,12 +234,6 @@ def generate(out_dir: Path, anchor: datetime) -> dict[str, Path]:
         x_rows.append(_x(rng, nid, text.format(**fill_b), t0 + timedelta(minutes=3 + 4 * i), "Brightwave",
                          thread_id=root["id"], parent_id=root["id"]))
 
-    # A few repost the big account word for word (a cluster the spike explanation counts once).
-    for i in range(4):
-        nid += 1
-        x_rows.append(_x(rng, nid, "RT @techwithjess: " + root["text"], t0 + timedelta(minutes=9 + 13 * i),
-                         "Brightwave"))
-
     # Angry thread 2: double billing, a repeat detractor, a brand reply that did not help.
     t1 = anchor - timedelta(days=6, hours=3)
     nid += 1

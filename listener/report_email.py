@@ -14,8 +14,6 @@ from __future__ import annotations
 
 import logging
 import os
-import smtplib
-import ssl
 from datetime import datetime, timedelta
 from email.message import EmailMessage
 from email.utils import formatdate, make_msgid
@@ -81,17 +79,9 @@ def _send(config: Config, msg: EmailMessage) -> None:
     password = os.environ.get(c.password_env, "") if c.password_env else ""
     if c.password_env and not password:
         raise UserError(f"environment variable {c.password_env} (the SMTP password) is not set")
-    if c.ssl:
-        server: smtplib.SMTP = smtplib.SMTP_SSL(c.host, c.port, timeout=c.timeout_s,
-                                                context=ssl.create_default_context())
-    else:
-        server = smtplib.SMTP(c.host, c.port, timeout=c.timeout_s)
-    with server:
-        if c.starttls and not c.ssl:
-            server.starttls(context=ssl.create_default_context())
-        if c.username:
-            server.login(c.username, password)
-        server.send_message(msg)
+    from alerts.channels.email import smtp_send
+
+    smtp_send(c, msg, password)
 
 
 def send_due_report(config: Config, store: Store, now: datetime | None = None) -> bool:

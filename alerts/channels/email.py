@@ -13,6 +13,7 @@ import smtplib
 import ssl
 from email.message import EmailMessage
 from email.utils import formatdate
+from typing import Any
 
 from pydantic import Field, field_validator
 
@@ -119,17 +120,7 @@ class EmailChannel(Channel):
         if c.password_env and not password:
             raise DeliveryError(f"environment variable {c.password_env} (the SMTP password) is not set")
         try:
-            if c.ssl:
-                server: smtplib.SMTP = smtplib.SMTP_SSL(c.host, c.port, timeout=c.timeout_s,
-                                                        context=ssl.create_default_context())
-            else:
-                server = smtplib.SMTP(c.host, c.port, timeout=c.timeout_s)
-            with server:
-                if c.starttls and not c.ssl:
-                    server.starttls(context=ssl.create_default_context())
-                if c.username:
-                    server.login(c.username, password)
-                server.send_message(msg)
+            smtp_send(c, msg, password)
         except smtplib.SMTPAuthenticationError as exc:
             raise DeliveryError(f"SMTP login refused for {c.username!r}: {exc.smtp_code}", permanent=True) from None
         except smtplib.SMTPRecipientsRefused as exc:
@@ -141,3 +132,18 @@ class EmailChannel(Channel):
         except (smtplib.SMTPException, OSError) as exc:
             raise DeliveryError(f"SMTP server {c.host}:{c.port} unreachable: {exc}") from None
         return str(msg["Message-ID"])
+
+
+def smtp_send(c: Any, msg: Any, password: str) -> None:
+    """Send `msg` through the SMTP server of email receiver config `c` (SSL or STARTTLS, login if set)."""
+    if c.ssl:
+        server: smtplib.SMTP = smtplib.SMTP_SSL(c.host, c.port, timeout=c.timeout_s,
+                                                context=ssl.create_default_context())
+    else:
+        server = smtplib.SMTP(c.host, c.port, timeout=c.timeout_s)
+    with server:
+        if c.starttls and not c.ssl:
+            server.starttls(context=ssl.create_default_context())
+        if c.username:
+            server.login(c.username, password)
+        server.send_message(msg)

@@ -524,6 +524,7 @@ class _ConfigFile(Section):
     daemon: DaemonConfig = DaemonConfig()
     streams: StreamsConfig = StreamsConfig()
     sources: dict[str, dict[str, Any]] = {}
+    replies: dict[str, dict[str, Any]] = {}
 
 
 class Config:
@@ -548,6 +549,7 @@ class Config:
         self.streams = file.streams
         self.sources = sources  # name -> that source's validated section
         self.receivers = receivers  # validated channel sections, in file order
+        self.replies: dict[str, Section] = {}  # mention source -> its validated [replies.<source>] section
 
     def resolve(self, relative: str) -> Path:
         p = Path(os.path.expanduser(relative))
@@ -646,6 +648,7 @@ def config_from_dict(raw: dict[str, Any], path: Path, *, check_secrets: bool = T
                 )
 
     config = Config(file, path, sources, receivers)
+    config.replies = _replies(name, file)
     _check_config_urls(config)
     from listener.masking import config_secrets, remember
 
@@ -653,6 +656,23 @@ def config_from_dict(raw: dict[str, Any], path: Path, *, check_secrets: bool = T
     if check_secrets:
         check_config_secrets(config)
     return config
+
+
+def _replies(name: str, file: _ConfigFile) -> dict[str, Section]:
+    """[replies.<source>]: how the queue posts the brand's answer on each platform."""
+    from alerts.replies import available_repliers, replier_config_class
+
+    replies: dict[str, Section] = {}
+    for source, section in file.replies.items():
+        cls = replier_config_class(source)
+        if cls is None:
+            raise ConfigError(name, f"replies.{source}",
+                              f"overheard cannot reply there; known: {', '.join(available_repliers())}")
+        try:
+            replies[source] = cls.model_validate(section)
+        except ValidationError as exc:
+            raise _as_config_error(name, exc, ("replies", source)) from None
+    return replies
 
 
 # ---------------------------------------------------------------- URLs
@@ -719,6 +739,8 @@ def _check_config_urls(config: Config) -> None:
         raise ConfigError(file, "alerts.queue_url", f"{config.alerts.queue_url[:80]!r} {problem}")
     for src_name, section in config.sources.items():
         _check_section_urls(file, f"sources.{src_name}", section)
+    for source, section in config.replies.items():
+        _check_section_urls(file, f"replies.{source}", section)
     for i, rec in enumerate(config.receivers):
         _check_section_urls(file, f"alerts.receivers[{i}]", rec)
 
@@ -752,6 +774,9 @@ def check_config_secrets(config: Config) -> None:
     for src_name, section in config.sources.items():
         if getattr(section, "enabled", True):
             _check_env_fields(config, f"sources.{src_name}", section)
+    for source, section in config.replies.items():
+        if getattr(section, "enabled", True):
+            _check_env_fields(config, f"replies.{source}", section)
     for i, rec in enumerate(config.receivers):
         if getattr(rec, "enabled", True):
             _check_env_fields(config, f"alerts.receivers[{i}]", rec)

@@ -63,6 +63,22 @@ def read_jsonl(stream: IO[str], report: ScoreFileReport, where: str = "input") -
                           lang if isinstance(lang, str) else None)
 
 
+def read_lines(stream: IO[str], report: ScoreFileReport, where: str = "input") -> Iterator[TextToScore]:
+    """Plain text, one text per line (`echo "..." | overheard score`); the id is the line number."""
+    for number, line in enumerate(stream, start=1):
+        if number == 1:
+            line = line.lstrip("\ufeff")
+        text = line.rstrip("\r\n")
+        if text.strip():
+            yield TextToScore(number, text)
+
+
+def looks_like_header(line: str, text_column: str | None) -> bool:
+    """Whether a first line is a CSV header with the text column (`text`, or the one named), any case."""
+    first = next(csv.reader([line.lstrip("\ufeff")], delimiter=export_delimiter(line)), [])
+    return pick_column(first, text_column, "text") is not None
+
+
 def export_delimiter(header_line: str) -> str:
     """What separates an export's columns: a comma, or a semicolon or tab when the header line has one of
     those and no comma (a spreadsheet set to a European locale saves CSV with semicolons)."""

@@ -48,6 +48,22 @@ def test_score_jsonl_from_stdin_without_a_config(tmp_path: Path) -> None:
     assert out[3]["lang"] == "fr"
 
 
+def test_plain_text_lines_from_stdin_are_scored_one_per_line(tmp_path: Path) -> None:
+    stdin = "\ufeffthree hours on hold and nobody picked up, cancelling\n\nLove the new update, works great!\n"
+    result = run(["score", "-"], stdin, cwd=tmp_path)
+    assert result.exit_code == 0, result.output
+    out = lines(result.output)
+    assert [o["id"] for o in out] == [1, 3]  # line numbers; the blank line is not a text
+    assert [o["label"] for o in out] == ["negative", "positive"]
+
+
+def test_a_csv_on_stdin_is_still_read_as_csv(tmp_path: Path) -> None:
+    result = run(["score", "-"], "id,Text\nr9,the package never arrived and support ghosted me\n", cwd=tmp_path)
+    assert result.exit_code == 0, result.output
+    out = lines(result.output)
+    assert [o["id"] for o in out] == ["r9"] and out[0]["label"] == "negative"
+
+
 def test_score_a_csv_export_with_a_capitalised_text_column(tmp_path: Path) -> None:
     export = tmp_path / "reviews.csv"
     with export.open("w", newline="", encoding="utf-8") as fh:

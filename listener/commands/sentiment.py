@@ -16,7 +16,7 @@ from listener.cli import config_option, console, open_store, with_config
 from listener.config import Config, load_config
 from listener.errors import UserError
 from listener.labels import HUMAN_LABELS, relabel
-from listener.scorefile import ScoreFileReport, read_csv, read_jsonl, score_stream
+from listener.scorefile import ScoreFileReport, looks_like_header, read_csv, read_jsonl, read_lines, score_stream
 from listener.scoring import build_scorer, corrections, default_data_dir
 from sentiment import Scorer, available_scorers, get_scorer
 from sentiment.score import LABELS
@@ -25,21 +25,30 @@ from sentiment.score import LABELS
 MIN_TEXTS_FOR_SPEED = 200
 
 
-def detect_format(name: str, stream: Iterable[str]) -> tuple[str, Iterable[str]]:
-    """The input format as `import` decides it: .csv/.tsv is CSV, .jsonl/.json/.ndjson is JSON lines;
-    otherwise (stdin, no suffix) the first non-blank line decides: `{` is JSON lines, anything else CSV.
+def detect_format(name: str, stream: Iterable[str], text_column: str | None = None) -> tuple[str, Iterable[str]]:
+    """The input format: .csv/.tsv is CSV, .jsonl/.json/.ndjson is JSON lines, .txt is one text per line;
+    otherwise (stdin, no suffix) the first non-blank line decides: `{` is JSON lines, a CSV header with
+    the text column (`text`, or --text-column's) is CSV, anything else is plain text, one per line.
     Returns the format and the stream with what was peeked put back."""
     suffix = Path(name).suffix.lower() if name not in ("-", "<stdin>") else ""
     if suffix in (".csv", ".tsv"):
         return "csv", stream
     if suffix in (".jsonl", ".json", ".ndjson"):
         return "jsonl", stream
+    if suffix == ".txt":
+        return "text", stream
     peeked: list[str] = []
     for line in stream:
         peeked.append(line)
         if line.strip():
             break
-    fmt = "jsonl" if peeked and peeked[-1].lstrip().startswith("{") else "csv"
+    first = peeked[-1] if peeked else ""
+    if first.lstrip().startswith("{"):
+        fmt = "jsonl"
+    elif looks_like_header(first, text_column) or (suffix and text_column):
+        fmt = "csv"
+    else:
+        fmt = "text"
     return fmt, _Rewound(peeked, stream)
 
 
@@ -79,9 +88,10 @@ def _scorer(config: Config | None, scorer_name: str | None, brands: tuple[str, .
 
 @click.command()
 @click.argument("file", type=click.File("r", encoding="utf-8", errors="replace"), default="-")
-@click.option("--format", "fmt", type=click.Choice(["auto", "jsonl", "csv"]), default="auto", show_default=True,
-              help="Input format: JSON lines with `id` and `text` (and optional `lang`), or CSV with a header; "
-                   "auto: by the file's suffix, else by its first line (as `overheard import` does).")
+@click.option("--format", "fmt", type=click.Choice(["auto", "jsonl", "csv", "text"]), default="auto",
+              show_default=True,
+              help="Input format: JSON lines with `id` and `text` (and optional `lang`), CSV with a header, or "
+                   "plain text, one text per line; auto: by the file's suffix, else by its first line.")
 @click.option("--text-column", help="CSV column holding the text (default: `text`, any case).")
 @click.option("--id-column", help="CSV column holding the id (default: `id` if present, else the line number).")
 @click.option("--scorer", "scorer_name", type=click.Choice(available_scorers()),
@@ -103,9 +113,13 @@ def score(ctx: click.Context, file, fmt: str, text_column: str | None, id_column
     where = "stdin" if name in ("<stdin>", "-") else name
     stream: Iterable[str] = file
     if fmt == "auto":
-        fmt, stream = detect_format(name, file)
-    items = (read_csv(stream, report, where, text_column, id_column) if fmt == "csv"  # type: ignore[arg-type]
-             else read_jsonl(stream, report, where))  # type: ignore[arg-type]
+        fmt, stream = detect_format(name, file, text_column)
+    if fmt == "csv":
+        items = read_csv(stream, report, where, text_column, id_column)  # type: ignore[arg-type]
+    elif fmt == "text":
+        items = read_lines(stream, report, where)  # type: ignore[arg-type]
+    else:
+        items = read_jsonl(stream, report, where)  # type: ignore[arg-type]
     score_stream(items, scorer, sys.stdout, report)
     sys.stdout.flush()
     for line in report.skipped:

@@ -181,13 +181,13 @@ def thread_risk(mentions: list[MentionFacts], weights: RiskWeights = RiskWeights
             reach_pts = min(weights.reach, reach_pts + weights.reach * 0.25)
         bits = []
         if reach:
-            noun = "members" if widest.source == "reddit" else "followers"
+            noun = ("members" if widest.source == "reddit" else "followers")[:None if reach != 1 else -1]
             bits.append(f"{_who(widest.author)} has {fmt_count(reach)} {noun}")
         if verified:
             bits.append("verified author")
         if engagement >= 20:
             bits.append(f"{fmt_count(engagement)} engagements")
-        parts.append((reach_pts, "; ".join(bits) or f"{engagement} engagements"))
+        parts.append((reach_pts, "; ".join(bits) or f"{engagement} engagement{'s' if engagement != 1 else ''}"))
 
     # Velocity: mentions in the last window against the thread's pace before it.
     window = weights.velocity_window

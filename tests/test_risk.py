@@ -116,3 +116,10 @@ def test_repeat_window_days_limits_how_far_back_complaints_count(tmp_path):
     with Store(config.db_path) as store:
         reasons = json.loads(store.scalar("SELECT reasons FROM threads WHERE thread_key = 'x:m1'"))
     assert not any("complained" in r for r in reasons)
+
+
+def test_reasons_read_right_for_one_follower_and_one_engagement():
+    one_follower = " | ".join(thread_risk([_m(0, "my order never came", author="newbie", followers=1)]).reasons)
+    assert "@newbie has 1 follower" in one_follower and "1 followers" not in one_follower
+    one_like = " | ".join(thread_risk([_m(0, "my order never came", followers=0, engagement=1)]).reasons)
+    assert "1 engagement" in one_like and "1 engagements" not in one_like

@@ -39,6 +39,9 @@ class SourceStatus:
     errors_24h: int
 
 
+STREAM_DOWN_AFTER = timedelta(minutes=5)
+
+
 @dataclass
 class StreamStatus:
     """One stream connection as the daemon last wrote it (state, since when, last event, lag, reconnects)."""
@@ -83,9 +86,17 @@ class Status:
 
     @property
     def healthy(self) -> bool:
-        """Every source ok, nothing given up on, no SLA breached."""
+        """Every source ok, every stream connected (or only briefly away), nothing given up on, no SLA breached."""
         return (all(s.state in ("ok", "never run") or not s.enabled for s in self.sources)
-                and not self.outbox_gave_up and not self.sla_breaches)
+                and not self.streams_down and not self.outbox_gave_up and not self.sla_breaches)
+
+    @property
+    def streams_down(self) -> list[StreamStatus]:
+        """Streams waiting to reconnect after a failure, with no event for STREAM_DOWN_AFTER: a blip while
+        a stream reconnects is not worth a page; a stream that stays away is a source that stopped."""
+        now = parse_iso(self.now)
+        return [x for x in self.streams if x.state == "backoff" and x.errors
+                and (x.last_event_at is None or now - parse_iso(x.last_event_at) > STREAM_DOWN_AFTER)]
 
 
 def read_status(store: Store, config: Config, now: datetime | None = None) -> Status:

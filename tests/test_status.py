@@ -92,3 +92,29 @@ def test_status_while_running_and_after(tmp_path, fake_sources):  # noqa: F811
     sla_lines = [json.loads(x) for x in (tmp_path / "ops.jsonl").read_text().splitlines()
                  if json.loads(x)["kind"] == "sla"]
     assert len(sla_lines) == 1  # checked every second, alerted once
+
+
+def _stream(state: str, errors: int, last_event_at: str | None):
+    from listener.status import StreamStatus
+
+    return StreamStatus(stream="jetstream", source="bluesky", state=state, connected_since=None,
+                        last_event_at=last_event_at, lag_seconds=None, events=10, mentions=2, reconnects=3,
+                        errors=errors, last_error="connection refused", last_error_at="2026-12-02T10:00:00Z",
+                        retry_at="2026-12-02T10:00:30Z", updated_at="2026-12-02T10:00:00Z")
+
+
+def test_a_stream_that_stays_down_makes_status_unhealthy_a_blip_does_not():
+    from listener.status import Status
+
+    def status(*streams) -> Status:
+        return Status(now="2026-12-02T10:00:00Z", daemon_running=True, daemon_pid=1, daemon_started_at=None,
+                      daemon_stopped_at=None, sources=[], mentions=0, queue_open=0, queue_by_state={},
+                      sla_breaches=[], outbox_pending=0, outbox_retrying=0, outbox_gave_up=0,
+                      outbox_oldest_pending_at=None, streams=list(streams))
+
+    assert status(_stream("connected", 0, "2026-12-02T09:59:58Z")).healthy
+    assert status(_stream("backoff", 1, "2026-12-02T09:59:00Z")).healthy  # reconnecting a minute after data
+    assert status(_stream("backoff", 0, None)).healthy  # the server closed it cleanly; reconnecting
+    down = status(_stream("backoff", 4, "2026-12-02T09:40:00Z"))
+    assert not down.healthy and [x.stream for x in down.streams_down] == ["jetstream"]
+    assert not status(_stream("backoff", 2, None)).healthy  # never delivered anything and keeps failing

@@ -79,7 +79,8 @@ def run(config: Config, once: bool, log_format: str, quiet: bool, as_json: bool)
 def status(config: Config, as_json: bool) -> None:
     """Show the daemon, each source (last success, next run, counts, errors), the queue and the outbox.
 
-    Exit code 0 when everything is healthy, 1 when a source is unhealthy, an alert was given up on,
+    Exit code 0 when everything is healthy, 1 when a source is unhealthy, a stream stays down (5 min
+    with no event while it fails to reconnect), an alert was given up on,
     or an SLA is breached (handy for monitoring).
     """
     from listener.status import read_status

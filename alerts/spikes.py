@@ -42,7 +42,7 @@ class Spike:
 def _window(store: Store, brand: str, start: datetime, end: datetime) -> Window:
     total, negative = store.conn.execute(
         f"SELECT COUNT(*), COALESCE(SUM(CASE WHEN {NEGATIVE} THEN 1 ELSE 0 END), 0) FROM mentions "
-        "WHERE brand = ? AND is_brand_account = 0 AND created_at >= ? AND created_at < ?",
+        "WHERE brand = ? AND is_brand_account = 0 AND quarantined IS NULL AND created_at >= ? AND created_at < ?",
         (brand, iso(start), iso(end)),
     ).fetchone()
     return Window(int(total), int(negative))
@@ -82,7 +82,7 @@ def spike_alert(store: Store, spike: Spike, now: datetime, levels: dict[str, flo
     [topics.summary] is on and the model answers in time, a written summary of that explanation."""
     hour_key = now.strftime("%Y-%m-%dT%H")
     rows = store.query(
-        f"SELECT * FROM mentions WHERE brand = ? AND is_brand_account = 0 AND {NEGATIVE} "
+        f"SELECT * FROM mentions WHERE brand = ? AND is_brand_account = 0 AND quarantined IS NULL AND {NEGATIVE} "
         "AND created_at >= ? AND created_at < ? ORDER BY compound, author_followers DESC LIMIT 3",
         (spike.brand, iso(now - timedelta(hours=1)), iso(now)),
     )

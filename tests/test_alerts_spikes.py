@@ -100,3 +100,14 @@ def test_a_brand_silence_mutes_spike_alerts_too(tmp_path):
                     now=NOW - timedelta(minutes=5))
         assert evaluate_pending(store, config, NOW).spikes == 0
         assert store.scalar("SELECT COUNT(*) FROM outbox") == 0
+
+
+def test_mentions_set_aside_by_a_stage_do_not_make_a_spike(tmp_path):
+    config = _config(tmp_path)
+    with Store(config.db_path) as store:
+        _baseline(store, "Brightwave")
+        _add(store, "Brightwave", NOW - timedelta(minutes=40), 16, 12)
+        with store.transaction() as conn:  # the threads stage quarantined this hour's rows (a poisoned batch)
+            conn.execute("UPDATE mentions SET quarantined = 'threads' WHERE created_at >= ?",
+                         (iso(NOW - timedelta(minutes=45)),))
+        assert detect(store, "Brightwave", config.alerts.spikes, config.alerts.levels, NOW) is None

@@ -147,41 +147,44 @@ def score_pending(store: Store, scorer: Scorer, detractor_confidence: float = 0.
                         [s for s in results if not isinstance(s, Exception)])
         texts = [text_of(r) for r in rows]
         now = iso(utcnow())
+        updates: list[tuple] = []
+        kept: list[tuple] = []
+        threads: dict[str, None] = {}
+        negatives: list[tuple] = []
+        for row_index, (row, text, text_score) in enumerate(zip(rows, texts, scores, strict=True)):
+            stars = row["stars"]
+            rated = label_reviews_by_stars and isinstance(stars, int) and 1 <= stars <= 5
+            if row["is_brand_account"] and text_score.needs_reply:
+                text_score = replace(text_score, needs_reply=None)  # the brand's own posts ask nobody
+            score = star_score(stars, text_score) if rated else text_score
+            detractor = is_detractor(score, stars, detractor_confidence)
+            also = other_brands(matcher, text, row["brand"]) if matcher is not None else []
+            updates.append((score.lang, score.label, score.compound, score.confidence, _themes_json(score),
+                            json.dumps(dict(score.theme_sentiment)), int(detractor), now,
+                            json.dumps(also) if also else None, text_score.needs_reply, score.model,
+                            int(row_index in deferred), row["id"]))
+            for one in (text_score, score) if rated else (score,):
+                kept.append((row["id"], one.model, one.label, one.compound, one.confidence, one.lang, now))
+            # The thread may have been rolled up while this mention was unscored (the daemon
+            # collects while it processes): roll it up again with the score.
+            threads[row["thread_key"]] = None
+            if score.label == "negative" and row["author"]:
+                negatives.append((row["created_at"], row["created_at"], row["source"], row["author"]))
+        # One statement of each kind per chunk (executemany), in one transaction.
         with store.transaction() as conn:
             for row, exc in failed:
                 quarantine_mention(conn, row, "score", describe(exc))
-            for row_index, (row, text, text_score) in enumerate(zip(rows, texts, scores, strict=True)):
-                stars = row["stars"]
-                rated = label_reviews_by_stars and isinstance(stars, int) and 1 <= stars <= 5
-                if row["is_brand_account"] and text_score.needs_reply:
-                    text_score = replace(text_score, needs_reply=None)  # the brand's own posts ask nobody
-                score = star_score(stars, text_score) if rated else text_score
-                detractor = is_detractor(score, stars, detractor_confidence)
-                also = other_brands(matcher, text, row["brand"]) if matcher is not None else []
-                conn.execute(
-                    "UPDATE mentions SET lang = ?, label = ?, compound = ?, confidence = ?, themes = ?, "
-                    "theme_sentiment = ?, detractor = ?, scored_at = ?, also_brands = ?, needs_reply = ?, "
-                    "scored_by = ?, second_look = ? WHERE id = ?",
-                    (score.lang, score.label, score.compound, score.confidence, _themes_json(score),
-                     json.dumps(dict(score.theme_sentiment)), int(detractor), now,
-                     json.dumps(also) if also else None, text_score.needs_reply, score.model,
-                     int(row_index in deferred), row["id"]),
-                )
-                for kept in (text_score, score) if rated else (score,):
-                    conn.execute(
-                        "INSERT OR REPLACE INTO scores (mention_id, model, label, compound, confidence, lang, "
-                        "scored_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
-                        (row["id"], kept.model, kept.label, kept.compound, kept.confidence, kept.lang, now),
-                    )
-                # The thread may have been rolled up while this mention was unscored (the daemon
-                # collects while it processes): roll it up again with the score.
-                conn.execute("UPDATE threads SET dirty = 1 WHERE thread_key = ? AND dirty = 0", (row["thread_key"],))
-                if score.label == "negative" and row["author"]:
-                    conn.execute(
-                        "UPDATE authors SET negative = negative + 1, "
-                        "last_negative_at = MAX(COALESCE(last_negative_at, ''), ?) WHERE source = ? AND author = ?",
-                        (row["created_at"], row["source"], row["author"]),
-                    )
+            conn.executemany(
+                "UPDATE mentions SET lang = ?, label = ?, compound = ?, confidence = ?, themes = ?, "
+                "theme_sentiment = ?, detractor = ?, scored_at = ?, also_brands = ?, needs_reply = ?, "
+                "scored_by = ?, second_look = ? WHERE id = ?", updates)
+            keep_scores(conn, kept)
+            conn.executemany("UPDATE threads SET dirty = 1 WHERE thread_key = ? AND dirty = 0",
+                             [(key,) for key in threads])
+            conn.executemany(
+                "UPDATE authors SET negative = negative + 1, last_negative_at = CASE WHEN last_negative_at IS NULL "
+                "OR last_negative_at < ? THEN ? ELSE last_negative_at END WHERE source = ? AND author = ?",
+                negatives)
         total += len(rows)  # scored ones: the quarantined are counted in the quarantine
 
 
@@ -213,14 +216,21 @@ def second_look_pending(store: Store, scorer: Scorer, detractor_confidence: floa
                 (score.label, score.compound, score.confidence, json.dumps(dict(score.theme_sentiment)),
                  int(is_detractor(score, stars, detractor_confidence)), text_score.needs_reply, score.model,
                  row["id"]))
-            conn.execute(
-                "INSERT OR REPLACE INTO scores (mention_id, model, label, compound, confidence, lang, scored_at) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?)",
-                (row["id"], text_score.model, text_score.label, text_score.compound, text_score.confidence,
-                 text_score.lang, now))
+            keep_scores(conn, [(row["id"], text_score.model, text_score.label, text_score.compound,
+                                text_score.confidence, text_score.lang, now)])
             if score.label != row["label"]:
                 conn.execute("UPDATE threads SET dirty = 1 WHERE thread_key = ? AND dirty = 0", (row["thread_key"],))
     return len(rows)
+
+
+def keep_scores(conn: Any, rows: list[tuple]) -> None:
+    """Each model's score of each mention (mention_id, model, label, compound, confidence, lang, scored_at),
+    the latest replacing an earlier one by the same model."""
+    conn.executemany(
+        "INSERT INTO scores (mention_id, model, label, compound, confidence, lang, scored_at) "
+        "VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (mention_id, model) DO UPDATE SET label = excluded.label, "
+        "compound = excluded.compound, confidence = excluded.confidence, lang = excluded.lang, "
+        "scored_at = excluded.scored_at", rows)
 
 
 def _themes_json(score: Score) -> str:

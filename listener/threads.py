@@ -280,7 +280,10 @@ def _facts(row: dict, history: AuthorHistory) -> MentionFacts:
 def complaints_before(store: Store, row: dict, window: timedelta,
                       cues: re.Pattern[str] | None = None) -> tuple[int, datetime | None]:
     """How often this author complained about the same brand in OTHER threads within the window
-    before this mention, and when the earliest was: the per-author repeat-detractor signal."""
+    before this mention, and when the earliest was: the per-author repeat-detractor signal.
+
+    One query per mention: the straightforward definition, kept as the reference the tests and the
+    viral-thread benchmark compare AuthorHistory with (the rollup itself reads the history in bulk)."""
     if not row["author"] or row["is_brand_account"]:
         return 0, None
     since = iso(parse_iso(row["created_at"]) - window)

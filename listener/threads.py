@@ -146,10 +146,10 @@ class AuthorHistory:
                 found += store.conn.execute(
                     "SELECT source, author, brand, thread_key, label, stars, COALESCE(title, '') || ' ' || text, "
                     f"created_at FROM mentions WHERE source = ? AND author IN ({','.join('?' * len(part))}) "
-                    "AND created_at >= ? AND created_at < ? AND is_brand_account = 0",
+                    "AND created_at >= ? AND created_at < ? AND is_brand_account = 0 ORDER BY created_at, id",
                     (source, *part, since, max(times)),
                 ).fetchall()
-        found.sort(key=lambda f: f[7])
+        # Each author is in one chunk, so each author's history comes in time order.
         for source, author, brand, thread, label, stars, text, at in found:
             if is_complaint(label, stars, text, cues):
                 key = (source, author, brand)

@@ -131,7 +131,9 @@ class Daemon:
                     first_delay=self._refresh_seconds()),
         ]
         # Every job of the pipeline's stage list has its job here (collect: one per source query).
-        assert {s.kind for s in specs} | {"collect"} >= set(JOBS), JOBS
+        missing = set(JOBS) - {s.kind for s in specs} - {"collect"}
+        if missing:
+            raise RuntimeError(f"pipeline stages of jobs {sorted(missing)} have no daemon job")
         if self.config.report_email.enabled:  # the report mailed on a schedule (listener.report_email)
             specs.append(JobSpec("report_email", "report_email", self.report_email_job, 300.0, first_delay=60.0))
         for spec in self._collect_specs():

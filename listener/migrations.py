@@ -741,4 +741,34 @@ MIGRATIONS += [
         """,
     ),
 ]
+# ---------------------------------------------------------------- pipeline speed (block 220-229)
+MIGRATIONS += [
+    (
+        220,
+        "terms table: each finished period's term counts and rows kept, so a new hour redoes the open period",
+        """
+        -- One row per finished local period and brand of the terms table (listener.trends.terms):
+        -- the period's term counts (its corpus: what later periods compare with) and, once written, its
+        -- rows. Dropped when an hour inside [start_utc, stop_utc) changes in the rollup, its rows alone
+        -- (rows_json set to NULL) when an hour of the periods it is compared with, [ref_start_utc,
+        -- start_utc), changes (see listener.trends.cache.forget_changed_periods).
+        CREATE TABLE trend_terms_kept (
+            period TEXT NOT NULL,
+            zone TEXT NOT NULL,
+            period_start TEXT NOT NULL,
+            brand TEXT NOT NULL,
+            start_utc TEXT NOT NULL,
+            stop_utc TEXT NOT NULL,
+            ref_start_utc TEXT NOT NULL,
+            fingerprint TEXT NOT NULL,
+            posts INTEGER NOT NULL,
+            mentions INTEGER NOT NULL,
+            terms_json TEXT NOT NULL,
+            rows_json TEXT,
+            PRIMARY KEY (period, zone, period_start, brand)
+        );
+        CREATE INDEX trend_terms_kept_span ON trend_terms_kept (start_utc, stop_utc);
+        """,
+    ),
+]
 MIGRATIONS.sort(key=lambda migration: migration[0])

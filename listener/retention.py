@@ -177,6 +177,7 @@ def _forget_in_store(store: Store, handle: str, given: str, source: str | None, 
     # and on the queue items of their threads.
     conn.execute(f"DELETE FROM trend_hour_authors WHERE {where}", params)
     conn.execute(f"DELETE FROM trend_hour_audiences WHERE {where}", params)  # their followers in reach
+    conn.execute("DELETE FROM trend_terms_kept")  # their words in the terms table's kept counts: recounted
     conn.execute(f"UPDATE queue_items SET author = NULL WHERE {where}", params)
     # A silence that mutes them names them; their posts are not collected any more anyway.
     result.silences = conn.execute(

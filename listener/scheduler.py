@@ -2,8 +2,10 @@
 
 Jobs (ids as shown by `overheard status`):
 - `collect:<source>:<query>`: one query of one source, every `interval_minutes` plus jitter.
-- `process`: score, roll up threads, evaluate rules, deliver the outbox; also woken by new mentions.
-- `sla`, `trends`, `retention`: SLA breach alerts, trend files, pruning old mentions.
+- `process`: the pipeline's `process` stages (listener.pipeline.STAGES, in order: score, threads, rules,
+  queue clock, delivery); also woken by new mentions.
+- `trends`: the pipeline's `trends` stage (trend files). `sla`: the queue-clock stage on its own clock.
+- `retention`: pruning old mentions.
 - `sources`: picks up queries that appear (a new export file matching a glob) or go away.
 - streams ([streams.*]: Jetstream, the X filtered stream, Mastodon hashtags and lists) each run in a
   thread of their own, not as jobs: they stay connected, store each batch with its cursor and wake
@@ -46,7 +48,7 @@ from listener.health import SourceHealth, record_failure, record_success, scope_
 from listener.logs import event
 from listener.masking import mask
 from listener.models import iso, utcnow
-from listener.pipeline import build_channels, process
+from listener.pipeline import JOBS, Pass, PipelineReport, build_channels, process, run_stages, stages
 from listener.scoring import build_scorer
 from listener.sources.base import Source
 from listener.store import SaveResult, Store
@@ -128,6 +130,10 @@ class Daemon:
             JobSpec("sources", "sources", self.refresh_job, self._refresh_seconds(),
                     first_delay=self._refresh_seconds()),
         ]
+        # Every job of the pipeline's stage list has its job here (collect: one per source query).
+        missing = set(JOBS) - {s.kind for s in specs} - {"collect"}
+        if missing:
+            raise RuntimeError(f"pipeline stages of jobs {sorted(missing)} have no daemon job")
         if self.config.report_email.enabled:  # the report mailed on a schedule (listener.report_email)
             specs.append(JobSpec("report_email", "report_email", self.report_email_job, 300.0, first_delay=60.0))
         for spec in self._collect_specs():
@@ -424,8 +430,6 @@ class Daemon:
 
     def sla_job(self) -> None:
         """The queue's clock: SLA breach alerts (once each), snoozes that ended, recovery checks."""
-        from alerts.queue import Queue
-
         if self.stopping.is_set():
             return
         # Never at the same time as a process pass, which runs the same clock.
@@ -433,7 +437,8 @@ class Daemon:
             return
         try:
             with self._job("sla") as store:
-                report = Queue(store, self.config.queue).tick(self.config)
+                # The process job's queue-clock stage, on its own clock too (SLAs fall due between passes).
+                report = run_stages(stages(names=["queue clock"]), Pass(self.config, store, PipelineReport())).queue
                 if report.alerts or report.breaches:
                     event(log, "sla_breaches", breaches=report.breaches, alerts_queued=report.alerts)
                     self._process_again.set()
@@ -443,13 +448,12 @@ class Daemon:
             self.wake_process()
 
     def trends_job(self) -> None:
-        from listener.trendfiles import write_trend_files
-
+        """The stages of the `trends` job (listener.pipeline.STAGES): the trend files."""
         if self.stopping.is_set():
             return
         with self._job("trends") as store:
-            paths = write_trend_files(self.config, store)
-            event(log, "trend_files", files=len(paths))
+            report = run_stages(stages(job="trends"), Pass(self.config, store, PipelineReport()))
+            event(log, "trend_files", files=len(report.trend_files))
 
     def report_email_job(self) -> None:
         from listener.report_email import send_due_report

@@ -112,7 +112,8 @@ def star_score(stars: int, text_score: Score) -> Score:
 
 
 def score_pending(store: Store, scorer: Scorer, detractor_confidence: float = 0.3,
-                  label_reviews_by_stars: bool = True, matcher: BrandMatcher | None = None) -> int:
+                  label_reviews_by_stars: bool = True, matcher: BrandMatcher | None = None,
+                  workers: int | None = None) -> int:
     """Score every unscored mention; each chunk commits on its own, so a crash redoes at most one chunk.
 
     With `label_reviews_by_stars`, a review with a star rating is labelled by its stars (see star_score);
@@ -120,69 +121,162 @@ def score_pending(store: Store, scorer: Scorer, detractor_confidence: float = 0.
     mention names are noted (`mentions.also_brands`): "switching from Brightwave to Lumacell" counts in
     both brands' trend figures and share of voice, as it is about both."""
     total = 0
+    options = (detractor_confidence, label_reviews_by_stars, matcher)
+    workers = pool_workers() if workers is None else workers
+    if workers > 1 and int(store.scalar(
+            "SELECT COUNT(*) FROM mentions WHERE scored_at IS NULL AND quarantined IS NULL") or 0) >= POOL_MIN_BACKLOG:
+        total += _score_in_pool(store, scorer, workers, options)
     while True:
-        rows = store.query(
-            "SELECT id, text, title, source_lang, stars, source, author, created_at, thread_key, brand, "
-            "author_followers, is_brand_account FROM mentions WHERE scored_at IS NULL AND quarantined IS NULL "
-            "ORDER BY id LIMIT ?",
-            (CHUNK,),
-        )
+        rows = _unscored(store)
         if not rows:
             return total + second_look_pending(store, scorer, detractor_confidence, label_reviews_by_stars)
-        # A mention no scorer can take (a poisoned stored value) is quarantined at this stage and the
-        # rest go on: one_by_one retries the chunk mention by mention only when the chunk fails.
-        whole: list[set[int]] = []
+        total += _write_chunk(store, rows, *_score_rows(scorer, rows), options)
 
-        def run(chunk: Sequence[Mapping[str, Any]], size: int = len(rows), whole: list[set[int]] = whole
-                ) -> list[Score]:
-            scored, deferred_here = _score_chunk(scorer, [text_of(r) for r in chunk], chunk)
-            if len(chunk) == size:
-                whole.append(deferred_here)  # the backlog's deferred second looks, by row index
-            return scored
 
-        results = one_by_one(rows, run)
-        failed = [(row, exc) for row, exc in zip(rows, results, strict=True) if isinstance(exc, Exception)]
-        deferred = whole[0] if whole and not failed else set()
-        rows, scores = ([r for r, s in zip(rows, results, strict=True) if not isinstance(s, Exception)],
-                        [s for s in results if not isinstance(s, Exception)])
-        texts = [text_of(r) for r in rows]
-        now = iso(utcnow())
-        with store.transaction() as conn:
-            for row, exc in failed:
-                quarantine_mention(conn, row, "score", describe(exc))
-            for row_index, (row, text, text_score) in enumerate(zip(rows, texts, scores, strict=True)):
-                stars = row["stars"]
-                rated = label_reviews_by_stars and isinstance(stars, int) and 1 <= stars <= 5
-                if row["is_brand_account"] and text_score.needs_reply:
-                    text_score = replace(text_score, needs_reply=None)  # the brand's own posts ask nobody
-                score = star_score(stars, text_score) if rated else text_score
-                detractor = is_detractor(score, stars, detractor_confidence)
-                also = other_brands(matcher, text, row["brand"]) if matcher is not None else []
-                conn.execute(
-                    "UPDATE mentions SET lang = ?, label = ?, compound = ?, confidence = ?, themes = ?, "
-                    "theme_sentiment = ?, detractor = ?, scored_at = ?, also_brands = ?, needs_reply = ?, "
-                    "scored_by = ?, second_look = ? WHERE id = ?",
-                    (score.lang, score.label, score.compound, score.confidence, _themes_json(score),
-                     json.dumps(dict(score.theme_sentiment)), int(detractor), now,
-                     json.dumps(also) if also else None, text_score.needs_reply, score.model,
-                     int(row_index in deferred), row["id"]),
-                )
-                for kept in (text_score, score) if rated else (score,):
-                    conn.execute(
-                        "INSERT OR REPLACE INTO scores (mention_id, model, label, compound, confidence, lang, "
-                        "scored_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
-                        (row["id"], kept.model, kept.label, kept.compound, kept.confidence, kept.lang, now),
-                    )
-                # The thread may have been rolled up while this mention was unscored (the daemon
-                # collects while it processes): roll it up again with the score.
-                conn.execute("UPDATE threads SET dirty = 1 WHERE thread_key = ? AND dirty = 0", (row["thread_key"],))
-                if score.label == "negative" and row["author"]:
-                    conn.execute(
-                        "UPDATE authors SET negative = negative + 1, "
-                        "last_negative_at = MAX(COALESCE(last_negative_at, ''), ?) WHERE source = ? AND author = ?",
-                        (row["created_at"], row["source"], row["author"]),
-                    )
-        total += len(rows)  # scored ones: the quarantined are counted in the quarantine
+# A backlog this big (a bulk import, a backfill) is scored by a pool of processes, one per core; below it a
+# pass scores in-process (starting the pool and loading the model in it takes a second or two, which a
+# daemon pass of a few hundred mentions, and the alert latency, should not wait for).
+POOL_MIN_BACKLOG = 4 * CHUNK
+POOL_WORKERS_ENV = "OVERHEARD_SCORE_WORKERS"
+
+
+def pool_workers() -> int:
+    """Processes that score a backlog: $OVERHEARD_SCORE_WORKERS, else the CPUs this process may use, at most 4."""
+    value = os.environ.get(POOL_WORKERS_ENV, "").strip()
+    if value.isdigit():
+        return int(value)
+    try:
+        cpus = len(os.sched_getaffinity(0))
+    except AttributeError:  # not Linux
+        cpus = os.cpu_count() or 1
+    return min(cpus, 4)
+
+
+def _unscored(store: Store, after: int | None = None) -> list[dict[str, Any]]:
+    return store.query(
+        "SELECT id, text, title, source_lang, stars, source, author, created_at, thread_key, brand, "
+        "author_followers, is_brand_account FROM mentions WHERE scored_at IS NULL AND quarantined IS NULL "
+        + ("AND id > ? " if after is not None else "") + "ORDER BY id LIMIT ?",
+        (*((after,) if after is not None else ()), CHUNK),
+    )
+
+
+def _score_rows(scorer: Scorer, rows: Sequence[Mapping[str, Any]]) -> tuple[list[Score | Exception], set[int]]:
+    """Scores (or the exception of each mention no scorer can take) and the deferred second looks."""
+    # A mention no scorer can take (a poisoned stored value) is quarantined at this stage and the
+    # rest go on: one_by_one retries the chunk mention by mention only when the chunk fails.
+    whole: list[set[int]] = []
+
+    def run(chunk: Sequence[Mapping[str, Any]], size: int = len(rows)) -> list[Score]:
+        scored, deferred_here = _score_chunk(scorer, [text_of(r) for r in chunk], chunk)
+        if len(chunk) == size:
+            whole.append(deferred_here)  # the backlog's deferred second looks, by row index
+        return scored
+
+    results = one_by_one(rows, run)
+    failed = any(isinstance(r, Exception) for r in results)
+    return results, whole[0] if whole and not failed else set()
+
+
+_WORKER: dict[str, Any] = {}
+
+
+def _worker_start(pickled: bytes) -> None:
+    import pickle
+
+    _WORKER["scorer"] = pickle.loads(pickled)
+
+
+def _worker_score(rows: list[dict[str, Any]]) -> tuple[list[Score], set[int]]:
+    """In a pool process: the whole chunk, or its exception (the parent then goes mention by mention)."""
+    return _score_chunk(_WORKER["scorer"], [text_of(r) for r in rows], rows)
+
+
+def _score_in_pool(store: Store, scorer: Scorer, workers: int, options: tuple) -> int:
+    """Score the backlog in chunks spread over `workers` processes while this one reads and writes.
+
+    Each chunk still commits on its own, in id order, as it would in-process: a crash redoes at most the
+    chunks in flight. A chunk that fails in the pool is scored again here, mention by mention."""
+    import pickle
+    from concurrent.futures import ProcessPoolExecutor
+    from multiprocessing import get_context
+
+    try:
+        pickled = pickle.dumps(scorer)
+    except Exception:  # a scorer that cannot travel to another process (a test double): score in-process
+        return 0
+    total = 0
+    last = 0
+    # spawn, not fork: the daemon has threads (sources, streams) whose locks a forked child would inherit.
+    with ProcessPoolExecutor(workers, mp_context=get_context("spawn"), initializer=_worker_start,
+                             initargs=(pickled,)) as pool:
+        inflight: list[tuple[list[dict[str, Any]], Any]] = []
+        while True:
+            while len(inflight) < workers + 1:
+                rows = _unscored(store, last)
+                if not rows:
+                    break
+                last = rows[-1]["id"]
+                inflight.append((rows, pool.submit(_worker_score, rows)))
+            if not inflight:
+                return total
+            rows, future = inflight.pop(0)
+            try:
+                scores, deferred = future.result()
+                results: list[Score | Exception] = list(scores)
+            except Exception:
+                results, deferred = _score_rows(scorer, rows)
+            total += _write_chunk(store, rows, results, deferred, options)
+
+
+def _write_chunk(store: Store, rows: list[dict[str, Any]], results: list[Score | Exception], deferred: set[int],
+                 options: tuple) -> int:
+    """Store a chunk's scores in one transaction; returns how many were scored (the rest are quarantined)."""
+    detractor_confidence, label_reviews_by_stars, matcher = options
+    failed = [(row, exc) for row, exc in zip(rows, results, strict=True) if isinstance(exc, Exception)]
+    rows, scores = ([r for r, s in zip(rows, results, strict=True) if not isinstance(s, Exception)],
+                    [s for s in results if not isinstance(s, Exception)])
+    texts = [text_of(r) for r in rows]
+    now = iso(utcnow())
+    updates: list[tuple] = []
+    kept: list[tuple] = []
+    threads: dict[str, None] = {}
+    negatives: list[tuple] = []
+    for row_index, (row, text, text_score) in enumerate(zip(rows, texts, scores, strict=True)):
+        stars = row["stars"]
+        rated = label_reviews_by_stars and isinstance(stars, int) and 1 <= stars <= 5
+        if row["is_brand_account"] and text_score.needs_reply:
+            text_score = replace(text_score, needs_reply=None)  # the brand's own posts ask nobody
+        score = star_score(stars, text_score) if rated else text_score
+        detractor = is_detractor(score, stars, detractor_confidence)
+        also = other_brands(matcher, text, row["brand"]) if matcher is not None else []
+        updates.append((score.lang, score.label, score.compound, score.confidence, _themes_json(score),
+                        json.dumps(dict(score.theme_sentiment)), int(detractor), now,
+                        json.dumps(also) if also else None, text_score.needs_reply, score.model,
+                        int(row_index in deferred), row["id"]))
+        for one in (text_score, score) if rated else (score,):
+            kept.append((row["id"], one.model, one.label, one.compound, one.confidence, one.lang, now))
+        # The thread may have been rolled up while this mention was unscored (the daemon
+        # collects while it processes): roll it up again with the score.
+        threads[row["thread_key"]] = None
+        if score.label == "negative" and row["author"]:
+            negatives.append((row["created_at"], row["created_at"], row["source"], row["author"]))
+    # One statement of each kind per chunk (executemany), in one transaction.
+    with store.transaction() as conn:
+        for row, exc in failed:
+            quarantine_mention(conn, row, "score", describe(exc))
+        conn.executemany(
+            "UPDATE mentions SET lang = ?, label = ?, compound = ?, confidence = ?, themes = ?, "
+            "theme_sentiment = ?, detractor = ?, scored_at = ?, also_brands = ?, needs_reply = ?, "
+            "scored_by = ?, second_look = ? WHERE id = ?", updates)
+        keep_scores(conn, kept)
+        conn.executemany("UPDATE threads SET dirty = 1 WHERE thread_key = ? AND dirty = 0",
+                         [(key,) for key in threads])
+        conn.executemany(
+            "UPDATE authors SET negative = negative + 1, last_negative_at = CASE WHEN last_negative_at IS NULL "
+            "OR last_negative_at < ? THEN ? ELSE last_negative_at END WHERE source = ? AND author = ?",
+            negatives)
+    return len(rows)  # scored ones: the quarantined are counted in the quarantine
 
 
 def second_look_pending(store: Store, scorer: Scorer, detractor_confidence: float = 0.3,
@@ -213,14 +307,21 @@ def second_look_pending(store: Store, scorer: Scorer, detractor_confidence: floa
                 (score.label, score.compound, score.confidence, json.dumps(dict(score.theme_sentiment)),
                  int(is_detractor(score, stars, detractor_confidence)), text_score.needs_reply, score.model,
                  row["id"]))
-            conn.execute(
-                "INSERT OR REPLACE INTO scores (mention_id, model, label, compound, confidence, lang, scored_at) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?)",
-                (row["id"], text_score.model, text_score.label, text_score.compound, text_score.confidence,
-                 text_score.lang, now))
+            keep_scores(conn, [(row["id"], text_score.model, text_score.label, text_score.compound,
+                                text_score.confidence, text_score.lang, now)])
             if score.label != row["label"]:
                 conn.execute("UPDATE threads SET dirty = 1 WHERE thread_key = ? AND dirty = 0", (row["thread_key"],))
     return len(rows)
+
+
+def keep_scores(conn: Any, rows: list[tuple]) -> None:
+    """Each model's score of each mention (mention_id, model, label, compound, confidence, lang, scored_at),
+    the latest replacing an earlier one by the same model."""
+    conn.executemany(
+        "INSERT INTO scores (mention_id, model, label, compound, confidence, lang, scored_at) "
+        "VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (mention_id, model) DO UPDATE SET label = excluded.label, "
+        "compound = excluded.compound, confidence = excluded.confidence, lang = excluded.lang, "
+        "scored_at = excluded.scored_at", rows)
 
 
 def _themes_json(score: Score) -> str:

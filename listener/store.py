@@ -355,6 +355,7 @@ class Store:
         result = SaveResult(fetched=len(batch.mentions), quarantined=len(batch.quarantined))
         with self.transaction():
             forgotten = {r[0] for r in self.conn.execute("SELECT author_hash FROM forgotten_authors")}
+            keep: list[Mention] = []
             for mention in batch.mentions:
                 if forgotten and mention.author and (author_hash(mention.source, mention.author) in forgotten
                                                      or author_hash(ANY_SOURCE, mention.author) in forgotten):
@@ -365,20 +366,16 @@ class Store:
                     self._quarantine(refused)
                     result.quarantined += 1
                     continue
-                try:
-                    with self.savepoint():
-                        inserted = self._insert_mention(mention)
-                except (OverflowError, UnicodeError, sqlite3.InterfaceError) as exc:
-                    # The last line of defence for every source: one value SQLite cannot take (an
-                    # integer over 64 bits, a lone surrogate) costs that mention, never the batch.
-                    self._quarantine(Quarantined(mention.source, f"{mention.source} {mention.native_id}"[:500],
-                                                 f"could not be stored: {describe(exc)}", _quarantine_raw(mention.raw)))
-                    result.quarantined += 1
-                    continue
-                if inserted:
-                    result.new += 1
-                else:
-                    result.duplicates += 1
+                keep.append(mention)
+            try:
+                with self.savepoint():
+                    new, duplicates = self._insert_mentions(keep)
+            except (OverflowError, UnicodeError, sqlite3.InterfaceError, ValueError, TypeError):
+                # One value SQLite cannot take somewhere in the batch: store it mention by mention
+                # so that mention alone is set aside.
+                new, duplicates = self._insert_one_by_one(keep, result)
+            result.new += new
+            result.duplicates += duplicates
             for item in batch.quarantined:
                 if forgotten and is_forgotten_raw(item.raw, item.source, forgotten):
                     continue  # a forgotten person's bad row is not kept either
@@ -386,6 +383,129 @@ class Store:
             if batch.cursor is not None:
                 self._set_cursor(source, query_key, batch.cursor)
         return result
+
+    def _insert_one_by_one(self, mentions: list[Mention], result: SaveResult) -> tuple[int, int]:
+        new = duplicates = 0
+        for mention in mentions:
+            try:
+                with self.savepoint():
+                    inserted = self._insert_mention(mention)
+            except (OverflowError, UnicodeError, sqlite3.InterfaceError) as exc:
+                # The last line of defence for every source: one value SQLite cannot take (an
+                # integer over 64 bits, a lone surrogate) costs that mention, never the batch.
+                self._quarantine(Quarantined(mention.source, f"{mention.source} {mention.native_id}"[:500],
+                                             f"could not be stored: {describe(exc)}", _quarantine_raw(mention.raw)))
+                result.quarantined += 1
+                continue
+            if inserted:
+                new += 1
+            else:
+                duplicates += 1
+        return new, duplicates
+
+    def _insert_mentions(self, mentions: list[Mention]) -> tuple[int, int]:
+        """Upsert a batch in a few statements: which are stored already (one look-up per 500), the new ones
+        in one INSERT, the changed ones' refresh, their threads marked dirty and their authors counted.
+
+        Exactly what _insert_mention does mention by mention, in the same order (a post sent twice in one
+        batch is stored by the first and refreshed by the second)."""
+        if not mentions:
+            return 0, 0
+        now = iso(utcnow())
+        stored: dict[tuple[str, str], list[Any]] = {}  # (source, native_id) -> [engagement, metrics, followers]
+        by_source: dict[str, list[str]] = {}
+        for m in mentions:
+            by_source.setdefault(m.source, []).append(m.native_id)
+        for source, ids in by_source.items():
+            ids = sorted(set(ids))
+            for i in range(0, len(ids), 500):
+                part = ids[i:i + 500]
+                for native_id, engagement, metrics, followers in self.conn.execute(
+                    "SELECT native_id, engagement, metrics, author_followers FROM mentions "
+                    f"WHERE source = ? AND native_id IN ({','.join('?' * len(part))})", (source, *part),
+                ):
+                    stored[(source, native_id)] = [engagement, metrics, followers]
+        inserts: list[tuple] = []
+        refreshes: list[tuple] = []
+        touched: list[tuple[Mention, str]] = []
+        authors: list[tuple] = []
+        duplicates = 0
+        for m in mentions:
+            created = iso(m.created_at)
+            metrics = json.dumps(m.metrics, sort_keys=True, ensure_ascii=False)
+            key = (m.source, m.native_id)
+            seen = stored.get(key)
+            if seen is None:
+                stored[key] = [m.engagement, metrics, m.author_followers]
+                inserts.append((
+                    m.source, m.native_id, m.brand, m.url, m.author, m.author_id, m.author_followers,
+                    int(m.author_verified), m.text, m.title, m.stars, m.lang, created, now, m.thread_key,
+                    m.parent_id, m.engagement, metrics, int(m.is_brand_account),
+                    None if m.raw is None else _raw_text(m.raw),
+                ))
+                touched.append((m, created))
+                if m.author:
+                    authors.append((m.source, m.author, m.author_id, m.author_followers, int(m.author_verified),
+                                    created, created))
+                continue
+            duplicates += 1
+            engagement, old_metrics, followers = seen
+            # As SQL compares: a NULL on either side is never "different".
+            changed = ((engagement is not None and m.engagement is not None and engagement != m.engagement)
+                       or (old_metrics is not None and old_metrics != metrics)
+                       or (m.author_followers is not None and followers != m.author_followers))
+            if changed:
+                refreshes.append((m.engagement, metrics, m.author_followers, m.source, m.native_id))
+                seen[:] = [m.engagement, metrics, m.author_followers if m.author_followers is not None else followers]
+                touched.append((m, created))
+        if inserts:
+            self.conn.executemany(
+                """INSERT INTO mentions (source, native_id, brand, url, author, author_id, author_followers,
+                       author_verified, text, title, stars, source_lang, created_at, collected_at, thread_key,
+                       parent_id, engagement, metrics, is_brand_account, raw)
+                   VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                   ON CONFLICT (source, native_id) DO NOTHING""", inserts)
+        if refreshes:
+            # Seen before: engagement and reach grow, so refresh them; everything else stays as first stored.
+            self.conn.executemany(
+                "UPDATE mentions SET engagement = ?, metrics = ?, author_followers = COALESCE(?, author_followers) "
+                "WHERE source = ? AND native_id = ?", refreshes)
+        self._touch_threads(touched, now)
+        if authors:
+            self.conn.executemany(
+                """INSERT INTO authors (source, author, author_id, followers, verified, first_seen, last_seen, mentions)
+                   VALUES (?, ?, ?, ?, ?, ?, ?, 1)
+                   ON CONFLICT (source, author) DO UPDATE SET
+                     followers = COALESCE(excluded.followers, authors.followers),
+                     verified = CASE WHEN excluded.verified > authors.verified THEN excluded.verified
+                                     ELSE authors.verified END,
+                     first_seen = CASE WHEN excluded.first_seen < authors.first_seen THEN excluded.first_seen
+                                       ELSE authors.first_seen END,
+                     last_seen = CASE WHEN excluded.last_seen > authors.last_seen THEN excluded.last_seen
+                                      ELSE authors.last_seen END,
+                     mentions = authors.mentions + 1""", authors)
+        return len(inserts), duplicates
+
+    def _touch_threads(self, touched: list[tuple[Mention, str]], now: str) -> None:
+        """Mark the threads of new or changed mentions dirty: one row per thread, with what the mention-by-
+        mention upserts would leave (the first mention's url and times, the first brand and title given)."""
+        rows: dict[str, list[Any]] = {}
+        for m, created in touched:
+            row = rows.get(m.thread_key)
+            if row is None:
+                rows[m.thread_key] = [m.thread_key, m.source, m.brand,
+                                      m.url if not m.thread_id or m.thread_id == m.native_id else None,
+                                      m.title, created, created, now]
+            else:
+                row[2] = row[2] if row[2] is not None else m.brand
+                row[4] = row[4] if row[4] is not None else m.title
+        if rows:
+            self.conn.executemany(
+                """INSERT INTO threads (thread_key, source, brand, url, title, first_at, last_at, updated_at, dirty)
+                   VALUES (?, ?, ?, ?, ?, ?, ?, ?, 1)
+                   ON CONFLICT (thread_key) DO UPDATE SET dirty = 1,
+                     brand = COALESCE(threads.brand, excluded.brand),
+                     title = COALESCE(threads.title, excluded.title)""", [tuple(r) for r in rows.values()])
 
     def _insert_mention(self, m: Mention) -> bool:
         now = iso(utcnow())

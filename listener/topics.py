@@ -285,16 +285,17 @@ def period_topics(config: Config, store: Store, brand: str, bounds: list[tuple[d
     ignore = brand_words(config, brand)
     memo = {} if memo is None else memo
 
-    def read(i: int) -> tuple[list[Post], Corpus]:
+    def read(i: int, posts_too: bool = False) -> tuple[list[Post], Corpus]:
         if i < 0:
             return [], Corpus()
         key = (brand, bounds[i])
-        if key not in memo:
+        # A memo entry may hold only a kept period's counts (posts None): enough to compare with.
+        if key not in memo or (posts_too and memo[key][0] is None):
             posts = read_posts(store, brand, *bounds[i], cap=cfg.max_posts)[0]
             memo[key] = (posts, corpus(posts, ignore))
         return memo[key]
 
-    posts, now_c = read(index)
+    posts, now_c = read(index, posts_too=True)
     if not posts:
         return []
     before = read(index - 1)[1]

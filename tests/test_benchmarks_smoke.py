@@ -11,7 +11,7 @@ from collections import Counter
 import pytest
 
 from benchmarks import __main__ as runner
-from benchmarks import scale, throughput
+from benchmarks import scale, throughput, viral_thread
 from benchmarks.corpus import generate
 
 pytestmark = pytest.mark.benchmark
@@ -72,3 +72,11 @@ def test_latency_times_bursts_from_fake_x_to_fake_slack(capsys: pytest.CaptureFi
     assert all(ms > 0 for ms in fig["ms"])  # Slack got each alert after X served its burst
     out = capsys.readouterr().out
     assert "p95" in out and "rerun: .venv/bin/python -m benchmarks.latency --bursts 2" in out
+
+
+def test_the_viral_thread_benchmark_prints_each_batch_and_the_before(capsys: pytest.CaptureFixture[str]) -> None:
+    fig = viral_thread.main(["--replies", "600", "--batch", "100"])
+    out = capsys.readouterr().out
+    assert [size for size, _ in fig["times"]] == [100, 200, 300, 400, 500, 600]
+    assert "thread at     600 replies" in out and "before (one author query per mention)" in out
+    assert "machine: " in out and "rerun: .venv/bin/python -m benchmarks.viral_thread --replies 600" in out

@@ -108,3 +108,42 @@ def test_crash_inside_a_stage_rolls_back_and_resumes(tmp_path, monkeypatch, stag
         process(config, store, channels={"support": recorder})
         assert store.scalar("SELECT COUNT(*) FROM mentions WHERE scored_at IS NULL") == 0
     assert sorted(recorder.sent) == sorted(set(recorder.sent)) and len(recorder.sent) == 3
+
+
+def test_the_daemon_runs_the_pipelines_stages_in_the_same_order(tmp_path, monkeypatch):
+    """One list of stages (listener.pipeline.STAGES) for run_pipeline and the daemon's jobs: a pass of the
+    daemon's jobs (collect, process, trends) runs every stage run_pipeline runs, in the same order."""
+    import listener.pipeline as pipeline
+    import listener.scheduler as scheduler
+    from listener.scheduler import Daemon
+
+    config = _workspace(tmp_path)
+    ran: list[str] = []
+    real_collect_query = scheduler.collect_query
+
+    def recorded(stage):
+        def run(p):
+            ran.append(stage.name)
+            stage.run(p)
+        return pipeline.Stage(stage.name, stage.job, run, stage.doc)
+
+    monkeypatch.setattr(pipeline, "STAGES", tuple(recorded(s) for s in pipeline.STAGES))
+    with Store(config.db_path) as store:
+        run_pipeline(config, store, channels={})
+    assert ran == list(pipeline.STAGE_NAMES)
+
+    # The daemon: its collect jobs are the collect stage one query at a time; then its process and trends jobs.
+    ran.clear()
+    monkeypatch.setattr(scheduler, "collect_query",
+                        lambda *a, **k: ran.append("collect") or real_collect_query(*a, **k))
+    daemon = Daemon(config, channels={})
+    plan = daemon.plan()
+    jobs = {spec.kind: spec for spec in plan}
+    for spec in plan:
+        if spec.kind == "collect":
+            spec.func(spec.source, spec.query_key)
+    jobs["process"].func()
+    jobs["trends"].func()
+    assert list(dict.fromkeys(ran)) == list(pipeline.STAGE_NAMES)
+    assert [s.job for s in pipeline.STAGES] == ["collect", "process", "process", "process", "process", "process",
+                                                "trends"]

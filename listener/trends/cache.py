@@ -136,6 +136,17 @@ def forget_changed_periods(conn: Any) -> None:
         "DELETE FROM trend_period_cache WHERE EXISTS (SELECT 1 FROM trend_changed_hours h "
         "WHERE h.hour_start >= trend_period_cache.start_utc AND h.hour_start < trend_period_cache.stop_utc)"
     )
+    # The terms table's kept periods (listener.trends.terms): a changed hour inside the period drops it;
+    # one in the periods it is compared with drops its rows and keeps its counts.
+    conn.execute(
+        "DELETE FROM trend_terms_kept WHERE EXISTS (SELECT 1 FROM trend_changed_hours h "
+        "WHERE h.hour_start >= trend_terms_kept.start_utc AND h.hour_start < trend_terms_kept.stop_utc)"
+    )
+    conn.execute(
+        "UPDATE trend_terms_kept SET rows_json = NULL WHERE rows_json IS NOT NULL AND EXISTS (SELECT 1 FROM "
+        "trend_changed_hours h WHERE h.hour_start >= trend_terms_kept.ref_start_utc "
+        "AND h.hour_start < trend_terms_kept.start_utc)"
+    )
     conn.execute("DELETE FROM trend_changed_hours")
 
 

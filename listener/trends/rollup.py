@@ -220,6 +220,7 @@ def forget_kept_periods(conn: Any) -> None:
     """Drop every period row kept for the trend files (listener.trends.cache): all are redone."""
     conn.execute("DELETE FROM trend_period_cache")
     conn.execute("DELETE FROM trend_period_text")
+    conn.execute("DELETE FROM trend_terms_kept")
     conn.execute("DELETE FROM trend_changed_hours")
 
 

@@ -171,8 +171,9 @@ def test_tokens_are_encrypted_at_rest_and_never_in_errors(env, fake):
 def test_not_connected_is_one_clear_refusal(env, fake):
     config, store, item_id = env
     TokenStore(store, "OVERHEARD_TOKEN_KEY").forget("x")
-    reply = send_reply(store, config, item_id, "Hello", "alice")
-    assert reply.state == FAILED and reply.error == "X is not connected: run `overheard connect x`"
+    with pytest.raises(UserError, match=r"^X is not connected: run `overheard connect x`$"):
+        send_reply(store, config, item_id, "Hello", "alice")
+    assert store.scalar("SELECT COUNT(*) FROM replies") == 0
 
 
 def test_user_mistakes_store_nothing(env, fake):

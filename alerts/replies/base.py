@@ -91,6 +91,11 @@ class Replier(ABC):
         Raises ReplyRefused with a reason in words for every refusal the platform can give.
         """
 
+    def preflight(self) -> None:
+        """Raise UserError when no reply can be attempted at all (not connected, a secret not set). Called
+        before anything is stored, so such a mistake is one line (exit 2) and leaves no failed attempt."""
+        return None
+
     def check(self) -> list[str]:
         """Problems with credentials, in words a user can act on (for `overheard doctor`)."""
         return []

@@ -224,6 +224,21 @@ def render_saved(saved: SavedReplyConfig, *, author: str | None, brand: str | No
     return saved.text.format(author=author or "there", brand=brand or "", ticket=str(item_id))
 
 
+def offered_saved_replies(store: Store, config: Config, item_id: int,
+                          mention_id: int | None = None) -> list[dict[str, Any]]:
+    """The saved replies an item offers, filled in for the mention a reply would answer (composer, CLI)."""
+    item = Queue(store, config.queue)._load(item_id)
+    try:
+        target: Target | None = pick_target(store, config, item, mention_id)
+    except UserError:
+        target = None
+    lang = target.lang if target else None
+    return [{"name": s.name, "lang": s.lang, "brand": s.brand,
+             "text": render_saved(s, author=target.author if target else item.get("author"), brand=item["brand"],
+                                  item_id=item_id)}
+            for s in saved_replies_for(config, item["brand"], lang)]
+
+
 def find_saved(config: Config, name: str, brand: str | None, lang: str | None) -> SavedReplyConfig:
     offered = saved_replies_for(config, brand, lang)
     for s in offered:
@@ -268,7 +283,8 @@ def send_reply(store: Store, config: Config, item_id: int, text: str | None, act
                mention_id: int | None = None, saved: str | None = None, now: datetime | None = None) -> Reply:
     """Answer the item's customer on their platform (or queue the answer for approval). Returns the attempt.
 
-    `text` or `saved` (a saved reply's name, placeholders filled in); `mention_id` picks the mention
+    `text` or `saved` (a saved reply's name, placeholders filled in; with both, `text` is what the person
+    made of the saved reply in the composer, and `saved` is kept as its origin); `mention_id` picks the mention
     answered (default: the newest customer mention on a platform we can reply to). User mistakes (no such
     item, empty or too long text, platform not set up) raise UserError before anything is stored; a
     platform's refusal is stored and returned as a `failed` attempt with its reason.
@@ -281,9 +297,7 @@ def send_reply(store: Store, config: Config, item_id: int, text: str | None, act
         raise UserError(f"queue item {item_id} is {item['state']}: cannot reply; {hint}")
     permissions.check(store, actor, "reply", item)
     target = pick_target(store, config, item, mention_id)
-    if saved:
-        if text and text.strip():
-            raise UserError("reply: give the text or a saved reply, not both")
+    if saved and not (text and text.strip()):
         text = render_saved(find_saved(config, saved, item["brand"], target.lang), author=target.author,
                             brand=item["brand"], item_id=item_id)
     text = (text or "").strip()
@@ -292,6 +306,7 @@ def send_reply(store: Store, config: Config, item_id: int, text: str | None, act
     if len(text) > MAX_TEXT:
         raise UserError(f"reply: {len(text):,} characters; no platform takes more than 10,000")
     replier = replier_for(config, target.source, store)
+    replier.preflight()
     length = replier.length(text)
     if length > replier.limit:
         raise UserError(f"reply: {length:,} characters as {PLATFORM_NAMES.get(target.source)} counts them; it "
@@ -324,6 +339,7 @@ def approve_reply(store: Store, config: Config, reply_id: int, actor: str, *, no
         raise UserError(f"reply {reply_id} is {reply.state.replace('_', ' ')}: only a reply waiting for approval "
                         "can be approved")
     replier = replier_for(config, reply.source, store)
+    replier.preflight()
     with store.transaction() as conn:
         changed = conn.execute(
             "UPDATE replies SET state = ?, approved_by = ?, approved_at = ?, sending_at = ?, updated_at = ? "
@@ -376,6 +392,7 @@ def retry_reply(store: Store, config: Config, reply_id: int, actor: str, *, chec
     if item["state"] not in REPLYABLE_STATES:
         raise UserError(f"queue item {reply.item_id} is {item['state']}: cannot reply; reopen it first")
     replier = replier_for(config, reply.source, store)
+    replier.preflight()
     with store.transaction() as conn:
         if conn.execute("SELECT 1 FROM replies WHERE retry_of = ?", (reply_id,)).fetchone():
             raise UserError(f"reply {reply_id} was just retried by someone else")
@@ -409,7 +426,10 @@ def _post(store: Store, config: Config, replier: Replier, reply_id: int, queue_a
     reply = get_reply(store, reply_id)
     mention = store.query("SELECT * FROM mentions WHERE id = ?", (reply.mention_id,))[0]
     try:
-        posted = replier.post_reply(mention, reply.text)
+        try:
+            posted = replier.post_reply(mention, reply.text)
+        except UserError as exc:  # a secret unset since the preflight: nothing went out
+            raise ReplyRefused(str(exc), "invalid") from None
     except ReplyRefused as exc:
         now = utcnow()
         reason = mask(exc.reason)
@@ -431,6 +451,13 @@ def _post(store: Store, config: Config, replier: Replier, reply_id: int, queue_a
                       {"reply_id": reply_id, "platform": reply.platform, "reason": reason}, now)
         event(log, "reply_unsure", logging.WARNING, item=reply.item_id, reply=reply_id, reason=reason)
         return get_reply(store, reply_id)
+    except Exception as exc:
+        # Our bug or the client library's: whether it went out is unknown, so the attempt stays `sending`
+        # ("may have been posted") with the error named; the traceback is still raised and logged.
+        with store.transaction() as conn:
+            conn.execute("UPDATE replies SET error = ?, updated_at = ? WHERE id = ?",
+                         (mask(f"unexpected error: {type(exc).__name__}: {exc}")[:500], iso(utcnow()), reply_id))
+        raise
     return _record_posted(store, config, reply, mention, posted, queue_actor)
 
 

@@ -179,6 +179,15 @@ class XReplier(Replier):
             raise ReplyUncertain(f"X did not answer within {self.config.timeout_seconds:g} s; the reply may have "
                                  "been posted") from None
 
+    def preflight(self) -> None:
+        from listener.errors import UserError
+
+        try:
+            self._stored()
+        except ReplyRefused as exc:
+            raise UserError(exc.reason) from None
+        x_oauth.client_credentials(self.app, self.config)  # a refresh needs the client id
+
     def check(self) -> list[str]:
         if self.tokens is None:
             return []

@@ -26,7 +26,7 @@ import json
 import secrets
 import threading
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlencode
 
@@ -175,7 +175,8 @@ class FakeXReplies(FakeServer):
         invalid = Reply(400, {"error": "invalid_request",
                               "error_description": "Value passed for the token was invalid."})
         if not self._client_ok(req):
-            return Reply(401, {"error": "unauthorized_client", "error_description": "Missing valid authorization header"})
+            return Reply(401, {"error": "unauthorized_client",
+                               "error_description": "Missing valid authorization header"})
         if p.get("grant_type") == "authorization_code":
             with self.lock:
                 pending = self.codes.get(p.get("code", ""))

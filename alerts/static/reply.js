@@ -125,7 +125,7 @@
 
     document.addEventListener("keydown", function (e) {
       if (e.ctrlKey || e.metaKey || e.altKey) {
-        if (e.target === text && e.key === "Enter" && (e.ctrlKey || e.metaKey)) { e.preventDefault(); form.requestSubmit(); }
+        if (e.target === text && e.key === "Enter" && (e.ctrlKey || e.metaKey)) { e.preventDefault(); if (!send.disabled) { form.requestSubmit(); } }
         return;
       }
       // In the empty composer, "/" opens the list too (Slack and Intercom work the same way).

@@ -83,7 +83,8 @@ class FakeRedditReplies(FakeServer):
         expected = base64.b64encode(f"{self.client_id}:{self.client_secret}".encode()).decode()
         if req.headers.get("authorization", "") != f"Basic {expected}":
             return Reply(401, {"message": "Unauthorized", "error": 401})
-        if req.params.get("grant_type") != "refresh_token" or req.params.get("refresh_token") not in self.refresh_tokens:
+        grant, given = req.params.get("grant_type"), req.params.get("refresh_token")
+        if grant != "refresh_token" or given not in self.refresh_tokens:
             # Reddit answers a revoked or unknown refresh token with HTTP 200 and an error field.
             return Reply(200, {"error": "invalid_grant"})
         token = "rd-" + secrets.token_hex(8)

@@ -232,3 +232,36 @@ def test_x_counts_like_x():
     assert x_length("a" * 280) == 280
     assert x_length("see https://example.com/a/very/long/path/that/goes/on/and/on ok") == 4 + 23 + 3
     assert x_length("日本語") == 6 and x_length("😀") == 2
+
+
+def test_a_killed_process_mid_post_leaves_may_have_been_posted_and_nothing_resends(env, fake, tmp_path):
+    """SIGKILL the CLI while X holds its answer: the post exists on X, the attempt stays `sending`."""
+    import os
+    import signal
+    import subprocess
+    import sys
+
+    config, store, item_id = env
+    fake.hold_posts_s = 20  # X takes the post and is slow to answer
+    command = [sys.executable, "-c", "from listener.cli import main; main()", "queue", "reply", str(item_id),
+               "--text", "Engineers are on it.", "--as", "alice", "--config", str(config.path)]
+    proc = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=dict(os.environ))
+    try:
+        assert fake.posted.wait(30), "the CLI never reached X"
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(10)
+    finally:
+        fake.hold_posts_s = 0
+        if proc.poll() is None:
+            proc.kill()
+    assert len(fake.replies_to("outage-3")) == 1
+    [reply] = list_replies(store, item_id)
+    assert reply.state == SENDING
+    later = utcnow() + timedelta(minutes=3)
+    assert "may have been posted" in reply.outcome(later) and reply.can_retry(later)
+    process(config, store, channels={})  # a restart and a pipeline pass: nothing resends it
+    with pytest.raises(UserError, match="being sent right now"):
+        retry_reply(store, config, reply.id, "alice")
+    with pytest.raises(UserError, match="may have been posted: check on X first"):
+        retry_reply(store, config, reply.id, "alice", now=later)
+    assert len(fake.served("/2/tweets")) == 1 and len(fake.replies_to("outage-3")) == 1

@@ -153,9 +153,13 @@ def show(config: Config, item_id: int, as_json: bool) -> None:
         mentions = q.thread_mentions(item)
         events = q.events(item_id)
         history = q.author_history(item)
+        from alerts.replies.send import list_replies
+
+        replies = list_replies(store, item_id)
         if as_json:
             click.echo(terminal_json(json.dumps({"item": _item_json(q, item), "mentions": mentions, "events": events,
-                                   "author_history": history}, ensure_ascii=False, default=str)))
+                                   "author_history": history, "replies": [r.to_dict() for r in replies]},
+                                  ensure_ascii=False, default=str)))
             return
         sla = q.sla(item)
         console.print(escape(f"queue item {item.id} · {item.state} · {item.priority} priority · risk {item.risk:.0f}"
@@ -180,6 +184,10 @@ def show(config: Config, item_id: int, as_json: bool) -> None:
             console.print(escape(f"author @{history['author']}: {plural(history['mentions'], 'mention')} of "
                                  f"{item.brand}, {history['negative']} negative, "
                                  f"{plural(len(history['other_items']), 'other queue item')}"))
+        if replies:
+            console.print("[bold]replies[/]")
+            for r in replies:
+                console.print(escape(f"  reply {r.id} by {r.author}: {r.outcome()}"), soft_wrap=False)
         console.print("[bold]events[/]")
         for e in events:
             console.print(escape(f"  {_local(config, e['at'])} {e['actor']}: {describe_event(e)}"))

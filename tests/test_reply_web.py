@@ -115,3 +115,21 @@ def test_a_reply_of_another_item_cannot_be_retried_through_this_one(site):
     assert wrong.status_code == 400 and "not a reply of queue item" in wrong.json()["message"]
     page = bob.get(f"/items/{item_id}").text
     assert "X refused it: <strong>the post was deleted" in page and f'id="retry-{rid}"' in page
+
+
+def test_a_reply_left_sending_shows_may_have_been_posted_and_a_checked_retry(site):
+    app, store, fake, item_id, _ = site
+    mention = store.scalar("SELECT id FROM mentions WHERE native_id = 'outage-3'")
+    store.conn.execute(
+        "INSERT INTO replies (item_id, mention_id, source, author, text, state, created_at, sending_at, updated_at) "
+        "VALUES (?, ?, 'x', 'bob', 'Engineers are on it.', 'sending', '2026-01-01T09:00:00Z', '2026-01-01T09:00:00Z', "
+        "'2026-01-01T09:00:00Z')", (item_id, mention))
+    bob, token = login("bob", app)
+    page = bob.get(f"/items/{item_id}").text
+    assert "May have been posted" in page and "check on X before retrying" in page
+    assert 'name="checked" value="1"' in page and "Not there: retry" in page
+    plain = bob.post(f"/items/{item_id}/reply/1/retry", headers=JSON, data={"csrf_token": token})
+    assert plain.status_code == 400 and "check on X first" in plain.json()["message"]
+    checked = bob.post(f"/items/{item_id}/reply/1/retry", headers=JSON, data={"csrf_token": token, "checked": "1"})
+    assert checked.json()["reply"]["state"] == "posted" and checked.json()["reply"]["retry_of"] == 1
+    assert "not on X (checked by bob)" in bob.get(f"/items/{item_id}").text

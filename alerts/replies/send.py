@@ -36,6 +36,7 @@ log = logging.getLogger("overheard.replies")
 
 AWAITING, REJECTED, SENDING, POSTED, FAILED = "awaiting_approval", "rejected", "sending", "posted", "failed"
 STATES = (AWAITING, REJECTED, SENDING, POSTED, FAILED)
+CHECKED = "checked"  # error_kind of an unsure attempt a person found was not posted (they retried it)
 # A reply still `sending` after this long was cut off (a crash, a killed server): the platform's call
 # times out well before (30 s by default).
 STALE_SENDING = timedelta(minutes=2)
@@ -103,6 +104,8 @@ class Reply:
         if self.state == REJECTED:
             return f"not approved by {self.approved_by}" + (f": {self.error}" if self.error else "")
         if self.state == FAILED:
+            if self.error_kind == CHECKED:
+                return f"did not go out: {self.error}"
             return f"{self.platform} refused it: {self.error}"
         if self.unsure(now):
             why = f" ({self.error})" if self.error else ""
@@ -404,8 +407,9 @@ def retry_reply(store: Store, config: Config, reply_id: int, actor: str, *, chec
                          retry_of=reply_id)
         if reply.state == SENDING:
             # The unsure attempt is settled by the person's word: it did not go out.
-            conn.execute("UPDATE replies SET state = ?, error = ?, finished_at = ?, updated_at = ? WHERE id = ?",
-                         (FAILED, f"not on {reply.platform} (checked by {actor})", iso(now), iso(now), reply_id))
+            conn.execute("UPDATE replies SET state = ?, error = ?, error_kind = ?, finished_at = ?, updated_at = ? "
+                         "WHERE id = ?", (FAILED, f"not on {reply.platform} (checked by {actor})", CHECKED, iso(now),
+                                          iso(now), reply_id))
         add_event(store, reply.item_id, actor, "reply_retried", {"reply_id": new_id, "retry_of": reply_id}, now)
     return _post(store, config, replier, new_id, actor)
 

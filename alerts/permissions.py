@@ -13,6 +13,8 @@ Roles (docs/queue.md, "Who may do what"):
 | reply, wait, resolve, dismiss, snooze, wake | items nobody holds, or their own | any item |
 | reopen | any closed item (it goes back to whoever held it, so nobody loses an item) | any |
 | note, tag, relabel | any item | any |
+| post a reply (`reply`), retry a failed one (`retry_reply`) | items nobody holds, or their own | any item |
+| approve or reject a reply waiting for approval (`approve_reply`) | never | any |
 
 An actor who is a user has that user's role; a disabled user may do nothing. An actor who is not a
 user (an unlinked Slack user, `slack:<name>`, or a CLI `--as` name nobody added) has an agent's rights.
@@ -32,8 +34,10 @@ from listener.store import Store
 AGENT, ADMIN, SYSTEM = "agent", "admin", "system"
 SYSTEM_ACTOR = "overheard"
 # Actions that change where an item stands: only its holder or an admin, once someone holds it.
-OWNER_ACTIONS = ("reply", "wait", "resolve", "dismiss", "snooze", "wake")
+OWNER_ACTIONS = ("reply", "wait", "resolve", "dismiss", "snooze", "wake", "retry_reply")
 ANYONE_ACTIONS = ("reopen", "note", "tag", "relabel")
+# Only an admin: the second pair of eyes on an agent's reply ([queue.reply_approval]).
+ADMIN_ACTIONS = ("approve_reply",)
 
 
 @dataclass(frozen=True)
@@ -97,5 +101,10 @@ def check(store: Store, name: str, action: str, item: dict[str, Any], *, assigne
                             f"{action} it")
         return
     if action in ANYONE_ACTIONS:
+        return
+    if action in ADMIN_ACTIONS:
+        if not who.is_admin:
+            raise UserError(f"queue item {item_id}: only an admin can {action.replace('_reply', '')} a reply, "
+                            f"and {name} is an agent")
         return
     raise ValueError(f"no permission rule for action {action!r}")  # our bug: every action needs a rule

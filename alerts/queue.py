@@ -831,6 +831,12 @@ def describe_event(event: dict[str, Any]) -> str:
     """One line a person reads in the audit trail."""
     d = event["detail"]
     a = event["action"]
+    if a.startswith("reply_"):
+        from alerts.replies.send import describe
+
+        line = describe(d, a)
+        if line is not None:
+            return line
     if a == "created":
         return f"opened (risk {d.get('risk', 0):.0f}, {d.get('priority')} priority)"
     if a == "priority":

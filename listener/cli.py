@@ -39,6 +39,7 @@ COMMAND_MODULES = [
     "listener.commands.sentiment",
     "listener.commands.daemon",
     "listener.commands.quarantine",
+    "listener.commands.replies",
 ]
 
 # Which module registers each top-level command, and its one-line help for `overheard --help` (so the
@@ -49,6 +50,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
               'Alerts: the outbox, silences, receiver tests and rule backtests.'),
     'check': ('listener.commands.core',
              'Validate the config: every key, type and secret env var; prints what it found.'),
+    'connect': ('listener.commands.replies',
+                'Connect the brand\'s accounts the queue replies as (tokens kept encrypted in the database).'),
     'collect': ('listener.commands.collect',
                'Collect mentions once from the configured sources into the store, with a progress bar.'),
     'demo': ('listener.commands.core',

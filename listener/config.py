@@ -213,6 +213,43 @@ class SlaTarget(Section):
     resolution_minutes: int = Field(gt=0)
 
 
+# Placeholders a saved reply may use; anything else in braces is a config error at load.
+SAVED_REPLY_PLACEHOLDERS = ("author", "brand", "ticket")
+
+
+class SavedReplyConfig(Section):
+    """[[queue.saved_replies]]: a canned answer, offered on items of its brand and language."""
+
+    name: str = Field(min_length=1, max_length=60)
+    text: str = Field(min_length=1)
+    brand: str | None = None  # only on this brand's items; unset: every brand
+    lang: str | None = None  # only when the mention answered is in this language (e.g. "de"); unset: any
+
+    @field_validator("text")
+    @classmethod
+    def _known_placeholders(cls, value: str) -> str:
+        import string
+
+        try:
+            fields = [f for _, f, _, _ in string.Formatter().parse(value) if f is not None]
+        except ValueError as exc:
+            raise ValueError(f"{exc}; write a literal brace as {{{{ or }}}}") from None
+        for name in fields:
+            if name not in SAVED_REPLY_PLACEHOLDERS:
+                known = ", ".join("{" + p + "}" for p in SAVED_REPLY_PLACEHOLDERS)
+                raise ValueError(f"unknown placeholder {{{name}}}; use {known}")
+        return value
+
+
+class ReplyApprovalConfig(Section):
+    """[queue.reply_approval]: which replies wait for an admin's Approve before they are posted."""
+
+    # "nobody": every reply posts at once; "agents": replies written by agents wait (admins approve).
+    required_for: Literal["nobody", "agents"] = "nobody"
+    brands: list[str] = []  # only replies on these brands' items wait; empty: every brand
+    priorities: list[Literal["high", "medium", "low"]] = []  # only on items of these priorities; empty: all
+
+
 class QueueConfig(Section):
     """The support queue: SLA targets per priority, counted in business hours of one time zone."""
 
@@ -236,6 +273,9 @@ class QueueConfig(Section):
     snooze_minutes: int = Field(default=120, gt=0)
     # After resolving, how long the author's next mentions are watched to tell recovered from still unhappy.
     recovery_days: int = Field(default=14, gt=0)
+    # Replying from the queue (docs/queue.md): approval, and canned answers with {author} {brand} {ticket}.
+    reply_approval: ReplyApprovalConfig = ReplyApprovalConfig()
+    saved_replies: list[SavedReplyConfig] = []
 
     @field_validator("timezone")
     @classmethod
@@ -272,6 +312,17 @@ class QueueConfig(Section):
         if not self.business_days:
             raise ValueError("business_days must not be empty (the SLA clocks would never run)")
         return self
+
+    @field_validator("saved_replies")
+    @classmethod
+    def _unique_saved(cls, value: list[SavedReplyConfig]) -> list[SavedReplyConfig]:
+        seen: set[tuple[str, str | None, str | None]] = set()
+        for reply in value:
+            key = (reply.name.lower(), reply.brand, reply.lang)
+            if key in seen:
+                raise ValueError(f"saved reply {reply.name!r} is defined twice for the same brand and language")
+            seen.add(key)
+        return value
 
     @field_validator("sla")
     @classmethod
@@ -810,6 +861,13 @@ def _cross_check(name: str, file: _ConfigFile) -> None:
                 raise ConfigError(
                     name, f"brands[{i}].competitors", f"{comp!r} is not defined in [[competitors]]"
                 )
+    own = {b.name for b in file.brands}
+    for i, saved in enumerate(file.queue.saved_replies):
+        if saved.brand is not None and saved.brand not in own:
+            raise ConfigError(name, f"queue.saved_replies[{i}].brand", f"{saved.brand!r} is not one of [[brands]]")
+    for brand in file.queue.reply_approval.brands:
+        if brand not in own:
+            raise ConfigError(name, "queue.reply_approval.brands", f"{brand!r} is not one of [[brands]]")
     for level, risk in file.alerts.levels.items():
         if not 0 <= risk <= 100:
             raise ConfigError(name, f"alerts.levels.{level}", "must be between 0 and 100")

@@ -772,3 +772,59 @@ MIGRATIONS += [
     ),
 ]
 MIGRATIONS.sort(key=lambda migration: migration[0])
+
+# ---------------------------------------------------------------- replies from the queue (block 190-199)
+# One row per attempt to post the brand's answer (alerts.replies.send). A row is written in state
+# 'sending' and committed BEFORE the platform is called: a crash leaves it there, shown as "may have
+# been posted", and nothing ever sends it again on its own. A retry (by a person) is a new row that
+# names the one it retries. reply_tokens keeps the OAuth tokens of connected accounts (`overheard
+# connect x`), encrypted (Fernet) with a key from an environment variable: never in clear in the file.
+MIGRATIONS += [
+    (
+        190,
+        "replies: every attempt to answer a mention from the queue, with its outcome",
+        """
+        CREATE TABLE replies (
+            id INTEGER PRIMARY KEY,
+            item_id INTEGER NOT NULL REFERENCES queue_items(id),
+            mention_id INTEGER NOT NULL REFERENCES mentions(id) ON DELETE CASCADE,
+            source TEXT NOT NULL,
+            author TEXT NOT NULL,
+            text TEXT NOT NULL,
+            saved_reply TEXT,
+            -- awaiting_approval | rejected | sending | posted | failed
+            state TEXT NOT NULL,
+            native_id TEXT,
+            url TEXT,
+            brand_mention_id INTEGER,
+            error TEXT,
+            error_kind TEXT,
+            retry_after TEXT,
+            retry_of INTEGER REFERENCES replies(id),
+            approved_by TEXT,
+            approved_at TEXT,
+            created_at TEXT NOT NULL,
+            sending_at TEXT,
+            finished_at TEXT,
+            updated_at TEXT NOT NULL
+        );
+        CREATE INDEX replies_item ON replies (item_id, id);
+        CREATE INDEX replies_state ON replies (state, id);
+        CREATE UNIQUE INDEX replies_retry_of ON replies (retry_of) WHERE retry_of IS NOT NULL;
+        """,
+    ),
+    (
+        191,
+        "reply_tokens: encrypted OAuth tokens of the brand accounts the queue replies as",
+        """
+        CREATE TABLE reply_tokens (
+            platform TEXT PRIMARY KEY,
+            account TEXT,
+            ciphertext TEXT NOT NULL,
+            expires_at TEXT,
+            updated_at TEXT NOT NULL
+        );
+        """,
+    ),
+]
+MIGRATIONS.sort(key=lambda migration: migration[0])

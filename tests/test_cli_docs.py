@@ -57,11 +57,14 @@ PRINTS_DATA = {
     # the one-item queue actions print the item they changed
     "queue assign", "queue claim", "queue dismiss", "queue note", "queue reopen", "queue reply", "queue resolve",
     "queue snooze", "queue tag", "queue unassign", "queue wait", "queue wake",
+    # the reply action prints the attempt and its outcome
+    "queue approve", "queue reject", "queue retry", "queue replies",
 }
 ONLY_ACTS = {
     "alerts silence add", "alerts silence expire", "alerts test", "forget", "init", "queue relabel", "report",
     "sentiment label", "sentiment train", "serve", "users add", "users disable", "users passwd",
     "score",  # its output is JSON lines already
+    "connect x",
 }
 
 

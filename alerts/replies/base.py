@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 from listener.config import Section
 
 if TYPE_CHECKING:
+    from alerts.replies.tokens import TokenStore
     from listener.config import Config
 
 
@@ -29,6 +30,9 @@ class PostedReply:
     native_id: str
     url: str | None = None
     raw: dict[str, Any] | None = None
+    # The account the platform posted as (its handle), when the answer says: the brand reply's author in the
+    # thread. None: the first of the brand's `handles` is used.
+    author: str | None = None
 
 
 class ReplyRefused(Exception):
@@ -47,12 +51,30 @@ class ReplyRefused(Exception):
         self.retry_after_s = retry_after_s
 
 
+class ReplyUncertain(Exception):
+    """The platform may or may not have taken the reply (it did not answer in time, the connection broke
+    after the request went out). The reply stays in `sending`, shown as "may have been posted — check
+    before retrying", exactly like one left there by a crash; nothing sends it again on its own.
+    """
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
 class Replier(ABC):
-    """One platform. `source` is the mention source it answers; `limit` the longest reply it takes."""
+    """One platform. `source` is the mention source it answers; `limit` the longest reply it takes.
+
+    `name` is how people call the platform ("X", "Reddit"), for messages. `tokens` is set by the reply
+    action (alerts.replies.send.build_replier) before any call: the encrypted token store, for platforms
+    whose tokens are connected with `overheard connect <platform>` and refreshed (X); others ignore it.
+    """
 
     source: ClassVar[str]
+    name: ClassVar[str] = ""
     Config: ClassVar[type[ReplierConfig]] = ReplierConfig
     limit: ClassVar[int]  # in the platform's own unit (see `length`)
+    tokens: TokenStore | None = None
 
     def __init__(self, config: ReplierConfig, app: Config) -> None:
         self.config = config
@@ -68,6 +90,11 @@ class Replier(ABC):
 
         Raises ReplyRefused with a reason in words for every refusal the platform can give.
         """
+
+    def preflight(self) -> None:
+        """Raise UserError when no reply can be attempted at all (not connected, a secret not set). Called
+        before anything is stored, so such a mistake is one line (exit 2) and leaves no failed attempt."""
+        return None
 
     def check(self) -> list[str]:
         """Problems with credentials, in words a user can act on (for `overheard doctor`)."""

@@ -441,5 +441,8 @@ def create_app(config: Config, *, secret: str | None = None, slack_signing_secre
         return error_page(request, 403, "This form has expired or did not come from this site (CSRF check "
                                         "failed). Go back, reload the page and try again.")
 
+    from alerts.web import reply_routes
+
+    app.include_router(reply_routes.router)  # the composer's routes (before the generic item actions)
     app.include_router(routes.router)
     return app

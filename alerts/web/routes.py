@@ -41,6 +41,7 @@ from alerts.web.app import (
     security_event,
     start_session,
 )
+from alerts.web.reply_routes import reply_context
 from listener.errors import UserError
 from listener.labels import HUMAN_LABELS
 from listener.logs import event
@@ -207,7 +208,8 @@ def item_page(request: Request, item_id: ItemId, store: StoreDep) -> Response:
         events=events, notes=[e for e in events if e["action"] == "note"], describe=describe_event,
         history=queue.author_history(item), others=[v for v in queue.viewers(item_id) if v != user.name],
         outcomes=OUTCOMES, dismiss_reasons=DISMISS_REASONS, labels=HUMAN_LABELS,
-        users=[u.name for u in list_users(store) if not u.disabled], snooze_default=queue.config.snooze_minutes)
+        users=[u.name for u in list_users(store) if not u.disabled], snooze_default=queue.config.snooze_minutes,
+        **reply_context(store, request.app.state.config, item, user))
 
 
 @router.get("/items/{item_id}/presence")

@@ -153,9 +153,13 @@ def show(config: Config, item_id: int, as_json: bool) -> None:
         mentions = q.thread_mentions(item)
         events = q.events(item_id)
         history = q.author_history(item)
+        from alerts.replies.send import list_replies
+
+        replies = list_replies(store, item_id)
         if as_json:
             click.echo(terminal_json(json.dumps({"item": _item_json(q, item), "mentions": mentions, "events": events,
-                                   "author_history": history}, ensure_ascii=False, default=str)))
+                                   "author_history": history, "replies": [r.to_dict() for r in replies]},
+                                  ensure_ascii=False, default=str)))
             return
         sla = q.sla(item)
         console.print(escape(f"queue item {item.id} · {item.state} · {item.priority} priority · risk {item.risk:.0f}"
@@ -180,6 +184,10 @@ def show(config: Config, item_id: int, as_json: bool) -> None:
             console.print(escape(f"author @{history['author']}: {plural(history['mentions'], 'mention')} of "
                                  f"{item.brand}, {history['negative']} negative, "
                                  f"{plural(len(history['other_items']), 'other queue item')}"))
+        if replies:
+            console.print("[bold]replies[/]")
+            for r in replies:
+                console.print(escape(f"  reply {r.id} by {r.author}: {r.outcome()}"), soft_wrap=False)
         console.print("[bold]events[/]")
         for e in events:
             console.print(escape(f"  {_local(config, e['at'])} {e['actor']}: {describe_event(e)}"))
@@ -236,10 +244,29 @@ def note(q: Queue, config: Config, store: Any, item_id: int, actor: str, text: s
     return q.note(item_id, actor, text)
 
 
-@_action("reply", "Mark that you answered the customer (stops the first-response clock).")
-@click.option("--note", "note_text", help="A note to add with it.")
-def reply(q: Queue, config: Config, store: Any, item_id: int, actor: str, note_text: str | None) -> QueueItem:
-    return q.mark_replied(item_id, actor, note=note_text)
+@queue.command(name="reply")
+@click.argument("item_id", type=int)
+@click.option("--text", help="Post this answer on the customer's platform (X, Reddit, ...).")
+@click.option("--saved", metavar="NAME", help="Post this saved reply ([[queue.saved_replies]]), placeholders filled.")
+@click.option("--to", "to_mention", type=int, metavar="MENTION_ID",
+              help="Answer this mention of the thread (default: the newest customer mention we can reply to).")
+@click.option("--note", "note_text", help="Without --text/--saved: a note to add with the mark.")
+@actor_option
+@json_option
+@with_config(check_secrets=False)
+def reply(config: Config, item_id: int, text: str | None, saved: str | None, to_mention: int | None,
+          note_text: str | None, actor: str | None, as_json: bool) -> None:
+    """Answer the customer: with --text or --saved, post it on their platform; without, mark the item replied."""
+    if text is None and saved is None:
+        if to_mention is not None:
+            raise UserError("--to: give the answer with --text or --saved")
+        with open_store(config) as store:
+            q = Queue(store, config.queue)
+            _print_item(q, q.mark_replied(item_id, _actor(actor), note=note_text), as_json, "reply")
+        return
+    from listener.commands.replies import post_reply
+
+    post_reply(config, item_id, text, saved, to_mention, _actor(actor), as_json)
 
 
 @_action("wait", "Mark the item waiting on the customer (pauses the resolution clock).")
@@ -447,6 +474,9 @@ def serve(config: Config, host: str | None, port: int | None, log_format: str) -
 
 
 def register(cli: click.Group) -> None:
+    from listener.commands import replies
+
+    replies.add_to_queue(queue)  # approve, reject, retry, replies: the reply action's own commands
     cli.add_command(queue)
     cli.add_command(users)
     cli.add_command(serve)

@@ -88,7 +88,8 @@ def mask(text: Any, extra: Iterable[str] = ()) -> str:
 
 def config_secrets(config: Any) -> list[str]:
     """Values of every environment variable named by a `*_env` key anywhere in the config that are set."""
-    sections: list[Any] = [*getattr(config, "sources", {}).values(), *getattr(config, "receivers", [])]
+    sections: list[Any] = [*getattr(config, "sources", {}).values(), *getattr(config, "receivers", []),
+                           *getattr(config, "replies", {}).values()]
     web = getattr(config, "web", None)
     if web is not None:
         sections.append(web)

@@ -37,3 +37,13 @@ def test_the_docs_have_a_section_per_platform():
         assert title in docs
     for source in PLATFORMS:
         assert f"[replies.{source}]" in docs
+
+
+def test_reply_secrets_are_masked_in_logs_and_errors(tmp_path, monkeypatch):
+    from listener.masking import config_secrets, mask
+    from tests.fakes_replies.platform_config import replies_config
+
+    monkeypatch.setenv("BLUESKY_REPLY_APP_PASSWORD", "abcd-efgh-ijkl-mnop")
+    config = replies_config(tmp_path, "bluesky", {"handle": "brightwave.bsky.social"})
+    assert "abcd-efgh-ijkl-mnop" in config_secrets(config)
+    assert "abcd-efgh-ijkl-mnop" not in mask("login failed with abcd-efgh-ijkl-mnop", config_secrets(config))

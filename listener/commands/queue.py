@@ -44,7 +44,8 @@ actor_option = click.option("--as", "actor", metavar="NAME", default=None, help=
 def _item_json(queue: Queue, item: QueueItem) -> dict[str, Any]:
     sla = queue.sla(item)
     return {**item.to_dict(), "sla": {"target": sla.target, "due": sla.due, "status": sla.status,
-                                     "minutes_left": None if sla.minutes_left is None else round(sla.minutes_left, 1)}}
+                                     "minutes_left": None if sla.minutes_left is None else round(sla.minutes_left, 1),
+                                     "reason": sla.reason, "post_age": sla.post_age}}
 
 
 def _print_item(queue: Queue, item: QueueItem, as_json: bool, what: str) -> None:
@@ -161,7 +162,8 @@ def show(config: Config, item_id: int, as_json: bool) -> None:
         console.print(escape(f"queue item {item.id} · {item.state} · {item.priority} priority · risk {item.risk:.0f}"
                              f" · {item.brand} on {item.source} · assignee {item.assignee or '—'}"))
         if sla.label():
-            console.print(escape(f"SLA: {sla.label()}"))
+            console.print(escape(f"SLA: {sla.label()}" + (f" ({sla.reason})" if sla.reason else "")
+                                 + (f" · posted {sla.post_age} ago" if sla.post_age else "")))
         if item.tags:
             console.print(escape("tags: " + ", ".join(item.tags)))
         if item.outcome or item.dismiss_reason:

@@ -923,7 +923,8 @@ def _raise_breach_summary(store: Store, config: Any, breaches: list[tuple[dict[s
     reasons = [f"{len(breaches)} SLA targets overdue on {len(items)} queue items"]
     if born_late:
         reasons.append(f"{born_late} were already overdue when they were queued (old posts imported late)")
-    reasons += [f"#{row['id']} {row['priority']}: {target.replace('_', ' ')} was due {due}" for row, target, due in worst]
+    reasons += [f"#{row['id']} {row['priority']}: {target.replace('_', ' ')} was due {due}"
+                for row, target, due in worst]
     base = config.alerts.queue_url.rstrip("/")
     alert = Alert(
         kind="sla", rule="sla", level="sla-summary", brand=brands[0] if len(brands) == 1 else None, source=None,

@@ -743,7 +743,7 @@ MIGRATIONS += [
 ]
 MIGRATIONS.sort(key=lambda migration: migration[0])
 
-# ---------------------------------------------------------------- inbox v2: SLA from the post, dashboard (block 200-209)
+# ------------------------------------------------ inbox v2: SLA from the post, dashboard (block 200-209)
 MIGRATIONS += [
     (
         200,

@@ -148,6 +148,7 @@ def test_the_dashboard_page_shows_the_figures_and_needs_a_login(seeded):
     assert page.status_code == 200 and "text/html" in page.headers["content-type"]
     assert 'data-key="first_response_median_min" data-value="360.0">6.0 h' in page.text
     assert 'data-agent="bob"' in page.text
+    assert '<tr data-hour="9" class=""><td>09:00</td><td data-key="items">2</td>' in page.text
     bad = client.get("/dashboard?since=yesterday")
     assert bad.status_code == 400 and "<!doctype html>" in bad.text.lower() and "not a date" in bad.text
 

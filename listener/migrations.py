@@ -761,10 +761,15 @@ MIGRATIONS += [
     ),
     (
         201,
-        "indexes for the dashboard: items by flagging time, queue events by action and time",
+        "indexes for the dashboard and page loads at 200k items: items by time, author, outcome, recovery",
         """
         CREATE INDEX queue_items_created ON queue_items (created_at);
         CREATE INDEX queue_events_action_at ON queue_events (action, at);
+        -- the item page's author history (their other items) and the list's stats footer, which scanned
+        -- every item at 200k (docs/performance.md)
+        CREATE INDEX queue_items_author ON queue_items (source, author);
+        CREATE INDEX queue_items_state_outcome ON queue_items (state, outcome);
+        CREATE INDEX queue_items_state_recovery ON queue_items (state, recovery);
         """,
     ),
 ]

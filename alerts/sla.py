@@ -39,6 +39,11 @@ class BusinessHours:
             holidays=frozenset(date.fromisoformat(d) for d in config.holidays),
         )
 
+    @property
+    def round_the_clock(self) -> bool:
+        """Every minute counts (the default): no closed days, hours or holidays."""
+        return len(self.weekdays) == 7 and self.start == time(0, 0) and self.end is None and not self.holidays
+
     def _window(self, day: date) -> tuple[datetime, datetime] | None:
         """The business window of a local calendar day, as aware datetimes; None on a closed day."""
         if day.weekday() not in self.weekdays or day in self.holidays:

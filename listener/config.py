@@ -276,6 +276,13 @@ class QueueConfig(Section):
     # Replying from the queue (docs/queue.md): approval, and canned answers with {author} {brand} {ticket}.
     reply_approval: ReplyApprovalConfig = ReplyApprovalConfig()
     saved_replies: list[SavedReplyConfig] = []
+    # When the SLA clocks start: "post" = when the customer posted (their first unanswered mention in the
+    # thread), the time the customer has been waiting; "queued" = when the item entered the queue.
+    sla_starts: Literal["post", "queued"] = "post"
+    # At most this many SLA breach alerts one at a time per clock tick; beyond that (an old import making
+    # hundreds of items overdue at once) the rest go out as one summary alert. Items that were already
+    # overdue when they entered the queue always go into the summary.
+    breach_alerts_per_tick: int = Field(default=10, ge=0)
 
     @field_validator("timezone")
     @classmethod

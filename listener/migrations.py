@@ -828,3 +828,35 @@ MIGRATIONS += [
     ),
 ]
 MIGRATIONS.sort(key=lambda migration: migration[0])
+
+# ------------------------------------------------ inbox v2: SLA from the post, dashboard (block 200-209)
+MIGRATIONS += [
+    (
+        200,
+        "queue_items: when the SLA clock started and from what (the customer's post or queueing)",
+        """
+        -- sla_started_at: the moment the SLA targets count from. sla_basis: 'post' (the thread's first
+        -- unanswered customer mention) or 'queued'. post_at: that mention's own time (the post age the
+        -- list shows). NULL on items from before this migration: the queue's clock (Queue.tick) works
+        -- their due times out again from [queue] sla_starts and the business hours, which SQL cannot.
+        ALTER TABLE queue_items ADD COLUMN sla_started_at TEXT;
+        ALTER TABLE queue_items ADD COLUMN sla_basis TEXT;
+        ALTER TABLE queue_items ADD COLUMN post_at TEXT;
+        CREATE INDEX queue_items_sla_unset ON queue_items (id) WHERE sla_started_at IS NULL;
+        """,
+    ),
+    (
+        201,
+        "indexes for the dashboard and page loads at 200k items: items by time, author, outcome, recovery",
+        """
+        CREATE INDEX queue_items_created ON queue_items (created_at);
+        CREATE INDEX queue_events_action_at ON queue_events (action, at);
+        -- the item page's author history (their other items) and the list's stats footer, which scanned
+        -- every item at 200k (docs/performance.md)
+        CREATE INDEX queue_items_author ON queue_items (source, author);
+        CREATE INDEX queue_items_state_outcome ON queue_items (state, outcome);
+        CREATE INDEX queue_items_state_recovery ON queue_items (state, recovery);
+        """,
+    ),
+]
+MIGRATIONS.sort(key=lambda migration: migration[0])

@@ -245,6 +245,12 @@ class QueueFacts:
     first_response_due: datetime | None = None
     resolution_due: datetime | None = None
     recovery: str | None = None
+    # when the SLA clock started (the customer's post by default); response times count from it
+    started_at: datetime | None = None
+
+    @property
+    def clock_start(self) -> datetime:
+        return self.started_at or self.created_at
 
 
 @dataclass(frozen=True)
@@ -294,12 +300,13 @@ def _sla(items: Iterable[QueueFacts], done: str, due: str, now: datetime) -> flo
 
 
 def queue_figures(items: Sequence[QueueFacts], now: datetime) -> QueueFigures:
-    """Figures of the queue items flagged in one period; times are minutes from flagging."""
+    """Figures of the queue items flagged in one period; times are minutes from each item's clock start
+    (the customer's post, or flagging for items counted from the queue)."""
     worked = [i for i in items if i.state != "dismissed"]
     answered = [i for i in worked if i.first_response_at is not None]
     resolved = [i for i in worked if i.resolved_at is not None]
-    first = [(i.first_response_at - i.created_at).total_seconds() / 60 for i in answered]  # type: ignore[operator]
-    resolution = [(i.resolved_at - i.created_at).total_seconds() / 60 for i in resolved]  # type: ignore[operator]
+    first = [(i.first_response_at - i.clock_start).total_seconds() / 60 for i in answered]  # type: ignore[operator]
+    resolution = [(i.resolved_at - i.clock_start).total_seconds() / 60 for i in resolved]  # type: ignore[operator]
     # The queue watches a resolved item's author ("watching") until it can tell recovered from not.
     checked = [i for i in worked if i.recovery and i.recovery != "watching"]
     recovered = [i for i in checked if i.recovery == "recovered"]

@@ -61,7 +61,10 @@ def angry_thread(store: Store, thread: str, *, author: str = "dana", at: datetim
 
 def flagged_items(config: Config, store: Store, threads: int = 2) -> list[int]:
     """`threads` flagged threads run through the pipeline; returns their queue item ids."""
+    # Posted 20 minutes ago and flagged now, as with a live source: the SLA clocks count from the
+    # post ([queue] sla_starts = "post"), so the items are inside their targets.
+    posted = datetime.now(UTC) - timedelta(minutes=20)
     for n in range(threads):
-        angry_thread(store, f"t{n}", author=f"customer{n}")
+        angry_thread(store, f"t{n}", author=f"customer{n}", at=posted)
     process(config, store, channels={})
     return [r[0] for r in store.conn.execute("SELECT id FROM queue_items ORDER BY id")]

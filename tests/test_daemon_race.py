@@ -35,4 +35,5 @@ def test_mentions_stored_between_scoring_and_rollup_still_flag_their_thread(tmp_
         assert store.scalar("SELECT flagged FROM threads") == 0
         process(config, store)  # the next pass scores them
         assert store.scalar("SELECT flagged FROM threads") == 1
-        assert store.scalar("SELECT COUNT(*) FROM outbox") == 1
+        # one thread alert (the posts are old, so the queue item's SLA breaches alert too: rule 'sla')
+        assert store.scalar("SELECT COUNT(*) FROM outbox WHERE rule != 'sla'") == 1

@@ -76,5 +76,85 @@
       };
       setInterval(poll, 20000);
     }
+
+    startLive();
   });
+
+  // Live inbox: changes from GET /events (server-sent events; a short poll where EventSource is missing).
+  // Rows never move under the reader: changed rows update in place, new items wait behind a badge.
+  function startLive() {
+    var box = document.getElementById("live");
+    if (!box || !window.fetch) { return; }
+    var cursor = box.getAttribute("data-cursor") || "0";
+    var page = box.getAttribute("data-page");
+    var fresh = {};
+    var badge = document.getElementById("new-items");
+    var status = document.getElementById("live-status");
+    if (badge) { badge.addEventListener("click", function () { window.location.reload(); }); }
+
+    function setText(el, text) { if (el) { el.textContent = text; } }  // never parsed as HTML
+
+    function onList(c) {
+      var row = document.querySelector('tr.item-row[data-id="' + String(c.item_id) + '"]');
+      if (!row) {
+        if (c.action === "created" && !fresh[c.item_id]) {
+          fresh[c.item_id] = true;
+          var n = Object.keys(fresh).length;
+          badge.textContent = n + " new item" + (n === 1 ? "" : "s") + " — show";
+          badge.hidden = false;
+        }
+        return;
+      }
+      setText(row.querySelector("td.state"), c.state);
+      setText(row.querySelector("td.assignee"), c.assignee || "—");
+      setText(row.querySelector("td.sla .sla-label"), c.sla);
+      var reason = row.querySelector("td.sla .reason");
+      if (reason) { reason.textContent = c.sla_reason; }
+      row.classList.toggle("closed", c.state === "resolved" || c.state === "dismissed");
+      row.classList.add("changed");
+      row.setAttribute("data-state", c.state);
+    }
+
+    function onItem(c) {
+      if (String(c.item_id) !== box.getAttribute("data-id")) { return; }
+      setText(document.getElementById("state"), c.state);
+      setText(document.getElementById("assignee"), c.assignee || "nobody");
+      setText(document.getElementById("sla"), c.sla ? "SLA: " + c.sla : "");
+      var notice = document.getElementById("live-notice");
+      setText(document.getElementById("live-text"), c.actor + ": " + c.action + " (now " + c.state +
+        (c.assignee ? ", " + c.assignee : "") + ").");
+      if (notice) { notice.hidden = false; }
+    }
+
+    function apply(c) {
+      cursor = String(c.id);
+      if (page === "list") { onList(c); } else { onItem(c); }
+    }
+
+    function poll() {
+      fetch("/events?format=json&after=" + encodeURIComponent(cursor),
+            { headers: { "Accept": "application/json" }, credentials: "same-origin" })
+        .then(function (r) {
+          if (r.status === 401) { setText(status, "Your session has ended: reload to log in."); return null; }
+          return r.ok ? r.json() : null;
+        })
+        .then(function (data) {
+          if (!data) { return; }
+          data.changes.forEach(apply);
+          cursor = String(data.cursor);
+          setTimeout(poll, 5000);
+        })
+        .catch(function () { setTimeout(poll, 10000); });
+    }
+
+    if (!window.EventSource) { setTimeout(poll, 5000); return; }
+    var source = new EventSource("/events?after=" + encodeURIComponent(cursor));
+    source.addEventListener("change", function (e) { apply(JSON.parse(e.data)); });
+    source.addEventListener("hello", function () { box.setAttribute("data-live", "on"); });
+    source.addEventListener("logout", function () { source.close(); setText(status, "Your session has ended: reload to log in."); });
+    source.onerror = function () {
+      // EventSource retries by itself; once it gives up (a login page instead of a stream), poll.
+      if (source.readyState === 2) { box.setAttribute("data-live", "poll"); setTimeout(poll, 1000); }
+    };
+  }
 })();

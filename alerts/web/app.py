@@ -370,10 +370,26 @@ def error_page(request: Request, status: int, message: str) -> Response:
     if not wants_html(request):
         return JSONResponse({"error": message}, status_code=status)
     try:
-        return render(request, "error.html", status=status, message=message, title=_TITLES.get(status, "Error"))
+        return render(request, "error.html", status=status, message=message, title=_TITLES.get(status, "Error"),
+                      user=_logged_in(request))
     except Exception:  # noqa: BLE001 - the error page must not fail in turn (a broken session, say)
         log.exception("error page failed")
         return Response(f"{status}: {message}", status_code=status, media_type="text/plain")
+
+
+def _logged_in(request: Request) -> User | None:
+    """The logged-in user for an error page's menu, or None; never raises (the page must not fail)."""
+    name = request.session.get("user") if "session" in request.scope else None
+    if not isinstance(name, str):
+        return None
+    store = Store(request.app.state.config.db_path)
+    try:
+        user = get_user(store, name)
+    finally:
+        store.close()
+    if user is None or user.disabled or request.session.get("sv") != user.session_version:
+        return None
+    return user
 
 
 _TITLES = {400: "Bad request", 401: "Log in", 403: "Forbidden", 404: "Not found", 405: "Not allowed",
@@ -382,7 +398,7 @@ _TITLES = {400: "Bad request", 401: "Log in", 403: "Forbidden", 404: "Not found"
 
 def create_app(config: Config, *, secret: str | None = None, slack_signing_secret: str | None = None) -> FastAPI:
     """The web app for `config`. `secret` signs sessions (default: see `session_secret`)."""
-    from alerts.web import routes
+    from alerts.web import dashboard, live, routes
 
     app = FastAPI(title="overheard queue", docs_url=None, redoc_url=None, openapi_url=None)
     app.state.config = config
@@ -445,4 +461,6 @@ def create_app(config: Config, *, secret: str | None = None, slack_signing_secre
 
     app.include_router(reply_routes.router)  # the composer's routes (before the generic item actions)
     app.include_router(routes.router)
+    app.include_router(dashboard.router)
+    app.include_router(live.router)
     return app

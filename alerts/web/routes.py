@@ -14,7 +14,7 @@ from fastapi import APIRouter, BackgroundTasks, Depends, Path, Request
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 from starlette.concurrency import run_in_threadpool
 
-from alerts import slack_actions
+from alerts import live, slack_actions
 from alerts.queue import (
     DISMISS_REASONS,
     MAX_ID,
@@ -146,6 +146,7 @@ async def logout(request: Request, store: StoreDep) -> Response:
 @router.get("/")
 def queue_list(request: Request, store: StoreDep) -> Response:
     user = require_user(request, store)
+    live_cursor = live.cursor(store)  # before reading: a change while the page renders is replayed, not lost
     params = {k: (request.query_params.get(k) or "").strip() for k in FILTER_KEYS}
     flt = ItemFilter(
         state=params["state"] or "open", brand=params["brand"] or None, source=params["source"] or None,
@@ -173,7 +174,7 @@ def queue_list(request: Request, store: StoreDep) -> Response:
     return render(request, "list.html", user=user, rows=rows, counts=counts, params=params, flt=flt, here=here,
                   bulk_actions=BULK_ACTIONS,
                   choices=_filter_choices(request, store), states=STATES, priorities=PRIORITIES, link=link, error=error,
-                  stats=queue.stats())
+                  stats=queue.stats(), live_cursor=live_cursor)
 
 
 def _filter_choices(request: Request, store: Store) -> dict[str, list[str]]:
@@ -197,6 +198,7 @@ def _filter_choices(request: Request, store: Store) -> dict[str, list[str]]:
 def item_page(request: Request, item_id: ItemId, store: StoreDep) -> Response:
     user = require_user(request, store)
     queue = _queue(request, store)
+    live_cursor = live.cursor(store)
     try:
         item = queue.get(item_id)
     except UserError as exc:
@@ -209,7 +211,7 @@ def item_page(request: Request, item_id: ItemId, store: StoreDep) -> Response:
         history=queue.author_history(item), others=[v for v in queue.viewers(item_id) if v != user.name],
         outcomes=OUTCOMES, dismiss_reasons=DISMISS_REASONS, labels=HUMAN_LABELS,
         users=[u.name for u in list_users(store) if not u.disabled], snooze_default=queue.config.snooze_minutes,
-        **reply_context(store, request.app.state.config, item, user))
+        live_cursor=live_cursor, **reply_context(store, request.app.state.config, item, user))
 
 
 @router.get("/items/{item_id}/presence")

@@ -44,7 +44,8 @@ actor_option = click.option("--as", "actor", metavar="NAME", default=None, help=
 def _item_json(queue: Queue, item: QueueItem) -> dict[str, Any]:
     sla = queue.sla(item)
     return {**item.to_dict(), "sla": {"target": sla.target, "due": sla.due, "status": sla.status,
-                                     "minutes_left": None if sla.minutes_left is None else round(sla.minutes_left, 1)}}
+                                     "minutes_left": None if sla.minutes_left is None else round(sla.minutes_left, 1),
+                                     "reason": sla.reason, "post_age": sla.post_age}}
 
 
 def _print_item(queue: Queue, item: QueueItem, as_json: bool, what: str) -> None:
@@ -165,7 +166,8 @@ def show(config: Config, item_id: int, as_json: bool) -> None:
         console.print(escape(f"queue item {item.id} · {item.state} · {item.priority} priority · risk {item.risk:.0f}"
                              f" · {item.brand} on {item.source} · assignee {item.assignee or '—'}"))
         if sla.label():
-            console.print(escape(f"SLA: {sla.label()}"))
+            console.print(escape(f"SLA: {sla.label()}" + (f" ({sla.reason})" if sla.reason else "")
+                                 + (f" · posted {sla.post_age} ago" if sla.post_age else "")))
         if item.tags:
             console.print(escape("tags: " + ", ".join(item.tags)))
         if item.outcome or item.dismiss_reason:
@@ -349,6 +351,61 @@ def stats(config: Config, as_json: bool) -> None:
         click.echo(terminal_json(json.dumps(figures)))
         return
     console.print(_stats_text(figures), markup=False)
+
+
+@queue.command()
+@click.option("--period", type=click.Choice(["today", "7d", "30d", "custom"]), default="today", show_default=True,
+              help="Local days in [queue] timezone; 7d and 30d include today.")
+@click.option("--since", metavar="YYYY-MM-DD", help="First day of a custom period (implies --period custom).")
+@click.option("--until", metavar="YYYY-MM-DD", help="Last day of a custom period, included (default: today).")
+@json_option
+@with_config(check_secrets=False)
+def dashboard(config: Config, period: str, since: str | None, until: str | None, as_json: bool) -> None:
+    """The dashboard's figures (the same as /dashboard): open items, response times, SLA per hour, agents."""
+    from alerts.dashboard import dashboard as figures_for
+    from alerts.dashboard import resolve_period
+
+    chosen = resolve_period(period, config.queue.timezone, since=since, until=until)
+    with open_store(config) as store:
+        figures = figures_for(store, config, chosen)
+    if as_json:
+        click.echo(terminal_json(json.dumps(figures, ensure_ascii=False)))
+        return
+    console.print(_dashboard_text(figures), markup=False)
+
+
+def _minutes(value: float | None) -> str:
+    if value is None:
+        return "—"
+    return f"{value / 60:.1f} h" if value >= 90 else f"{value:.0f} min"
+
+
+def _pct(value: float | None) -> str:
+    return "—" if value is None else f"{value:.0f}%"
+
+
+def _dashboard_text(f: dict[str, Any]) -> str:
+    s, o = f["summary"], f["open"]
+    lines = [f"dashboard: {f['period']['label']} ({f['period']['timezone']})",
+             f"open now: {o['total']:,} (" + ", ".join(f"{p} {n:,}" for p, n in o["by_priority"].items())
+             + f"); snoozed {o['snoozed']:,}"]
+    lines += [f"  {b['brand']}: {b['total']:,} (high {b['high']:,}, medium {b['medium']:,}, low {b['low']:,})"
+              for b in o["by_brand"]]
+    lines.append(f"flagged in the period: {s['flagged_threads']:,} · answered {s['answered']:,} · "
+                 f"resolved {s['resolved']:,} · dismissed {s['dismissed']:,}")
+    lines.append(f"median first response {_minutes(s['first_response_median_min'])} · median resolution "
+                 f"{_minutes(s['resolution_median_min'])} · SLA met: first response "
+                 f"{_pct(s['first_response_sla_pct'])}, resolution {_pct(s['resolution_sla_pct'])}")
+    r = f["recovered_customers"]
+    lines.append(f"recovered customers: {r['recovered']:,} of {r['checked']:,} checked ({_pct(r['recovered_pct'])})")
+    busy = [h for h in f["sla_by_hour"] if h["items"]]
+    if busy:
+        lines.append("first-response SLA met by the hour the customer posted: " + ", ".join(
+            f"{h['hour']:02d}h {_pct(h['first_response_sla_pct'])} ({h['items']})" for h in busy))
+    for a in f["agents"]:
+        lines.append(f"  {a['agent']}: holds {a['open']:,} open ({a['waiting']:,} waiting) · "
+                     f"{a['replies']:,} replies · {a['resolved']:,} resolved")
+    return "\n".join(lines)
 
 
 def _stats_text(figures: dict[str, Any]) -> str:

@@ -305,12 +305,12 @@ def read_queue_items(store: Store, since: datetime, until: datetime) -> list[Que
     # Plain tuples from the connection: the trend files read every item of the window each time.
     cursor = store.conn.execute(
         "SELECT created_at, brand, state, first_response_at, resolved_at, first_response_due, resolution_due, "
-        "recovery FROM queue_items WHERE created_at >= ? AND created_at < ?",
+        "recovery, sla_started_at FROM queue_items WHERE created_at >= ? AND created_at < ?",
         (iso(since), iso(until)),
     )
     return [
         QueueFacts(created_at=parse_iso(created), brand=brand or NO_BRAND, state=state,
                    first_response_at=_when(first), resolved_at=_when(resolved), first_response_due=_when(first_due),
-                   resolution_due=_when(resolution_due), recovery=recovery)
-        for created, brand, state, first, resolved, first_due, resolution_due, recovery in cursor
+                   resolution_due=_when(resolution_due), recovery=recovery, started_at=_when(started))
+        for created, brand, state, first, resolved, first_due, resolution_due, recovery, started in cursor
     ]

@@ -1,0 +1,60 @@
+"""What changed in the queue since a cursor, for the live inbox (`GET /events`).
+
+The cursor is the id of the last `queue_events` row a page has seen. Every change to an item is such a
+row (created, claimed, assigned, replied, resolved, snoozed, breached, ...; see alerts.queue.add_event),
+written in the same transaction as the change, so the events table is the change feed: it is in the
+store, so every web process (and the pipeline or daemon in another process) sees the same feed, and a
+browser that reconnects after a restart resumes where it stopped (EventSource sends the last id back).
+
+A change carries only what the list and the item page show about an item (state, assignee, priority,
+brand, the SLA line), never note text or mention text: the page fetches those through its own
+authenticated routes if it needs them.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from alerts.queue import Queue, QueueItem
+from alerts.users import User
+from listener.models import utcnow
+from listener.store import Store
+
+MAX_BATCH = 200
+
+
+def cursor(store: Store) -> int:
+    """The newest change id now: a page rendered after this call has seen everything up to it."""
+    return int(store.scalar("SELECT MAX(id) FROM queue_events") or 0)
+
+
+def may_see(user: User, item: dict[str, Any]) -> bool:
+    """Whether `user` may see changes to `item`. Every user works one shared queue today (docs/queue.md,
+    "Who may do what"); a rule that narrows who sees which brand belongs here and in the pages alike."""
+    return not user.disabled
+
+
+def changes(store: Store, queue: Queue, user: User, after: int, *, limit: int = MAX_BATCH,
+            now: datetime | None = None) -> tuple[int, list[dict[str, Any]]]:
+    """Changes after `after` (oldest first, at most `limit`) and the cursor to ask from next."""
+    now = now or utcnow()
+    events = store.query("SELECT id, item_id, at, actor, action FROM queue_events WHERE id > ? ORDER BY id LIMIT ?",
+                         (after, limit))
+    if not events:
+        return after, []
+    ids = sorted({e["item_id"] for e in events})
+    marks = ", ".join("?" for _ in ids)
+    items = {r["id"]: r for r in store.query(f"SELECT * FROM queue_items WHERE id IN ({marks})", ids)}
+    out = []
+    for e in events:
+        row = items.get(e["item_id"])
+        if row is None or not may_see(user, row):
+            continue
+        item = QueueItem.from_row(row)
+        sla = queue.sla(item, now)
+        out.append({"id": e["id"], "item_id": e["item_id"], "at": e["at"], "actor": e["actor"], "action": e["action"],
+                    "state": item.state, "assignee": item.assignee, "priority": item.priority, "brand": item.brand,
+                    "sla": sla.label(), "sla_status": sla.status, "sla_reason": sla.reason,
+                    "post_age": sla.post_age})
+    return events[-1]["id"], out

@@ -3,18 +3,15 @@
 from __future__ import annotations
 
 import logging
-import re
 import time
-from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any
 from urllib.parse import urlencode
-from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, BackgroundTasks, Depends, Path, Request
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 from starlette.concurrency import run_in_threadpool
 
-from alerts import slack_actions
+from alerts import actions, slack_actions
 from alerts.queue import (
     DISMISS_REASONS,
     MAX_ID,
@@ -224,22 +221,6 @@ def presence(request: Request, item_id: ItemId, store: StoreDep) -> Response:
                          "assignee": item.assignee, "state": item.state, "updated_at": item.updated_at})
 
 
-def _parse_snooze(value: str, zone: str) -> datetime | None:
-    if not value:
-        return None
-    try:
-        m = re.fullmatch(r"(\d{1,9})([mhd])", value)
-        if m:
-            unit = {"m": "minutes", "h": "hours", "d": "days"}[m[2]]
-            return utcnow() + timedelta(**{unit: int(m[1])})
-        dt = datetime.fromisoformat(value)
-        return (dt if dt.tzinfo else dt.replace(tzinfo=ZoneInfo(zone))).astimezone(UTC)
-    except ValueError:
-        raise UserError(f"snooze until {value!r}: not a time (e.g. 2h, 3d or 2026-12-24T09:00)") from None
-    except OverflowError:
-        raise UserError(f"snooze until {value!r}: too far ahead") from None
-
-
 @router.post("/items/{item_id}/{action}")
 async def item_action(request: Request, item_id: ItemId, action: str, store: StoreDep) -> Response:
     form = await request.form()
@@ -251,65 +232,22 @@ def _item_action(request: Request, item_id: int, action: str, store: Store, form
     user = require_user(request, store)
     check_csrf(request, form)
     queue = _queue(request, store)
-
-    def field(key: str) -> str:
-        return _text(form, key).strip()
-
-    me = user.name
     try:
-        if action == "claim":
-            queue.claim(item_id, me, take_over=user.is_admin and field("take_over") == "1")
-            done = "Claimed."
-        elif action == "assign":
-            assignee = field("assignee")
-            if assignee and not any(u.name == assignee for u in list_users(store)):
-                raise UserError(f"user {assignee!r}: no such user")
-            queue.assign(item_id, assignee, me, take_over=user.is_admin)
-            done = f"Assigned to {assignee}."
-        elif action == "unassign":
-            queue.unassign(item_id, me)
-            done = "Back in the queue."
-        elif action == "reply":
-            queue.mark_replied(item_id, me, note=field("note") or None)
-            done = "Marked replied."
-        elif action == "wait":
-            queue.mark_waiting(item_id, me)
-            done = "Waiting on the customer."
-        elif action == "resolve":
-            queue.resolve(item_id, me, field("outcome"), note=field("note") or None)
-            done = "Resolved."
-        elif action == "dismiss":
-            queue.dismiss(item_id, me, field("reason"), note=field("note") or None)
-            done = "Dismissed."
-        elif action == "snooze":
-            queue.snooze(item_id, me, _parse_snooze(field("until"), queue.config.timezone))
-            done = "Snoozed."
-        elif action == "wake":
-            queue.wake(item_id, me)
-            done = "Snooze ended."
-        elif action == "reopen":
-            queue.reopen(item_id, me, reason=field("reason") or None)
-            done = "Reopened."
-        elif action == "note":
-            queue.note(item_id, me, _text(form, "text"))
-            done = "Note added."
-        elif action == "tag":
-            words = field("tags").replace(",", " ").split()
-            queue.tag(item_id, me, [w.lstrip("+") for w in words if not w.startswith("-")],
-                      [w[1:] for w in words if w.startswith("-")])
-            done = "Tags saved."
-        elif action == "relabel":
-            try:
-                mention_id = int(field("mention_id"))
-            except ValueError:
-                raise UserError("mention: not a mention id") from None
-            queue.relabel(item_id, mention_id, field("label"), me)
-            done = "Label saved; it feeds the sentiment learning loop."
-        else:
-            return error_page(request, 404, f"unknown action {action!r}")
+        declared = actions.get(action)
+    except UserError:
+        declared = None
+    if declared is None or actions.WEB not in declared.surfaces:
+        return error_page(request, 404, f"unknown action {action!r}")
+    # The form's fields are the action's arguments, by name (alerts.actions); the list parses them.
+    values = {arg.name: _text(form, arg.name) for arg in declared.args}
+    if declared.name == "assign" and user.is_admin:
+        values["take_over"] = "1"  # the web's assign menu is an admin's reassignment tool as well
+    try:
+        item = actions.perform(queue, declared.name, item_id, user.name, values)
     except UserError as exc:
         flash(request, "error", str(exc))
         return RedirectResponse(f"/items/{item_id}", status_code=303)
+    done = f"Assigned to {item.assignee}." if declared.name == "assign" else declared.done
     flash(request, "ok", done)
     return RedirectResponse(f"/items/{item_id}", status_code=303)
 
@@ -352,12 +290,8 @@ def _bulk_action(request: Request, store: Store, form: Any) -> Response:
     done, failed = [], []
     for item_id in ids:
         try:
-            if action == "claim":
-                queue.claim(item_id, user.name)
-            elif action == "snooze":
-                queue.snooze(item_id, user.name)
-            else:
-                queue.dismiss(item_id, user.name, action.split(":", 1)[1])
+            name, _, reason = action.partition(":")
+            actions.perform(queue, name, item_id, user.name, {"reason": reason} if reason else {})
             done.append(item_id)
         except UserError as exc:
             failed.append(str(exc))

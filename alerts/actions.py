@@ -149,6 +149,7 @@ class Action:
     style: str | None = None  # Slack button style: primary | danger
     help: str = ""  # one line for `--help` and docs
     command: str = ""  # the CLI word when it differs from the name (replied -> `queue reply`)
+    own_command: bool = False  # the CLI command is written by hand (relabel takes a mention, not an item)
 
     def label_for(self, config: QueueConfig) -> str:
         return self.label(config) if callable(self.label) else self.label
@@ -296,7 +297,7 @@ register(Action(
     (Arg("mention_id", "Mention", "int", required=True),
      Arg("label", "Label", "choice", required=True, choices={k: k for k in HUMAN_LABELS})),
     done="Label saved; it feeds the sentiment learning loop.", past="re-labelled a mention of",
-    surfaces=frozenset({WEB}),  # the CLI's `queue relabel MENTION LABEL` finds the item itself
+    surfaces=frozenset({WEB, CLI}), own_command=True,  # `queue relabel MENTION LABEL` finds the item itself
     help="Correct a mention's sentiment (feeds the learning loop; noted on its queue item)."))
 
 

@@ -124,3 +124,15 @@ def test_another_feature_adds_an_action_with_one_entry(held, monkeypatch):
     assert "Escalated." in client.post(f"/items/{ids[1]}/escalate", data={"csrf_token": token,
                                                                           "note": "legal"}).text
     assert "escalated: legal" in [e["detail"].get("text") for e in Queue(store, config.queue).events(ids[1])]
+
+
+def test_the_documented_action_table_is_the_list():
+    from pathlib import Path
+
+    docs = (Path(__file__).resolve().parent.parent / "docs" / "queue.md").read_text(encoding="utf-8")
+    for row in actions.table():
+        action = actions.ACTIONS[row.name]
+        agent, admin = permissions.RULES[action.permission]
+        line = (f"| `{row.name}` | {row.label} | {row.arguments or '—'} | `{action.permission}`: {agent} | {admin} | "
+                f"{'yes' if row.confirm else 'no'} | {', '.join(row.surfaces)} |")
+        assert line in docs, f"docs/queue.md's action table is out of date for {row.name}: {line}"

@@ -11,7 +11,7 @@ from fastapi import APIRouter, BackgroundTasks, Depends, Path, Request
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 from starlette.concurrency import run_in_threadpool
 
-from alerts import actions, slack_actions
+from alerts import actions, routing, slack_actions
 from alerts.queue import (
     DISMISS_REASONS,
     MAX_ID,
@@ -66,6 +66,19 @@ def _text(form: Any, key: str) -> str:
 
 def _queue(request: Request, store: Store) -> Queue:
     return Queue(store, request.app.state.config.queue)
+
+
+PRESENCE_WRITE_S = 60  # "online" is counted in minutes: one write a minute per user is plenty
+
+
+def _online(request: Request, store: Store, name: str) -> None:
+    """This user is working the queue now (routing gives items only to people online)."""
+    seen = getattr(request.app.state, "presence_written", None)
+    if seen is None:
+        seen = request.app.state.presence_written = {}
+    if time.monotonic() - seen.get(name, -1e9) >= PRESENCE_WRITE_S:
+        seen[name] = time.monotonic()
+        routing.mark_online(store, name)
 
 
 @router.get("/healthz")
@@ -133,6 +146,8 @@ async def logout(request: Request, store: StoreDep) -> Response:
     if isinstance(name, str):
         # Every session of the user ends, in every browser: a copied cookie is worth nothing after logout.
         await run_in_threadpool(end_sessions, store, name)
+        await run_in_threadpool(routing.mark_offline, store, name)
+        getattr(request.app.state, "presence_written", {}).pop(name, None)
         event(log, "logout", user=name, client=client_address(request))
     request.session.clear()
     return RedirectResponse("/login", status_code=303)
@@ -142,6 +157,7 @@ async def logout(request: Request, store: StoreDep) -> Response:
 @router.get("/")
 def queue_list(request: Request, store: StoreDep) -> Response:
     user = require_user(request, store)
+    _online(request, store, user.name)
     params = {k: (request.query_params.get(k) or "").strip() for k in FILTER_KEYS}
     flt = ItemFilter(
         state=params["state"] or "open", brand=params["brand"] or None, source=params["source"] or None,
@@ -198,6 +214,7 @@ def item_page(request: Request, item_id: ItemId, store: StoreDep) -> Response:
     except UserError as exc:
         return render(request, "error.html", status=404, user=user, message=str(exc), title="Not found")
     queue.seen_by(item_id, user.name)
+    _online(request, store, user.name)
     events = queue.events(item_id)
     return render(
         request, "item.html", user=user, item=item, sla=queue.sla(item), mentions=queue.thread_mentions(item),
@@ -217,6 +234,7 @@ def presence(request: Request, item_id: ItemId, store: StoreDep) -> Response:
     except UserError as exc:
         return error_page(request, 404, str(exc))  # JSON for the page's script, which asks for it
     queue.seen_by(item_id, user.name)
+    _online(request, store, user.name)
     return JSONResponse({"viewers": [v for v in queue.viewers(item_id) if v != user.name],
                          "assignee": item.assignee, "state": item.state, "updated_at": item.updated_at})
 

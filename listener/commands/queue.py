@@ -199,7 +199,8 @@ def _action_command(action: Action) -> click.Command:
 
 
 for _declared in actions.on(actions.CLI):
-    _action_command(_declared)
+    if not _declared.own_command:
+        _action_command(_declared)
 
 
 @queue.command()
@@ -221,6 +222,40 @@ def relabel(config: Config, mention_id: int, label: str, actor: str | None, old_
         else:
             relabel_mention(store, mention_id, label, _actor(actor, old_actor))
     console.print(f"mention {mention_id}: labelled {label}" + (f" (queue item {item_id})" if item_id else ""))
+
+
+@queue.command()
+@click.option("--dry-run", is_flag=True, help="Only show who each unassigned item would go to; change nothing.")
+@json_option
+@with_config(check_secrets=False)
+def route(config: Config, dry_run: bool, as_json: bool) -> None:
+    """Route unassigned new items by [[queue.routing]] now (round-robin among agents online)."""
+    from alerts import routing
+
+    with open_store(config) as store:
+        online = sorted(routing.online_users(store, config.queue))
+        if dry_run:
+            decisions = routing.dry_run(store, config.queue)
+        else:
+            ids = [r[0] for r in store.conn.execute(
+                "SELECT id FROM queue_items WHERE state = 'new' AND assignee IS NULL ORDER BY created_at, id")]
+            decisions = [routing.route(store, config.queue, item_id) for item_id in ids]
+    if as_json:
+        click.echo(terminal_json(json.dumps({
+            "dry_run": dry_run, "online": online, "rules": [r.name for r in config.queue.routing],
+            "items": [d.__dict__ for d in decisions]}, ensure_ascii=False)))
+        return
+    if not config.queue.routing:
+        console.print("No [[queue.routing]] rules: every item waits in the queue for whoever claims it "
+                      "(see docs/queue.md, Routing).", markup=False)
+    console.print(escape(f"online: {', '.join(online) or 'nobody'} (seen in the web UI in the last "
+                         f"{config.queue.online_minutes} min)"))
+    rows = [[str(d.item_id), d.rule or "—", d.assignee or "unassigned", d.why] for d in decisions]
+    if rows:
+        console.print(compact_table(["id", "rule", "to", "why"], rows, console.width,
+                                    title="would route" if dry_run else "routed", right=("id",)))
+    else:
+        console.print("No unassigned new items.")
 
 
 @queue.command()

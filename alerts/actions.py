@@ -154,6 +154,10 @@ class Action:
     def label_for(self, config: QueueConfig) -> str:
         return self.label(config) if callable(self.label) else self.label
 
+    def label_for_minutes(self, snooze_minutes: int) -> str:
+        """The label where only the snooze length is known (a Slack message built from an alert)."""
+        return self.label(QueueConfig(snooze_minutes=snooze_minutes)) if callable(self.label) else self.label
+
     def arg(self, name: str) -> Arg:
         return next(a for a in self.args if a.name == name)
 

@@ -121,6 +121,7 @@ def handle(store: Store, config: Config, signing_secret: str | None, body: bytes
     status += f" · <{link}|open in the queue>"
     message = payload.get("message") or {}
     blocks = _updated_blocks(message.get("blocks") or [], item_id, declared.name, status)
+    blocks = _refresh_facts(store, blocks, item)
     text = f"{actor} {did} queue item {item.id}"
     return SlackReply(200, "", response_url, {"replace_original": True, "text": text, "blocks": blocks})
 
@@ -180,6 +181,17 @@ def first_time(store: Store, keys: list[str]) -> bool:
 
 def _ephemeral(text: str) -> dict[str, Any]:
     return {"response_type": "ephemeral", "replace_original": False, "text": mrkdwn_escape(text)}
+
+
+def _refresh_facts(store: Store, blocks: list[dict[str, Any]], item: Any) -> list[dict[str, Any]]:
+    """The message's age / SLA due / assignee line, as the item stands after the click."""
+    from alerts.slack_format import QUEUE_FACTS_BLOCK_ID, facts_text
+
+    target, due = item.next_target()
+    started = store.scalar("SELECT first_at FROM threads WHERE thread_key = ?", (item.thread_key,))
+    text = facts_text(started, target or None, due, item.assignee)
+    return [{"type": "context", "block_id": QUEUE_FACTS_BLOCK_ID, "elements": [{"type": "mrkdwn", "text": text}]}
+            if isinstance(b, dict) and b.get("block_id") == QUEUE_FACTS_BLOCK_ID else b for b in blocks]
 
 
 def _ours(element: dict[str, Any], block: dict[str, Any], item_id: int) -> bool:

@@ -221,7 +221,15 @@ def item_page(request: Request, item_id: ItemId, store: StoreDep) -> Response:
         events=events, notes=[e for e in events if e["action"] == "note"], describe=describe_event,
         history=queue.author_history(item), others=[v for v in queue.viewers(item_id) if v != user.name],
         outcomes=OUTCOMES, dismiss_reasons=DISMISS_REASONS, labels=HUMAN_LABELS,
-        users=[u.name for u in list_users(store) if not u.disabled], snooze_default=queue.config.snooze_minutes)
+        users=[u.name for u in list_users(store) if not u.disabled], snooze_default=queue.config.snooze_minutes,
+        snooze_text=actions.minutes_text(queue.config.snooze_minutes), confirms=_confirms())
+
+
+def _confirms() -> dict[str, str]:
+    """Action (and old path) -> the question the page asks before doing it (alerts.actions)."""
+    found = {a.name: a.confirm for a in actions.on(actions.WEB) if a.confirm}
+    found.update({alias: found[name] for alias, name in actions.ALIASES.items() if name in found})
+    return found
 
 
 @router.get("/items/{item_id}/presence")

@@ -53,6 +53,13 @@ class Alert:
     mentions: list[AlertMention] = field(default_factory=list)
     created_at: str = ""
     queue_item_id: int | None = None  # the support-queue item, for Slack buttons
+    # The queue item's facts shown in Slack (alerts.rules.build_alert): when the thread's first post was
+    # made, who holds it, the SLA target that runs and when it is due, and the snooze the button gives.
+    started_at: str | None = None
+    assignee: str | None = None
+    sla_target: str | None = None  # "first response" | "resolution"
+    sla_due: str | None = None
+    snooze_minutes: int | None = None
     previous_level: str | None = None  # set when a thread escalates past a level it alerted at
     grouped: list[GroupedAlert] = field(default_factory=list)  # kind "digest": what it summarises
     note: str = ""  # why this message looks the way it does ("held during quiet hours", ...)

@@ -40,6 +40,44 @@ ANYONE_ACTIONS = ("reopen", "note", "tag", "relabel")
 ADMIN_ACTIONS = ("approve_reply",)
 
 
+# Who may, in words (docs/queue.md's action table is built from this and the action list).
+RULES = {
+    "claim": ("an item nobody holds", "also one a colleague holds, with take-over"),
+    "assign": ("an item nobody holds, or their own, to an enabled user", "also a colleague's, with take-over"),
+    "unassign": ("their own item", "anyone's"),
+    **{a: ("items nobody holds, or their own", "any item") for a in OWNER_ACTIONS},
+    "reopen": ("any closed item (it goes back to whoever held it)", "any"),
+    **{a: ("any item", "any item") for a in ANYONE_ACTIONS if a != "reopen"},
+}
+
+
+def has_rule(action: str) -> bool:
+    """True when `check` knows `action` (every entry of alerts.actions must name one)."""
+    return action in RULES
+
+
+def describe(action: str) -> str:
+    agent, admin = RULES[action]
+    return f"agent: {agent}; admin: {admin}"
+
+
+def add_rule(action: str, like: str, agent: str | None = None, admin: str | None = None) -> None:
+    """Give a new action (another feature's) the same rule as an existing one: `like` is claim, unassign,
+    an owner action (reply, resolve, ...) or an anyone action (note, ...)."""
+    if like in OWNER_ACTIONS:
+        _EXTRA_OWNER.add(action)
+    elif like in ANYONE_ACTIONS:
+        _EXTRA_ANYONE.add(action)
+    else:
+        raise ValueError(f"add_rule: {like!r} is not an owner or anyone action")
+    base = RULES[like]
+    RULES[action] = (agent or base[0], admin or base[1])
+
+
+_EXTRA_OWNER: set[str] = set()
+_EXTRA_ANYONE: set[str] = set()
+
+
 @dataclass(frozen=True)
 class Actor:
     name: str
@@ -95,12 +133,12 @@ def check(store: Store, name: str, action: str, item: dict[str, Any], *, assigne
         if holder is not None and holder != name and not who.is_admin:
             raise UserError(f"queue item {item_id} is claimed by {holder}; only {holder} or an admin can unassign it")
         return
-    if action in OWNER_ACTIONS:
+    if action in OWNER_ACTIONS or action in _EXTRA_OWNER:
         if holder is not None and holder != name and not who.is_admin:
             raise UserError(f"queue item {item_id} is claimed by {holder}; only {holder} or an admin can "
                             f"{action} it")
         return
-    if action in ANYONE_ACTIONS:
+    if action in ANYONE_ACTIONS or action in _EXTRA_ANYONE:
         return
     if action in ADMIN_ACTIONS:
         if not who.is_admin:

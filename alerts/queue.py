@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from alerts import permissions
+from alerts import permissions, routing
 from alerts.permissions import SYSTEM_ACTOR
 from alerts.sla import BusinessHours
 from listener.config import QueueConfig
@@ -305,6 +305,7 @@ def upsert_for_thread(store: Store, thread_row: dict[str, Any], queue_config: Qu
     add_event(store, item_id, SYSTEM_ACTOR, "created",
               {"risk": thread["risk"], "priority": priority, "sla_basis": start.basis,
                "sla_started_at": iso(start.at)}, now)
+    routing.route(store, queue_config, item_id, now)  # [[queue.routing]]: round-robin among agents online
     return item_id, True
 
 
@@ -322,6 +323,8 @@ def _reopen_row(store: Store, hours: BusinessHours, config: QueueConfig, item: d
     add_event(store, item["id"], actor, "reopened",
               {"from": item["state"], "to": state, "outcome_was": item["outcome"] or item["dismiss_reason"],
                **detail}, now)
+    if state == "new":
+        routing.route(store, config, item["id"], now)  # nobody held it: the rules pick someone online
 
 
 def fts_query(text: str) -> str:
@@ -1042,7 +1045,10 @@ def describe_event(event: dict[str, Any]) -> str:
     if a == "claimed":
         return "claimed" + (f" (was {d['from']})" if d.get("from") else "")
     if a == "assigned":
-        return f"assigned to {d.get('assignee')}" + (f" (was {d['from']})" if d.get("from") else "")
+        return (f"assigned to {d.get('assignee')}" + (f" by rule {d['rule']}" if d.get("rule") else "")
+                + (f" (was {d['from']})" if d.get("from") else ""))
+    if a == "routing":
+        return f"rule {d.get('rule')} matched, but none of its agents was online: left unassigned"
     if a == "unassigned":
         return f"unassigned (was {d.get('from')})"
     if a == "replied":

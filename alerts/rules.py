@@ -170,7 +170,8 @@ def build_alert(config: Config, store: Store, thread: dict[str, Any], mentions: 
                      verified=bool(m["author_verified"]), complaints_before=complaints_before(store, m, window)[0])
         for m in ranked[:TOP_MENTIONS]
     ]
-    item = store.query("SELECT id, state, assignee FROM queue_items WHERE thread_key = ?", (thread["thread_key"],))
+    item = store.query("SELECT id, state, assignee, first_response_at, first_response_due, resolution_due "
+                       "FROM queue_items WHERE thread_key = ?", (thread["thread_key"],))
     item_id = item[0]["id"] if item else None
     # An escalation edits the Slack message in place: keep showing who is already on it.
     note = ""
@@ -184,7 +185,21 @@ def build_alert(config: Config, store: Store, thread: dict[str, Any], mentions: 
         reasons=json.loads(thread["reasons"] or "[]"), url=thread["url"] or first.get("url"),
         queue_url=f"{config.alerts.queue_url.rstrip('/')}/items/{item_id}" if item_id else None,
         mentions=top, created_at=iso(now or utcnow()), queue_item_id=item_id, note=note,
+        **_queue_facts(config, thread, item[0] if item else None),
     )
+
+
+def _queue_facts(config: Config, thread: dict[str, Any], item: dict[str, Any] | None) -> dict[str, Any]:
+    """The thread's age, the SLA target that runs and its due time, the assignee (for the Slack message)."""
+    facts: dict[str, Any] = {"started_at": thread.get("first_at"), "snooze_minutes": config.queue.snooze_minutes}
+    if item:
+        facts["assignee"] = item["assignee"]
+        if item["state"] not in ("resolved", "dismissed"):
+            if item["first_response_at"] is None and item["first_response_due"]:
+                facts.update(sla_target="first response", sla_due=item["first_response_due"])
+            elif item["resolution_due"]:
+                facts.update(sla_target="resolution", sla_due=item["resolution_due"])
+    return facts
 
 
 def _thread_title(thread: dict[str, Any], first: dict[str, Any]) -> str:

@@ -24,6 +24,7 @@ from urllib.parse import parse_qs
 from slack_sdk.signature import SignatureVerifier
 from slack_sdk.webhook import WebhookClient
 
+from alerts import actions
 from alerts.queue import Queue
 from alerts.users import user_for_slack
 from listener.config import Config
@@ -33,12 +34,8 @@ from listener.store import Store
 
 log = logging.getLogger("overheard.slack")
 
-ACTIONS = {
-    "queue_claim": "claimed",
-    "queue_snooze": "snoozed",
-    "queue_resolve": "resolved",
-    "queue_dismiss": "dismissed",
-}
+# Slack action_id -> the queue action (alerts.actions): "queue_" + the action's name.
+ACTION_PREFIX = "queue_"
 STATUS_BLOCK_ID = "overheard_queue_status"
 MAX_BODY = 64 * 1024
 REMEMBER = timedelta(minutes=10)  # Slack's 5-minute signature window, plus clock skew
@@ -82,7 +79,7 @@ def handle(store: Store, config: Config, signing_secret: str | None, body: bytes
         payload = json.loads(parse_qs(body.decode("utf-8"))["payload"][0])
         action = payload["actions"][0]
         action_id = str(action["action_id"])
-        item_id = int(action["value"])
+        item_id, choice = click_value(action)
         user = payload["user"]
         slack_id = str(user["id"])
     except (KeyError, IndexError, TypeError, ValueError, UnicodeDecodeError, json.JSONDecodeError):
@@ -92,7 +89,8 @@ def handle(store: Store, config: Config, signing_secret: str | None, body: bytes
             f"click:{slack_id}|{action_id}|{action.get('action_ts')}|{item_id}"]
     if not first_time(store, keys):
         return SlackReply(200, "", security_event="slack_replay")
-    if action_id not in ACTIONS:
+    declared = slack_action(action_id)
+    if declared is None:
         return SlackReply(200, "", response_url, _ephemeral(f"overheard does not know the button {action_id!r}"))
     known = user_for_slack(store, slack_id)
     if known and known.disabled:
@@ -105,28 +103,65 @@ def handle(store: Store, config: Config, signing_secret: str | None, body: bytes
     queue = Queue(store, config.queue)
     now = now or utcnow()
     try:
-        if action_id == "queue_claim":
-            item = queue.claim(item_id, actor, now=now)
-        elif action_id == "queue_snooze":
-            item = queue.snooze(item_id, actor, now=now)
-        elif action_id == "queue_resolve":
-            # A button carries no outcome: recorded as "other"; the web UI or CLI can add a note.
-            item = queue.resolve(item_id, actor, "other", note="resolved from Slack", now=now)
-        else:
-            item = queue.dismiss(item_id, actor, "no_action", note="dismissed from Slack", now=now)
+        values = click_arguments(declared, choice)
+        item = actions.perform(queue, declared.name, item_id, actor, values)
     except UserError as exc:
         return SlackReply(200, "", response_url, _ephemeral(f"Could not do that: {exc}"))
-    did = ACTIONS[action_id]
+    did = declared.past
     when = f"<!date^{int(now.timestamp())}^{{time}}|{now:%H:%M} UTC>"
     extra = f" until <!date^{int(datetime.fromisoformat(item.snoozed_until).timestamp())}" \
-            f"^{{date_short_pretty}} {{time}}|{item.snoozed_until}>" if did == "snoozed" and item.snoozed_until else ""
+            f"^{{date_short_pretty}} {{time}}|{item.snoozed_until}>" \
+        if declared.name == "snooze" and item.snoozed_until else ""
+    if declared.name in ("resolve", "dismiss"):
+        arg = declared.arg("outcome" if declared.name == "resolve" else "reason")
+        value = (item.outcome if declared.name == "resolve" else item.dismiss_reason) or ""
+        extra = f" as {mrkdwn_escape((arg.choices or {}).get(value, value))}"
     status = f":white_check_mark: *{mrkdwn_escape(actor)}* {did} queue item {item.id}{extra} at {when}"
     link = f"{config.alerts.queue_url.rstrip('/')}/items/{item.id}"
     status += f" · <{link}|open in the queue>"
     message = payload.get("message") or {}
-    blocks = _updated_blocks(message.get("blocks") or [], item_id, did, status)
+    blocks = _updated_blocks(message.get("blocks") or [], item_id, declared.name, status)
+    blocks = _refresh_facts(store, blocks, item)
     text = f"{actor} {did} queue item {item.id}"
     return SlackReply(200, "", response_url, {"replace_original": True, "text": text, "blocks": blocks})
+
+
+def slack_action(action_id: str) -> actions.Action | None:
+    """The queue action behind a Slack action_id (queue_claim -> claim), if Slack may run it."""
+    if not action_id.startswith(ACTION_PREFIX):
+        return None
+    try:
+        declared = actions.get(action_id[len(ACTION_PREFIX):])
+    except UserError:
+        return None
+    return declared if actions.SLACK in declared.surfaces else None
+
+
+def click_value(action: Mapping[str, Any]) -> tuple[int, str | None]:
+    """(item id, what was picked) from one element of a block_actions payload.
+
+    A button's value is "ITEM" or "ITEM|CHOICE" (the snooze button carries its minutes, so its label
+    and its effect are the same number); a static_select's picked option is "ITEM|CHOICE".
+    """
+    if action.get("type") == "static_select" or "selected_option" in action:
+        value = str(action["selected_option"]["value"])
+    else:
+        value = str(action["value"])
+    item, _, choice = value.partition("|")
+    return int(item), choice or None
+
+
+def click_arguments(declared: actions.Action, choice: str | None) -> dict[str, Any]:
+    """The action's arguments from what the click carried."""
+    if declared.name == "snooze":
+        return {"for_": f"{int(choice)}m"} if choice and choice.isdigit() else {}
+    if declared.name in ("resolve", "dismiss"):
+        name = "outcome" if declared.name == "resolve" else "reason"
+        # A Resolve/Dismiss *button* from a message posted before the outcome select existed carries no
+        # choice: recorded as it always was ("other" / "no action"), so old alerts keep working.
+        default = "other" if declared.name == "resolve" else "no_action"
+        return {name: choice or default, "note": f"{declared.past} from Slack"}
+    return {}
 
 
 def _header(headers: Mapping[str, str], name: str) -> str:
@@ -148,19 +183,41 @@ def _ephemeral(text: str) -> dict[str, Any]:
     return {"response_type": "ephemeral", "replace_original": False, "text": mrkdwn_escape(text)}
 
 
+def _refresh_facts(store: Store, blocks: list[dict[str, Any]], item: Any) -> list[dict[str, Any]]:
+    """The message's age / SLA due / assignee line, as the item stands after the click."""
+    from alerts.slack_format import QUEUE_FACTS_BLOCK_ID, facts_text
+
+    target, due = item.next_target()
+    started = store.scalar("SELECT first_at FROM threads WHERE thread_key = ?", (item.thread_key,))
+    text = facts_text(started, target or None, due, item.assignee)
+    return [{"type": "context", "block_id": QUEUE_FACTS_BLOCK_ID, "elements": [{"type": "mrkdwn", "text": text}]}
+            if isinstance(b, dict) and b.get("block_id") == QUEUE_FACTS_BLOCK_ID else b for b in blocks]
+
+
+def _ours(element: dict[str, Any], block: dict[str, Any], item_id: int) -> bool:
+    """A queue control of this item: a button whose value starts with the id, or a select in its block."""
+    if not str(element.get("action_id", "")).startswith(ACTION_PREFIX):
+        return False
+    value = str(element.get("value", "")).partition("|")[0]
+    return value == str(item_id) or block.get("block_id") == f"queue:{item_id}"
+
+
 def _updated_blocks(blocks: list[dict[str, Any]], item_id: int, did: str, status: str) -> list[dict[str, Any]]:
-    """The alert's blocks with one status line (replacing an earlier one); buttons that no longer apply go."""
+    """The alert's blocks with one status line (replacing an earlier one); controls that no longer apply go.
+
+    `did` is the action's name (claim, snooze, resolve, dismiss).
+    """
     out: list[dict[str, Any]] = []
     for block in blocks:
         if not isinstance(block, dict) or block.get("block_id") == STATUS_BLOCK_ID:
             continue
         if block.get("type") == "actions":
             elements = [e for e in block.get("elements", []) if isinstance(e, dict)]
-            ours = [e for e in elements if e.get("action_id") in ACTIONS and str(e.get("value")) == str(item_id)]
+            ours = [e for e in elements if _ours(e, block, item_id)]
             if ours:
-                if did in ("resolved", "dismissed"):
+                if did in ("resolve", "dismiss"):
                     elements = [e for e in elements if e not in ours]
-                elif did == "claimed":
+                elif did == "claim":
                     elements = [e for e in elements if e.get("action_id") != "queue_claim" or e not in ours]
                 if not elements:
                     continue

@@ -14,13 +14,12 @@ from urllib.parse import quote, urlsplit
 from alerts.message import DIGEST_LINES, Alert, AlertMention
 from sentiment.risk import fmt_count
 
-# The action_ids the queue's interactivity endpoint handles; value = the queue item id.
-QUEUE_ACTIONS = (
-    ("queue_claim", "Claim", "primary"),
-    ("queue_snooze", "Snooze 1h", None),
-    ("queue_resolve", "Resolve", None),
-    ("queue_dismiss", "Dismiss", "danger"),
-)
+# The queue controls come from the action list (alerts.actions): action_id "queue_<action>", and the
+# item id first in every value. Claim and snooze are buttons (snooze's value carries its minutes, so the
+# label and the effect are one number); resolve and dismiss are selects that ask for the outcome or
+# reason, and Slack asks "are you sure?" (a Block Kit confirm object) before sending the choice.
+DEFAULT_SNOOZE_MINUTES = 120  # [queue] snooze_minutes' default, for an alert built without it
+QUEUE_FACTS_BLOCK_ID = "overheard_queue_facts"
 _LEVEL_ICON = {"critical": ":red_circle:", "warning": ":large_orange_circle:"}
 MAX_SECTION = 2900  # Slack rejects a section text over 3000 characters
 MENTION_CHARS = 280
@@ -115,14 +114,78 @@ def _buttons(alert: Alert) -> dict[str, Any] | None:
         elements.append({"type": "button", "action_id": "open_queue_item", "url": queue_link,
                          "text": {"type": "plain_text", "text": "Queue item"}})
     if alert.queue_item_id is not None:
-        for action_id, label, style in QUEUE_ACTIONS:
-            button: dict[str, Any] = {"type": "button", "action_id": action_id, "value": str(alert.queue_item_id),
-                                      "text": {"type": "plain_text", "text": label}}
-            if style:
-                button["style"] = style
-            elements.append(button)
+        elements.extend(queue_controls(alert.queue_item_id, alert.snooze_minutes or DEFAULT_SNOOZE_MINUTES))
     return {"type": "actions", "block_id": f"queue:{alert.queue_item_id or '-'}", "elements": elements} \
         if elements else None
+
+
+def queue_controls(item_id: int, snooze_minutes: int) -> list[dict[str, Any]]:
+    """Block Kit elements for the queue actions Slack offers (alerts.actions, surface "slack")."""
+    from alerts import actions  # the action list imports the queue; a message without buttons needs neither
+
+    out: list[dict[str, Any]] = []
+    for action in actions.on(actions.SLACK):
+        action_id = f"queue_{action.name}"
+        choice = next((a for a in action.args if a.kind == "choice" and a.required), None)
+        if choice is not None and choice.choices:
+            element: dict[str, Any] = {
+                "type": "static_select", "action_id": action_id,
+                "placeholder": {"type": "plain_text", "text": f"{action.label_for_minutes(snooze_minutes)} as…"},
+                "options": [{"text": {"type": "plain_text", "text": _truncate(text, 75)},
+                             "value": f"{item_id}|{key}"} for key, text in list(choice.choices.items())[:100]],
+            }
+        else:
+            value = f"{item_id}|{snooze_minutes}" if action.name == "snooze" else str(item_id)
+            element = {"type": "button", "action_id": action_id, "value": value,
+                       "text": {"type": "plain_text", "text": action.label_for_minutes(snooze_minutes)}}
+            if action.style:
+                element["style"] = action.style
+        if action.confirm:
+            element["confirm"] = {
+                "title": {"type": "plain_text", "text": _truncate(f"{action.label_for_minutes(snooze_minutes)} "
+                                                                  f"queue item {item_id}?", 100)},
+                "text": {"type": "plain_text", "text": _truncate(action.confirm, 300)},
+                "confirm": {"type": "plain_text", "text": _truncate(action.label_for_minutes(snooze_minutes), 30)},
+                "deny": {"type": "plain_text", "text": "Cancel"},
+                **({"style": "danger"} if action.style == "danger" else {}),
+            }
+        out.append(element)
+    return out
+
+
+def _slack_date(value: str | None, token: str, fallback: str) -> str | None:
+    """`<!date^…>`: Slack shows the time in each reader's own zone (and `{ago}` stays current)."""
+    from datetime import datetime
+
+    if not value:
+        return None
+    try:
+        stamp = int(datetime.fromisoformat(value.replace("Z", "+00:00")).timestamp())
+    except ValueError:
+        return None
+    return f"<!date^{stamp}^{token}|{mrkdwn_escape(fallback)}>"
+
+
+def queue_facts_text(alert: Alert) -> str:
+    """`thread started 3 hours ago · first response due today 14:05 · assigned to ana` (mrkdwn)."""
+    return facts_text(alert.started_at, alert.sla_target, alert.sla_due, alert.assignee,
+                      queued=alert.queue_item_id is not None)
+
+
+def facts_text(started_at: str | None, sla_target: str | None, sla_due: str | None, assignee: str | None, *,
+               queued: bool = True) -> str:
+    """The facts line from its parts (also rebuilt by alerts.slack_actions after a click)."""
+    parts = []
+    started = _slack_date(started_at, "thread started {ago}", f"thread started {started_at} UTC")
+    if started:
+        parts.append(started)
+    due = _slack_date(sla_due, f"{sla_target or 'SLA'} due {{date_short_pretty}} {{time}}",
+                      f"{sla_target or 'SLA'} due {sla_due} UTC")
+    if due:
+        parts.append(due)
+    if queued:
+        parts.append(f"assigned to *{mrkdwn_escape(assignee)}*" if assignee else "nobody assigned yet")
+    return " · ".join(parts)
 
 
 def _digest_blocks(alert: Alert) -> list[dict[str, Any]]:
@@ -182,6 +245,10 @@ def slack_blocks(alert: Alert, state: str | None = None) -> list[dict[str, Any]]
         context.append(mrkdwn_escape(state))
     blocks.append({"type": "context", "elements": [{"type": "mrkdwn", "text": _truncate(" · ".join(context),
                                                                                           MAX_SECTION)}]})
+    facts = queue_facts_text(alert)
+    if facts:
+        blocks.append({"type": "context", "block_id": QUEUE_FACTS_BLOCK_ID,
+                       "elements": [{"type": "mrkdwn", "text": _truncate(facts, MAX_SECTION)}]})
     actions = _buttons(alert)
     if actions:
         blocks.append(actions)

@@ -248,6 +248,25 @@ class ReplyApprovalConfig(Section):
     required_for: Literal["nobody", "agents"] = "nobody"
     brands: list[str] = []  # only replies on these brands' items wait; empty: every brand
     priorities: list[Literal["high", "medium", "low"]] = []  # only on items of these priorities; empty: all
+class RoutingRule(Section):
+    """[[queue.routing]]: new (and reopened, unassigned) items that match go round-robin to these agents.
+
+    Every given field must match (an empty list matches anything); the first matching rule wins.
+    """
+
+    name: str = Field(min_length=1)
+    brands: list[str] = []
+    languages: list[str] = []  # language codes of the thread's first customer post, e.g. "es"
+    sources: list[str] = []
+    priorities: list[Literal["high", "medium", "low"]] = []
+    team: str | None = None  # a name from [queue.teams]
+    agents: list[str] = []  # user names, in round-robin order (or give a team)
+
+    @model_validator(mode="after")
+    def _who(self) -> RoutingRule:
+        if bool(self.team) == bool(self.agents):
+            raise ValueError(f"routing rule {self.name!r}: give either team or agents (one of them)")
+        return self
 
 
 class QueueConfig(Section):
@@ -283,6 +302,23 @@ class QueueConfig(Section):
     # hundreds of items overdue at once) the rest go out as one summary alert. Items that were already
     # overdue when they entered the queue always go into the summary.
     breach_alerts_per_tick: int = Field(default=10, ge=0)
+    # Routing: teams of agents, rules in order (first match wins), and who counts as online: a user signed
+    # in to the web UI who loaded a page or had an item open within online_minutes.
+    teams: dict[str, list[str]] = {}
+    routing: list[RoutingRule] = []
+    online_minutes: int = Field(default=15, gt=0)
+
+    @model_validator(mode="after")
+    def _routing_teams(self) -> QueueConfig:
+        names = set()
+        for rule in self.routing:
+            if rule.name in names:
+                raise ValueError(f"routing rule {rule.name!r} is given twice; rule names must be unique")
+            names.add(rule.name)
+            if rule.team and rule.team not in self.teams:
+                raise ValueError(f"routing rule {rule.name!r}: team {rule.team!r} is not in [queue.teams] "
+                                 f"({', '.join(self.teams) or 'none defined'})")
+        return self
 
     @field_validator("timezone")
     @classmethod

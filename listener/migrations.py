@@ -860,3 +860,27 @@ MIGRATIONS += [
     ),
 ]
 MIGRATIONS.sort(key=lambda migration: migration[0])
+
+# ---------------------------------------------------------------- queue routing (block 210-219)
+# queue_presence: when each signed-in user last loaded a queue page (online = within [queue]
+# online_minutes; logging out removes the row). queue_routing: each rule's round-robin position, moved in
+# the transaction that assigns the item, so restarts and several processes take turns fairly.
+MIGRATIONS += [
+    (
+        210,
+        "queue_presence and queue_routing: who is online, and each routing rule's round-robin position",
+        """
+        CREATE TABLE queue_presence (
+            user TEXT PRIMARY KEY,
+            seen_at TEXT NOT NULL
+        );
+        CREATE TABLE queue_routing (
+            rule TEXT PRIMARY KEY,
+            last_agent TEXT,
+            turns INTEGER NOT NULL DEFAULT 0,
+            updated_at TEXT NOT NULL
+        );
+        """,
+    ),
+]
+MIGRATIONS.sort(key=lambda migration: migration[0])

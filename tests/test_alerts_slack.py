@@ -132,8 +132,21 @@ def test_block_kit_has_buttons_with_queue_item_id_and_a_plain_text_fallback(tmp_
     assert msg.text.startswith("CRITICAL · Brightwave on x") and "risk 80/100" in msg.text
     actions = next(b for b in msg.blocks if b["type"] == "actions")
     by_id = {e["action_id"]: e for e in actions["elements"]}
-    for action in ("queue_claim", "queue_snooze", "queue_resolve", "queue_dismiss"):
-        assert by_id[action]["value"] == str(item_id)
+    assert by_id["queue_claim"]["value"] == str(item_id) and by_id["queue_claim"]["type"] == "button"
+    # the snooze button says how long, and carries the same number it snoozes for
+    assert by_id["queue_snooze"]["text"]["text"] == "Snooze 2 h" and by_id["queue_snooze"]["value"] == f"{item_id}|120"
+    # resolve and dismiss ask what happened, then "are you sure?" (Block Kit select + confirm object)
+    resolve, dismiss = by_id["queue_resolve"], by_id["queue_dismiss"]
+    assert resolve["type"] == dismiss["type"] == "static_select"
+    assert {o["value"] for o in resolve["options"]} >= {f"{item_id}|refund", f"{item_id}|answered_publicly"}
+    assert f"{item_id}|spam" in {o["value"] for o in dismiss["options"]}
+    for select in (resolve, dismiss):
+        assert set(select["confirm"]) >= {"title", "text", "confirm", "deny"}
+        assert select["confirm"]["deny"]["text"] == "Cancel"
+    assert dismiss["confirm"]["style"] == "danger"
+    facts = next(b for b in msg.blocks if b.get("block_id") == "overheard_queue_facts")["elements"][0]["text"]
+    assert "^thread started {ago}|" in facts and "first response due {date_short_pretty} {time}|" in facts
+    assert facts.endswith("nobody assigned yet")
     assert by_id["open_queue_item"]["url"] == f"http://127.0.0.1:8377/items/{item_id}"
     body = json.dumps(msg.blocks)
     assert "3 negative replies in 20 min" in body and "48k followers" in body and "'chargeback'" in body

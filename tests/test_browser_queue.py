@@ -80,7 +80,8 @@ def page(browser, server):
     pg = context.new_page()
     pg.set_default_timeout(5000)
     dialogs: list[str] = []
-    pg.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
+    # Confirmations (Resolve, Dismiss) are answered yes; every dialog is recorded (a script alert would show here).
+    pg.on("dialog", lambda d: (dialogs.append(d.message), d.accept() if d.type == "confirm" else d.dismiss()))
     pg.dialogs = dialogs  # type: ignore[attr-defined]
     yield pg
     context.close()
@@ -119,6 +120,7 @@ def test_log_in_filter_open_claim_note_resolve(page, server):
     page.select_option("#outcome", "refund")
     page.click("#do-resolve")
     assert page.inner_text("#state") == "resolved"
+    assert page.dialogs[-1].startswith("Resolve this item?")  # type: ignore[attr-defined]  # asked first
     item_id = int(page.get_attribute("#item", "data-id"))
     row = store.query("SELECT state, assignee, outcome FROM queue_items WHERE id = ?", (item_id,))[0]
     assert row == {"state": "resolved", "assignee": "alice", "outcome": "refund"}

@@ -53,7 +53,7 @@ def test_top_level_help_lines_match_the_commands():
 PRINTS_DATA = {
     "alerts backtest", "alerts deliver", "alerts list", "alerts silence list", "check", "collect", "demo", "doctor",
     "import", "query show", "query test", "queue list", "queue show", "queue stats", "queue dashboard", "run",
-    "sentiment eval",
+    "sentiment eval", "queue route",
     "status", "trends", "users list", "quarantine list", "quarantine show", "quarantine retry", "topics",
     # the one-item queue actions print the item they changed
     "queue assign", "queue claim", "queue dismiss", "queue note", "queue reopen", "queue reply", "queue resolve",

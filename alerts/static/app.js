@@ -19,6 +19,21 @@
     var toggle = document.getElementById("help-toggle");
     if (toggle && help) { toggle.addEventListener("click", function () { help.hidden = !help.hidden; }); }
 
+    // Actions the list says need confirmation (Resolve, Dismiss: alerts.actions) ask first.
+    document.querySelectorAll("form[data-confirm]").forEach(function (f) {
+      f.addEventListener("submit", function (e) {
+        if (!window.confirm(f.getAttribute("data-confirm"))) { e.preventDefault(); }
+      });
+    });
+
+    // Re-label menus: opening one closes the others (one small menu at a time on a phone).
+    document.querySelectorAll("details.menu").forEach(function (d) {
+      d.addEventListener("toggle", function () {
+        if (!d.open) { return; }
+        document.querySelectorAll("details.menu[open]").forEach(function (o) { if (o !== d) { o.open = false; } });
+      });
+    });
+
     // Filters apply as soon as a select changes.
     document.querySelectorAll("select.autosubmit").forEach(function (s) {
       s.addEventListener("change", function () { s.form.submit(); });

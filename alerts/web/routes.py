@@ -3,18 +3,15 @@
 from __future__ import annotations
 
 import logging
-import re
 import time
-from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any
 from urllib.parse import urlencode
-from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, BackgroundTasks, Depends, Path, Request
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 from starlette.concurrency import run_in_threadpool
 
-from alerts import live, slack_actions
+from alerts import actions, live, routing, slack_actions
 from alerts.queue import (
     DISMISS_REASONS,
     MAX_ID,
@@ -70,6 +67,19 @@ def _text(form: Any, key: str) -> str:
 
 def _queue(request: Request, store: Store) -> Queue:
     return Queue(store, request.app.state.config.queue)
+
+
+PRESENCE_WRITE_S = 60  # "online" is counted in minutes: one write a minute per user is plenty
+
+
+def _online(request: Request, store: Store, name: str) -> None:
+    """This user is working the queue now (routing gives items only to people online)."""
+    seen = getattr(request.app.state, "presence_written", None)
+    if seen is None:
+        seen = request.app.state.presence_written = {}
+    if time.monotonic() - seen.get(name, -1e9) >= PRESENCE_WRITE_S:
+        seen[name] = time.monotonic()
+        routing.mark_online(store, name)
 
 
 @router.get("/healthz")
@@ -137,6 +147,8 @@ async def logout(request: Request, store: StoreDep) -> Response:
     if isinstance(name, str):
         # Every session of the user ends, in every browser: a copied cookie is worth nothing after logout.
         await run_in_threadpool(end_sessions, store, name)
+        await run_in_threadpool(routing.mark_offline, store, name)
+        getattr(request.app.state, "presence_written", {}).pop(name, None)
         event(log, "logout", user=name, client=client_address(request))
     request.session.clear()
     return RedirectResponse("/login", status_code=303)
@@ -147,6 +159,7 @@ async def logout(request: Request, store: StoreDep) -> Response:
 def queue_list(request: Request, store: StoreDep) -> Response:
     user = require_user(request, store)
     live_cursor = live.cursor(store)  # before reading: a change while the page renders is replayed, not lost
+    _online(request, store, user.name)
     params = {k: (request.query_params.get(k) or "").strip() for k in FILTER_KEYS}
     flt = ItemFilter(
         state=params["state"] or "open", brand=params["brand"] or None, source=params["source"] or None,
@@ -204,6 +217,7 @@ def item_page(request: Request, item_id: ItemId, store: StoreDep) -> Response:
     except UserError as exc:
         return render(request, "error.html", status=404, user=user, message=str(exc), title="Not found")
     queue.seen_by(item_id, user.name)
+    _online(request, store, user.name)
     events = queue.events(item_id)
     return render(
         request, "item.html", user=user, item=item, sla=queue.sla(item), mentions=queue.thread_mentions(item),
@@ -211,7 +225,15 @@ def item_page(request: Request, item_id: ItemId, store: StoreDep) -> Response:
         history=queue.author_history(item), others=[v for v in queue.viewers(item_id) if v != user.name],
         outcomes=OUTCOMES, dismiss_reasons=DISMISS_REASONS, labels=HUMAN_LABELS,
         users=[u.name for u in list_users(store) if not u.disabled], snooze_default=queue.config.snooze_minutes,
+        snooze_text=actions.minutes_text(queue.config.snooze_minutes), confirms=_confirms(),
         live_cursor=live_cursor, **reply_context(store, request.app.state.config, item, user))
+
+
+def _confirms() -> dict[str, str]:
+    """Action (and old path) -> the question the page asks before doing it (alerts.actions)."""
+    found = {a.name: a.confirm for a in actions.on(actions.WEB) if a.confirm}
+    found.update({alias: found[name] for alias, name in actions.ALIASES.items() if name in found})
+    return found
 
 
 @router.get("/items/{item_id}/presence")
@@ -224,24 +246,9 @@ def presence(request: Request, item_id: ItemId, store: StoreDep) -> Response:
     except UserError as exc:
         return error_page(request, 404, str(exc))  # JSON for the page's script, which asks for it
     queue.seen_by(item_id, user.name)
+    _online(request, store, user.name)
     return JSONResponse({"viewers": [v for v in queue.viewers(item_id) if v != user.name],
                          "assignee": item.assignee, "state": item.state, "updated_at": item.updated_at})
-
-
-def _parse_snooze(value: str, zone: str) -> datetime | None:
-    if not value:
-        return None
-    try:
-        m = re.fullmatch(r"(\d{1,9})([mhd])", value)
-        if m:
-            unit = {"m": "minutes", "h": "hours", "d": "days"}[m[2]]
-            return utcnow() + timedelta(**{unit: int(m[1])})
-        dt = datetime.fromisoformat(value)
-        return (dt if dt.tzinfo else dt.replace(tzinfo=ZoneInfo(zone))).astimezone(UTC)
-    except ValueError:
-        raise UserError(f"snooze until {value!r}: not a time (e.g. 2h, 3d or 2026-12-24T09:00)") from None
-    except OverflowError:
-        raise UserError(f"snooze until {value!r}: too far ahead") from None
 
 
 @router.post("/items/{item_id}/{action}")
@@ -255,65 +262,22 @@ def _item_action(request: Request, item_id: int, action: str, store: Store, form
     user = require_user(request, store)
     check_csrf(request, form)
     queue = _queue(request, store)
-
-    def field(key: str) -> str:
-        return _text(form, key).strip()
-
-    me = user.name
     try:
-        if action == "claim":
-            queue.claim(item_id, me, take_over=user.is_admin and field("take_over") == "1")
-            done = "Claimed."
-        elif action == "assign":
-            assignee = field("assignee")
-            if assignee and not any(u.name == assignee for u in list_users(store)):
-                raise UserError(f"user {assignee!r}: no such user")
-            queue.assign(item_id, assignee, me, take_over=user.is_admin)
-            done = f"Assigned to {assignee}."
-        elif action == "unassign":
-            queue.unassign(item_id, me)
-            done = "Back in the queue."
-        elif action == "reply":
-            queue.mark_replied(item_id, me, note=field("note") or None)
-            done = "Marked replied."
-        elif action == "wait":
-            queue.mark_waiting(item_id, me)
-            done = "Waiting on the customer."
-        elif action == "resolve":
-            queue.resolve(item_id, me, field("outcome"), note=field("note") or None)
-            done = "Resolved."
-        elif action == "dismiss":
-            queue.dismiss(item_id, me, field("reason"), note=field("note") or None)
-            done = "Dismissed."
-        elif action == "snooze":
-            queue.snooze(item_id, me, _parse_snooze(field("until"), queue.config.timezone))
-            done = "Snoozed."
-        elif action == "wake":
-            queue.wake(item_id, me)
-            done = "Snooze ended."
-        elif action == "reopen":
-            queue.reopen(item_id, me, reason=field("reason") or None)
-            done = "Reopened."
-        elif action == "note":
-            queue.note(item_id, me, _text(form, "text"))
-            done = "Note added."
-        elif action == "tag":
-            words = field("tags").replace(",", " ").split()
-            queue.tag(item_id, me, [w.lstrip("+") for w in words if not w.startswith("-")],
-                      [w[1:] for w in words if w.startswith("-")])
-            done = "Tags saved."
-        elif action == "relabel":
-            try:
-                mention_id = int(field("mention_id"))
-            except ValueError:
-                raise UserError("mention: not a mention id") from None
-            queue.relabel(item_id, mention_id, field("label"), me)
-            done = "Label saved; it feeds the sentiment learning loop."
-        else:
-            return error_page(request, 404, f"unknown action {action!r}")
+        declared = actions.get(action)
+    except UserError:
+        declared = None
+    if declared is None or actions.WEB not in declared.surfaces:
+        return error_page(request, 404, f"unknown action {action!r}")
+    # The form's fields are the action's arguments, by name (alerts.actions); the list parses them.
+    values = {arg.name: _text(form, arg.name) for arg in declared.args}
+    if declared.name == "assign" and user.is_admin:
+        values["take_over"] = "1"  # the web's assign menu is an admin's reassignment tool as well
+    try:
+        item = actions.perform(queue, declared.name, item_id, user.name, values)
     except UserError as exc:
         flash(request, "error", str(exc))
         return RedirectResponse(f"/items/{item_id}", status_code=303)
+    done = f"Assigned to {item.assignee}." if declared.name == "assign" else declared.done
     flash(request, "ok", done)
     return RedirectResponse(f"/items/{item_id}", status_code=303)
 
@@ -356,12 +320,8 @@ def _bulk_action(request: Request, store: Store, form: Any) -> Response:
     done, failed = [], []
     for item_id in ids:
         try:
-            if action == "claim":
-                queue.claim(item_id, user.name)
-            elif action == "snooze":
-                queue.snooze(item_id, user.name)
-            else:
-                queue.dismiss(item_id, user.name, action.split(":", 1)[1])
+            name, _, reason = action.partition(":")
+            actions.perform(queue, name, item_id, user.name, {"reason": reason} if reason else {})
             done.append(item_id)
         except UserError as exc:
             failed.append(str(exc))

@@ -11,17 +11,15 @@ from typing import TYPE_CHECKING, Any
 import click
 from rich.markup import escape
 
+from alerts import actions
+from alerts.actions import Action
 from alerts.queue import DISMISS_REASONS, OUTCOMES, STATES, ItemFilter, Queue, QueueItem, describe_event
 from listener.cli import console, json_option, open_store, with_config
 from listener.display import compact_table, local_time, plural
-from listener.errors import UserError
 from listener.labels import HUMAN_LABELS
-from listener.models import utcnow
 from listener.text import terminal_json
-from listener.timeparse import DURATION_HELP, parse_duration, parse_time
 
 if TYPE_CHECKING:
-    from datetime import datetime
 
     from listener.config import Config
 
@@ -54,20 +52,6 @@ def _print_item(queue: Queue, item: QueueItem, as_json: bool, what: str) -> None
     else:
         who = f" ({item.assignee})" if item.assignee else ""
         console.print(escape(f"queue item {item.id}: {what} → {item.state}{who}"))
-
-
-def _parse_until(until: str | None, for_: str | None, config: Config) -> datetime | None:
-    if until and for_:
-        raise UserError("snooze: give --until or --for, not both")
-    if for_:
-        delta = parse_duration(for_, "--for")
-        try:
-            return utcnow() + delta  # the queue refuses a snooze beyond its limit
-        except OverflowError:
-            raise UserError(f"--for {for_!r}: too far ahead (a snooze lasts at most 90 days)") from None
-    if until:
-        return parse_time(until, config.queue.timezone, "--until")
-    return None
 
 
 def _short_sla(sla: Any) -> str:
@@ -195,55 +179,38 @@ def show(config: Config, item_id: int, as_json: bool) -> None:
             console.print(escape(f"  {_local(config, e['at'])} {e['actor']}: {describe_event(e)}"))
 
 
-def _action(name: str, help_text: str):  # type: ignore[no-untyped-def]
-    """Decorator for the one-item action commands: ITEM_ID, --as, --json, --config and the command's own
-    options; the decorated function does the work and returns the item."""
-    def decorate(func):  # type: ignore[no-untyped-def]
-        def command(config: Config, item_id: int, actor: str | None, as_json: bool, **kwargs: Any) -> None:
-            with open_store(config) as store:
-                q = Queue(store, config.queue)
-                item = func(q, config, store, item_id, _actor(actor), **kwargs)
-                _print_item(q, item, as_json, name)
+def _action_command(action: Action) -> click.Command:
+    """`overheard queue <action> ITEM_ID …`, its arguments and options made from the action's declaration
+    (alerts.actions), so the CLI takes exactly what the web form and the Slack button take."""
+    def command(config: Config, item_id: int, actor: str | None, as_json: bool, **values: Any) -> None:
+        with open_store(config) as store:
+            q = Queue(store, config.queue)
+            item = actions.perform(q, action.name, item_id, _actor(actor), values)
+            _print_item(q, item, as_json, action.command or action.name)
 
-        command.__doc__ = help_text
-        command.__click_params__ = list(getattr(func, "__click_params__", []))  # type: ignore[attr-defined]
-        wrapped = with_config(check_secrets=False)(command)
-        wrapped = json_option(actor_option(wrapped))
-        wrapped = click.argument("item_id", type=int)(wrapped)
-        return queue.command(name=name, help=help_text)(wrapped)
-    return decorate
-
-
-@_action("claim", "Take an item: you become its assignee.")
-@click.option("--take-over", is_flag=True, help="Take it from whoever has it (an admin's call).")
-def claim(q: Queue, config: Config, store: Any, item_id: int, actor: str, take_over: bool) -> QueueItem:
-    return q.claim(item_id, actor, take_over=take_over)
-
-
-def _known_user(store: Any, name: str) -> None:
-    from alerts.users import get_user
-
-    if get_user(store, name) is None:
-        raise UserError(f"user {name!r}: no such user (add them with `overheard users add {name} --role agent`)")
+    params: list[click.Parameter] = [click.Argument(["item_id"], type=int)]
+    for arg in action.args:
+        choice = click.Choice(list(arg.choices)) if arg.choices else None
+        if arg.positional:
+            many = arg.kind == "tags"
+            params.append(click.Argument([arg.name], nargs=-1 if many else 1, required=arg.required,
+                                         metavar=("USER" if arg.kind == "user" else arg.name.upper())
+                                         + ("..." if many else "")))
+        elif arg.kind == "flag":
+            params.append(click.Option([arg.option, arg.name], is_flag=True, help=arg.help))
+        else:
+            params.append(click.Option([arg.option, arg.name], type=choice, required=arg.required,
+                                       help=arg.help or arg.label))
+    command.__doc__ = action.help
+    command.__click_params__ = list(reversed(params))  # type: ignore[attr-defined]
+    wrapped = with_config(check_secrets=False)(command)
+    wrapped = json_option(actor_option(wrapped))
+    return queue.command(name=action.command or action.name, help=action.help)(wrapped)
 
 
-@_action("assign", "Give an item to USER.")
-@click.argument("user")
-@click.option("--take-over", is_flag=True, help="Reassign even when someone else has it.")
-def assign(q: Queue, config: Config, store: Any, item_id: int, actor: str, user: str, take_over: bool) -> QueueItem:
-    _known_user(store, user)
-    return q.assign(item_id, user, actor, take_over=take_over)
-
-
-@_action("unassign", "Give a claimed item back to the queue.")
-def unassign(q: Queue, config: Config, store: Any, item_id: int, actor: str) -> QueueItem:
-    return q.unassign(item_id, actor)
-
-
-@_action("note", "Add an internal note (never sent to the customer).")
-@click.argument("text")
-def note(q: Queue, config: Config, store: Any, item_id: int, actor: str, text: str) -> QueueItem:
-    return q.note(item_id, actor, text)
+for _declared in actions.on(actions.CLI):
+    if not _declared.own_command:
+        _action_command(_declared)
 
 
 @queue.command(name="reply")
@@ -264,60 +231,12 @@ def reply(config: Config, item_id: int, text: str | None, saved: str | None, to_
             raise UserError("--to: give the answer with --text or --saved")
         with open_store(config) as store:
             q = Queue(store, config.queue)
-            _print_item(q, q.mark_replied(item_id, _actor(actor), note=note_text), as_json, "reply")
+            _print_item(q, actions.perform(q, "replied", item_id, _actor(actor), {"note": note_text}), as_json,
+                        "reply")
         return
     from listener.commands.replies import post_reply
 
     post_reply(config, item_id, text, saved, to_mention, _actor(actor), as_json)
-
-
-@_action("wait", "Mark the item waiting on the customer (pauses the resolution clock).")
-def wait(q: Queue, config: Config, store: Any, item_id: int, actor: str) -> QueueItem:
-    return q.mark_waiting(item_id, actor)
-
-
-@_action("resolve", "Resolve an item with its outcome; the author's next mentions are then watched.")
-@click.option("--outcome", type=click.Choice(list(OUTCOMES)), required=True, help="What was done.")
-@click.option("--note", "note_text", help="A note to add with it.")
-def resolve(q: Queue, config: Config, store: Any, item_id: int, actor: str, outcome: str,
-            note_text: str | None) -> QueueItem:
-    return q.resolve(item_id, actor, outcome, note=note_text)
-
-
-@_action("dismiss", "Close an item that needs no work, with the reason.")
-@click.option("--reason", type=click.Choice(list(DISMISS_REASONS)), required=True)
-@click.option("--note", "note_text", help="A note to add with it.")
-def dismiss(q: Queue, config: Config, store: Any, item_id: int, actor: str, reason: str,
-            note_text: str | None) -> QueueItem:
-    return q.dismiss(item_id, actor, reason, note=note_text)
-
-
-@_action("snooze", "Hide an item until a time; it comes back by itself (default: [queue] snooze_minutes).")
-@click.option("--until", help="A date/time such as 2026-12-01T09:00, in the [queue] time zone unless it has an "
-                             "offset or Z.")
-@click.option("--for", "for_", help=f"A duration: {DURATION_HELP}.")
-def snooze(q: Queue, config: Config, store: Any, item_id: int, actor: str, until: str | None,
-           for_: str | None) -> QueueItem:
-    return q.snooze(item_id, actor, _parse_until(until, for_, config))
-
-
-@_action("wake", "End a snooze now.")
-def wake(q: Queue, config: Config, store: Any, item_id: int, actor: str) -> QueueItem:
-    return q.wake(item_id, actor)
-
-
-@_action("reopen", "Reopen a resolved or dismissed item.")
-@click.option("--reason", help="Why, for the audit trail.")
-def reopen(q: Queue, config: Config, store: Any, item_id: int, actor: str, reason: str | None) -> QueueItem:
-    return q.reopen(item_id, actor, reason=reason)
-
-
-@_action("tag", "Add (+tag or tag) and remove (-tag) tags.")
-@click.argument("tags", nargs=-1, required=True)
-def tag(q: Queue, config: Config, store: Any, item_id: int, actor: str, tags: tuple[str, ...]) -> QueueItem:
-    add = [t.lstrip("+") for t in tags if not t.startswith("-")]
-    remove = [t[1:] for t in tags if t.startswith("-")]
-    return q.tag(item_id, actor, add, remove)
 
 
 @queue.command()
@@ -334,10 +253,45 @@ def relabel(config: Config, mention_id: int, label: str, actor: str | None, old_
         item_id = store.scalar("SELECT q.id FROM queue_items q JOIN mentions m ON m.thread_key = q.thread_key "
                                "WHERE m.id = ?", (mention_id,))
         if item_id:
-            Queue(store, config.queue).relabel(item_id, mention_id, label, _actor(actor, old_actor))
+            actions.perform(Queue(store, config.queue), "relabel", item_id, _actor(actor, old_actor),
+                            {"mention_id": mention_id, "label": label})
         else:
             relabel_mention(store, mention_id, label, _actor(actor, old_actor))
     console.print(f"mention {mention_id}: labelled {label}" + (f" (queue item {item_id})" if item_id else ""))
+
+
+@queue.command()
+@click.option("--dry-run", is_flag=True, help="Only show who each unassigned item would go to; change nothing.")
+@json_option
+@with_config(check_secrets=False)
+def route(config: Config, dry_run: bool, as_json: bool) -> None:
+    """Route unassigned new items by [[queue.routing]] now (round-robin among agents online)."""
+    from alerts import routing
+
+    with open_store(config) as store:
+        online = sorted(routing.online_users(store, config.queue))
+        if dry_run:
+            decisions = routing.dry_run(store, config.queue)
+        else:
+            ids = [r[0] for r in store.conn.execute(
+                "SELECT id FROM queue_items WHERE state = 'new' AND assignee IS NULL ORDER BY created_at, id")]
+            decisions = [routing.route(store, config.queue, item_id) for item_id in ids]
+    if as_json:
+        click.echo(terminal_json(json.dumps({
+            "dry_run": dry_run, "online": online, "rules": [r.name for r in config.queue.routing],
+            "items": [d.__dict__ for d in decisions]}, ensure_ascii=False)))
+        return
+    if not config.queue.routing:
+        console.print("No [[queue.routing]] rules: every item waits in the queue for whoever claims it "
+                      "(see docs/queue.md, Routing).", markup=False)
+    console.print(escape(f"online: {', '.join(online) or 'nobody'} (seen in the web UI in the last "
+                         f"{config.queue.online_minutes} min)"))
+    rows = [[str(d.item_id), d.rule or "—", d.assignee or "unassigned", d.why] for d in decisions]
+    if rows:
+        console.print(compact_table(["id", "rule", "to", "why"], rows, console.width,
+                                    title="would route" if dry_run else "routed", right=("id",)))
+    else:
+        console.print("No unassigned new items.")
 
 
 @queue.command()

@@ -82,7 +82,7 @@ class Daemon:
 
     def __init__(self, config: Config, *, channels: dict[str, Channel] | None = None) -> None:
         self.config = config
-        self.db_path = config.db_path
+        self.db_path = config.database
         self.stopping = threading.Event()
         self.sources: dict[str, Source] = {s.name: s for s in build_sources(config)}
         self.channels = channels if channels is not None else build_channels(config)

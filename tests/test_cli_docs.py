@@ -53,7 +53,7 @@ def test_top_level_help_lines_match_the_commands():
 PRINTS_DATA = {
     "alerts backtest", "alerts deliver", "alerts list", "alerts silence list", "check", "collect", "demo", "doctor",
     "import", "query show", "query test", "queue list", "queue show", "queue stats", "run", "sentiment eval",
-    "status", "trends", "users list", "quarantine list", "quarantine show", "quarantine retry", "topics",
+    "status", "trends", "users list", "db check", "quarantine list", "quarantine show", "quarantine retry", "topics",
     # the one-item queue actions print the item they changed
     "queue assign", "queue claim", "queue dismiss", "queue note", "queue reopen", "queue reply", "queue resolve",
     "queue snooze", "queue tag", "queue unassign", "queue wait", "queue wake",
@@ -61,6 +61,7 @@ PRINTS_DATA = {
 ONLY_ACTS = {
     "alerts silence add", "alerts silence expire", "alerts test", "forget", "init", "queue relabel", "report",
     "sentiment label", "sentiment train", "serve", "users add", "users disable", "users passwd",
+    "db copy",
     "score",  # its output is JSON lines already
 }
 

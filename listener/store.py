@@ -226,8 +226,10 @@ class Store:
 
     backend = "sqlite"
 
-    def __init__(self, path: str | Path) -> None:
-        target = resolve_target(path)
+    def __init__(self, path: str | Path, *, file: bool = False) -> None:
+        """`path`: an SQLite file (or ":memory:") or a postgresql:// URL. file=True: the SQLite file at
+        path whatever the environment says (db copy reads it while tests redirect stores)."""
+        target = Target("sqlite", str(path)) if file else resolve_target(path)
         if target.backend == "postgresql":
             self._open_postgresql(target)
             return

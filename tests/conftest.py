@@ -64,6 +64,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 
 BACKEND = "sqlite"
+# The PostgreSQL server of a --backend=postgresql run, kept for the tests that use both engines at once.
+PG_URL = os.environ.get("OVERHEARD_TEST_DATABASE_URL")
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -92,6 +94,14 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
                 reason = marker.args[0] if marker.args else marker.kwargs.get("reason", name)
                 item.add_marker(pytest.mark.skip(reason=f"{name} on PostgreSQL: {reason}"))
                 break
+
+
+@pytest.fixture
+def pg_url() -> str:
+    """A PostgreSQL server to open stores on beside SQLite ones (--backend=postgresql runs only)."""
+    if BACKEND != "postgresql" or not PG_URL:
+        pytest.skip("needs PostgreSQL: run with --backend=postgresql (make test-pg)")
+    return PG_URL
 
 
 @pytest.fixture

@@ -50,7 +50,7 @@ def copy_command(config: Config, to: str | None, batch: int) -> None:
         raise UserError(f"{config.db_path}: `overheard run` (pid {pid}) is writing this store; stop it before copying")
     if not config.db_path.exists():
         raise UserError(f"{config.db_path}: no SQLite store there to copy ([store] path)")
-    with Store(config.db_path) as source, Store(url) as target:
+    with Store(config.db_path, file=True) as source, Store(url) as target:
         def shown(table: str, rows: int) -> None:
             if sys.stderr.isatty():
                 console.print(f"  {table}: {rows:,} rows", end="\r", markup=False)
@@ -83,7 +83,7 @@ def check_command(config: Config, to: str | None, as_json: bool) -> None:
     url = _target(config, to)
     if not config.db_path.exists():
         raise UserError(f"{config.db_path}: no SQLite store there to compare ([store] path)")
-    with Store(config.db_path) as source, Store(url) as target:
+    with Store(config.db_path, file=True) as source, Store(url) as target:
         counts = check_stores(source, target)
     differ = [c for c in counts if not c.same]
     if as_json:

@@ -300,6 +300,14 @@ class Store:
 
     def _check_schema(self) -> None:
         """Our database, at a schema this version knows; anything else is left untouched."""
+        if self.backend == "postgresql":
+            try:  # the common case in one round trip (information_schema is slow to ask)
+                numbers = {r[0] for r in self.conn.execute_raw("SELECT number FROM schema_migrations")}
+            except sqlite3.OperationalError:
+                numbers = None
+            if numbers is not None:
+                self._check_numbers(numbers)
+                return
         tables = self._tables()
         if not tables:
             return  # new or empty: migrate() creates everything
@@ -311,8 +319,11 @@ class Store:
                                  "overheard will not write into it: point [store] url at an empty database")
             raise StoreError(f"{self.path}: is another program's SQLite database (tables: {shown}), not an overheard "
                              "database; overheard will not write into it: set [store] path to a new file")
+        self._check_numbers({r[0] for r in self.conn.execute("SELECT number FROM schema_migrations")})
+
+    def _check_numbers(self, numbers: set[int]) -> None:
         known = {number for number, _, _ in MIGRATIONS}
-        unknown = sorted({r[0] for r in self.conn.execute("SELECT number FROM schema_migrations")} - known)
+        unknown = sorted(numbers - known)
         if unknown:
             shown = ", ".join(str(n) for n in unknown[:5]) + ("…" if len(unknown) > 5 else "")
             raise StoreError(f"{self.path}: was written by a newer version of overheard (schema migrations {shown} "
@@ -383,14 +394,16 @@ class Store:
             self.conn.execute_raw("CREATE TABLE IF NOT EXISTS schema_migrations "
                                   "(number BIGINT PRIMARY KEY, name TEXT, applied_at TEXT)")
             done = {r[0] for r in self.conn.execute_raw("SELECT number FROM schema_migrations")}
+            script = []
             for number, name, sql in MIGRATIONS:
                 if number in done:
                     continue
-                for statement in pg_statements(number, sql):
-                    self.conn.execute_raw(statement)
-                self.conn.execute_raw("INSERT INTO schema_migrations VALUES (%s, %s, %s)",
-                                      (number, name, iso(utcnow())))
+                script.extend(pg_statements(number, sql))
+                stamp = _literal(iso(utcnow()))
+                script.append(f"INSERT INTO schema_migrations VALUES ({number}, {_literal(name)}, {stamp})")
                 applied.append(number)
+            # One round trip for the whole script (no parameters: PostgreSQL runs it statement by statement).
+            self.conn.execute_raw(";\n".join(script))
         return applied
 
     @contextmanager
@@ -603,6 +616,10 @@ class Store:
             "alerts_delivered": self.scalar("SELECT COUNT(*) FROM outbox WHERE delivered_at IS NOT NULL"),
             "quarantined": self.scalar("SELECT COUNT(*) FROM quarantine"),
         }
+
+
+def _literal(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
 
 
 def _raw_text(raw: Any) -> str:

@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test test-fast test-browser bench lint clean browser-deps
+.PHONY: demo test test-fast test-pg test-browser bench lint clean browser-deps
 
 $(BIN)/python:
 	$(PY) -m venv $(VENV)
@@ -24,9 +24,16 @@ browser-deps:
 	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
 	  else sudo apt-get update -qq && sudo DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; fi; }
 
-## test: set up and run the whole test suite (browser tests included)
+## test: set up and run the whole test suite (browser tests included) on SQLite, then on PostgreSQL
 test: $(STAMP) browser-deps
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q -p no:cacheprovider
+	$(MAKE) --no-print-directory test-pg
+
+## test-pg: the suite on PostgreSQL: .ci/with-postgres installs Debian's postgresql when it is missing,
+## starts a throwaway cluster on 127.0.0.1 and stops it after (browser tests run on SQLite only)
+test-pg: $(STAMP)
+	.ci/with-postgres $(BIN)/python -m pytest -q -p no:cacheprovider --backend=postgresql -n 2 \
+	  -m 'not browser and not benchmark'
 
 ## test-fast: everything but the browser tests
 test-fast: $(STAMP)

@@ -40,6 +40,7 @@ COMMAND_MODULES = [
     "listener.commands.daemon",
     "listener.commands.quarantine",
     "listener.commands.replies",
+    "listener.commands.db",
 ]
 
 # Which module registers each top-level command, and its one-line help for `overheard --help` (so the
@@ -54,6 +55,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
                 'Connect the brand\'s accounts the queue replies as (tokens kept encrypted in the database).'),
     'collect': ('listener.commands.collect',
                'Collect mentions once from the configured sources into the store, with a progress bar.'),
+    'db': ('listener.commands.db',
+           'The store itself: copy a SQLite store to PostgreSQL and check the copy.'),
     'demo': ('listener.commands.core',
             'Run the whole pipeline on bundled demo data (a fictional brand), safe to re-run.'),
     'doctor': ('listener.commands.collect',
@@ -244,7 +247,7 @@ def echo_json(data: Any) -> None:
 def open_store(config: Config) -> Store:
     from listener.store import Store
 
-    return Store(config.db_path)
+    return Store(config.database)
 
 
 def _root_config(ctx: click.Context, param: click.Parameter, value: Path | None) -> Path | None:

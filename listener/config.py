@@ -63,6 +63,10 @@ class CompetitorConfig(Section):
 # ---------------------------------------------------------------- store
 class StoreConfig(Section):
     path: str = "overheard.db"
+    # PostgreSQL instead of the SQLite file: "postgresql://user@host:5432/overheard" (no password in it;
+    # OVERHEARD_DATABASE_URL overrides). The password comes from the variable named here, or PGPASSWORD.
+    url: str = ""
+    password_env: str = "OVERHEARD_DATABASE_PASSWORD"
 
 
 # ---------------------------------------------------------------- sentiment
@@ -651,7 +655,17 @@ class Config:
 
     @property
     def db_path(self) -> Path:
+        """The SQLite file (and, with PostgreSQL too, where the daemon lock and web session key live)."""
         return self.resolve(self.store.path)
+
+    @property
+    def database(self) -> Path | str:
+        """What the store opens: the PostgreSQL URL when one is set, else the SQLite file."""
+        import listener.backends
+
+        listener.backends.password_env = self.store.password_env or "OVERHEARD_DATABASE_PASSWORD"
+        url = os.environ.get(listener.backends.DATABASE_URL_ENV) or self.store.url
+        return url if url else self.db_path
 
     def brand_names(self) -> list[str]:
         return [b.name for b in self.brands]

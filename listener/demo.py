@@ -128,7 +128,7 @@ def prepare_workspace(workspace: Path, now: datetime | None = None) -> Path:
 def run_demo(workspace: Path, *, channels: dict | None = None, now: datetime | None = None) -> DemoResult:
     config_path = prepare_workspace(workspace, now)
     config = load_config(config_path)
-    with Store(config.db_path) as store:
+    with Store(config.database) as store:
         report = run_pipeline(config, store, channels=channels)
         replay_spikes(config, store, channels)
         counts = store.counts()

@@ -884,3 +884,22 @@ MIGRATIONS += [
     ),
 ]
 MIGRATIONS.sort(key=lambda migration: migration[0])
+
+# ---------------------------------------------------------------- several workers, one store (block 230-239)
+MIGRATIONS += [
+    (
+        230,
+        "leases: a piece of work held by one worker until it finishes or its lease runs out",
+        """
+        -- name: what is held (e.g. "collect:x:q1"), holder: the worker (host:pid:nonce), expires_at: ISO
+        -- UTC. A worker that dies holds nothing once expires_at has passed: another one takes it over.
+        CREATE TABLE leases (
+            name TEXT PRIMARY KEY,
+            holder TEXT NOT NULL,
+            acquired_at TEXT NOT NULL,
+            expires_at TEXT NOT NULL
+        );
+        """,
+    ),
+]
+MIGRATIONS.sort(key=lambda migration: migration[0])

@@ -40,6 +40,7 @@ from apscheduler.schedulers.blocking import BlockingScheduler
 from apscheduler.triggers.interval import IntervalTrigger
 
 from alerts.channels.base import Channel
+from listener import leases
 from listener.collect import build_sources, collect_query
 from listener.config import Config
 from listener.daemonlock import daemon_pid, lock_path  # noqa: F401 - re-exported, used below
@@ -58,6 +59,10 @@ from listener.streams.base import Stream
 log = logging.getLogger("overheard.daemon")
 SYSTEM_WORKERS = 3  # process, sla/trends/retention and the query refresh never wait for a source
 REFRESH_SECONDS = 60.0
+# How long a collect run holds its query against other workers on the store; a dead worker's lease on
+# this host is taken over at once, one on another host after this (a run that takes longer may be
+# repeated by another worker: the upsert stores nothing twice).
+COLLECT_LEASE_S = 900.0
 
 
 def collect_job_id(source: str, query_key: str) -> str:
@@ -84,7 +89,8 @@ class Daemon:
 
     def __init__(self, config: Config, *, channels: dict[str, Channel] | None = None) -> None:
         self.config = config
-        self.db_path = config.db_path
+        self.db_path = config.database
+        self.worker = leases.worker_id()
         self.stopping = threading.Event()
         self.sources: dict[str, Source] = {s.name: s for s in build_sources(config)}
         self.channels = channels if channels is not None else build_channels(config)
@@ -360,6 +366,12 @@ class Daemon:
                 event(log, "run_skipped", logging.DEBUG, source=source_name, query=query_key,
                       backoff_s=round(wait, 1))
                 return 0
+            lease = f"collect:{source_name}:{query_key}"
+            if not leases.take(store, lease, self.worker, COLLECT_LEASE_S, now):
+                # another worker on this store collects this query now (several daemons share the sources)
+                event(log, "run_skipped", logging.DEBUG, source=source_name, query=query_key,
+                      held_by=leases.holder_of(store, lease))
+                return 0
             error: BaseException | None = None
             try:
                 run = collect_query(store, source, query, should_stop=self.stopping.is_set)
@@ -368,6 +380,8 @@ class Daemon:
             except Exception as exc:  # a client error the source did not wrap: a failure like any other
                 log.exception("source %s raised %s (not a SourceError)", source_name, type(exc).__name__)
                 error, result, duration = exc, SaveResult(), 0.0
+            finally:
+                leases.release(store, lease, self.worker)
             if error is not None:
                 health = record_failure(store, self.config, source_name, error, scope=scope)
             else:

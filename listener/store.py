@@ -19,6 +19,9 @@ from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from listener.backends import Target
+from listener.backends import password as backend_password
+from listener.backends import resolve as resolve_target
 from listener.errors import UserError
 from listener.masking import mask
 from listener.migrations import MIGRATIONS
@@ -221,7 +224,15 @@ class Store:
     another program's database, one written by a newer overheard, or one it cannot write.
     """
 
-    def __init__(self, path: str | Path) -> None:
+    backend = "sqlite"
+
+    def __init__(self, path: str | Path, *, file: bool = False) -> None:
+        """`path`: an SQLite file (or ":memory:") or a postgresql:// URL. file=True: the SQLite file at
+        path whatever the environment says (db copy reads it while tests redirect stores)."""
+        target = Target("sqlite", str(path)) if file else resolve_target(path)
+        if target.backend == "postgresql":
+            self._open_postgresql(target)
+            return
         self.path = str(path)
         memory = self.path == ":memory:"
         try:
@@ -253,19 +264,66 @@ class Store:
             conn.close()
             raise
 
+    def _open_postgresql(self, target: Target) -> None:
+        """The same store on PostgreSQL (listener.backends.postgres): connect, check, migrate."""
+        from listener.backends.postgres import PgConnection
+
+        self.backend = "postgresql"
+        self.path = target.shown
+        try:
+            conn = PgConnection(target.location, schema=target.schema, password=backend_password())
+        except sqlite3.Error as exc:
+            raise StoreError(f"{self.path}: cannot connect to PostgreSQL ({mask(str(exc))}); check [store] url, that "
+                             "the server is running and accepts this user, and the password variable "
+                             "([store] password_env)") from None
+        try:
+            if target.schema:
+                try:
+                    conn.execute_raw(f'CREATE SCHEMA IF NOT EXISTS "{target.schema}"')
+                except sqlite3.IntegrityError:
+                    pass  # another process created it at the same moment
+            self.conn = conn
+            self._savepoints = 0
+            self._check_schema()
+            self.migrate()
+        except BaseException:
+            conn.close()
+            raise
+
+    def _tables(self) -> list[str]:
+        if self.backend == "postgresql":
+            return [r[0] for r in self.conn.execute_raw(
+                "SELECT table_name::text FROM information_schema.tables WHERE table_schema = current_schema() "
+                "AND table_type = 'BASE TABLE' ORDER BY 1")]
+        return [r[0] for r in self.conn.execute(
+            "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' ORDER BY name")]
+
     def _check_schema(self) -> None:
         """Our database, at a schema this version knows; anything else is left untouched."""
-        tables = [r[0] for r in self.conn.execute(
-            "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' ORDER BY name")]
+        if self.backend == "postgresql":
+            try:  # the common case in one round trip (information_schema is slow to ask)
+                numbers = {r[0] for r in self.conn.execute_raw("SELECT number FROM schema_migrations")}
+            except sqlite3.OperationalError:
+                numbers = None
+            if numbers is not None:
+                self._check_numbers(numbers)
+                return
+        tables = self._tables()
         if not tables:
             return  # new or empty: migrate() creates everything
         columns = {r[1] for r in self.conn.execute("PRAGMA table_info(schema_migrations)")}
         if "number" not in columns:
             shown = ", ".join(tables[:5]) + (f" and {len(tables) - 5} more" if len(tables) > 5 else "")
+            if self.backend == "postgresql":
+                raise StoreError(f"{self.path}: holds another program's tables ({shown}), not an overheard database; "
+                                 "overheard will not write into it: point [store] url at an empty database")
             raise StoreError(f"{self.path}: is another program's SQLite database (tables: {shown}), not an overheard "
                              "database; overheard will not write into it: set [store] path to a new file")
+        self._check_numbers({r[0] for r in self.conn.execute("SELECT number FROM schema_migrations")})
+
+    def _check_numbers(self, numbers: set[int]) -> None:
         known = {number for number, _, _ in MIGRATIONS}
-        unknown = sorted({r[0] for r in self.conn.execute("SELECT number FROM schema_migrations")} - known)
+        unknown = sorted(numbers - known)
         if unknown:
             shown = ", ".join(str(n) for n in unknown[:5]) + ("…" if len(unknown) > 5 else "")
             raise StoreError(f"{self.path}: was written by a newer version of overheard (schema migrations {shown} "
@@ -275,7 +333,10 @@ class Store:
     @cached_property
     def db(self) -> sqlite_utils.Database:
         """sqlite-utils over the same connection, built on first use: importing it costs ~0.1 s, which
-        the quick CLI commands (queue, status) never need."""
+        the quick CLI commands (queue, status) never need. SQLite only: code that runs on both engines
+        goes through query/scalar/conn.execute."""
+        if self.backend != "sqlite":
+            raise TypeError("store.db (sqlite-utils) is SQLite only; use store.query / store.conn.execute")
         import sqlite_utils
 
         return sqlite_utils.Database(self.conn)
@@ -297,6 +358,8 @@ class Store:
     # ------------------------------------------------------------ schema
     def migrate(self) -> list[int]:
         """Apply the migrations this database has not seen yet; returns their numbers."""
+        if self.backend == "postgresql":
+            return self._migrate_postgresql()
         self.conn.execute(
             "CREATE TABLE IF NOT EXISTS schema_migrations (number INTEGER PRIMARY KEY, name TEXT, applied_at TEXT)"
         )
@@ -312,6 +375,35 @@ class Store:
                     "INSERT INTO schema_migrations VALUES (?, ?, ?)", (number, name, iso(utcnow()))
                 )
             applied.append(number)
+        return applied
+
+    def _migrate_postgresql(self) -> list[int]:
+        """The same numbers, their PostgreSQL statements (listener.backends.pg_schema), all pending ones in
+        one transaction under the write lock: two workers starting together apply each once."""
+        from listener.backends.pg_schema import pg_statements
+
+        known = [number for number, _, _ in MIGRATIONS]
+        try:
+            done = {r[0] for r in self.conn.execute_raw("SELECT number FROM schema_migrations")}
+        except sqlite3.OperationalError:
+            done = set()
+        if done.issuperset(known):
+            return []
+        applied = []
+        with self.transaction():
+            self.conn.execute_raw("CREATE TABLE IF NOT EXISTS schema_migrations "
+                                  "(number BIGINT PRIMARY KEY, name TEXT, applied_at TEXT)")
+            done = {r[0] for r in self.conn.execute_raw("SELECT number FROM schema_migrations")}
+            script = []
+            for number, name, sql in MIGRATIONS:
+                if number in done:
+                    continue
+                script.extend(pg_statements(number, sql))
+                stamp = _literal(iso(utcnow()))
+                script.append(f"INSERT INTO schema_migrations VALUES ({number}, {_literal(name)}, {stamp})")
+                applied.append(number)
+            # One round trip for the whole script (no parameters: PostgreSQL runs it statement by statement).
+            self.conn.execute_raw(";\n".join(script))
         return applied
 
     @contextmanager
@@ -617,14 +709,12 @@ class Store:
 
     def record_run(self, source: str, query_key: str, started_at: str, result: SaveResult,
                    errors: int = 0, error: str | None = None, duration_s: float | None = None) -> int:
-        return int(self.db["runs"].insert(
-            {
-                "source": source, "query_key": query_key, "started_at": started_at,
-                "finished_at": iso(utcnow()), "fetched": result.fetched, "new": result.new,
-                "duplicates": result.duplicates, "quarantined": result.quarantined,
-                "errors": errors, "error": None if error is None else mask(error), "duration_s": duration_s,
-            }
-        ).last_pk)
+        cur = self.conn.execute(
+            "INSERT INTO runs (source, query_key, started_at, finished_at, fetched, new, duplicates, quarantined, "
+            "errors, error, duration_s) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (source, query_key, started_at, iso(utcnow()), result.fetched, result.new, result.duplicates,
+             result.quarantined, errors, None if error is None else mask(error), duration_s))
+        return int(cur.lastrowid)
 
     def counts(self) -> dict[str, int]:
         """Headline counts for summaries and status."""
@@ -646,6 +736,10 @@ class Store:
             "alerts_delivered": self.scalar("SELECT COUNT(*) FROM outbox WHERE delivered_at IS NOT NULL"),
             "quarantined": self.scalar("SELECT COUNT(*) FROM quarantine"),
         }
+
+
+def _literal(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
 
 
 def _raw_text(raw: Any) -> str:

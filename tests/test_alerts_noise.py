@@ -269,6 +269,7 @@ def test_alerts_list_shows_held_and_delivered(tmp_path):
     assert "single" in out.output and "held (cap)" in out.output
 
 
+@pytest.mark.sqlite_only("counts statements with sqlite3's trace callback")
 def test_the_group_hold_is_a_seek_not_a_scan_of_the_receivers_outbox(tmp_path):
     """A 100k import spent 15 minutes here: each new alert read every outbox row of its receiver.
     The question hold_until asks now walks the (receiver, group_key, due time) index of pending rows."""

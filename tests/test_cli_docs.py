@@ -53,7 +53,7 @@ def test_top_level_help_lines_match_the_commands():
 PRINTS_DATA = {
     "alerts backtest", "alerts deliver", "alerts list", "alerts silence list", "check", "collect", "demo", "doctor",
     "import", "query show", "query test", "queue list", "queue show", "queue stats", "queue dashboard", "run",
-    "sentiment eval", "queue route",
+    "sentiment eval", "queue route", "db check",
     "status", "trends", "users list", "quarantine list", "quarantine show", "quarantine retry", "topics",
     # the one-item queue actions print the item they changed
     "queue assign", "queue claim", "queue dismiss", "queue note", "queue reopen", "queue reply", "queue resolve",
@@ -64,6 +64,7 @@ PRINTS_DATA = {
 ONLY_ACTS = {
     "alerts silence add", "alerts silence expire", "alerts test", "forget", "init", "queue relabel", "report",
     "sentiment label", "sentiment train", "serve", "users add", "users disable", "users passwd",
+    "db copy",
     "score",  # its output is JSON lines already
     "connect x",
 }

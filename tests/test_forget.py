@@ -107,7 +107,7 @@ def _search_everything(config, store: Store) -> list[str]:
     return found
 
 
-def test_forget_leaves_nothing_readable_anywhere_and_keeps_her_out(tmp_path):
+def test_forget_leaves_nothing_readable_anywhere_and_keeps_her_out(tmp_path, backend):
     config = _config(tmp_path)
     now = datetime.now(UTC)
     with Store(config.db_path) as store:
@@ -119,7 +119,9 @@ def test_forget_leaves_nothing_readable_anywhere_and_keeps_her_out(tmp_path):
                            "VALUES ('author', 'zoë_ångström', 'a', 'z', 'agent', 'a')")
         before = _search_everything(config, store)
     assert any(f.startswith("table outbox") for f in before) and any("alerts.jsonl" in f for f in before)
-    assert any(f.startswith("bytes of") for f in before) and any(f.startswith("index") for f in before)
+    assert any(f.startswith("index") for f in before)
+    if backend == "sqlite":  # on PostgreSQL the database is not a file here
+        assert any(f.startswith("bytes of") for f in before)
 
     result = CliRunner().invoke(cli, ["forget", "--author", "ZOË_ÅNGSTRÖM", "--yes", "--config", str(config.path)])
     assert result.exit_code == 0, result.output

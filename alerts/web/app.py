@@ -246,7 +246,7 @@ def session_secret(config: Config) -> str:
 
 def open_store(request: Request) -> Iterator[Store]:
     """One store per request (SQLite connections are cheap; WAL lets readers and the pipeline run together)."""
-    store = Store(request.app.state.config.db_path)
+    store = Store(request.app.state.config.database)
     try:
         yield store
     finally:

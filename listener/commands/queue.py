@@ -16,6 +16,7 @@ from alerts.actions import Action
 from alerts.queue import DISMISS_REASONS, OUTCOMES, STATES, ItemFilter, Queue, QueueItem, describe_event
 from listener.cli import console, json_option, open_store, with_config
 from listener.display import compact_table, local_time, plural
+from listener.errors import UserError
 from listener.labels import HUMAN_LABELS
 from listener.text import terminal_json
 

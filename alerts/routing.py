@@ -69,8 +69,8 @@ def online_users(store: Store, config: QueueConfig, now: datetime | None = None)
     """Enabled users seen in the web UI within [queue] online_minutes (a page, an open item)."""
     since = iso((now or utcnow()) - timedelta(minutes=config.online_minutes))
     rows = store.conn.execute(
-        "SELECT p.user FROM queue_presence p JOIN users u ON u.name = p.user "
-        "WHERE u.disabled = 0 AND p.seen_at >= ? ORDER BY p.user", (since,)).fetchall()
+        "SELECT p.name FROM queue_presence p JOIN users u ON u.name = p.name "
+        "WHERE u.disabled = 0 AND p.seen_at >= ? ORDER BY p.name", (since,)).fetchall()
     viewers = store.conn.execute(
         "SELECT DISTINCT v.user FROM queue_viewers v JOIN users u ON u.name = v.user "
         "WHERE u.disabled = 0 AND v.seen_at >= ? ORDER BY v.user", (since,)).fetchall()
@@ -80,14 +80,14 @@ def online_users(store: Store, config: QueueConfig, now: datetime | None = None)
 def mark_online(store: Store, user: str, now: datetime | None = None) -> None:
     """Record that `user` is using the web UI now (called by its pages and polls)."""
     with store.transaction() as conn:
-        conn.execute("INSERT INTO queue_presence (user, seen_at) VALUES (?, ?) "
-                     "ON CONFLICT (user) DO UPDATE SET seen_at = excluded.seen_at", (user, iso(now or utcnow())))
+        conn.execute("INSERT INTO queue_presence (name, seen_at) VALUES (?, ?) "
+                     "ON CONFLICT (name) DO UPDATE SET seen_at = excluded.seen_at", (user, iso(now or utcnow())))
 
 
 def mark_offline(store: Store, user: str) -> None:
     """Logging out: the user takes no more routed items (their open item pages stop counting too)."""
     with store.transaction() as conn:
-        conn.execute("DELETE FROM queue_presence WHERE user = ?", (user,))
+        conn.execute("DELETE FROM queue_presence WHERE name = ?", (user,))
         conn.execute("DELETE FROM queue_viewers WHERE user = ?", (user,))
 
 
@@ -130,10 +130,12 @@ def route(store: Store, config: QueueConfig, item_id: int, now: datetime | None 
     from alerts.queue import add_event
 
     now = now or utcnow()
+    if not config.routing:
+        return Decision(item_id, None, None, "no routing rules")
     with store.transaction():
         rows = store.query("SELECT * FROM queue_items WHERE id = ?", (item_id,))
-        if not rows or rows[0]["assignee"] or rows[0]["state"] != "new" or not config.routing:
-            return Decision(item_id, None, None, "not routed (held, not new, or no rules)")
+        if not rows or rows[0]["assignee"] or rows[0]["state"] != "new":
+            return Decision(item_id, None, None, "not routed: someone holds it, or it is not new")
         item = rows[0]
         rule = matching_rule(config, facts(store, item))
         if rule is not None:

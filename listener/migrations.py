@@ -862,7 +862,7 @@ MIGRATIONS += [
 MIGRATIONS.sort(key=lambda migration: migration[0])
 
 # ---------------------------------------------------------------- queue routing (block 210-219)
-# queue_presence: when each signed-in user last loaded a queue page (online = within [queue]
+# queue_presence: when each signed-in user (name) last loaded a queue page (online = within [queue]
 # online_minutes; logging out removes the row). queue_routing: each rule's round-robin position, moved in
 # the transaction that assigns the item, so restarts and several processes take turns fairly.
 MIGRATIONS += [
@@ -871,7 +871,7 @@ MIGRATIONS += [
         "queue_presence and queue_routing: who is online, and each routing rule's round-robin position",
         """
         CREATE TABLE queue_presence (
-            user TEXT PRIMARY KEY,
+            name TEXT PRIMARY KEY,
             seen_at TEXT NOT NULL
         );
         CREATE TABLE queue_routing (

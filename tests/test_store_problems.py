@@ -22,6 +22,9 @@ from listener.models import Batch, Mention
 from listener.store import Store, StoreError
 from tests.helpers import at, write_config
 
+pytestmark = pytest.mark.sqlite_only("about the SQLite file itself: damaged, cut short, not a database, "
+                                     "permissions and file modes")
+
 # Every kind of command that opens the store: the daemon (`run` refuses before taking its lock), `serve`
 # (before the web server starts), and the plain CLI commands.
 COMMANDS = [

@@ -69,6 +69,12 @@ PRELUDE = [
             RETURN to_tsquery('simple'::regconfig, out);
         END
     $$""",
+    # SUM(label = 'negative'): SQLite sums comparisons (0/1); NULLs are skipped, none at all is NULL.
+    """CREATE OR REPLACE FUNCTION overheard_sum_bool(total bigint, value boolean) RETURNS bigint
+        LANGUAGE sql IMMUTABLE AS $$
+        SELECT CASE WHEN value IS NULL THEN total ELSE COALESCE(total, 0) + CASE WHEN value THEN 1 ELSE 0 END END
+    $$""",
+    "CREATE OR REPLACE AGGREGATE sum(boolean) (SFUNC = overheard_sum_bool, STYPE = bigint)",
     # listener.retention registers these as Python functions on SQLite.
     """CREATE OR REPLACE FUNCTION overheard_fold(value text) RETURNS text LANGUAGE sql IMMUTABLE AS $$
         SELECT lower(value COLLATE "default") $$""",

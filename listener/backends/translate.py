@@ -202,6 +202,9 @@ def _functions(toks: list[Tok]) -> None:
                 t.text = "0 < strpos"  # instr() as a condition
         elif up in ("MAX", "MIN"):
             close_at = _close(toks, j)
+            inner = _next_sig(toks, j)
+            if inner is not None and toks[inner].up == "ROWID" and _next_sig(toks, inner) == close_at:
+                toks[inner].text = "ctid"  # a table without an id column: its newest row's place
             if len(_split_args(toks, j, close_at)) > 1:
                 t.text = "GREATEST" if up == "MAX" else "LEAST"
         elif up == "GROUP_CONCAT":
@@ -469,6 +472,42 @@ def _subquery_alias(toks: list[Tok]) -> None:
             toks[close_at].text += f" AS _sub{count}"
 
 
+def _having_aliases(toks: list[Tok]) -> None:
+    """HAVING neg > pos: SQLite reads the SELECT list's names there, PostgreSQL wants the expressions."""
+    sig = _sig(toks)
+    if not sig or toks[sig[0]].up != "SELECT" or not any(toks[i].up == "HAVING" for i in sig):
+        return
+    depth, start, aliases = 0, 1, {}
+    n = 1
+    while n < len(sig):
+        t = toks[sig[n]]
+        if t.text == "(":
+            depth += 1
+        elif t.text == ")":
+            depth -= 1
+        elif depth == 0 and (t.text == "," or t.up == "FROM"):
+            if n - start >= 3 and toks[sig[n - 2]].up == "AS" and toks[sig[n - 1]].kind == "word":
+                aliases[toks[sig[n - 1]].text.lower()] = _text(toks[sig[start]:sig[n - 2]]).strip()
+            start = n + 1
+            if t.up == "FROM":
+                break
+        n += 1
+    depth = 0
+    inside = False
+    for k, i in enumerate(sig):
+        t = toks[i]
+        if t.text == "(":
+            depth += 1
+        elif t.text == ")":
+            depth -= 1
+        elif depth == 0 and t.up == "HAVING":
+            inside = True
+        elif depth == 0 and t.up in ("ORDER", "LIMIT", "UNION", "WINDOW"):
+            inside = False
+        elif inside and t.kind == "word" and t.text.lower() in aliases and toks[sig[k - 1]].text != ".":
+            t.text = f"({aliases[t.text.lower()]})"
+
+
 def _placeholders(toks: list[Tok]) -> int:
     count = 0
     for t in toks:
@@ -530,6 +569,7 @@ def translate(sql: str) -> Translated:
     _is_or_like(toks)
     _cross_join(toks)
     _subquery_alias(toks)
+    _having_aliases(toks)
     _nulls_order(toks)
     _upsert(toks)
     _match(toks)

@@ -12,6 +12,7 @@ from __future__ import annotations
 import functools
 import importlib
 import logging
+import os
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -101,10 +102,16 @@ class _LazyConsole:
     def __init__(self, **kwargs: Any) -> None:
         self._kwargs = kwargs
         self._console: Console | None = None
+        self._columns: str | None = None
 
     @property
     def real(self) -> Console:
+        # rich reads COLUMNS once, when the console is made: make it again when COLUMNS changed (a program
+        # that runs several commands in one process, with different widths, as the tests do).
+        if self._console is not None and os.environ.get("COLUMNS") != self._columns:
+            self._console = None
         if self._console is None:
+            self._columns = os.environ.get("COLUMNS")
             from rich.console import Console
 
             from listener.text import safe_console

@@ -237,10 +237,11 @@ def test_a_four_item_queue_fits_80_columns_in_a_few_lines(demo_ws):
     with Store(demo_ws / "overheard.db") as store:
         items = store.scalar("SELECT COUNT(*) FROM queue_items")
     assert len(lines) <= items + 4, out  # title, header, one line per item, counts
-    assert all(len(line.rstrip()) <= 80 for line in lines)
+    assert all(len(line.rstrip()) <= 80 for line in lines), [line for line in lines if len(line.rstrip()) > 80]
     assert "Is @Brightwave down for" in out and "…" in out
     narrow = run("queue", "list", "--config", str(demo_ws / "overheard.toml"), env={"COLUMNS": "60"}).output
-    assert all(len(line.rstrip()) <= 60 for line in narrow.splitlines()) and len(narrow.splitlines()) <= items + 4
+    assert all(len(line.rstrip()) <= 60 for line in narrow.splitlines()), narrow
+    assert len(narrow.splitlines()) <= items + 4, narrow
 
 
 def test_snippets_are_cut_at_a_word_with_an_ellipsis():

@@ -100,7 +100,9 @@ def test_nobody_online_or_no_rule_leaves_the_item_unassigned(desk):
     routing.mark_online(store, "ana")
     unmatched = new_thread(config, store, 2, source="reddit")  # no rule for Reddit
     assert assignee(store, unmatched) is None
-    assert [e["action"] for e in Queue(store, config.queue).events(unmatched)] == ["created"]
+    # no routing event at all (an SLA breach of the old post may follow its creation: that is the clock's)
+    assert [e["action"] for e in Queue(store, config.queue).events(unmatched)
+            if e["action"] not in ("sla_breach", "sla_restarted")] == ["created"]
 
 
 def test_first_matching_rule_wins_and_language_is_the_first_customer_post(desk):

@@ -60,7 +60,7 @@ def _short_sla(sla: Any) -> str:
     if sla.minutes_left is None or sla.status in ("none", "met", "missed"):
         return sla.status if sla.status not in ("none", "") else ""
     left = abs(sla.minutes_left)
-    span = f"{left / 60:.1f}h" if left >= 90 else f"{left:.0f}m"
+    span = f"{left / 1440:.0f}d" if left >= 2 * 1440 else f"{left / 60:.1f}h" if left >= 90 else f"{left:.0f}m"
     what = "reply" if sla.target == "first_response" or "first" in str(sla.target) else "resolve"
     if sla.status == "paused":
         return f"{what} paused"

@@ -141,6 +141,7 @@ def test_claim_and_resolve_in_one_tab_show_in_the_other_without_reload(server, t
     assert "alice: claimed" in b_item.inner_text("#live-notice")
 
     a.select_option("#outcome", "refund")
+    a.once("dialog", lambda d: d.accept())  # Resolve asks first (alerts.actions: confirm)
     a.click("#do-resolve")
     expect(row.locator("td.state")).to_have_text("resolved")
     expect(b_item.locator("#state")).to_have_text("resolved")

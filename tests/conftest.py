@@ -84,10 +84,26 @@ def pytest_configure(config: pytest.Config) -> None:
     socket.getaddrinfo = _guarded_getaddrinfo  # type: ignore[assignment]
 
 
+# Tests that do not pass on PostgreSQL yet (issue 20 is open): one node id or test file per line, `#` comments.
+# Each one is skipped on PostgreSQL with this reason, and runs on SQLite as always.
+PG_TODO = Path(__file__).with_name("pg_todo.txt")
+
+
+def _pg_todo() -> set[str]:
+    if not PG_TODO.exists():
+        return set()
+    lines = (line.split("#", 1)[0].strip() for line in PG_TODO.read_text(encoding="utf-8").splitlines())
+    return {line for line in lines if line}
+
+
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     if BACKEND != "postgresql":
         return
+    todo = _pg_todo()
     for item in items:
+        if item.nodeid in todo or item.nodeid.split("::")[0] in todo:
+            item.add_marker(pytest.mark.skip(reason="pg_todo on PostgreSQL: listed in tests/pg_todo.txt (issue 20)"))
+            continue
         for name in ("sqlite_only", "pg_todo"):
             marker = item.get_closest_marker(name)
             if marker is not None:

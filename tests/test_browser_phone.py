@@ -1,6 +1,6 @@
 """The queue on a phone (390×844, real headless Chromium): no sideways scrolling, controls on screen and usable.
 
-Set OVERHEARD_DOCS_SCREENSHOT=1 to also write docs/queue-phone.png and docs/item-phone.png.
+Set OVERHEARD_DOCS_SCREENSHOT=1 to also write docs/queue-phone.png, docs/item-phone.png and docs/dashboard-phone.png.
 """
 
 from __future__ import annotations
@@ -156,3 +156,13 @@ def test_the_item_page_fits_a_phone_and_its_controls_work(phone, server, tmp_pat
     phone.wait_for_selector("text=Label saved")
     assert store.scalar("SELECT label FROM mentions WHERE id = ?", (mention_id,)) == "neutral"
     no_sideways_scroll(phone)
+
+
+def test_the_dashboard_fits_a_phone(phone, server, tmp_path):
+    base, _ = server
+    log_in(phone, base)
+    phone.goto(base + "/dashboard")
+    phone.wait_for_selector("dl.figures")
+    no_sideways_scroll(phone)  # the figures, the per-hour table and the per-agent table on a 390 px screen
+    on_screen(phone, "dl.figures")
+    shot(phone, "dashboard-phone.png", tmp_path)

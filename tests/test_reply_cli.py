@@ -235,3 +235,18 @@ def test_config_refuses_an_unknown_placeholder(tmp_path):
                     'text = "Hi {customer}"\n', encoding="utf-8")
     with pytest.raises(ConfigError, match=r"queue.saved_replies\[0\].text: unknown placeholder \{customer\}"):
         load_config(path)
+
+
+def test_doctor_says_when_x_is_not_connected_for_replies_and_ok_once_it_is(tmp_path, monkeypatch, fake):
+    reply_env(monkeypatch)
+    config = reply_config(tmp_path, x_url=fake.base_url)
+    before = run("doctor", "--config", config.path, ok=False)
+    assert before.exit_code == 1
+    assert "replies.x" in before.output and "overheard connect x" in before.output
+    with Store(config.db_path) as store:
+        connect_x(store, fake)
+    report = json.loads(run("doctor", "--json", "--config", config.path, ok=False).output)
+    assert report["replies"] == [{"platform": "x", "enabled": True, "problems": []}]
+    monkeypatch.delenv("X_CLIENT_ID")
+    missing = json.loads(run("doctor", "--json", "--config", config.path, ok=False).output)
+    assert missing["ok"] is False and "X_CLIENT_ID" in " ".join(missing["replies"][0]["problems"])

@@ -224,11 +224,36 @@ def diagnose(config: Config) -> dict[str, list[str]]:
     return found
 
 
+def diagnose_replies(config: Config) -> dict[str, list[str]]:
+    """Each [replies.<platform>] section's problems (a secret not set, X not connected), in words."""
+    if not config.replies:
+        return {}
+    from alerts.replies.send import replier_for
+
+    found: dict[str, list[str]] = {}
+    with open_store(config) as store:
+        for source, section in config.replies.items():
+            if not getattr(section, "enabled", True):
+                found[source] = []
+                continue
+            try:
+                replier = replier_for(config, source, store)
+                preflight = getattr(replier, "preflight", None)
+                if preflight is not None:
+                    preflight()
+                found[source] = [_plain(p) for p in replier.check()]
+            except UserError as exc:
+                found[source] = [str(exc)]
+    return found
+
+
 @click.command()
 @json_option
 @config_option
 def doctor(config_path: Path, as_json: bool) -> None:
     """Check every configured source's credentials and reachability and say exactly what is wrong.
+
+    Each [replies.*] platform's credentials are checked too (a secret not set, X not connected).
 
     Makes one or two cheap requests per source (a user or subreddit lookup), one try each with short
     timeouts; a host that does not resolve is named without waiting. Exit status 1 when a problem was found.
@@ -239,11 +264,15 @@ def doctor(config_path: Path, as_json: bool) -> None:
     for noisy in ("prawcore", "praw", "urllib3", "tweepy"):
         logging.getLogger(noisy).setLevel(logging.CRITICAL)
     results = diagnose(config)
+    replies = diagnose_replies(config)
     bad = any(problems and getattr(config.sources[name], "enabled", True) for name, problems in results.items())
+    bad = bad or any(replies.values())
     if as_json:
         echo_json({"config": str(config.path), "ok": not bad,
                    "sources": [{"source": name, "enabled": getattr(config.sources[name], "enabled", True),
-                                "problems": problems} for name, problems in results.items()]})
+                                "problems": problems} for name, problems in results.items()],
+                   "replies": [{"platform": name, "enabled": getattr(config.replies[name], "enabled", True),
+                                "problems": problems} for name, problems in replies.items()]})
         if bad:
             raise SystemExit(1)
         return
@@ -259,6 +288,14 @@ def doctor(config_path: Path, as_json: bool) -> None:
             console.print(f"    {problem}", markup=False, soft_wrap=True)
     if not results:
         console.print("No sources configured.")
+    for name, problems in replies.items():
+        label = f"replies.{name}" + ("" if getattr(config.replies[name], "enabled", True) else " (disabled)")
+        if not problems:
+            console.print(f"[green]✓[/] {escape(label)}: OK", markup=True)
+            continue
+        console.print(f"[red]✗[/] {escape(label)}:", markup=True)
+        for problem in problems:
+            console.print(f"    {problem}", markup=False, soft_wrap=True)
     if bad:
         raise SystemExit(1)
 

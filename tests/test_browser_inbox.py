@@ -8,9 +8,6 @@ from __future__ import annotations
 
 import json
 import os
-import socket
-import threading
-import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -24,25 +21,17 @@ from alerts.web.app import create_app
 from listener.cli import cli
 from listener.pipeline import process
 from listener.store import Store
+from tests.browser_support import chromium, serving
 from tests.queue_support import angry_thread, write_config
 
 pytestmark = pytest.mark.browser
-CHROMIUM = "/usr/bin/chromium"
-ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-        "--disable-component-update"]
 PASSWORD = "browser-inbox-pass"
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
-    import uvicorn
 
     tmp = tmp_path_factory.mktemp("inbox")
     config = write_config(tmp)
@@ -57,31 +46,15 @@ def server(tmp_path_factory):
     process(config, store, channels={})
     add_user(store, "alice", "agent", PASSWORD)
     add_user(store, "bob", "agent", PASSWORD)
-    port = _free_port()
-    srv = uvicorn.Server(uvicorn.Config(create_app(config, secret="i" * 40), host="127.0.0.1", port=port,
-                                        log_level="warning", timeout_graceful_shutdown=2))
-    thread = threading.Thread(target=srv.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 15
-    while not srv.started:
-        assert time.monotonic() < deadline, "uvicorn did not start"
-        time.sleep(0.05)
-    yield f"http://127.0.0.1:{port}", store, config
-    srv.should_exit = True
-    thread.join(timeout=10)
+    with serving(create_app(config, secret="i" * 40), timeout_graceful_shutdown=2) as base:
+        yield base, store, config
     store.close()
 
 
 @pytest.fixture(scope="module")
 def browser():
-    if not Path(CHROMIUM).exists():
-        pytest.skip(f"{CHROMIUM} not installed (make browser-deps)")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=ARGS)
+    with chromium() as b:
         yield b
-        b.close()
 
 
 @pytest.fixture

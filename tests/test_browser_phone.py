@@ -13,8 +13,9 @@ import pytest
 from alerts.users import add_user
 from listener.pipeline import process
 from listener.store import Store
+from tests.browser_support import chromium, serving
 from tests.queue_support import angry_thread, write_config
-from tests.test_browser_queue import ARGS, CHROMIUM, PASSWORD, ROOT, _free_port, log_in
+from tests.test_browser_queue import PASSWORD, ROOT, log_in
 
 pytestmark = pytest.mark.browser
 PHONE = {"width": 390, "height": 844}
@@ -23,10 +24,7 @@ LONG_URL = "https://status.brightwave.example/incidents/" + "a1b2c3d4" * 12
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
-    import threading
-    import time
 
-    import uvicorn
 
     from alerts.web.app import create_app
 
@@ -44,33 +42,15 @@ def server(tmp_path_factory):
         "Brightwave refund still not here, disgusting, never again"])
     process(config, store, channels={})
     add_user(store, "alice", "agent", PASSWORD)
-    port = _free_port()
-    srv = uvicorn.Server(uvicorn.Config(create_app(config, secret="p" * 40), host="127.0.0.1", port=port,
-                                        log_level="warning"))
-    thread = threading.Thread(target=srv.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 15
-    while not srv.started:
-        assert time.monotonic() < deadline, "uvicorn did not start"
-        time.sleep(0.05)
-    yield f"http://127.0.0.1:{port}", store
-    srv.should_exit = True
-    thread.join(timeout=10)
+    with serving(create_app(config, secret="p" * 40)) as base:
+        yield base, store
     store.close()
 
 
 @pytest.fixture(scope="module")
 def browser():
-    from pathlib import Path
-
-    if not Path(CHROMIUM).exists():
-        pytest.skip(f"{CHROMIUM} not installed (make browser-deps)")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=ARGS)
+    with chromium() as b:
         yield b
-        b.close()
 
 
 @pytest.fixture

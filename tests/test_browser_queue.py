@@ -6,9 +6,6 @@ Set OVERHEARD_DOCS_SCREENSHOT=1 to also write docs/queue.png from the list page.
 from __future__ import annotations
 
 import os
-import socket
-import threading
-import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -18,19 +15,16 @@ from alerts.users import add_user
 from alerts.web.app import create_app
 from listener.pipeline import process
 from listener.store import Store
+from tests.browser_support import chromium, serving
 from tests.queue_support import angry_thread, write_config
 
 pytestmark = pytest.mark.browser
-CHROMIUM = "/usr/bin/chromium"
-ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-        "--disable-component-update"]
 PASSWORD = "browser-test-pass"
 ROOT = Path(__file__).resolve().parent.parent
 
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
-    import uvicorn
 
     tmp = tmp_path_factory.mktemp("browser")
     config = write_config(tmp)
@@ -47,31 +41,15 @@ def server(tmp_path_factory):
         "Brightwave worst ever, cancelling"])
     process(config, store, channels={})
     add_user(store, "alice", "agent", PASSWORD)
-    port = _free_port()
-    srv = uvicorn.Server(uvicorn.Config(create_app(config, secret="b" * 40), host="127.0.0.1", port=port,
-                                        log_level="warning"))
-    thread = threading.Thread(target=srv.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 15
-    while not srv.started:
-        assert time.monotonic() < deadline, "uvicorn did not start"
-        time.sleep(0.05)
-    yield f"http://127.0.0.1:{port}", store
-    srv.should_exit = True
-    thread.join(timeout=10)
+    with serving(create_app(config, secret="b" * 40)) as base:
+        yield base, store
     store.close()
 
 
 @pytest.fixture(scope="module")
 def browser():
-    if not Path(CHROMIUM).exists():
-        pytest.skip(f"{CHROMIUM} not installed (make browser-deps)")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=ARGS)
+    with chromium() as b:
         yield b
-        b.close()
 
 
 @pytest.fixture
@@ -86,11 +64,6 @@ def page(browser, server):
     yield pg
     context.close()
 
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def log_in(page, base: str) -> None:

@@ -6,8 +6,6 @@ Set OVERHEARD_DOCS_SCREENSHOT=1 to also write docs/reply-composer.png.
 from __future__ import annotations
 
 import os
-import threading
-import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -18,11 +16,11 @@ from alerts.users import add_user
 from alerts.web.app import create_app
 from listener.pipeline import process
 from listener.store import Store
+from tests.browser_support import chromium, serving
 from tests.fakes_replies.reddit import FakeRedditReplies
 from tests.fakes_replies.x import FakeXReplies
 from tests.queue_support import angry_thread
 from tests.reply_support import REDDIT, X_CLIENT, connect_x, reply_config, reply_env
-from tests.test_browser_queue import ARGS, CHROMIUM, _free_port
 from tests.test_reply_reddit import POST, reddit_thread
 
 pytestmark = pytest.mark.browser
@@ -41,7 +39,6 @@ text = "Hi {author}, could you send us a DM with your account number? We'll sort
 
 @pytest.fixture(scope="module")
 def world(tmp_path_factory):
-    import uvicorn
 
     mp = pytest.MonkeyPatch()
     reply_env(mp)
@@ -61,19 +58,9 @@ def world(tmp_path_factory):
     process(config, store, channels={})
     connect_x(store, x)
     add_user(store, "alice", "agent", PASSWORD)
-    port = _free_port()
-    srv = uvicorn.Server(uvicorn.Config(create_app(config, secret="r" * 40), host="127.0.0.1", port=port,
-                                        log_level="warning"))
-    thread = threading.Thread(target=srv.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 15
-    while not srv.started:
-        assert time.monotonic() < deadline, "uvicorn did not start"
-        time.sleep(0.05)
     items = {r["thread_key"]: r["id"] for r in store.query("SELECT id, thread_key FROM queue_items")}
-    yield {"base": f"http://127.0.0.1:{port}", "store": store, "x": x, "reddit": reddit, "items": items}
-    srv.should_exit = True
-    thread.join(timeout=10)
+    with serving(create_app(config, secret="r" * 40)) as base:
+        yield {"base": base, "store": store, "x": x, "reddit": reddit, "items": items}
     store.close()
     x.stop()
     reddit.stop()
@@ -82,14 +69,8 @@ def world(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def browser():
-    if not Path(CHROMIUM).exists():
-        pytest.skip(f"{CHROMIUM} not installed (make browser-deps)")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=ARGS)
+    with chromium() as b:
         yield b
-        b.close()
 
 
 @pytest.fixture

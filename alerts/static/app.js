@@ -135,8 +135,13 @@
       setText(document.getElementById("state"), c.state);
       setText(document.getElementById("assignee"), c.assignee || "nobody");
       setText(document.getElementById("sla"), c.sla ? "SLA: " + c.sla : "");
+      var first = document.getElementById("first-response");
+      if (first && c.first_response) {
+        setText(document.getElementById("first-response-at"), c.first_response);
+        first.hidden = false;
+      }
       var notice = document.getElementById("live-notice");
-      setText(document.getElementById("live-text"), c.actor + ": " + c.action + " (now " + c.state +
+      setText(document.getElementById("live-text"), c.actor + ": " + (c.what || c.action) + " (now " + c.state +
         (c.assignee ? ", " + c.assignee : "") + ").");
       if (notice) { notice.hidden = false; }
     }

@@ -19,12 +19,16 @@ from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from alerts.queue import Queue, QueueItem, describe_event
+from alerts.queue import ItemFilter, Queue, QueueItem, describe_event
 from alerts.users import User
+from listener.errors import UserError
 from listener.models import parse_iso, utcnow
 from listener.store import Store
 
 MAX_BATCH = 200
+# The list's filters (the query string of `GET /`) that narrow its state tabs' counts; state and sort do not.
+COUNT_FILTERS = {"brand": "brand", "source": "source", "priority": "priority", "assignee": "assignee",
+                 "theme": "theme", "lang": "lang", "q": "search"}
 
 
 def cursor(store: Store) -> int:
@@ -99,3 +103,18 @@ def local_time(value: str | None, zone: ZoneInfo) -> str:
         return parse_iso(value).astimezone(zone).strftime("%a %d %b %H:%M")
     except (OverflowError, ValueError):
         return value
+
+
+def counts_filter(params: Any) -> ItemFilter:
+    """The filter a list page's tab counts are under, from its query string (as `GET /` reads it)."""
+    values = {field: (params.get(key) or "").strip() or None for key, field in COUNT_FILTERS.items()}
+    return ItemFilter(state="all", **values)
+
+
+def tab_counts(queue: Queue, flt: ItemFilter) -> dict[str, int] | None:
+    """Items per state under the list's filters, as the list's tabs show them; None for a filter the list
+    itself refuses (it shows its error instead of counts)."""
+    try:
+        return queue.counts(flt)
+    except UserError:
+        return None

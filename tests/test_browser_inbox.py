@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -15,7 +16,7 @@ import pytest
 from click.testing import CliRunner
 from playwright.sync_api import expect
 
-from alerts.queue import Queue
+from alerts.queue import ItemFilter, Queue
 from alerts.users import add_user
 from alerts.web.app import create_app
 from listener.cli import cli
@@ -198,3 +199,55 @@ def test_unknown_pages_are_html_for_the_browser(server, tab):
     assert response.status == 404 and "no such item" in page.inner_text("main")
     response = page.goto(base + "/nowhere")
     assert response.status == 404 and page.inner_text("h1") == "Not found"
+
+
+def _tab_counts(page) -> dict[str, str]:
+    tabs = page.locator("nav.states a[data-state]")
+    return {tabs.nth(i).get_attribute("data-state"): tabs.nth(i).locator(".count").inner_text()
+            for i in range(tabs.count())}
+
+
+def test_the_state_tabs_count_live_under_the_lists_filters(server, tab):
+    base, store, config = server
+    queue = Queue(store, config.queue)
+    everything, reddit_only = tab(), tab()
+    log_in(everything, base, "bob")
+    everything.wait_for_selector("table.items")
+    live(everything)
+    log_in(reddit_only, base, "bob", "/?source=reddit")
+    reddit_only.wait_for_selector("table.items")
+    live(reddit_only)
+    before = queue.counts(ItemFilter())
+    reddit_before = queue.counts(ItemFilter(source="reddit"))
+    assert _tab_counts(everything) == {s: str(n) for s, n in before.items()}
+    assert _tab_counts(reddit_only) == {s: str(n) for s, n in reddit_before.items()}
+
+    # Another agent (here: another process on the same store) claims the overdue X item.
+    item_id = store.scalar("SELECT q.id FROM queue_items q JOIN mentions m ON m.thread_key = q.thread_key "
+                           "WHERE m.author = 'olderpost' LIMIT 1")
+    assert queue.get(item_id).state == "new"
+    queue.claim(item_id, "alice")
+    after = queue.counts(ItemFilter())
+    assert (after["new"], after["claimed"]) == (before["new"] - 1, before["claimed"] + 1)
+    for state in ("new", "claimed", "open", "resolved"):
+        expect(everything.locator(f'nav.states a[data-state="{state}"] .count')).to_have_text(str(after[state]))
+    assert _tab_counts(everything) == {s: str(n) for s, n in after.items()}
+    expect(everything).to_have_title(re.compile(rf"^Queue \({after['open']} open\)"))
+
+    # A change to the Reddit item moves the filtered list's tabs; the X item's changes did not.
+    reddit_id = store.scalar("SELECT q.id FROM queue_items q JOIN mentions m ON m.thread_key = q.thread_key "
+                             "WHERE m.author = 'sam_k' LIMIT 1")
+    if queue.get(reddit_id).state == "new":
+        queue.claim(reddit_id, "alice")
+    else:
+        queue.resolve(reddit_id, "alice", "refund")
+    reddit_after = queue.counts(ItemFilter(source="reddit"))
+    assert reddit_after != reddit_before
+    moved = [s for s in reddit_after if reddit_after[s] != reddit_before[s]]
+    for state in moved:
+        expect(reddit_only.locator(f'nav.states a[data-state="{state}"] .count')).to_have_text(str(reddit_after[state]))
+    assert _tab_counts(reddit_only) == {s: str(n) for s, n in reddit_after.items()}
+    assert reddit_after != queue.counts(ItemFilter())  # so an unfiltered count would have shown
+    expect(everything.locator('nav.states a[data-state="open"] .count')).to_have_text(
+        str(queue.counts(ItemFilter())["open"]))
+    assert everything.evaluate("window.__sameDocument") == 1 and reddit_only.evaluate("window.__sameDocument") == 1

@@ -146,13 +146,35 @@
       if (notice) { notice.hidden = false; }
     }
 
+    // The state tabs' counts, as the server counted them under this list's filters (a `counts` event
+    // after each batch of changes): never adjusted here, so they cannot drift from what a reload shows.
+    function onCounts(counts) {
+      if (!counts) { return; }
+      Object.keys(counts).forEach(function (state) {
+        var n = String(counts[state]);
+        var tab = document.querySelector('nav.states a[data-state="' + state + '"] .count');
+        if (tab && tab.textContent !== n) { tab.textContent = n; tab.classList.add("changed"); }
+        document.querySelectorAll('[data-count="' + state + '"]').forEach(function (el) { el.textContent = n; });
+      });
+      if (counts.open !== undefined) { document.title = document.title.replace(/\(\d+ open\)/, "(" + counts.open + " open)"); }
+    }
+
+    // A list page's stream also carries its tab counts, counted under the same filters as the page.
+    var query = "after=" + encodeURIComponent(cursor);
+    if (page === "list") {
+      var filters = new URLSearchParams(window.location.search);
+      ["after", "format", "counts"].forEach(function (k) { filters.delete(k); });
+      filters.set("counts", "1");
+      query += "&" + filters.toString();
+    }
+
     function apply(c) {
       cursor = String(c.id);
       if (page === "list") { onList(c); } else { onItem(c); }
     }
 
     function poll() {
-      fetch("/events?format=json&after=" + encodeURIComponent(cursor),
+      fetch("/events?format=json&" + query.replace(/^after=[^&]*/, "after=" + encodeURIComponent(cursor)),
             { headers: { "Accept": "application/json" }, credentials: "same-origin" })
         .then(function (r) {
           if (r.status === 401) { setText(status, "Your session has ended: reload to log in."); return null; }
@@ -161,6 +183,7 @@
         .then(function (data) {
           if (!data) { return; }
           data.changes.forEach(apply);
+          if (data.changes.length) { onCounts(data.counts); }
           cursor = String(data.cursor);
           setTimeout(poll, 5000);
         })
@@ -168,8 +191,9 @@
     }
 
     if (!window.EventSource) { setTimeout(poll, 5000); return; }
-    var source = new EventSource("/events?after=" + encodeURIComponent(cursor));
+    var source = new EventSource("/events?" + query);
     source.addEventListener("change", function (e) { apply(JSON.parse(e.data)); });
+    source.addEventListener("counts", function (e) { onCounts(JSON.parse(e.data)); });
     source.addEventListener("hello", function () { box.setAttribute("data-live", "on"); });
     source.addEventListener("logout", function () { source.close(); setText(status, "Your session has ended: reload to log in."); });
     source.onerror = function () {

@@ -5,7 +5,10 @@ Why server-sent events and not WebSockets or polling alone: the pages only liste
 browser's EventSource reconnects by itself and sends `Last-Event-ID`, so nothing is lost across a
 dropped connection or a server restart. Each stream checks the store once a second (one indexed
 query) instead of listening in memory, because the changes come from other processes (the pipeline,
-the daemon, other `serve` workers). A stream lasts at most STREAM_SECONDS and then ends: the browser
+the daemon, other `serve` workers). A list page asks with `counts=1` and its own filters
+(`brand=...&q=...`): after each batch of changes it gets a `counts` event, the items per state under
+those filters counted by the server (one GROUP BY, only when something changed), so its state tabs
+stay what a reload would show. A stream lasts at most STREAM_SECONDS and then ends: the browser
 reconnects at once from its last id, and the login is checked again on every connection (and every
 AUTH_SECONDS inside one), so logging out or disabling a user ends their stream too. Browsers without
 EventSource poll `GET /events?format=json&after=N` instead (app.js).
@@ -24,7 +27,7 @@ from fastapi.responses import JSONResponse, Response, StreamingResponse
 from starlette.concurrency import run_in_threadpool
 
 from alerts import live
-from alerts.queue import Queue
+from alerts.queue import ItemFilter, Queue
 from alerts.users import User, get_user
 from alerts.web.app import open_store, require_user
 from listener.store import Store
@@ -51,12 +54,16 @@ async def events(request: Request, store: StoreDep) -> Response:
     user = await run_in_threadpool(require_user, request, store)
     after = await run_in_threadpool(_after, request, store)
     queue = Queue(store, request.app.state.config.queue)
+    flt = live.counts_filter(request.query_params) if request.query_params.get("counts") == "1" else None
     if request.query_params.get("format") == "json":
         cursor, changes = await run_in_threadpool(live.changes, store, queue, user, after)
-        return JSONResponse({"cursor": cursor, "changes": changes})
+        body: dict[str, object] = {"cursor": cursor, "changes": changes}
+        if flt is not None:
+            body["counts"] = await run_in_threadpool(live.tab_counts, queue, flt)
+        return JSONResponse(body)
     config = request.app.state.config
     session_version = request.session.get("sv")
-    return StreamingResponse(_stream(request, config, user, session_version, after),
+    return StreamingResponse(_stream(request, config, user, session_version, after, flt),
                              media_type="text/event-stream", headers={"x-accel-buffering": "no"})
 
 
@@ -66,7 +73,7 @@ def _still_allowed(store: Store, user: User, session_version: object) -> bool:
 
 
 async def _stream(request: Request, config: object, user: User, session_version: object,
-                  after: int) -> AsyncIterator[str]:
+                  after: int, flt: ItemFilter | None = None) -> AsyncIterator[str]:
     # The request's own store closes when the handler returns: the stream keeps one of its own.
     store = await run_in_threadpool(Store, config.db_path)  # type: ignore[attr-defined]
     queue = Queue(store, config.queue)  # type: ignore[attr-defined]
@@ -88,6 +95,9 @@ async def _stream(request: Request, config: object, user: User, session_version:
                 yield f"id: {change['id']}\nevent: change\ndata: {json.dumps(change, ensure_ascii=False)}\n\n"
             if changes:
                 last_sent = now
+                counts = await run_in_threadpool(live.tab_counts, queue, flt) if flt is not None else None
+                if counts is not None:
+                    yield f"event: counts\ndata: {json.dumps(counts)}\n\n"
             elif now - last_sent >= HEARTBEAT_SECONDS:
                 last_sent = now
                 yield ": still here\n\n"  # a comment keeps proxies from closing an idle stream

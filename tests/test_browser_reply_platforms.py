@@ -49,6 +49,8 @@ REVIEWS = {  # (title, text) of 1-star reviews, one per item
                          "again. Why is this still broken?"),
     "googleplay-answer": ("Keeps logging me out", "Keeps logging me out of the Brightwave app, terrible. Refund my "
                           "subscription or I'm cancelling. Any fix coming?"),
+    "googleplay-old": ("Never works", "Never works, the Brightwave app is useless and support never answers. I "
+                       "want a refund, cancelling. Is anyone there?"),
     "googleplay-refused": ("Bill shown twice", "The app shows my bill twice and charged me twice, scam. I want a "
                            "refund, switching providers. Who can help?"),
 }
@@ -196,6 +198,11 @@ service_account_file = "play-key.json"
         batches.append(_review("googleplay", key, review_id, author, now - timedelta(hours=3)))
         googleplay.reviews[PACKAGE, review_id] = now - timedelta(hours=3)
         targets[key], threads[key] = review_id, batches[-1].thread_key
+    # A review written 13 months ago, imported today: past Google's one-year window for replies.
+    old_review = "gp:AOqpTOG9d7dZm5u1nHjS4xT3"
+    batches.append(_review("googleplay", "googleplay-old", old_review, "Dana W", now - timedelta(days=396)))
+    googleplay.reviews[PACKAGE, old_review] = now - timedelta(days=396)
+    targets["googleplay-old"], threads["googleplay-old"] = old_review, batches[-1].thread_key
     for m in batches:
         store.save_batch(m.source, "test", Batch(mentions=[m]))
     process(config, store, channels={})
@@ -454,3 +461,20 @@ def test_a_reply_posted_in_one_tab_shows_the_item_replied_in_another_agents_tabs
     expect(bob_item.locator("#live-text")).to_contain_text("(now replied, alice)")
     assert "Thanks for flagging" not in bob_item.inner_text("#live-notice")  # the feed never carries text
     assert bob_list.evaluate("window.__sameDocument") == 1 and bob_item.evaluate("window.__sameDocument") == 1
+
+
+def test_google_plays_one_year_limit_is_shown_in_words(tab, fakes):
+    page = tab()
+    _open(page, fakes, "googleplay-old")
+    before = len(fakes.googleplay.posted)
+    _send(page, "Hi Dana, sorry nobody answered. Could you write to help@brightwave.example?")
+    year = (datetime.now(UTC) - timedelta(days=396)).date().isoformat()
+    _refused(page, "Google Play", "Google Play takes replies only to reviews written or edited in the last year; "
+                                  f"this one is from {year}")
+    expect(page.locator("#reply-list")).to_contain_text("INVALID_ARGUMENT")
+    assert fakes.googleplay.posted[before:] == []
+    # Retrying does not get round Google's rule: the second attempt is refused the same way, and shown.
+    page.click("#reply-list button.retry")
+    expect(page.locator("#reply-list .r-failed")).to_have_count(2, timeout=WAIT)
+    expect(page.locator("#reply-list")).to_contain_text("retry of reply")
+    assert page.inner_text("#state") != "replied" and fakes.googleplay.posted[before:] == []

@@ -27,6 +27,7 @@ from tests.queue_support import angry_thread, write_config
 
 pytestmark = pytest.mark.browser
 PASSWORD = "browser-inbox-pass"
+WAIT = 20_000  # ms: generous, the machine is shared
 ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -50,6 +51,14 @@ def server(tmp_path_factory):
     with serving(create_app(config, secret="i" * 40), timeout_graceful_shutdown=2) as base:
         yield base, store, config
     store.close()
+
+
+@pytest.fixture(autouse=True)
+def patient_expect():
+    """expect() waits as long as the pages do (its own default is 5 s): the machine is shared."""
+    expect.set_options(timeout=WAIT)
+    yield
+    expect.set_options(timeout=5_000)
 
 
 @pytest.fixture(scope="module")

@@ -221,6 +221,14 @@ service_account_file = "play-key.json"
     mp.undo()
 
 
+@pytest.fixture(autouse=True)
+def patient_expect():
+    """expect() waits as long as the pages do (its own default is 5 s): the machine is shared."""
+    expect.set_options(timeout=WAIT)
+    yield
+    expect.set_options(timeout=5_000)
+
+
 @pytest.fixture(scope="module")
 def browser():
     with chromium() as b:

@@ -153,7 +153,7 @@
       Object.keys(counts).forEach(function (state) {
         var n = String(counts[state]);
         var tab = document.querySelector('nav.states a[data-state="' + state + '"] .count');
-        if (tab && tab.textContent !== n) { tab.textContent = n; tab.classList.add("changed"); }
+        if (tab) { tab.textContent = n; }
         document.querySelectorAll('[data-count="' + state + '"]').forEach(function (el) { el.textContent = n; });
       });
       if (counts.open !== undefined) { document.title = document.title.replace(/\(\d+ open\)/, "(" + counts.open + " open)"); }

@@ -6,7 +6,8 @@ Two kinds of record live in the `quarantine` table:
     different folders never share a record).
   - stage 'score' | 'threads' | 'rules' | 'trends': a stored mention (or thread) a later stage could
     not handle. The mention is marked (`mentions.quarantined` = the stage), every stage leaves it out
-    from then on, and the stage goes on with the rest. `listener.retry.retry` (the app layer: it runs the pipeline) clears the mark.
+    from then on, and the stage goes on with the rest. `listener.retry.retry` (in the app layer: it
+    runs the pipeline) clears the mark.
 
 A poisoned row must never stop a stage: a monitor that stops at one bad value goes quiet, and every
 later run stops at the same value.

@@ -19,8 +19,8 @@ from listener.quarantine import (
     quarantine_mention,
     quarantine_thread,
 )
+from listener.reach import mentions_reach
 from listener.store import Store
-from listener.trends.rollup import mentions_reach
 from sentiment.risk import (
     MentionFacts,
     RiskWeights,

@@ -19,8 +19,10 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from alerts import permissions, routing
+from alerts.message import Alert, AlertMention
 from alerts.permissions import SYSTEM_ACTOR
 from alerts.sla import BusinessHours
+from listener import labels
 from listener.config import QueueConfig
 from listener.errors import UserError
 from listener.models import iso, parse_iso, utcnow
@@ -717,8 +719,6 @@ class Queue:
     def relabel(self, item_id: int, mention_id: int, label: str, actor: str, *,
                 now: datetime | None = None) -> QueueItem:
         """Correct a mention's sentiment (feeds the learning loop) and record it on the item."""
-        from listener.labels import relabel
-
         now = now or utcnow()
         item = self._load(item_id)
         permissions.check(self.store, actor, "relabel", item)
@@ -727,7 +727,7 @@ class Queue:
         if not row or row[0]["thread_key"] != item["thread_key"]:
             raise UserError(f"mention {mention_id}: not in queue item {item_id}'s thread")
         with self.store.transaction():
-            relabel(self.store, mention_id, label, actor)
+            labels.relabel(self.store, mention_id, label, actor)
             add_event(self.store, item_id, actor, "relabel",
                       {"mention_id": mention_id, "from": row[0]["label"], "to": label}, now)
         return self.get(item_id)
@@ -901,8 +901,7 @@ def _clean_tag(tag: str) -> str:
 
 
 def _raise_breach_alert(store: Store, config: Any, item: QueueItem, target: str, due: str, now: datetime) -> int:
-    from alerts.message import Alert, AlertMention
-    from alerts.rules import enqueue_system_alert
+    from alerts.rules import enqueue_system_alert  # the rules open queue items: imported when a breach alerts
 
     thread = store.query("SELECT title, url FROM threads WHERE thread_key = ?", (item.thread_key,))
     mentions = store.query(
@@ -927,8 +926,7 @@ def _raise_breach_alert(store: Store, config: Any, item: QueueItem, target: str,
 
 def _raise_breach_summary(store: Store, config: Any, breaches: list[tuple[dict[str, Any], str, str]],
                          born_late: int, now: datetime) -> int:
-    from alerts.message import Alert
-    from alerts.rules import enqueue_system_alert
+    from alerts.rules import enqueue_system_alert  # the rules open queue items: imported when a breach alerts
 
     items = sorted({row["id"] for row, _, _ in breaches})
     brands = sorted({row["brand"] or "" for row, _, _ in breaches} - {""})

@@ -26,6 +26,7 @@ from alerts.queue import Queue, add_event
 from alerts.queue import describe_reply_event as describe  # noqa: F401 - its old name here
 from alerts.replies import replier_class
 from alerts.replies.base import PostedReply, Replier, ReplyRefused, ReplyUncertain
+from alerts.replies.tokens import TokenStore
 from listener.config import Config, SavedReplyConfig
 from listener.errors import UserError
 from listener.logs import event
@@ -148,8 +149,6 @@ def replier_for(config: Config, source: str, store: Store | None = None) -> Repl
         raise UserError(f"replying on {platform} is switched off ([replies.{source}] enabled = false)")
     replier = cls(section, config)
     if store is not None:
-        from alerts.replies.tokens import TokenStore
-
         replier.tokens = TokenStore(store, getattr(section, "token_key_env", "OVERHEARD_TOKEN_KEY"))
     return replier
 

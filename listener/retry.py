@@ -15,6 +15,7 @@ from listener.errors import SourceError
 from listener.pipeline import process
 from listener.quarantine import QuarantineRecord, get_record, split_location
 from listener.sources.file import FileImport, FileSource, FileSourceConfig, import_file
+from listener.threads import mark_alert_pending, mark_dirty
 from listener.trends.rollup import recompute_mentions
 
 
@@ -67,15 +68,17 @@ def retry(config: Any, store: Any, records: list[QuarantineRecord]) -> RetryRepo
                 report.not_retried.append((rec, "the mention is no longer stored"))
                 continue
             conn.execute("UPDATE mentions SET quarantined = NULL WHERE id = ?", (rec.mention_id,))
-            conn.execute("UPDATE threads SET dirty = 1 WHERE thread_key = ?", (found[0],))
+            mark_dirty(conn, [found[0]])
             if rec.stage == "trends":
                 trends_ids.append(int(rec.mention_id or 0))
             retried.append(rec)
         for rec in threads:
             key = rec.location.removeprefix("thread ")
             conn.execute("DELETE FROM quarantine WHERE id = ?", (rec.id,))
-            column = "dirty" if rec.stage == "threads" else "alert_pending"
-            conn.execute(f"UPDATE threads SET {column} = 1 WHERE thread_key = ?", (key,))
+            if rec.stage == "threads":
+                mark_dirty(conn, [key])
+            else:
+                mark_alert_pending(conn, [key])
             retried.append(rec)
     if retried:
         process(config, store)

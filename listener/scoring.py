@@ -16,6 +16,7 @@ from listener.models import iso, utcnow
 from listener.quarantine import describe, one_by_one, quarantine_mention
 from listener.query import BrandMatcher
 from listener.store import Store
+from listener.threads import mark_dirty
 from sentiment import Score, Scorer, get_scorer
 from sentiment.datasets import LabelledSet
 from sentiment.evaluate import Figures, figures
@@ -270,8 +271,7 @@ def _write_chunk(store: Store, rows: list[dict[str, Any]], results: list[Score |
             "theme_sentiment = ?, detractor = ?, scored_at = ?, also_brands = ?, needs_reply = ?, "
             "scored_by = ?, second_look = ? WHERE id = ?", updates)
         keep_scores(conn, kept)
-        conn.executemany("UPDATE threads SET dirty = 1 WHERE thread_key = ? AND dirty = 0",
-                         [(key,) for key in threads])
+        mark_dirty(conn, list(threads))
         conn.executemany(
             "UPDATE authors SET negative = negative + 1, last_negative_at = CASE WHEN last_negative_at IS NULL "
             "OR last_negative_at < ? THEN ? ELSE last_negative_at END WHERE source = ? AND author = ?",
@@ -310,7 +310,7 @@ def second_look_pending(store: Store, scorer: Scorer, detractor_confidence: floa
             keep_scores(conn, [(row["id"], text_score.model, text_score.label, text_score.compound,
                                 text_score.confidence, text_score.lang, now)])
             if score.label != row["label"]:
-                conn.execute("UPDATE threads SET dirty = 1 WHERE thread_key = ? AND dirty = 0", (row["thread_key"],))
+                mark_dirty(conn, [row["thread_key"]])
     return len(rows)
 
 

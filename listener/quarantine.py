@@ -191,3 +191,13 @@ def split_location(location: str) -> tuple[str, int] | None:
     """'path:line' -> (path, line) for an import row of a file; None for other locations."""
     path, sep, line = location.rpartition(":")
     return (path, int(line)) if sep and path and line.isdigit() else None
+
+
+def release_mention(conn: sqlite3.Connection, mention_id: int) -> None:
+    """Let a set-aside mention back in: every stage takes it again (a retry)."""
+    conn.execute("UPDATE mentions SET quarantined = NULL WHERE id = ?", (mention_id,))
+
+
+def drop_record(conn: sqlite3.Connection, record_id: int) -> None:
+    """Remove a quarantine record (it came back, or is being tried again)."""
+    conn.execute("DELETE FROM quarantine WHERE id = ?", (record_id,))

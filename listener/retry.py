@@ -13,7 +13,7 @@ from typing import Any
 
 from listener.errors import SourceError
 from listener.pipeline import process
-from listener.quarantine import QuarantineRecord, get_record, split_location
+from listener.quarantine import QuarantineRecord, drop_record, get_record, release_mention, split_location
 from listener.sources.file import FileImport, FileSource, FileSourceConfig, import_file
 from listener.threads import mark_alert_pending, mark_dirty
 from listener.trends.rollup import recompute_mentions
@@ -63,18 +63,18 @@ def retry(config: Any, store: Any, records: list[QuarantineRecord]) -> RetryRepo
     with store.transaction() as conn:
         for rec in mentions:
             found = conn.execute("SELECT thread_key FROM mentions WHERE id = ?", (rec.mention_id,)).fetchone()
-            conn.execute("DELETE FROM quarantine WHERE id = ?", (rec.id,))
+            drop_record(conn, rec.id)
             if found is None:
                 report.not_retried.append((rec, "the mention is no longer stored"))
                 continue
-            conn.execute("UPDATE mentions SET quarantined = NULL WHERE id = ?", (rec.mention_id,))
+            release_mention(conn, rec.mention_id)
             mark_dirty(conn, [found[0]])
             if rec.stage == "trends":
                 trends_ids.append(int(rec.mention_id or 0))
             retried.append(rec)
         for rec in threads:
             key = rec.location.removeprefix("thread ")
-            conn.execute("DELETE FROM quarantine WHERE id = ?", (rec.id,))
+            drop_record(conn, rec.id)
             if rec.stage == "threads":
                 mark_dirty(conn, [key])
             else:
@@ -121,7 +121,7 @@ def _retry_file(config: Any, store: Any, path: str, wanted: list[tuple[Quarantin
             report.still_quarantined.append(found or rec)
         else:
             with store.transaction() as conn:
-                conn.execute("DELETE FROM quarantine WHERE id = ?", (rec.id,))
+                drop_record(conn, rec.id)
             report.came_back += 1
 
 

@@ -64,7 +64,6 @@ LAYERS: dict[str, tuple[int, str]] = {
     "alerts.users": (STAGE, "queue"),
     "alerts.sla": (STAGE, "queue"),
     "alerts.actions": (STAGE, "queue"),
-    "alerts.slack_actions": (STAGE, "queue"),
     "alerts.live": (STAGE, "queue"),
     "alerts.dashboard": (STAGE, "queue"),
     "listener.sla": (STAGE, "queue"),  # the queue's SLA due times, read for `overheard status`
@@ -84,6 +83,7 @@ LAYERS: dict[str, tuple[int, str]] = {
     "listener.demo_data": (APP, "app"),
     "alerts.backtest": (APP, "app"),  # replays the rollup, the rules and the outbox on a scratch store
     "alerts.web": (APP, "app"),
+    "alerts.slack_actions": (APP, "app"),  # the Slack surface of the queue actions, like the web routes
 }
 
 # (from stage, to stage) -> why that stage may use the other. Keep it short: each entry is a coupling.
@@ -96,8 +96,8 @@ SIDEWAYS: dict[tuple[str, str], str] = {
     ("alerts", "trends"): "a spike alert says what drove it (listener.topics.explain, listener.summary)",
     ("alerts", "queue"): "the rules open one queue item per flagged thread; Slack's buttons are the "
                          "queue's action list (alerts.actions)",
-    ("queue", "alerts"): "SLA breaches are alerts (routed by the rules); the Slack controls rebuild the "
-                         "alert's message (alerts.slack_format). NOT YET one-way: see docs/architecture.md",
+    ("queue", "alerts"): "SLA breaches are alerts, routed by the rules (alerts.rules.enqueue_system_alert) in "
+                         "the breach's transaction. NOT YET one-way: see docs/architecture.md",
     ("queue", "scoring"): "relabelling from the queue is a human correction (listener.labels)",
     ("queue", "trends"): "the dashboard's response times are the trend files' queue table "
                          "(listener.trends.tables.read_queue_items), so the two never disagree",

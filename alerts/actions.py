@@ -25,6 +25,7 @@ from typing import Any
 
 from alerts import permissions
 from alerts.queue import DISMISS_REASONS, OUTCOMES, Queue, QueueItem
+from alerts.users import get_user
 from listener.config import QueueConfig
 from listener.errors import UserError
 from listener.labels import HUMAN_LABELS
@@ -213,8 +214,6 @@ NOTE = Arg("note", "Note", help="A note to add with it.")
 
 
 def _assign(q: Queue, item_id: int, actor: str, assignee: str, take_over: bool) -> QueueItem:
-    from alerts.users import get_user
-
     if get_user(q.store, assignee) is None:
         raise UserError(f"user {assignee!r}: no such user (add them with `overheard users add {assignee} "
                         f"--role agent`)")

@@ -19,7 +19,7 @@ from listener.config import Config, RuleConfig
 from listener.models import iso, utcnow
 from listener.quarantine import NOT_THE_ROW, describe, quarantine_thread
 from listener.store import Store
-from listener.threads import complaints_before
+from listener.threads import checked_for_alerts, complaints_before, set_level
 
 TOP_MENTIONS = 3
 
@@ -83,7 +83,7 @@ def evaluate_pending(store: Store, config: Config, now: datetime | None = None) 
         with store.transaction() as conn:
             for thread in threads:
                 report.threads_checked += 1
-                conn.execute("UPDATE threads SET alert_pending = 0 WHERE thread_key = ?", (thread["thread_key"],))
+                checked_for_alerts(conn, thread["thread_key"])
                 try:
                     with store.savepoint():
                         _evaluate_thread(store, config, thread, rules, own, silences, now, report)
@@ -107,7 +107,7 @@ def _evaluate_thread(store: Store, config: Config, thread: dict[str, Any], rules
     level = level_for(thread["risk"], config.alerts.levels)
     if level is None:
         return
-    conn.execute("UPDATE threads SET level = ? WHERE thread_key = ?", (level, thread["thread_key"]))
+    set_level(conn, thread["thread_key"], level)
     mentions = store.query(
         "SELECT * FROM mentions WHERE thread_key = ? AND is_brand_account = 0 AND quarantined IS NULL "
         "ORDER BY created_at", (thread["thread_key"],),

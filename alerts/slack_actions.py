@@ -26,6 +26,7 @@ from slack_sdk.webhook import WebhookClient
 
 from alerts import actions
 from alerts.queue import Queue
+from alerts.slack_format import QUEUE_FACTS_BLOCK_ID, facts_text
 from alerts.users import user_for_slack
 from listener.config import Config
 from listener.errors import UserError
@@ -185,8 +186,6 @@ def _ephemeral(text: str) -> dict[str, Any]:
 
 def _refresh_facts(store: Store, blocks: list[dict[str, Any]], item: Any) -> list[dict[str, Any]]:
     """The message's age / SLA due / assignee line, as the item stands after the click."""
-    from alerts.slack_format import QUEUE_FACTS_BLOCK_ID, facts_text
-
     target, due = item.next_target()
     started = store.scalar("SELECT first_at FROM threads WHERE thread_key = ?", (item.thread_key,))
     text = facts_text(started, target or None, due, item.assignee)

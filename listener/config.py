@@ -16,7 +16,9 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from listener import plugins
 from listener.errors import ConfigError
+from listener.plugins import channel_config_class, replier_config_class, source_config_class
 
 DEFAULT_CONFIG = "overheard.toml"
 CONFIG_ENV = "OVERHEARD_CONFIG"
@@ -714,23 +716,17 @@ def config_from_dict(raw: dict[str, Any], path: Path, *, check_secrets: bool = T
         raise _as_config_error(name, exc, ()) from None
     _cross_check(name, file)
 
-    from listener.sources import source_config_class
-
     sources: dict[str, Section] = {}
     for src_name, section in file.sources.items():
         cls = source_config_class(src_name)
         if cls is None:
-            from listener.sources import available_sources
-
             raise ConfigError(
-                name, f"sources.{src_name}", f"unknown source; known: {', '.join(available_sources())}"
+                name, f"sources.{src_name}", f"unknown source; known: {', '.join(sorted(plugins.SOURCES))}"
             )
         try:
             sources[src_name] = cls.model_validate(section)
         except ValidationError as exc:
             raise _as_config_error(name, exc, ("sources", src_name)) from None
-
-    from alerts.channels import available_channels, channel_config_class
 
     receivers: list[Section] = []
     seen: set[str] = set()
@@ -739,7 +735,7 @@ def config_from_dict(raw: dict[str, Any], path: Path, *, check_secrets: bool = T
         kind = section.get("type")
         cls = channel_config_class(kind) if isinstance(kind, str) else None
         if cls is None:
-            raise ConfigError(name, f"{key}.type", f"must be one of {', '.join(available_channels())}")
+            raise ConfigError(name, f"{key}.type", f"must be one of {', '.join(sorted(plugins.CHANNELS))}")
         try:
             rec = cls.model_validate(section)
         except ValidationError as exc:
@@ -768,14 +764,12 @@ def config_from_dict(raw: dict[str, Any], path: Path, *, check_secrets: bool = T
 
 def _replies(name: str, file: _ConfigFile) -> dict[str, Section]:
     """[replies.<source>]: how the queue posts the brand's answer on each platform."""
-    from alerts.replies import available_repliers, replier_config_class
-
     replies: dict[str, Section] = {}
     for source, section in file.replies.items():
         cls = replier_config_class(source)
         if cls is None:
             raise ConfigError(name, f"replies.{source}",
-                              f"overheard cannot reply there; known: {', '.join(available_repliers())}")
+                              f"overheard cannot reply there; known: {', '.join(sorted(plugins.REPLIERS))}")
         try:
             replies[source] = cls.model_validate(section)
         except ValidationError as exc:

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from listener.errors import UserError
 from listener.models import iso, utcnow
-from listener.store import Store
+from listener.store import Store, set_label
+from listener.threads import mark_dirty
 
 HUMAN_LABELS = ("negative", "neutral", "positive")
 
@@ -20,5 +21,5 @@ def relabel(store: Store, mention_id: int, label: str, actor: str) -> None:
         now = iso(utcnow())
         conn.execute("INSERT INTO labels (mention_id, label, actor, at) VALUES (?, ?, ?, ?)",
                      (mention_id, label, actor, now))
-        conn.execute("UPDATE mentions SET label = ? WHERE id = ?", (label, mention_id))
-        conn.execute("UPDATE threads SET dirty = 1 WHERE thread_key = ?", (row[0],))
+        set_label(conn, mention_id, label)
+        mark_dirty(conn, [row[0]])

@@ -15,7 +15,8 @@ from listener.errors import ConfigError, UserError
 from listener.models import iso, utcnow
 from listener.quarantine import describe, one_by_one, quarantine_mention
 from listener.query import BrandMatcher
-from listener.store import Store
+from listener.store import Store, count_negatives, save_scores, save_second_look
+from listener.threads import mark_dirty
 from sentiment import Score, Scorer, get_scorer
 from sentiment.datasets import LabelledSet
 from sentiment.evaluate import Figures, figures
@@ -265,17 +266,10 @@ def _write_chunk(store: Store, rows: list[dict[str, Any]], results: list[Score |
     with store.transaction() as conn:
         for row, exc in failed:
             quarantine_mention(conn, row, "score", describe(exc))
-        conn.executemany(
-            "UPDATE mentions SET lang = ?, label = ?, compound = ?, confidence = ?, themes = ?, "
-            "theme_sentiment = ?, detractor = ?, scored_at = ?, also_brands = ?, needs_reply = ?, "
-            "scored_by = ?, second_look = ? WHERE id = ?", updates)
+        save_scores(conn, updates)
         keep_scores(conn, kept)
-        conn.executemany("UPDATE threads SET dirty = 1 WHERE thread_key = ? AND dirty = 0",
-                         [(key,) for key in threads])
-        conn.executemany(
-            "UPDATE authors SET negative = negative + 1, last_negative_at = CASE WHEN last_negative_at IS NULL "
-            "OR last_negative_at < ? THEN ? ELSE last_negative_at END WHERE source = ? AND author = ?",
-            negatives)
+        mark_dirty(conn, list(threads))
+        count_negatives(conn, negatives)
     return len(rows)  # scored ones: the quarantined are counted in the quarantine
 
 
@@ -301,16 +295,14 @@ def second_look_pending(store: Store, scorer: Scorer, detractor_confidence: floa
             stars = row["stars"]
             rated = label_reviews_by_stars and isinstance(stars, int) and 1 <= stars <= 5
             score = star_score(stars, text_score) if rated else text_score
-            conn.execute(
-                "UPDATE mentions SET label = ?, compound = ?, confidence = ?, theme_sentiment = ?, detractor = ?, "
-                "needs_reply = ?, scored_by = ?, second_look = 0 WHERE id = ?",
-                (score.label, score.compound, score.confidence, json.dumps(dict(score.theme_sentiment)),
-                 int(is_detractor(score, stars, detractor_confidence)), text_score.needs_reply, score.model,
-                 row["id"]))
+            save_second_look(conn, (
+                score.label, score.compound, score.confidence, json.dumps(dict(score.theme_sentiment)),
+                int(is_detractor(score, stars, detractor_confidence)), text_score.needs_reply, score.model,
+                row["id"]))
             keep_scores(conn, [(row["id"], text_score.model, text_score.label, text_score.compound,
                                 text_score.confidence, text_score.lang, now)])
             if score.label != row["label"]:
-                conn.execute("UPDATE threads SET dirty = 1 WHERE thread_key = ? AND dirty = 0", (row["thread_key"],))
+                mark_dirty(conn, [row["thread_key"]])
     return len(rows)
 
 

@@ -777,3 +777,39 @@ def _split_sql(sql: str) -> list[str]:
 
 def open_store(path: str | Path) -> Store:
     return Store(path)
+
+
+# ---------------------------------------------------------------- later stages' writes to mentions
+# listener.store owns the writes to the mentions table (tests/test_table_owners.py): the score stage
+# and human labels change a stored mention through these, inside their own transaction (`conn`).
+
+
+def save_scores(conn: sqlite3.Connection, rows: list[tuple[Any, ...]]) -> None:
+    """The score stage's results, one tuple per mention: (lang, label, compound, confidence, themes,
+    theme_sentiment, detractor, scored_at, also_brands, needs_reply, scored_by, second_look, id)."""
+    conn.executemany(
+        "UPDATE mentions SET lang = ?, label = ?, compound = ?, confidence = ?, themes = ?, "
+        "theme_sentiment = ?, detractor = ?, scored_at = ?, also_brands = ?, needs_reply = ?, "
+        "scored_by = ?, second_look = ? WHERE id = ?", rows)
+
+
+def save_second_look(conn: sqlite3.Connection, row: tuple[Any, ...]) -> None:
+    """A deferred second look's result: (label, compound, confidence, theme_sentiment, detractor,
+    needs_reply, scored_by, id); the mention no longer waits for one."""
+    conn.execute(
+        "UPDATE mentions SET label = ?, compound = ?, confidence = ?, theme_sentiment = ?, detractor = ?, "
+        "needs_reply = ?, scored_by = ?, second_look = 0 WHERE id = ?", row)
+
+
+def set_label(conn: sqlite3.Connection, mention_id: int, label: str) -> None:
+    """A person's label becomes the mention's current label (listener.labels keeps the record)."""
+    conn.execute("UPDATE mentions SET label = ? WHERE id = ?", (label, mention_id))
+
+
+def count_negatives(conn: sqlite3.Connection, rows: list[tuple[str, str, str, str]]) -> None:
+    """One more negative mention for each author, (created_at, created_at, source, author): the count and
+    the latest time feed the repeat-detractor signal."""
+    conn.executemany(
+        "UPDATE authors SET negative = negative + 1, last_negative_at = CASE WHEN last_negative_at IS NULL "
+        "OR last_negative_at < ? THEN ? ELSE last_negative_at END WHERE source = ? AND author = ?",
+        rows)

@@ -19,8 +19,8 @@ from listener.quarantine import (
     quarantine_mention,
     quarantine_thread,
 )
+from listener.reach import mentions_reach
 from listener.store import Store
-from listener.trends.rollup import mentions_reach
 from sentiment.risk import (
     MentionFacts,
     RiskWeights,
@@ -296,3 +296,32 @@ def complaints_before(store: Store, row: dict, window: timedelta,
     ).fetchall()
     times = [at for label, stars, text, at in earlier if is_complaint(label, stars, text, cues)]
     return len(times), parse_iso(min(times)) if times else None
+
+
+# ---------------------------------------------------------------- the threads table's marks
+# listener.threads owns the writes to the threads table (tests/test_table_owners.py): the other stages
+# mark a thread through these, inside their own transaction (`conn`).
+
+
+def mark_dirty(conn: sqlite3.Connection, thread_keys: list[str]) -> None:
+    """Mark threads for the rollup to recompute: a mention of theirs was scored, relabelled or let back in."""
+    if thread_keys:
+        conn.executemany("UPDATE threads SET dirty = 1 WHERE thread_key = ? AND dirty = 0",
+                         [(key,) for key in thread_keys])
+
+
+def mark_alert_pending(conn: sqlite3.Connection, thread_keys: list[str]) -> None:
+    """Mark threads for the rules to check again (a thread the rules set aside, retried)."""
+    if thread_keys:
+        conn.executemany("UPDATE threads SET alert_pending = 1 WHERE thread_key = ? AND alert_pending = 0",
+                         [(key,) for key in thread_keys])
+
+
+def checked_for_alerts(conn: sqlite3.Connection, thread_key: str) -> None:
+    """The rules have looked at this thread: its alert mark is cleared in the same transaction."""
+    conn.execute("UPDATE threads SET alert_pending = 0 WHERE thread_key = ?", (thread_key,))
+
+
+def set_level(conn: sqlite3.Connection, thread_key: str, level: str) -> None:
+    """The alert level the thread reached (the rules write it when they route its alert)."""
+    conn.execute("UPDATE threads SET level = ? WHERE thread_key = ?", (level, thread_key))

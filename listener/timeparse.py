@@ -14,6 +14,7 @@ from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from listener.errors import UserError
+from listener.quarantine import EARLIEST_POST
 
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(s|sec|m|min|h|hr|d|w|wk)s?\s*$", re.IGNORECASE)
 _SECONDS = {"s": 1, "sec": 1, "m": 60, "min": 60, "h": 3600, "hr": 3600, "d": 86400, "w": 7 * 86400,
@@ -63,8 +64,6 @@ def parse_since(text: str, now: datetime, tz_name: str = "UTC", option: str = "-
         if datetime.fromisoformat((text or "").strip().removesuffix("Z").removesuffix("z")).year < 2006:
             # Nothing older is stored (listener.quarantine's post-time window), and year 1 overflows
             # east of UTC: an early date means "everything".
-            from listener.quarantine import EARLIEST_POST
-
             return EARLIEST_POST
     except ValueError:
         pass  # parse_time names the accepted forms

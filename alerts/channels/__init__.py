@@ -1,21 +1,17 @@
-"""Delivery channels by `type`. A new channel is one module (a Channel with its Config) plus one line here."""
+"""Delivery channels by `type`. A new channel is one module (a Channel with its Config) plus one line in
+listener.plugins.CHANNELS."""
 
 from __future__ import annotations
 
-import importlib
 from typing import TYPE_CHECKING
+
+from listener import plugins
 
 if TYPE_CHECKING:
     from alerts.channels.base import Channel, ChannelConfig
 
-CHANNELS: dict[str, str] = {
-    "console": "alerts.channels.console:ConsoleChannel",
-    "file": "alerts.channels.file:FileChannel",
-    "slack_webhook": "alerts.channels.slack_webhook:SlackWebhookChannel",
-    "slack_bot": "alerts.channels.slack_bot:SlackBotChannel",
-    "email": "alerts.channels.email:EmailChannel",
-    "webhook": "alerts.channels.webhook:WebhookChannel",
-}
+# declared in the core (listener.plugins) so the config can validate a receiver without importing alerts
+CHANNELS = plugins.CHANNELS
 
 
 def available_channels() -> list[str]:
@@ -23,16 +19,11 @@ def available_channels() -> list[str]:
 
 
 def channel_class(kind: str) -> type[Channel] | None:
-    target = CHANNELS.get(kind)
-    if target is None:
-        return None
-    module_name, attr = target.split(":")
-    return getattr(importlib.import_module(module_name), attr)
+    return plugins.load(CHANNELS, kind)
 
 
 def channel_config_class(kind: str) -> type[ChannelConfig] | None:
-    cls = channel_class(kind)
-    return None if cls is None else cls.Config
+    return plugins.channel_config_class(kind)
 
 
 def build_channel(section: ChannelConfig, app: object) -> Channel:

@@ -1,4 +1,5 @@
-"""Posting a brand's answer on the platform a mention came from. One module per platform plus one line here.
+"""Posting a brand's answer on the platform a mention came from. One module per platform plus one line in
+listener.plugins.REPLIERS.
 
 A replier is an `alerts.replies.base.Replier` subclass with its `Config` (a `ReplierConfig`); its section
 is `[replies.<source name>]`, keyed by the mention's `source` (x, reddit, mastodon, bluesky, googleplay,
@@ -7,22 +8,17 @@ appstore). Client libraries are imported lazily so one platform never slows anot
 
 from __future__ import annotations
 
-import importlib
 from typing import TYPE_CHECKING
+
+from listener import plugins
 
 if TYPE_CHECKING:
     from alerts.replies.base import Replier
     from listener.config import Section
 
-# mention source -> "module:Class"
-REPLIERS: dict[str, str] = {
-    "x": "alerts.replies.x:XReplier",
-    "reddit": "alerts.replies.reddit:RedditReplier",
-    "mastodon": "alerts.replies.mastodon:MastodonReplier",
-    "bluesky": "alerts.replies.bluesky:BlueskyReplier",
-    "googleplay": "alerts.replies.googleplay:GooglePlayReplier",
-    "appstore": "alerts.replies.appstore:AppStoreReplier",
-}
+# mention source -> "module:Class", declared in the core (listener.plugins) so the config can validate
+# a [replies.<source>] section without importing alerts
+REPLIERS = plugins.REPLIERS
 
 
 def available_repliers() -> list[str]:
@@ -30,19 +26,8 @@ def available_repliers() -> list[str]:
 
 
 def replier_class(source: str) -> type[Replier] | None:
-    target = REPLIERS.get(source)
-    if target is None:
-        return None
-    module_name, attr = target.split(":")
-    try:
-        module = importlib.import_module(module_name)
-    except ModuleNotFoundError as exc:
-        if exc.name == module_name:  # that platform's module is not written yet
-            return None
-        raise
-    return getattr(module, attr)
+    return plugins.load(REPLIERS, source, missing_ok=True)  # None: that platform's module is not written yet
 
 
 def replier_config_class(source: str) -> type[Section] | None:
-    cls = replier_class(source)
-    return None if cls is None else cls.Config
+    return plugins.replier_config_class(source)

@@ -23,8 +23,10 @@ from typing import Any
 
 from alerts import permissions
 from alerts.queue import Queue, add_event
+from alerts.queue import describe_reply_event as describe  # noqa: F401 - its old name here
 from alerts.replies import replier_class
 from alerts.replies.base import PostedReply, Replier, ReplyRefused, ReplyUncertain
+from alerts.replies.tokens import TokenStore
 from listener.config import Config, SavedReplyConfig
 from listener.errors import UserError
 from listener.logs import event
@@ -147,8 +149,6 @@ def replier_for(config: Config, source: str, store: Store | None = None) -> Repl
         raise UserError(f"replying on {platform} is switched off ([replies.{source}] enabled = false)")
     replier = cls(section, config)
     if store is not None:
-        from alerts.replies.tokens import TokenStore
-
         replier.tokens = TokenStore(store, getattr(section, "token_key_env", "OVERHEARD_TOKEN_KEY"))
     return replier
 
@@ -508,24 +508,3 @@ def _record_posted(store: Store, config: Config, reply: Reply, mention: dict[str
     except UserError as exc:
         log.warning("reply %s posted; queue item %s not moved to replied: %s", reply.id, reply.item_id, exc)
     return get_reply(store, reply.id)
-
-
-def describe(detail: dict[str, Any], action: str) -> str | None:
-    """Audit-trail lines of the reply events (alerts.queue.describe_event asks here first)."""
-    if action == "reply_posted":
-        by = f" (approved by {detail['approved_by']})" if detail.get("approved_by") else ""
-        return f"replied on {detail.get('platform')}{by}: “{detail.get('text', '')}”"
-    if action == "reply_failed":
-        return f"reply {detail.get('reply_id')} refused by {detail.get('platform')}: {detail.get('reason')}"
-    if action == "reply_unsure":
-        return f"reply {detail.get('reply_id')} may have been posted: {detail.get('reason')}"
-    if action == "reply_awaiting_approval":
-        return f"wrote reply {detail.get('reply_id')}, waiting for approval: “{detail.get('text', '')}”"
-    if action == "reply_approved":
-        return f"approved reply {detail.get('reply_id')} by {detail.get('author')}"
-    if action == "reply_rejected":
-        why = f": {detail['reason']}" if detail.get("reason") else ""
-        return f"rejected reply {detail.get('reply_id')} by {detail.get('author')}{why}"
-    if action == "reply_retried":
-        return f"retried reply {detail.get('retry_of')} (as reply {detail.get('reply_id')})"
-    return None

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from listener.errors import UserError
+from listener.masking import remember
 from listener.models import iso, utcnow
 from listener.store import Store
 
@@ -59,8 +60,6 @@ class TokenStore:
     def save(self, platform: str, data: dict[str, Any], *, account: str | None = None,
              expires_at: str | None = None) -> None:
         """Encrypt and keep `data` (access token, refresh token, ...) for `platform`, replacing what was there."""
-        from listener.masking import remember
-
         remember(str(v) for k, v in data.items() if "token" in k and isinstance(v, str))
         ciphertext = self._fernet().encrypt(json.dumps(data).encode()).decode()
         with self.store.transaction() as conn:
@@ -73,8 +72,6 @@ class TokenStore:
     def load(self, platform: str) -> StoredTokens | None:
         """The decrypted tokens, or None when the platform was never connected."""
         from cryptography.fernet import InvalidToken
-
-        from listener.masking import remember
 
         rows = self.store.query("SELECT * FROM reply_tokens WHERE platform = ?", (platform,))
         if not rows:

@@ -16,6 +16,7 @@ from pydantic import Field
 
 from alerts.replies import x_oauth
 from alerts.replies.base import PostedReply, Replier, ReplierConfig, ReplyRefused, ReplyUncertain
+from listener.errors import UserError
 from listener.models import parse_iso, utcnow
 
 TWEEPY_HOST = "https://api.twitter.com"  # fixed inside tweepy's BaseClient.request
@@ -180,8 +181,6 @@ class XReplier(Replier):
                                  "been posted") from None
 
     def preflight(self) -> None:
-        from listener.errors import UserError
-
         try:
             self._stored()
         except ReplyRefused as exc:

@@ -15,12 +15,11 @@ from listener.errors import UserError
 from listener.quarantine import (
     STAGES,
     QuarantineRecord,
-    RetryReport,
     count_records,
     get_record,
     list_records,
-    retry,
 )
+from listener.retry import RetryReport, retry
 
 SHOWN_IN_IMPORT = 20  # bad rows an import prints before "… and N more"
 

@@ -1,26 +1,19 @@
-"""Sources by name. A new source is one module (a Source subclass with its Config) plus one line here."""
+"""Sources by name. A new source is one module (a Source subclass with its Config) plus one line in
+listener.plugins.SOURCES."""
 
 from __future__ import annotations
 
-import importlib
 from typing import TYPE_CHECKING
+
+from listener import plugins
 
 if TYPE_CHECKING:
     from listener.config import Section
     from listener.sources.base import Source
 
-# name -> "module:Class"; imported lazily so one source's client library never slows another down.
-SOURCES: dict[str, str] = {
-    "file": "listener.sources.file:FileSource",
-    "x": "listener.sources.x:XSource",
-    "reddit": "listener.sources.reddit:RedditSource",
-    "appstore": "listener.sources.appstore:AppStoreSource",
-    "googleplay": "listener.sources.googleplay:GooglePlaySource",
-    "rss": "listener.sources.rss:RssSource",
-    "hackernews": "listener.sources.hackernews:HackerNewsSource",
-    "mastodon": "listener.sources.mastodon:MastodonSource",
-    "bluesky": "listener.sources.bluesky:BlueskySource",
-}
+# name -> "module:Class", declared in the core (listener.plugins) so the config can validate a
+# section without importing a stage; imported lazily so one source's client library never slows another.
+SOURCES = plugins.SOURCES
 
 
 def available_sources() -> list[str]:
@@ -28,13 +21,8 @@ def available_sources() -> list[str]:
 
 
 def source_class(name: str) -> type[Source] | None:
-    target = SOURCES.get(name)
-    if target is None:
-        return None
-    module_name, attr = target.split(":")
-    return getattr(importlib.import_module(module_name), attr)
+    return plugins.load(SOURCES, name)
 
 
 def source_config_class(name: str) -> type[Section] | None:
-    cls = source_class(name)
-    return None if cls is None else cls.Config
+    return plugins.source_config_class(name)

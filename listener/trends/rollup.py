@@ -23,8 +23,9 @@ from zoneinfo import ZoneInfo
 
 from listener.models import iso, parse_iso, utcnow
 from listener.quarantine import NOT_THE_ROW, describe, implausible_stored_time, one_by_one, quarantine_mention
+from listener.reach import mentions_reach, stored_audience  # noqa: F401 - the trend code's names for them
 from listener.store import Store
-from sentiment.trends import ALL_THEMES, MentionFacts, audience_of, audience_reach, hour_start, key_tallies
+from sentiment.trends import ALL_THEMES, MentionFacts, audience_of, hour_start, key_tallies
 
 log = logging.getLogger("overheard.trends")
 
@@ -61,25 +62,6 @@ def mention_facts(row: dict[str, Any]) -> MentionFacts:
         themes=parse_themes(row.get("themes")),
         author=row.get("author"),
     )
-
-
-def stored_audience(row: dict[str, Any]) -> str:
-    """The audience key (sentiment.trends.audience_of) of a full stored mention row."""
-    community = None
-    if row.get("source") == "reddit":
-        try:
-            metrics = json.loads(row.get("metrics") or "{}")
-        except ValueError:
-            metrics = {}
-        community = metrics.get("subreddit") if isinstance(metrics, dict) else None
-    return audience_of(row["source"], row.get("author"), row.get("author_followers"),
-                       community=community if isinstance(community, str) else None, url=row.get("url"),
-                       thread=row.get("thread_key"), mention=str(row.get("id")))
-
-
-def mentions_reach(rows: list[dict[str, Any]]) -> int:
-    """Reach of some stored mentions (a thread's): each distinct audience once, at its largest size."""
-    return audience_reach((stored_audience(r), r.get("author_followers")) for r in rows)
 
 
 def parse_themes(value: str | None) -> tuple[str, ...]:

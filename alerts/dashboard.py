@@ -1,11 +1,12 @@
 """The support dashboard: the queue's figures for a period, one function for the web page, its JSON and
 `overheard queue dashboard`, so the three can never disagree.
 
-Response times, SLA shares and recovery come from `sentiment.trends.queue_figures` over the queue
-items flagged in the period (`listener.trends.tables.read_queue_items`), the same computation as the
-trend files' queue table. The rest are counts read here: what is open now (by brand and priority),
-and each agent's load (open items they hold) and work in the period (replies and resolutions, from
-the audit trail).
+Response times, SLA shares and recovery are the figures of `sentiment.trends.queue_figures` over the
+queue items flagged in the period (`listener.trends.tables.read_queue_items`), the same as the trend
+files' queue table, counted faster in SQL (`fast_figures`; identical, tested against
+`reference_figures`). The rest are counts read here: what is open now (by brand and priority), and
+each agent's load (open items they hold) and work in the period (replies and resolutions, from the
+audit trail).
 """
 
 from __future__ import annotations

@@ -8,7 +8,10 @@ over the last 90 days: 3% open (new, claimed, waiting, replied), 80% resolved (a
 with a recovery verdict), 17% dismissed, four agents. Then the real app (`create_app`) is served by
 uvicorn on 127.0.0.1 and an HTTP client (httpx) logs in and loads each page RUNS times after warm-up
 calls (the first list load also runs the queue's clock tick, which is timed on its own): p50/p95/max.
-The Queue.* calls are timed in-process as a reference for what the pages add.
+The Queue.* calls are timed in-process as a reference for what the pages add, and so are the 30-day
+dashboard figures both ways: the fast path (`alerts.dashboard.fast_figures`, counted in SQL from the
+covering index of migration 240) against the reference it must equal (`reference_figures`:
+`queue_figures` over every item read), with a check that both gave the same figures.
 """
 
 from __future__ import annotations
@@ -23,9 +26,11 @@ import threading
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from alerts.dashboard import fast_figures, reference_figures, resolve_period  # noqa: E402
 from alerts.queue import ItemFilter, Queue  # noqa: E402
 from alerts.users import add_user  # noqa: E402
 from benchmarks.machine import machine, peak_rss_mb, summary_ms, timings_ms  # noqa: E402
@@ -189,9 +194,18 @@ def main() -> None:
             "GET /dashboard (today)": lambda: get("/dashboard"),
         }
         figures = {name: timings_ms(func, args.runs, warmup=2) for name, func in pages.items()}
+        month = resolve_period("30d", config.queue.timezone)
+        zone = ZoneInfo(month.timezone)
+        at = datetime.now(UTC)
+        identical = fast_figures(store, month.since, month.until, at, zone) == \
+            reference_figures(store, month.since, month.until, at, zone)
         reference = {
             "Queue.list (in-process)": timings_ms(lambda: queue.list(ItemFilter()), 10),
             "Queue.tick (in-process)": timings_ms(lambda: queue.tick(), 5, warmup=1),
+            "30d figures, fast_figures (in-process)":
+                timings_ms(lambda: fast_figures(store, month.since, month.until, at, zone), 10),
+            "30d figures, reference_figures (in-process)":
+                timings_ms(lambda: reference_figures(store, month.since, month.until, at, zone), 5),
         }
         client.close()
         server.should_exit = True
@@ -206,6 +220,7 @@ def main() -> None:
         print(f"  {name:<46} {summary_ms(values)}")
     for name, values in reference.items():
         print(f"  {name:<46} {summary_ms(values)}")
+    print(f"30-day figures: fast path and reference identical: {'yes' if identical else 'NO'}")
     print(f"peak memory {peak_rss_mb():.0f} MB (server and client in one process)")
     print(machine())
     print(f"rerun: nice -n 19 .venv/bin/python -m benchmarks.bench_queue --items {args.items} --runs {args.runs}")

@@ -903,3 +903,22 @@ MIGRATIONS += [
     ),
 ]
 MIGRATIONS.sort(key=lambda migration: migration[0])
+
+# ---------------------------------------------------------------- a fast dashboard (block 240-249)
+MIGRATIONS += [
+    (
+        240,
+        "covering indexes for the dashboard: its 30-day figures read ~67k items at 200k, without the table",
+        """
+        -- alerts.dashboard counts a period's items in SQL from this index alone (every column it reads is
+        -- in it), instead of visiting each item's row: ~2x less work at 200k items (docs/performance.md)
+        CREATE INDEX queue_items_dashboard ON queue_items (created_at, brand, state, sla_started_at,
+            first_response_at, first_response_due, resolved_at, resolution_due, recovery);
+        -- the agents' replies and resolutions in the period, counted from the index (actor included)
+        CREATE INDEX queue_events_action_at_actor ON queue_events (action, at, actor);
+        -- the latest recovered customers of the period
+        CREATE INDEX queue_items_recovery_created ON queue_items (recovery, created_at);
+        """,
+    ),
+]
+MIGRATIONS.sort(key=lambda migration: migration[0])

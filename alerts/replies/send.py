@@ -21,6 +21,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
+from pydantic import ValidationError
+
 from alerts import permissions
 from alerts.queue import Queue, add_event
 from alerts.queue import describe_reply_event as describe  # noqa: F401 - its old name here
@@ -157,7 +159,10 @@ def _length_and_limit(config: Config, source: str, text: str) -> tuple[int, int,
     cls = replier_class(source)
     if cls is None:
         return len(text), 0, PLATFORM_NAMES.get(source, source)
-    section = config.replies.get(source) or cls.Config()
+    try:
+        section = config.replies.get(source) or cls.Config()
+    except ValidationError:  # not set up, and its settings have no defaults (App Store key ids): no 500 page
+        return len(text), cls.limit, PLATFORM_NAMES.get(source, source)
     replier = cls(section, config)
     return replier.length(text), replier.limit, PLATFORM_NAMES.get(source, source)
 

@@ -134,8 +134,12 @@ def run_backtest(config: Config, store: Store, since: datetime, until: datetime 
         try:
             # Silences as they were stored (each applies during its own time range).
             silences = store.query("SELECT * FROM silences")
-            if silences:
-                sim.db["silences"].insert_all(silences)
+            if silences:  # plain SQL rather than sqlite-utils: the scratch store may be on PostgreSQL too
+                columns = list(silences[0])
+                with sim.transaction() as conn:
+                    conn.executemany(f"INSERT INTO silences ({', '.join(columns)}) "
+                                     f"VALUES ({', '.join('?' for _ in columns)})",
+                                     [tuple(s[c] for c in columns) for s in silences])
             # History before the window gives context (repeat detractors, threads already running) but
             # does not alert: the team already knows about it.
             history_start = iso(since - timedelta(days=config.risk.repeat_window_days))

@@ -77,7 +77,9 @@ def evaluate_pending(store: Store, config: Config, now: datetime | None = None) 
     own = set(config.brand_names())
     silences = noise.list_silences(store, now)
     while True:
-        threads = store.query("SELECT * FROM threads WHERE alert_pending = 1 LIMIT 500")
+        # oldest conversation first, the same order on every backend
+        threads = store.query("SELECT * FROM threads WHERE alert_pending = 1 "
+                              "ORDER BY first_at, thread_key LIMIT 500")
         if not threads:
             break
         with store.transaction() as conn:

@@ -90,7 +90,21 @@ def log_events(log: Path) -> list[dict]:
 
 
 def db_query(db: Path, sql: str, params: tuple = ()) -> list[tuple]:
-    """Read the daemon's database from outside (a separate connection, as `overheard status` does)."""
+    """Read the daemon's database from outside (a separate connection, as `overheard status` does), on
+    either backend: with --backend=postgresql the daemon's store is the schema named after this path."""
+    from listener.backends import resolve
+
+    target = resolve(db)
+    if target.backend == "postgresql":
+        from listener.backends.postgres import PgConnection
+
+        pg = PgConnection(target.location, schema=target.schema)
+        try:
+            return [tuple(r) for r in pg.execute(sql, params).fetchall()]
+        except sqlite3.OperationalError:  # schema or tables not created yet
+            return []
+        finally:
+            pg.close()
     if not db.exists():
         return []
     conn = sqlite3.connect(db, timeout=30)

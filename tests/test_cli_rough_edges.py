@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import json
+import os
 import re
-import shutil
 import subprocess
 import sys
 import tomllib
@@ -15,6 +15,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from click.testing import CliRunner
 
+from listener.backends import TEST_URL_ENV
 from listener.cli import cli
 from listener.commands.core import alert_summary
 from listener.demo import run_demo
@@ -22,7 +23,7 @@ from listener.display import cut, local_time, plural
 from listener.errors import UserError
 from listener.store import Store
 from listener.timeparse import parse_duration, parse_since, parse_time, parse_until
-from tests.helpers import write_config
+from tests.helpers import copy_workspace, write_config
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -45,7 +46,7 @@ def demo_ws(tmp_path_factory):
 @pytest.fixture
 def ws(demo_ws, tmp_path):
     copy = tmp_path / "ws"
-    shutil.copytree(demo_ws, copy)
+    copy_workspace(demo_ws, copy)
     return copy
 
 
@@ -54,8 +55,11 @@ def modules_after(args: list[str], cwd: Path) -> set[str]:
     code = ("import sys; from listener.cli import main\n"
             "try:\n    main()\nexcept SystemExit:\n    pass\n"
             "sys.stderr.write('\\nMODULES ' + ' '.join(sorted(sys.modules)))")
+    env = {"PATH": "/usr/bin:/bin", "COLUMNS": "80", "HOME": str(cwd)}
+    if os.environ.get(TEST_URL_ENV):  # --backend=postgresql: the process opens the test's store there too
+        env[TEST_URL_ENV] = os.environ[TEST_URL_ENV]
     proc = subprocess.run([sys.executable, "-c", code, *args], cwd=cwd, capture_output=True, text=True,
-                          timeout=120, env={"PATH": "/usr/bin:/bin", "COLUMNS": "80", "HOME": str(cwd)})
+                          timeout=120, env=env)
     return set(proc.stderr.rsplit("MODULES ", 1)[1].split())
 
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import random
-import shutil
 
 import listener.scoring as scoring
 from listener.config import load_config
@@ -23,12 +22,13 @@ COLUMNS = "id, lang, label, compound, confidence, themes, theme_sentiment, detra
 def test_a_pooled_backlog_is_scored_as_in_one_process(tmp_path, monkeypatch):
     config = load_config(write_config(tmp_path), check_secrets=False)
     rng = random.Random(5)
-    with Store(tmp_path / "a.db") as store:
-        store.save_batch("x", "q", Batch([
-            Mention(source="x", native_id=str(i), text=rng.choice(TEXTS), created_at=at(20, minute=i % 60),
-                    brand="Brightwave", author=f"user{i % 7}", author_followers=rng.choice([10, 20_000]),
-                    stars=rng.choice([None, None, 1, 5])) for i in range(240)]))
-    shutil.copy(tmp_path / "a.db", tmp_path / "b.db")
+    backlog = Batch([
+        Mention(source="x", native_id=str(i), text=rng.choice(TEXTS), created_at=at(20, minute=i % 60),
+                brand="Brightwave", author=f"user{i % 7}", author_followers=rng.choice([10, 20_000]),
+                stars=rng.choice([None, None, 1, 5])) for i in range(240)])
+    for name in ("a.db", "b.db"):  # the same backlog in two stores (either backend)
+        with Store(tmp_path / name) as store:
+            store.save_batch("x", "q", backlog)
     monkeypatch.setattr(scoring, "CHUNK", 50)
     monkeypatch.setattr(scoring, "POOL_MIN_BACKLOG", 1)
     scorer = build_scorer(config)

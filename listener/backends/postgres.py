@@ -62,9 +62,16 @@ def _sqlite_error(exc: psycopg.Error) -> Exception:
     return sqlite3.DatabaseError(message)
 
 
+_INT64 = (-(2**63), 2**63 - 1)
+
+
 def _param(value: Any) -> Any:
     if isinstance(value, bool):
         return int(value)
+    if isinstance(value, int) and not _INT64[0] <= value <= _INT64[1]:
+        # What sqlite3 raises for the same value, before it reaches the server: the store quarantines
+        # the one mention with the same reason on both backends.
+        raise OverflowError("Python int too large to convert to a 64-bit INTEGER")
     if isinstance(value, dt.datetime):
         return value.isoformat(" ")  # what sqlite3's default adapter stored
     if isinstance(value, memoryview):

@@ -238,6 +238,11 @@ def _functions(toks: list[Tok]) -> None:
                 arg = _next_sig(toks, eq) if eq is not None else None
                 if eq is not None and arg is not None and toks[eq].text == "=" and toks[arg].text == "?":
                     toks[arg].text = "?::text"
+        elif up == "JSON_ARRAY_LENGTH":
+            close_at = _close(toks, j)
+            t.text = "jsonb_array_length"
+            toks[j].text = "(("
+            toks[close_at].text = ")::jsonb)"
         elif up == "JSON_EACH":
             # json_each(x) j ... j.value: the elements of a JSON array of strings, as text
             close_at = _close(toks, j)
@@ -250,6 +255,16 @@ def _functions(toks: list[Tok]) -> None:
                 if toks[alias_at].up == "AS":
                     alias_at = _next_sig(toks, alias_at)
                 toks[alias_at].text = f"AS {toks[alias_at].text}(value)"
+
+
+def _blobs(toks: list[Tok]) -> None:
+    """X'00ff' is a blob in SQLite and a bit string in PostgreSQL: make it bytea, so a text column refuses
+    it as PostgreSQL should (a bit string would be stored as its digits)."""
+    for i in range(len(toks) - 1):
+        t, nxt = toks[i], toks[i + 1]
+        if t.kind == "word" and t.up == "X" and nxt.kind == "str" and re.fullmatch(r"'[0-9A-Fa-f]*'", nxt.text):
+            t.text = ""
+            nxt.text = f"'\\x{nxt.text[1:-1]}'::bytea"
 
 
 def _is_or_like(toks: list[Tok]) -> None:
@@ -565,6 +580,7 @@ def translate(sql: str) -> Translated:
         _ddl(toks)
     if first == "CREATE" and any(toks[i].up == "INDEX" for i in sig[:4]):
         _index_exprs(toks)
+    _blobs(toks)
     _functions(toks)
     _is_or_like(toks)
     _cross_join(toks)

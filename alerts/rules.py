@@ -82,8 +82,12 @@ def evaluate_pending(store: Store, config: Config, now: datetime | None = None) 
             break
         with store.transaction() as conn:
             for thread in threads:
+                # The check is claimed by clearing the mark: a thread another worker checked since it was
+                # read (one that lost its stage lease) is not checked twice.
+                if conn.execute("UPDATE threads SET alert_pending = 0 WHERE thread_key = ? AND alert_pending = 1",
+                                (thread["thread_key"],)).rowcount != 1:
+                    continue
                 report.threads_checked += 1
-                conn.execute("UPDATE threads SET alert_pending = 0 WHERE thread_key = ?", (thread["thread_key"],))
                 try:
                     with store.savepoint():
                         _evaluate_thread(store, config, thread, rules, own, silences, now, report)

@@ -28,7 +28,7 @@ browser-deps:
 ## tests (backend, leases, store, pipeline, search) on a throwaway PostgreSQL. The whole suite does not
 ## pass on PostgreSQL yet (issue 20): `make test-pg` runs it, skipping what tests/pg_todo.txt lists.
 PG_CORE = tests/test_postgres_backend.py tests/test_leases.py tests/test_store.py tests/test_pipeline.py \
-  tests/test_queue_search.py
+  tests/test_queue_search.py tests/test_workers.py tests/test_workers_crash.py
 test: $(STAMP) browser-deps
 	$(BIN)/python -m pytest -q -p no:cacheprovider
 	.ci/with-postgres $(BIN)/python -m pytest -q -p no:cacheprovider --backend=postgresql $(PG_CORE)

@@ -254,3 +254,44 @@ def test_an_old_session_key_file_becomes_the_stores_key(tmp_path, monkeypatch, b
     assert session_secret(config) == first and len(first) >= 40
     monkeypatch.setenv("OVERHEARD_SESSION_SECRET", "from-the-environment-" + "e" * 20)
     assert session_secret(config) == "from-the-environment-" + "e" * 20
+
+
+def test_the_heartbeat_keeps_a_workers_leases_alive_and_they_run_out_after_it_stops(tmp_path):
+    path = tmp_path / "o.db"
+    store = Store(path)
+    assert leases.take(store, "stage:threads", "me:1:x", 3)
+    beat = leases.Heartbeat(lambda: Store(path), "me:1:x", 3)
+    beat.start()
+    try:
+        deadline = datetime.now(UTC) + timedelta(seconds=5)
+        while datetime.now(UTC) < deadline:  # well past the 3 s it was taken for
+            assert not leases.take(store, "stage:threads", ELSEWHERE, 3)
+            threading.Event().wait(0.5)
+    finally:
+        beat.stop()
+    threading.Event().wait(3.2)  # nobody renews it now: another worker gets it once it runs out
+    assert leases.take(store, "stage:threads", ELSEWHERE, 3)
+    store.close()
+
+
+def test_workers_that_join_share_the_lock_file_and_one_alone_is_refused_beside_them(tmp_path):
+    from listener.errors import UserError
+    from listener.scheduler import Daemon
+
+    config = write_config(tmp_path)
+    first, second = Daemon(config, channels={}, join=True), Daemon(config, channels={}, join=True)
+    first._take_lock()
+    second._take_lock()
+    try:
+        with pytest.raises(UserError, match="--join to share the work"):
+            Daemon(config, channels={})._take_lock()
+    finally:
+        first._release_lock()
+        second._release_lock()
+    alone = Daemon(config, channels={})
+    alone._take_lock()
+    try:
+        with pytest.raises(UserError, match="started without --join"):
+            Daemon(config, channels={}, join=True)._take_lock()
+    finally:
+        alone._release_lock()

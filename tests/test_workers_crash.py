@@ -112,7 +112,7 @@ def _drop_file(folder, name: str, rows: list[dict]) -> None:
     part.rename(folder / name)
 
 
-def test_two_workers_killed_at_random_store_each_mention_once_and_deliver_each_alert_once(tmp_path, fakes):
+def test_two_workers_killed_at_random_store_each_mention_once_and_deliver_each_alert_once(tmp_path, fakes, backend):
     api, hook = fakes
     rng = random.Random(SEED)
     (tmp_path / "in").mkdir()
@@ -120,6 +120,7 @@ def test_two_workers_killed_at_random_store_each_mention_once_and_deliver_each_a
     logs = {"a": tmp_path / "a.log", "b": tmp_path / "b.log"}
     alerts = tmp_path / "alerts.jsonl"
     store = Store(tmp_path / "overheard.db")  # the store both workers open (a PostgreSQL schema on --backend)
+    assert store.backend == backend
     served: set[str] = set()
     angry_threads: set[str] = set()
     plan: list[str] = []
@@ -219,5 +220,6 @@ def test_two_workers_killed_at_random_store_each_mention_once_and_deliver_each_a
     did = {name: {e.get("event") for e in log_events(logs[name]) if e.get("event") in ("run", "alert_delivered")
                   and (e.get("event") != "run" or e.get("new"))} for name in logs}
     store.close()
-    print(f"two workers: {CYCLES} cycles, {kills} kill -9s, {len(served)} mentions, {len(expected)} alerts; "
+    print(f"two workers on {backend}: {CYCLES} cycles, {kills} kill -9s, {len(served)} mentions, "
+          f"{len(expected)} alerts; "
           f"webhook repeats {repeats} (dropped by key); what each did: {did}")

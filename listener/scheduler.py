@@ -214,8 +214,9 @@ class Daemon:
                 )
             for spec in self.plan():
                 self._add(spec)
-            with self._store() as store:
-                store.conn.execute("DELETE FROM stream_status")  # a previous run's connections are gone
+            if not self.join:  # (other workers' connections are theirs)
+                with self._store() as store:
+                    store.conn.execute("DELETE FROM stream_status")  # a previous run's connections are gone
             event(log, "daemon_started", pid=os.getpid(), sources=",".join(self.sources) or "none",
                   jobs=len(self.scheduler.get_jobs()), receivers=",".join(self.channels) or "none",
                   streams=",".join(s.name for s in self.streams) or None)

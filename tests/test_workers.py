@@ -50,6 +50,14 @@ def test_two_workers_share_a_backlog_and_score_each_mention_once(tmp_path, monke
     scorer = build_scorer(config)
     totals: dict[str, int] = {}
     start = threading.Barrier(2)
+    scored_ids: list[int] = []  # every mention a worker gave to the scorer, so work done twice shows
+    real_score_rows = scoring._score_rows
+
+    def counting(scorer, rows):
+        scored_ids.extend(r["id"] for r in rows)
+        return real_score_rows(scorer, rows)
+
+    monkeypatch.setattr(scoring, "_score_rows", counting)
 
     def worker(name: str) -> None:
         with Store(config.database) as store:
@@ -64,6 +72,7 @@ def test_two_workers_share_a_backlog_and_score_each_mention_once(tmp_path, monke
     # Every mention scored, by one worker: the two counts add up to the backlog, never more.
     assert setup.scalar("SELECT COUNT(*) FROM mentions WHERE scored_at IS NULL") == 0
     assert totals["a"] + totals["b"] == 600, totals
+    assert len(scored_ids) == len(set(scored_ids)) == 600  # no block was scored by both
     # An author's negative count counts each negative mention once.
     negatives = dict(setup.conn.execute(
         "SELECT author, COUNT(*) FROM mentions WHERE label = 'negative' GROUP BY author ORDER BY author").fetchall())

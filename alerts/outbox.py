@@ -9,6 +9,13 @@ A row found marked but not delivered — the process died in between, or the ans
 first looked up at the receiver (Channel.find_sent: the Slack bot reads the channel history for the
 key in its message metadata), so it is not sent twice where the receiver can tell.
 
+Several workers on one store: each receiver's outbox is sent by one worker at a time, the one holding
+the lease "deliver:<receiver>" (listener.leases), renewed before every message, so the hourly cap,
+grouping and the order of a thread's messages hold as with one worker. The rows are read after the
+lease is taken, and each row is claimed by its sending mark (set only if nobody marked or delivered
+it since it was read), so two workers never both send one. A worker that dies mid-send leaves its rows
+marked: the next one (once the lease runs out) treats them as above — looked up at the receiver first.
+
 Delivery applies the send-time half of noise control (see alerts.noise): quiet hours, the hourly
 cap per receiver, and grouping — alerts of one group that are due together go out as one message.
 """
@@ -17,7 +24,7 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -25,6 +32,7 @@ from typing import Any
 from alerts import noise
 from alerts.channels.base import Channel, DeliveryError
 from alerts.message import Alert
+from listener import leases
 from listener.masking import mask
 from listener.models import iso, parse_iso, utcnow
 from listener.store import Store
@@ -56,6 +64,10 @@ def enqueue(store: Store, alert: Alert, receiver: str, *, group: str | None = No
     return cur.rowcount == 1
 
 
+class _Taken(Exception):
+    """A row of the message was marked or delivered by another worker since it was read."""
+
+
 @dataclass
 class DeliveryReport:
     delivered: int = 0  # outbox rows marked delivered (a digest delivers several)
@@ -71,12 +83,19 @@ class _Batch:
     digest_reason: str | None = None  # quiet | cap | group; None: one alert
 
 
-def _due(store: Store, now: datetime, limit: int) -> list[dict[str, Any]]:
+def _due(store: Store, now: datetime, limit: int, receiver: str | None = None) -> list[dict[str, Any]]:
     return store.query(
         "SELECT * FROM outbox WHERE delivered_at IS NULL AND attempts < ? "
-        "AND (next_attempt_at IS NULL OR next_attempt_at <= ?) ORDER BY id LIMIT ?",
-        (MAX_ATTEMPTS, iso(now), limit),
+        "AND (next_attempt_at IS NULL OR next_attempt_at <= ?) " + ("AND receiver = ? " if receiver else "")
+        + "ORDER BY id LIMIT ?",
+        (MAX_ATTEMPTS, iso(now), *((receiver,) if receiver else ()), limit),
     )
+
+
+def _due_receivers(store: Store, now: datetime) -> list[str]:
+    return [r[0] for r in store.conn.execute(
+        "SELECT DISTINCT receiver FROM outbox WHERE delivered_at IS NULL AND attempts < ? "
+        "AND (next_attempt_at IS NULL OR next_attempt_at <= ?) ORDER BY receiver", (MAX_ATTEMPTS, iso(now)))]
 
 
 def _collapse(store: Store, rows: list[dict[str, Any]], now: datetime) -> list[dict[str, Any]]:
@@ -160,44 +179,60 @@ def _quiet_note(channel: Channel) -> str:
 
 
 def deliver_pending(store: Store, channels: Mapping[str, Channel], now: datetime | None = None,
-                    limit: int = 500) -> DeliveryReport:
+                    limit: int = 500, *, holder: str | None = None,
+                    lease_s: float = leases.ONE_SHOT_LEASE_S) -> DeliveryReport:
     """Send what is due, oldest first. Each message's rows are marked sending (committed) before it goes
     out and delivered in one transaction right after; a row found marked sending but not delivered is
-    first looked up at the receiver (see Channel.find_sent), so a crash in between sends nothing twice."""
+    first looked up at the receiver (see Channel.find_sent), so a crash in between sends nothing twice.
+    Each receiver is sent to under its lease (`holder`: this worker's lease name); a receiver another
+    worker is sending to is left to it."""
     now = now or utcnow()
     report = DeliveryReport()
-    by_receiver: dict[str, list[dict[str, Any]]] = {}
-    for row in _due(store, now, limit):
-        by_receiver.setdefault(row["receiver"], []).append(row)
-    for receiver, rows in by_receiver.items():
+    holder = holder or leases.worker_id()
+    for receiver in _due_receivers(store, now):
         channel = channels.get(receiver)
         if channel is None:
             continue
-        cfg = channel.config
-        quiet_end = noise.quiet_until(getattr(cfg, "quiet_hours", None), now)
-        if quiet_end is not None:
-            except_levels = set(cfg.quiet_hours.except_levels)
-            wait = [r for r in rows if r["level"] not in except_levels]
-            _hold(store, wait, quiet_end, "quiet")
-            report.held += len(wait)
-            rows = [r for r in rows if r["level"] in except_levels]
-        cap = getattr(cfg, "max_per_hour", 0)
-        batches = _batches(store, rows, now)
-        for i, batch in enumerate(batches):
-            if cap:
-                recent = noise.sends_in_last_hour(store, receiver, now)
-                if len(recent) >= cap:
-                    rest = [r for b in batches[i:] for r in b.rows]
-                    free_at = parse_iso(recent[0]) + timedelta(hours=1, seconds=1)
-                    _hold(store, rest, free_at, "cap")
-                    report.held += len(rest)
-                    log.warning("receiver %s reached its limit of %d messages an hour; %d alerts held",
-                                receiver, cap, len(rest))
-                    break
-            ok = _send_batch(store, channel, receiver, batch, now, report)
-            if not ok:
-                break  # a receiver that just failed is not hammered again in this pass
+        lease = f"deliver:{receiver}"
+        with leases.held(store, lease, holder, lease_s) as mine:
+            if mine:  # read under the lease: what another worker sent before it let go is not due any more
+                _deliver_to(store, channel, receiver, _due(store, now, limit, receiver), now, report,
+                            lambda lease=lease: leases.take(store, lease, holder, lease_s))
     return report
+
+
+def _deliver_to(store: Store, channel: Channel, receiver: str, rows: list[dict[str, Any]], now: datetime,
+                report: DeliveryReport, still_mine: Callable[[], bool]) -> None:
+    if not rows:
+        return
+    cfg = channel.config
+    quiet_end = noise.quiet_until(getattr(cfg, "quiet_hours", None), now)
+    if quiet_end is not None:
+        except_levels = set(cfg.quiet_hours.except_levels)
+        wait = [r for r in rows if r["level"] not in except_levels]
+        _hold(store, wait, quiet_end, "quiet")
+        report.held += len(wait)
+        rows = [r for r in rows if r["level"] in except_levels]
+    cap = getattr(cfg, "max_per_hour", 0)
+    batches = _batches(store, rows, now)
+    for i, batch in enumerate(batches):
+        if cap:
+            recent = noise.sends_in_last_hour(store, receiver, now)
+            if len(recent) >= cap:
+                rest = [r for b in batches[i:] for r in b.rows]
+                free_at = parse_iso(recent[0]) + timedelta(hours=1, seconds=1)
+                _hold(store, rest, free_at, "cap")
+                report.held += len(rest)
+                log.warning("receiver %s reached its limit of %d messages an hour; %d alerts held",
+                            receiver, cap, len(rest))
+                break
+        if i and not still_mine():  # the lease ran out (this worker paused): whoever took it sends the rest
+            log.warning("lost the delivery lease for %s; leaving the rest to the worker that holds it",
+                        receiver)
+            break
+        ok = _send_batch(store, channel, receiver, batch, now, report)
+        if not ok:
+            break  # a receiver that just failed is not hammered again in this pass
 
 
 def _hold(store: Store, rows: list[dict[str, Any]], until: datetime, why: str) -> None:
@@ -236,9 +271,20 @@ def _send_batch(store: Store, channel: Channel, receiver: str, batch: _Batch, no
         previous = None
     # The sending mark, committed before the receiver sees anything: if this process dies between the
     # receiver's answer and the delivered mark below, the next run knows to ask before sending again.
-    with store.transaction() as conn:
-        for r in rows:
-            conn.execute("UPDATE outbox SET sending_at = ?, sending_key = ? WHERE id = ?", (iso(now), key, r["id"]))
+    # The mark is also this worker's claim on the rows: set only where nobody marked or delivered them
+    # since they were read, else nothing is sent (another worker has them).
+    try:
+        with store.transaction() as conn:
+            for r in rows:
+                cur = conn.execute(
+                    "UPDATE outbox SET sending_at = ?, sending_key = ? WHERE id = ? AND delivered_at IS NULL "
+                    "AND sending_at IS ? AND sending_key IS ?",
+                    (iso(now), key, r["id"], r["sending_at"], r["sending_key"]))
+                if cur.rowcount != 1:
+                    raise _Taken
+    except _Taken:
+        log.warning("alert %s to %s was taken by another worker; not sent from here", key, receiver)
+        return True
     try:
         ref = channel.send(alert, key, previous)
     except Exception as exc:  # noqa: BLE001 - one receiver's failure never holds up the others

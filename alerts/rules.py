@@ -84,8 +84,11 @@ def evaluate_pending(store: Store, config: Config, now: datetime | None = None) 
             break
         with store.transaction() as conn:
             for thread in threads:
+                # The check is claimed by clearing the mark: a thread another worker checked since it was
+                # read (one that lost its stage lease) is not checked twice.
+                if not checked_for_alerts(conn, thread["thread_key"]):
+                    continue
                 report.threads_checked += 1
-                checked_for_alerts(conn, thread["thread_key"])
                 try:
                     with store.savepoint():
                         _evaluate_thread(store, config, thread, rules, own, silences, now, report)

@@ -387,8 +387,8 @@ class WebConfig(Section):
 
     host: str = "127.0.0.1"
     port: int = Field(default=8377, ge=1, le=65535)
-    # Env var holding the key that signs session cookies. Unset: a random key kept in session.key beside
-    # the database (mode 600), so logins survive restarts.
+    # Env var holding the key that signs session cookies. Unset: a random key kept in the store, so logins
+    # survive restarts and every web process (on any host) accepts the others' sessions.
     session_secret_env: str = "OVERHEARD_SESSION_SECRET"
     session_hours: int = Field(default=12, gt=0)
     # Send cookies only over HTTPS: set true when the UI sits behind a TLS proxy. (Cookies are also marked
@@ -528,6 +528,10 @@ class DaemonConfig(Section):
     run_history_days: int = Field(default=30, ge=1)
     # Seconds to let running jobs finish their current write after SIGTERM/SIGINT.
     shutdown_timeout_seconds: float = Field(default=30, gt=0)
+    # Several workers on one store (`overheard run --join`): how long a worker's claim on a piece of work
+    # lasts unless renewed (it renews every third of this). A worker that dies on another host holds
+    # nothing after this long; one on the same host, nothing at once.
+    lease_seconds: float = Field(default=60, ge=3)
 
     @field_validator("backoff_max_seconds")
     @classmethod

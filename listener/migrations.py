@@ -922,3 +922,22 @@ MIGRATIONS += [
     ),
 ]
 MIGRATIONS.sort(key=lambda migration: migration[0])
+
+# ---------------------------------------------------------------- several workers, one store (block 250-259)
+MIGRATIONS += [
+    (
+        250,
+        "web_secrets: keys every web process on the store shares (the session cookie key)",
+        """
+        -- name: what the key is for ("session": signs session cookies, CSRF tokens and device cookies).
+        -- Kept in the store, not in a file beside it, so that web processes on several hosts behind one
+        -- load balancer accept each other's cookies. [web] session_secret_env, when set, wins.
+        CREATE TABLE web_secrets (
+            name TEXT PRIMARY KEY,
+            value TEXT NOT NULL,
+            created_at TEXT NOT NULL
+        );
+        """,
+    ),
+]
+MIGRATIONS.sort(key=lambda migration: migration[0])

@@ -5,6 +5,11 @@ collect → score → threads (rollup, risk) → rules (outbox, queue items) →
 names its job: `collect` per source query, `process`, `trends`), each job its stages in list order, so
 the daemon cannot skip or reorder a stage. Every stage picks up its work from marks in the store, so a
 crash between stages loses nothing: the next run finishes what the last one started.
+
+Several workers on one store (`overheard run --join`, on one host or several) share the stages through
+leases (listener.leases), each stage as it says in `Stage.claim`: collect per source query, score per
+block of mentions, delivery per receiver; threads, rules, queue clock and trend files one worker at a
+time (a stage another worker holds is skipped in this pass and listed in `PipelineReport.skipped`).
 """
 
 from __future__ import annotations
@@ -21,6 +26,7 @@ from alerts.channels.base import Channel
 from alerts.outbox import DeliveryReport, deliver_pending
 from alerts.queue import Queue, TickReport
 from alerts.rules import EvaluationReport, evaluate_pending
+from listener import leases
 from listener.collect import CollectReport, collect
 from listener.config import Config
 from listener.query import BrandMatcher
@@ -43,6 +49,7 @@ class PipelineReport:
     delivery: DeliveryReport = field(default_factory=DeliveryReport)
     trend_files: list[Path] = field(default_factory=list)
     seconds: dict[str, float] = field(default_factory=dict)  # wall time of each stage that ran, by name
+    skipped: list[str] = field(default_factory=list)  # stages another worker was running (it does them)
 
 
 def build_channels(config: Config) -> dict[str, Channel]:
@@ -61,6 +68,15 @@ class Pass:
     channels: dict[str, Channel] | None = None
     sources: list[str] | None = None
     backfill: timedelta | None = None
+    # Who holds this pass's leases, and for how long without renewal: the daemon's worker id and
+    # [daemon] lease_seconds (it renews them); a one-off pass gets an id of its own and a long lease.
+    worker: str | None = None
+    lease_s: float = leases.ONE_SHOT_LEASE_S
+
+    def holder(self) -> str:
+        if self.worker is None:
+            self.worker = leases.worker_id()
+        return self.worker
 
     def the_scorer(self) -> Scorer:
         if self.scorer is None:
@@ -79,6 +95,9 @@ class Stage:
     job: str  # the daemon job that runs it (listener.scheduler): "collect", "process" or "trends"
     run: Callable[[Pass], None]
     doc: str = ""
+    # How several workers share it: "stage" — one worker at a time runs the whole stage (a lease named
+    # "stage:<name>"); "pieces" — the stage claims its own pieces (queries, blocks, receivers).
+    claim: str = "stage"
 
 
 def _collect(p: Pass) -> None:
@@ -88,7 +107,7 @@ def _collect(p: Pass) -> None:
 def _score(p: Pass) -> None:
     s = p.config.sentiment
     p.report.scored = score_pending(p.store, p.the_scorer(), s.detractor_confidence, s.label_reviews_by_stars,
-                                    BrandMatcher(p.config.all_tracked()))
+                                    BrandMatcher(p.config.all_tracked()), holder=p.holder(), lease_s=p.lease_s)
 
 
 def _threads(p: Pass) -> None:
@@ -104,7 +123,7 @@ def _queue_clock(p: Pass) -> None:
 
 
 def _delivery(p: Pass) -> None:
-    p.report.delivery = deliver_pending(p.store, p.the_channels())
+    p.report.delivery = deliver_pending(p.store, p.the_channels(), holder=p.holder(), lease_s=p.lease_s)
 
 
 def _trend_files(p: Pass) -> None:
@@ -113,13 +132,16 @@ def _trend_files(p: Pass) -> None:
 
 # The pipeline, in order. Each stage reads its work from marks the stages before it left in the store.
 STAGES: tuple[Stage, ...] = (
-    Stage("collect", "collect", _collect, "ask each source from its cursor; store each batch with its cursor"),
-    Stage("score", "process", _score, "score unscored mentions; flag detractors"),
+    # Collect: the daemon leases each source query (listener.scheduler); a one-off pass stores what it
+    # fetches by upsert, so a query another worker is fetching too costs a re-fetch, never a double.
+    Stage("collect", "collect", _collect, "ask each source from its cursor; store each batch with its cursor",
+          "pieces"),
+    Stage("score", "process", _score, "score unscored mentions; flag detractors", "pieces"),
     Stage("threads", "process", _threads, "roll up dirty threads: risk, reasons, flags"),
     Stage("rules", "process", _rules, "alert rules on rolled-up threads: outbox rows, queue items"),
     # The queue's clock: snoozes that ended, SLA breach alerts (delivered just below), recovery.
     Stage("queue clock", "process", _queue_clock, "snoozes that ended, SLA breaches, recovery checks"),
-    Stage("delivery", "process", _delivery, "send the outbox"),
+    Stage("delivery", "process", _delivery, "send the outbox", "pieces"),
     Stage("trend files", "trends", _trend_files, "update the hourly rollup; write the trend files"),
 )
 STAGE_NAMES = tuple(stage.name for stage in STAGES)
@@ -137,27 +159,37 @@ def stages(*, job: str | None = None, names: Iterable[str] | None = None) -> lis
 
 
 def run_stages(chosen: list[Stage], p: Pass) -> PipelineReport:
-    """Run stages in the order given (see `stages`), timing each into the report."""
+    """Run stages in the order given (see `stages`), timing each into the report. A stage run one worker
+    at a time is skipped when another worker is running it (it will have done the work when it is done)."""
     for stage in chosen:
         started = time.perf_counter()
         try:
-            stage.run(p)
+            if stage.claim != "stage":
+                stage.run(p)
+                continue
+            with leases.held(p.store, f"stage:{stage.name}", p.holder(), p.lease_s) as mine:
+                if mine:
+                    stage.run(p)
+                else:
+                    p.report.skipped.append(stage.name)
         finally:
             p.report.seconds[stage.name] = p.report.seconds.get(stage.name, 0.0) + time.perf_counter() - started
     return p.report
 
 
 def process(config: Config, store: Store, *, scorer: Scorer | None = None,
-            channels: dict[str, Channel] | None = None, report: PipelineReport | None = None) -> PipelineReport:
+            channels: dict[str, Channel] | None = None, report: PipelineReport | None = None,
+            worker: str | None = None, lease_s: float = leases.ONE_SHOT_LEASE_S) -> PipelineReport:
     """Everything after collection up to delivery: the stages of the daemon's `process` job."""
-    p = Pass(config, store, report or PipelineReport(), scorer, channels)
+    p = Pass(config, store, report or PipelineReport(), scorer, channels, worker=worker, lease_s=lease_s)
     return run_stages(stages(job="process"), p)
 
 
 def run_pipeline(config: Config, store: Store, *, sources: list[str] | None = None,
                  backfill: timedelta | None = None, scorer: Scorer | None = None,
-                 channels: dict[str, Channel] | None = None, trends: bool = True) -> PipelineReport:
+                 channels: dict[str, Channel] | None = None, trends: bool = True,
+                 worker: str | None = None, lease_s: float = leases.ONE_SHOT_LEASE_S) -> PipelineReport:
     """One full pass: every stage in STAGES order (the trend files left out with `trends=False`)."""
-    p = Pass(config, store, PipelineReport(), scorer, channels, sources, backfill)
+    p = Pass(config, store, PipelineReport(), scorer, channels, sources, backfill, worker, lease_s)
     chosen = [s for s in STAGES if trends or s.job != "trends"]
     return run_stages(chosen, p)

@@ -11,6 +11,13 @@ Jobs (ids as shown by `overheard status`):
   thread of their own, not as jobs: they stay connected, store each batch with its cursor and wake
   `process` as soon as a batch brought new mentions.
 
+Several workers (`overheard run --join`, on this host or on others sharing a PostgreSQL store) plan the
+same jobs and share the work through leases in the store (listener.leases; each stage says how in
+listener.pipeline): a collect run holds its query, scoring its block of mentions, delivery its
+receiver, and threads, rules, the queue clock, trend files, retention and the report email are run by
+one worker at a time. Each worker's leases are renewed by a heartbeat thread every third of
+`[daemon] lease_seconds`; a worker that dies holds nothing once they run out (at once on its own host).
+
 Nothing the daemon needs to resume lives in memory or in job arguments: cursors, run records,
 backoff, health and the outbox are in the store, so a kill -9 at any moment costs at most a
 re-fetch (stored once, by upsert) and a restart carries on. The job store is in memory and
@@ -59,10 +66,11 @@ from listener.streams.base import Stream
 log = logging.getLogger("overheard.daemon")
 SYSTEM_WORKERS = 3  # process, sla/trends/retention and the query refresh never wait for a source
 REFRESH_SECONDS = 60.0
-# How long a collect run holds its query against other workers on the store; a dead worker's lease on
-# this host is taken over at once, one on another host after this (a run that takes longer may be
-# repeated by another worker: the upsert stores nothing twice).
+# How long a collect run holds its query against other workers when nothing renews it; the daemon's
+# heartbeat renews it (to [daemon] lease_seconds) while the run goes on. A dead worker's lease on this
+# host is taken over at once, one on another host once it runs out (a re-fetch stores nothing twice).
 COLLECT_LEASE_S = 900.0
+WORKER_LEASE = "worker:"  # + the worker id: held while the worker lives, so others can tell it is there
 
 
 def collect_job_id(source: str, query_key: str) -> str:
@@ -87,10 +95,13 @@ class JobSpec:
 class Daemon:
     """The long-running collector and alerter. `run()` blocks until SIGTERM/SIGINT or `stop()`."""
 
-    def __init__(self, config: Config, *, channels: dict[str, Channel] | None = None) -> None:
+    def __init__(self, config: Config, *, channels: dict[str, Channel] | None = None, join: bool = False) -> None:
         self.config = config
         self.db_path = config.database
         self.worker = leases.worker_id()
+        self.join = join  # run beside other workers on this store (else refuse to start while one runs)
+        self.lease_s = float(config.daemon.lease_seconds)
+        self._heartbeat = leases.Heartbeat(lambda: Store(self.db_path), self.worker, self.lease_s)
         self.stopping = threading.Event()
         self.sources: dict[str, Source] = {s.name: s for s in build_sources(config)}
         self.channels = channels if channels is not None else build_channels(config)
@@ -187,8 +198,13 @@ class Daemon:
         self._take_lock()
         self._install_signals()  # before anything slow, so SIGTERM during start-up is graceful too
         try:
+            with self._store() as store:
+                self._check_alone(store)
+                leases.take(store, WORKER_LEASE + self.worker, self.worker, self.lease_s)
+            self._heartbeat.start()
             with self._store() as store, store.transaction():
-                store.conn.execute("DELETE FROM daemon_jobs")  # a previous run's plan is not ours
+                if not self.join:
+                    store.conn.execute("DELETE FROM daemon_jobs")  # a previous run's plan is not ours
                 store.conn.execute(
                     "INSERT INTO daemon_state (id, pid, host, started_at, heartbeat_at, stopped_at) "
                     "VALUES (1, ?, ?, ?, ?, NULL) ON CONFLICT (id) DO UPDATE SET pid = excluded.pid, "
@@ -198,8 +214,9 @@ class Daemon:
                 )
             for spec in self.plan():
                 self._add(spec)
-            with self._store() as store:
-                store.conn.execute("DELETE FROM stream_status")  # a previous run's connections are gone
+            if not self.join:  # (other workers' connections are theirs)
+                with self._store() as store:
+                    store.conn.execute("DELETE FROM stream_status")  # a previous run's connections are gone
             event(log, "daemon_started", pid=os.getpid(), sources=",".join(self.sources) or "none",
                   jobs=len(self.scheduler.get_jobs()), receivers=",".join(self.channels) or "none",
                   streams=",".join(s.name for s in self.streams) or None)
@@ -210,10 +227,17 @@ class Daemon:
             self._stop_streams()
             self._wait_for_running_jobs()
             with self._store() as store:
-                store.conn.execute("UPDATE daemon_state SET stopped_at = ? WHERE id = 1", (iso(utcnow()),))
+                # Stopped, unless another worker still runs on this store.
+                store.conn.execute(
+                    "UPDATE daemon_state SET stopped_at = ? WHERE id = 1 AND NOT EXISTS (SELECT 1 FROM leases "
+                    "WHERE name >= ? AND name < ? AND holder != ? AND expires_at > ?)",
+                    (iso(utcnow()), WORKER_LEASE, WORKER_LEASE[:-1] + ";", self.worker, iso(utcnow())))
             event(log, "daemon_stopped", pid=os.getpid())
         finally:
             self._finished = True
+            self._heartbeat.stop()
+            with suppress(Exception), self._store() as store:
+                leases.release_all(store, self.worker)  # what this worker held is free at once
             self._release_lock()
 
     def _start_streams(self) -> None:
@@ -271,22 +295,44 @@ class Daemon:
                 event(log, "daemon_shutdown_timeout", logging.WARNING, running_jobs=self._inflight)
 
     def _take_lock(self) -> None:
+        """The lock file (listener.daemonlock): exclusive for a daemon on its own, shared with --join."""
         path = lock_path(self.config)
         path.parent.mkdir(parents=True, exist_ok=True)
         fh = open(path, "a+")  # noqa: SIM115 - held for the daemon's lifetime
         try:
-            fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            fcntl.flock(fh, (fcntl.LOCK_SH if self.join else fcntl.LOCK_EX) | fcntl.LOCK_NB)
         except BlockingIOError:
             fh.seek(0)
             other = fh.read().strip() or "?"
             fh.close()
+            if self.join:
+                raise UserError(f"{self.db_path}: an `overheard run` started without --join (pid {other}) is "
+                                "using this database on its own; restart it with --join to run several "
+                                "workers") from None
             raise UserError(f"{self.db_path}: another `overheard run` (pid {other}) is already using this "
-                            "database; stop it first (two daemons would fetch and alert twice)") from None
+                            "database; stop it first, or start every worker with --join to share the work "
+                            "(see docs/running.md, several workers)") from None
         fh.seek(0)
         fh.truncate()
         fh.write(str(os.getpid()))
         fh.flush()
         self._lock_file = fh
+
+    def _check_alone(self, store: Store) -> None:
+        """Without --join: refuse while a worker on another host is live on this store (PostgreSQL);
+        one on this host is refused by the lock file already."""
+        if self.join:
+            return
+        now = iso(utcnow())
+        others = [r[0] for r in store.conn.execute(
+            "SELECT holder FROM leases WHERE name >= ? AND name < ? AND expires_at > ? ORDER BY holder",
+            (WORKER_LEASE, WORKER_LEASE[:-1] + ";", now))
+            if r[0].partition(":")[0] != leases.host_name()]
+        if others:
+            host, _, rest = others[0].partition(":")
+            raise UserError(f"{self.db_path}: an `overheard run` on {host} (pid {rest.partition(':')[0]}) is "
+                            "using this store; start every worker with --join to share the work, or stop it "
+                            f"first (a worker that died holds nothing after {self.lease_s:g} s)")
 
     def _release_lock(self) -> None:
         if self._lock_file is not None:
@@ -367,7 +413,7 @@ class Daemon:
                       backoff_s=round(wait, 1))
                 return 0
             lease = f"collect:{source_name}:{query_key}"
-            if not leases.take(store, lease, self.worker, COLLECT_LEASE_S, now):
+            if not leases.take(store, lease, self.worker, self.lease_s, now):
                 # another worker on this store collects this query now (several daemons share the sources)
                 event(log, "run_skipped", logging.DEBUG, source=source_name, query=query_key,
                       held_by=leases.holder_of(store, lease))
@@ -406,23 +452,31 @@ class Daemon:
         """Score, flag, evaluate rules, deliver: one line per alert delivered or failed."""
         if self.stopping.is_set() or not self._process_lock.acquire(blocking=False):
             return
+        skipped: list[str] = []
         try:
             with self._job("process") as store:
                 for _ in range(5):  # new mentions that arrived meanwhile are handled in the same job
                     self._process_again.clear()
-                    self._process_once(store)
+                    skipped = self._process_once(store)
                     if not self._process_again.is_set() or self.stopping.is_set():
                         break
         finally:
             self._process_lock.release()
         if self._process_again.is_set() and not self.stopping.is_set():
             self.wake_process()  # woken while finishing: run again rather than wait a whole interval
+        elif skipped and not self.stopping.is_set():
+            # Another worker was running a stage: what this pass left for it (threads this pass scored)
+            # is looked at again shortly rather than a whole interval later.
+            with suppress(Exception):
+                self.scheduler.modify_job("process", next_run_time=datetime.now(UTC) + timedelta(
+                    seconds=min(self.config.daemon.process_seconds, random.uniform(0.5, 2.0))))
 
-    def _process_once(self, store: Store) -> None:
+    def _process_once(self, store: Store) -> list[str]:
         pending = store.query("SELECT id, attempts FROM outbox WHERE delivered_at IS NULL")
         before = {r["id"]: r["attempts"] for r in pending}
         max_id = store.scalar("SELECT COALESCE(MAX(id), 0) FROM outbox")
-        report = process(self.config, store, scorer=self.scorer, channels=self.channels)
+        report = process(self.config, store, scorer=self.scorer, channels=self.channels, worker=self.worker,
+                         lease_s=self.lease_s)
         changed = store.query(
             "SELECT id, idem_key, receiver, rule, level, thread_key, attempts, delivered_at, last_error "
             f"FROM outbox WHERE id > ? OR id IN ({','.join('?' * len(before)) or 'NULL'}) ORDER BY id",
@@ -441,6 +495,7 @@ class Daemon:
             event(log, "processed", scored=report.scored, threads=report.threads_updated,
                   alerts_queued=report.evaluation.alerts_enqueued,
                   queue_items=report.evaluation.queue_items_created)
+        return report.skipped
 
     def sla_job(self) -> None:
         """The queue's clock: SLA breach alerts (once each), snoozes that ended, recovery checks."""
@@ -452,7 +507,7 @@ class Daemon:
         try:
             with self._job("sla") as store:
                 # The process job's queue-clock stage, on its own clock too (SLAs fall due between passes).
-                report = run_stages(stages(names=["queue clock"]), Pass(self.config, store, PipelineReport())).queue
+                report = run_stages(stages(names=["queue clock"]), self._pass(store)).queue
                 if report.alerts or report.breaches:
                     event(log, "sla_breaches", breaches=report.breaches, alerts_queued=report.alerts)
                     self._process_again.set()
@@ -466,16 +521,21 @@ class Daemon:
         if self.stopping.is_set():
             return
         with self._job("trends") as store:
-            report = run_stages(stages(job="trends"), Pass(self.config, store, PipelineReport()))
-            event(log, "trend_files", files=len(report.trend_files))
+            report = run_stages(stages(job="trends"), self._pass(store))
+            if "trend files" not in report.skipped:
+                event(log, "trend_files", files=len(report.trend_files))
+
+    def _pass(self, store: Store) -> Pass:
+        return Pass(self.config, store, PipelineReport(), worker=self.worker, lease_s=self.lease_s)
 
     def report_email_job(self) -> None:
         from listener.report_email import send_due_report
 
         if self.stopping.is_set():
             return
-        with self._job("report_email") as store:
-            if send_due_report(self.config, store):
+        with self._job("report_email") as store, leases.held(store, "job:report email", self.worker,
+                                                              self.lease_s) as mine:
+            if mine and send_due_report(self.config, store):  # else another worker is mailing it
                 event(log, "report_email", sent=1)
 
     def retention_job(self) -> None:
@@ -483,9 +543,10 @@ class Daemon:
 
         if self.stopping.is_set():
             return
-        with self._job("retention") as store:
-            result = prune(store, self.config)
-            event(log, "retention", mentions_deleted=result.mentions, runs_deleted=result.runs)
+        with self._job("retention") as store, leases.held(store, "job:retention", self.worker, self.lease_s) as mine:
+            if mine:  # else another worker is pruning
+                result = prune(store, self.config)
+                event(log, "retention", mentions_deleted=result.mentions, runs_deleted=result.runs)
 
     def refresh_job(self) -> None:
         """Add jobs for queries that appeared, drop jobs whose query went away."""

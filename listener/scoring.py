@@ -10,6 +10,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
+from listener import leases
 from listener.config import Config, SentimentConfig
 from listener.errors import ConfigError, UserError
 from listener.models import iso, utcnow
@@ -114,8 +115,14 @@ def star_score(stars: int, text_score: Score) -> Score:
 
 def score_pending(store: Store, scorer: Scorer, detractor_confidence: float = 0.3,
                   label_reviews_by_stars: bool = True, matcher: BrandMatcher | None = None,
-                  workers: int | None = None) -> int:
+                  workers: int | None = None, holder: str | None = None,
+                  lease_s: float = leases.ONE_SHOT_LEASE_S) -> int:
     """Score every unscored mention; each chunk commits on its own, so a crash redoes at most one chunk.
+
+    Several workers share the backlog: a chunk is a block of mention ids (id // CHUNK) claimed by lease
+    (listener.leases.Blocks) before it is scored and released once its scores are committed, so two
+    workers never score one block at once and a dead worker's block is scored by another once its
+    lease runs out. `holder`: the worker's lease name (default: one of its own for this call).
 
     With `label_reviews_by_stars`, a review with a star rating is labelled by its stars (see star_score);
     the text's own score is stored beside it in `scores`. With a `matcher`, the other tracked brands a
@@ -124,14 +131,47 @@ def score_pending(store: Store, scorer: Scorer, detractor_confidence: float = 0.
     total = 0
     options = (detractor_confidence, label_reviews_by_stars, matcher)
     workers = pool_workers() if workers is None else workers
-    if workers > 1 and int(store.scalar(
-            "SELECT COUNT(*) FROM mentions WHERE scored_at IS NULL AND quarantined IS NULL") or 0) >= POOL_MIN_BACKLOG:
-        total += _score_in_pool(store, scorer, workers, options)
+    blocks = leases.Blocks(store, "score", holder, lease_s)
+    try:
+        backlog = 0 if workers <= 1 else int(store.scalar(
+            "SELECT COUNT(*) FROM mentions WHERE scored_at IS NULL AND quarantined IS NULL") or 0)
+        if backlog >= POOL_MIN_BACKLOG:
+            total += _score_in_pool(store, scorer, workers, options, blocks)
+        last = 0
+        while True:
+            rows, last = _claim_chunk(store, blocks, last)
+            if not rows:
+                break
+            total += _write_chunk(store, rows, *_score_rows(scorer, rows), options)
+            blocks.release(rows[0]["id"] // CHUNK)
+    finally:
+        blocks.release_all()
+    if getattr(scorer, "accepts_priority", False):
+        with leases.held(store, "score:second looks", blocks.holder, lease_s) as mine:
+            if mine:  # else another worker is giving them their look right now
+                total += second_look_pending(store, scorer, detractor_confidence, label_reviews_by_stars)
+    return total
+
+
+def _claim_chunk(store: Store, blocks: leases.Blocks, after: int) -> tuple[list[dict[str, Any]], int]:
+    """The unscored mentions of the first block past id `after` that this worker could claim, and the
+    id to go on from; ([], after) when every block left is scored or held by another worker."""
     while True:
-        rows = _unscored(store)
-        if not rows:
-            return total + second_look_pending(store, scorer, detractor_confidence, label_reviews_by_stars)
-        total += _write_chunk(store, rows, *_score_rows(scorer, rows), options)
+        first = store.scalar("SELECT MIN(id) FROM mentions WHERE scored_at IS NULL AND quarantined IS NULL "
+                             "AND id > ?", (after,))
+        if first is None:
+            return [], after
+        block = int(first) // CHUNK
+        after = (block + 1) * CHUNK - 1  # this block is done with, by us or by whoever holds it
+        if not blocks.claim(block):
+            continue
+        rows = store.query(
+            "SELECT id, text, title, source_lang, stars, source, author, created_at, thread_key, brand, "
+            "author_followers, is_brand_account FROM mentions WHERE scored_at IS NULL AND quarantined IS NULL "
+            "AND id >= ? AND id <= ? ORDER BY id LIMIT ?", (block * CHUNK, after, CHUNK))
+        if rows:
+            return rows, after
+        blocks.release(block)  # scored by another worker between the two reads
 
 
 # A backlog this big (a bulk import, a backfill) is scored by a pool of processes, one per core; below it a
@@ -151,15 +191,6 @@ def pool_workers() -> int:
     except AttributeError:  # not Linux
         cpus = os.cpu_count() or 1
     return min(cpus, 4)
-
-
-def _unscored(store: Store, after: int | None = None) -> list[dict[str, Any]]:
-    return store.query(
-        "SELECT id, text, title, source_lang, stars, source, author, created_at, thread_key, brand, "
-        "author_followers, is_brand_account FROM mentions WHERE scored_at IS NULL AND quarantined IS NULL "
-        + ("AND id > ? " if after is not None else "") + "ORDER BY id LIMIT ?",
-        (*((after,) if after is not None else ()), CHUNK),
-    )
 
 
 def _score_rows(scorer: Scorer, rows: Sequence[Mapping[str, Any]]) -> tuple[list[Score | Exception], set[int]]:
@@ -193,7 +224,8 @@ def _worker_score(rows: list[dict[str, Any]]) -> tuple[list[Score], set[int]]:
     return _score_chunk(_WORKER["scorer"], [text_of(r) for r in rows], rows)
 
 
-def _score_in_pool(store: Store, scorer: Scorer, workers: int, options: tuple) -> int:
+def _score_in_pool(store: Store, scorer: Scorer, workers: int, options: tuple,
+                   blocks: leases.Blocks | None = None) -> int:
     """Score the backlog in chunks spread over `workers` processes while this one reads and writes.
 
     Each chunk still commits on its own, in id order, as it would in-process: a crash redoes at most the
@@ -208,16 +240,16 @@ def _score_in_pool(store: Store, scorer: Scorer, workers: int, options: tuple) -
         return 0
     total = 0
     last = 0
+    blocks = blocks or leases.Blocks(store, "score")
     # spawn, not fork: the daemon has threads (sources, streams) whose locks a forked child would inherit.
     with ProcessPoolExecutor(workers, mp_context=get_context("spawn"), initializer=_worker_start,
                              initargs=(pickled,)) as pool:
         inflight: list[tuple[list[dict[str, Any]], Any]] = []
         while True:
             while len(inflight) < workers + 1:
-                rows = _unscored(store, last)
+                rows, last = _claim_chunk(store, blocks, last)
                 if not rows:
                     break
-                last = rows[-1]["id"]
                 inflight.append((rows, pool.submit(_worker_score, rows)))
             if not inflight:
                 return total
@@ -228,12 +260,30 @@ def _score_in_pool(store: Store, scorer: Scorer, workers: int, options: tuple) -
             except Exception:
                 results, deferred = _score_rows(scorer, rows)
             total += _write_chunk(store, rows, results, deferred, options)
+            blocks.release(rows[0]["id"] // CHUNK)
 
 
 def _write_chunk(store: Store, rows: list[dict[str, Any]], results: list[Score | Exception], deferred: set[int],
                  options: tuple) -> int:
     """Store a chunk's scores in one transaction; returns how many were scored (the rest are quarantined)."""
     detractor_confidence, label_reviews_by_stars, matcher = options
+    with store.transaction() as conn:
+        return _write_chunk_in(store, conn, rows, results, deferred, options)
+
+
+def _write_chunk_in(store: Store, conn: Any, rows: list[dict[str, Any]], results: list[Score | Exception],
+                    deferred: set[int], options: tuple) -> int:
+    detractor_confidence, label_reviews_by_stars, matcher = options
+    # Only mentions still unscored, read inside the write transaction: a worker that lost its claim on
+    # this block (paused past its lease) while another scored it writes nothing twice (an author's
+    # negative count counts a mention once).
+    if rows:
+        still = {r[0] for r in conn.execute(
+            "SELECT id FROM mentions WHERE id >= ? AND id <= ? AND scored_at IS NULL",
+            (min(r["id"] for r in rows), max(r["id"] for r in rows)))}
+        if len(still) < len(rows):
+            kept_rows = [(r, x) for r, x in zip(rows, results, strict=True) if r["id"] in still]
+            rows, results = [r for r, _ in kept_rows], [x for _, x in kept_rows]
     failed = [(row, exc) for row, exc in zip(rows, results, strict=True) if isinstance(exc, Exception)]
     rows, scores = ([r for r, s in zip(rows, results, strict=True) if not isinstance(s, Exception)],
                     [s for s in results if not isinstance(s, Exception)])
@@ -262,14 +312,13 @@ def _write_chunk(store: Store, rows: list[dict[str, Any]], results: list[Score |
         threads[row["thread_key"]] = None
         if score.label == "negative" and row["author"]:
             negatives.append((row["created_at"], row["created_at"], row["source"], row["author"]))
-    # One statement of each kind per chunk (executemany), in one transaction.
-    with store.transaction() as conn:
-        for row, exc in failed:
-            quarantine_mention(conn, row, "score", describe(exc))
-        save_scores(conn, updates)
-        keep_scores(conn, kept)
-        mark_dirty(conn, list(threads))
-        count_negatives(conn, negatives)
+    # One statement of each kind per chunk (executemany), in the one transaction.
+    for row, exc in failed:
+        quarantine_mention(conn, row, "score", describe(exc))
+    save_scores(conn, updates)
+    keep_scores(conn, kept)
+    mark_dirty(conn, list(threads))
+    count_negatives(conn, negatives)
     return len(rows)  # scored ones: the quarantined are counted in the quarantine
 
 

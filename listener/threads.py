@@ -317,9 +317,13 @@ def mark_alert_pending(conn: sqlite3.Connection, thread_keys: list[str]) -> None
                          [(key,) for key in thread_keys])
 
 
-def checked_for_alerts(conn: sqlite3.Connection, thread_key: str) -> None:
-    """The rules have looked at this thread: its alert mark is cleared in the same transaction."""
-    conn.execute("UPDATE threads SET alert_pending = 0 WHERE thread_key = ?", (thread_key,))
+def checked_for_alerts(conn: sqlite3.Connection, thread_key: str) -> bool:
+    """The rules take this thread's check: its alert mark is cleared in the same transaction.
+
+    False when the mark was already cleared (another worker checked it since it was read), so a
+    thread is never checked twice."""
+    return conn.execute("UPDATE threads SET alert_pending = 0 WHERE thread_key = ? AND alert_pending = 1",
+                        (thread_key,)).rowcount == 1
 
 
 def set_level(conn: sqlite3.Connection, thread_key: str, level: str) -> None:

@@ -37,6 +37,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from alerts.users import User, get_user
 from listener.config import Config
 from listener.logs import event
+from listener.models import iso, utcnow
 from listener.store import Store
 
 log = logging.getLogger("overheard.web")
@@ -230,18 +231,28 @@ class RequestLog:
 
 
 def session_secret(config: Config) -> str:
-    """The cookie-signing key: the [web] session_secret_env variable, else a key file beside the database."""
+    """The cookie-signing key: the [web] session_secret_env variable, else the store's own key.
+
+    The store's key (table web_secrets) is made by the first process that needs it and read by every
+    other, so several `overheard serve` processes, on one host or several behind a load balancer,
+    accept each other's sessions and CSRF tokens. A session.key file left beside an SQLite database
+    by an earlier version becomes the store's key, so signed-in users stay signed in."""
     value = os.environ.get(config.web.session_secret_env, "")
     if value:
         return value
-    path = config.db_path.parent / "session.key"
-    if not path.exists():
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(fd, "w") as fh:
-            fh.write(secrets.token_urlsafe(48))
-        log.info("wrote a new session key to %s", path)
-    return path.read_text().strip()
+    with Store(config.database) as store:
+        existing = store.scalar("SELECT value FROM web_secrets WHERE name = 'session'")
+        if existing:
+            return str(existing)
+        legacy = config.db_path.parent / "session.key"
+        old = legacy.read_text().strip() if store.backend == "sqlite" and legacy.is_file() else ""
+        with store.transaction() as conn:
+            # Two processes starting at once: the first one's key is the one both use.
+            conn.execute("INSERT INTO web_secrets (name, value, created_at) VALUES ('session', ?, ?) "
+                         "ON CONFLICT (name) DO NOTHING", (old or secrets.token_urlsafe(48), iso(utcnow())))
+        if not old:
+            log.info("made a new session key, kept in the store (set [web] session_secret_env to choose one)")
+        return str(store.scalar("SELECT value FROM web_secrets WHERE name = 'session'"))
 
 
 def open_store(request: Request) -> Iterator[Store]:

@@ -26,16 +26,19 @@ if TYPE_CHECKING:
 @click.option("--log-format", type=click.Choice(["text", "json"]), default="text", show_default=True,
               help="Daemon log lines (stderr): readable text, or one JSON object per line.")
 @click.option("--quiet", "-q", is_flag=True, help="Log warnings and errors only (not every run and alert).")
+@click.option("--join", is_flag=True,
+              help="Run as one of several workers on this store (this host or others): they share the work.")
 @json_option
 @with_config()
-def run(config: Config, once: bool, log_format: str, quiet: bool, as_json: bool) -> None:
+def run(config: Config, once: bool, log_format: str, quiet: bool, join: bool, as_json: bool) -> None:
     """Run the daemon: collect every source on its schedule, score, flag, alert, write trend files.
 
     Runs in the foreground until SIGTERM or Ctrl-C (it finishes the current write, then exits).
     Everything it needs to resume is in the database, so a restart — even after kill -9 — loses
     nothing and sends no alert twice. Streams ([streams.*]) stay connected while it runs and
     their posts are alerted at once. With --once: one pass of the polling sources, then exit (status 1
-    when a source failed; `overheard status` then shows it unhealthy).
+    when a source failed; `overheard status` then shows it unhealthy). With --join: one of several
+    workers on the store (start each with it), sharing sources and stages; none fetches or alerts twice.
     """
     if once:
         from listener.commands.core import print_errors, quiet_source_logs, summary_json, summary_table
@@ -63,7 +66,7 @@ def run(config: Config, once: bool, log_format: str, quiet: bool, as_json: bool)
 
     setup_logging(log_format, logging.WARNING if quiet else logging.INFO,  # type: ignore[arg-type]
                   secrets=config_secrets(config))
-    daemon = Daemon(config)
+    daemon = Daemon(config, join=join)
     daemon.run()
     if daemon.stopping.is_set():
         # A job still stuck in a network call after the shutdown timeout must not keep us alive;

@@ -50,6 +50,7 @@ OWNERS: dict[str, str] = {
     "queue_presence": "alerts.routing",
     "queue_routing": "alerts.routing",
     "users": "alerts.users",
+    "web_secrets": "alerts.web.app",
     "login_attempts": "alerts.web.throttle",
     "slack_requests": "alerts.slack_actions",
     "replies": "alerts.replies.send",

@@ -20,5 +20,7 @@ def relabel(store: Store, mention_id: int, label: str, actor: str) -> None:
         now = iso(utcnow())
         conn.execute("INSERT INTO labels (mention_id, label, actor, at) VALUES (?, ?, ?, ?)",
                      (mention_id, label, actor, now))
-        conn.execute("UPDATE mentions SET label = ? WHERE id = ?", (label, mention_id))
+        # Its thread's running totals counted the old label: the thread is counted again in full.
+        conn.execute("DELETE FROM thread_totals WHERE thread_key = ?", (row[0],))
+        conn.execute("UPDATE mentions SET label = ?, rolled_up = NULL WHERE id = ?", (label, mention_id))
         conn.execute("UPDATE threads SET dirty = 1 WHERE thread_key = ?", (row[0],))

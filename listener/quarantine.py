@@ -119,6 +119,9 @@ def quarantine_mention(conn: sqlite3.Connection, mention: dict[str, Any] | int, 
     if "source" not in row:
         found = conn.execute("SELECT source, native_id FROM mentions WHERE id = ?", (mention_id,)).fetchone()
         row = {"id": mention_id, "source": found[0] if found else "?", "native_id": found[1] if found else "?"}
+    # Left out of its thread from now on: running totals that counted it are counted again (listener/threads.py).
+    conn.execute("DELETE FROM thread_totals WHERE thread_key IN (SELECT thread_key FROM mentions WHERE id = ? "
+                 "AND rolled_up IS NOT NULL)", (mention_id,))
     conn.execute("UPDATE mentions SET quarantined = ? WHERE id = ?", (stage, mention_id))
     source = str(row.get("source") or "?")
     record(conn, source, f"mention {mention_id} ({source} {row.get('native_id')})", reason, "", stage, mention_id)
@@ -243,7 +246,8 @@ def retry(config: Any, store: Any, records: list[QuarantineRecord]) -> RetryRepo
             if found is None:
                 report.not_retried.append((rec, "the mention is no longer stored"))
                 continue
-            conn.execute("UPDATE mentions SET quarantined = NULL WHERE id = ?", (rec.mention_id,))
+            conn.execute("UPDATE mentions SET quarantined = NULL, rolled_up = NULL WHERE id = ?", (rec.mention_id,))
+            conn.execute("DELETE FROM thread_totals WHERE thread_key = ?", (found[0],))
             conn.execute("UPDATE threads SET dirty = 1 WHERE thread_key = ?", (found[0],))
             if rec.stage == "trends":
                 trends_ids.append(int(rec.mention_id or 0))

@@ -265,10 +265,11 @@ def _write_chunk(store: Store, rows: list[dict[str, Any]], results: list[Score |
     with store.transaction() as conn:
         for row, exc in failed:
             quarantine_mention(conn, row, "score", describe(exc))
+        forget_counted(conn, [u[-1] for u in updates])
         conn.executemany(
             "UPDATE mentions SET lang = ?, label = ?, compound = ?, confidence = ?, themes = ?, "
             "theme_sentiment = ?, detractor = ?, scored_at = ?, also_brands = ?, needs_reply = ?, "
-            "scored_by = ?, second_look = ? WHERE id = ?", updates)
+            "scored_by = ?, second_look = ?, rolled_up = NULL WHERE id = ?", updates)
         keep_scores(conn, kept)
         conn.executemany("UPDATE threads SET dirty = 1 WHERE thread_key = ? AND dirty = 0",
                          [(key,) for key in threads])
@@ -301,9 +302,10 @@ def second_look_pending(store: Store, scorer: Scorer, detractor_confidence: floa
             stars = row["stars"]
             rated = label_reviews_by_stars and isinstance(stars, int) and 1 <= stars <= 5
             score = star_score(stars, text_score) if rated else text_score
+            forget_counted(conn, [row["id"]])
             conn.execute(
                 "UPDATE mentions SET label = ?, compound = ?, confidence = ?, theme_sentiment = ?, detractor = ?, "
-                "needs_reply = ?, scored_by = ?, second_look = 0 WHERE id = ?",
+                "needs_reply = ?, scored_by = ?, second_look = 0, rolled_up = NULL WHERE id = ?",
                 (score.label, score.compound, score.confidence, json.dumps(dict(score.theme_sentiment)),
                  int(is_detractor(score, stars, detractor_confidence)), text_score.needs_reply, score.model,
                  row["id"]))
@@ -312,6 +314,15 @@ def second_look_pending(store: Store, scorer: Scorer, detractor_confidence: floa
             if score.label != row["label"]:
                 conn.execute("UPDATE threads SET dirty = 1 WHERE thread_key = ? AND dirty = 0", (row["thread_key"],))
     return len(rows)
+
+
+def forget_counted(conn: Any, ids: list[int]) -> None:
+    """These mentions are about to change: the running totals of the threads that counted them are deleted
+    (the thread rollup counts those threads again in full; see listener/threads.py)."""
+    for i in range(0, len(ids), 500):
+        part = ids[i:i + 500]
+        conn.execute("DELETE FROM thread_totals WHERE thread_key IN (SELECT thread_key FROM mentions "
+                     f"WHERE id IN ({','.join('?' * len(part))}) AND rolled_up IS NOT NULL)", part)
 
 
 def keep_scores(conn: Any, rows: list[tuple]) -> None:

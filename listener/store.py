@@ -559,6 +559,10 @@ class Store:
                    ON CONFLICT (source, native_id) DO NOTHING""", inserts)
         if refreshes:
             # Seen before: engagement and reach grow, so refresh them; everything else stays as first stored.
+            # Running thread totals that counted the old figures are counted again (listener/threads.py).
+            self.conn.executemany(
+                "DELETE FROM thread_totals WHERE thread_key IN (SELECT thread_key FROM mentions "
+                "WHERE source = ? AND native_id = ? AND rolled_up IS NOT NULL)", [r[-2:] for r in refreshes])
             self.conn.executemany(
                 "UPDATE mentions SET engagement = ?, metrics = ?, author_followers = COALESCE(?, author_followers) "
                 "WHERE source = ? AND native_id = ?", refreshes)
@@ -627,6 +631,9 @@ class Store:
                  m.engagement, metrics, m.author_followers, m.author_followers),
             ).rowcount
             if changed:
+                self.conn.execute(
+                    "DELETE FROM thread_totals WHERE thread_key IN (SELECT thread_key FROM mentions "
+                    "WHERE source = ? AND native_id = ? AND rolled_up IS NOT NULL)", (m.source, m.native_id))
                 self._touch_thread(m, created, now)
             return False
         self._touch_thread(m, created, now)

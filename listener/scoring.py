@@ -79,6 +79,8 @@ def _score_chunk(scorer: Scorer, texts: list[str], rows: Sequence[Mapping[str, A
     priority = _priority(rows)
     fast = scorer.score_many(texts, langs, priority=priority, second_look=False)  # type: ignore[call-arg]
     routed = scorer.routed(texts, fast, priority)  # type: ignore[attr-defined]
+    if hasattr(scorer, "could_change"):  # only where the second look could change the label (cascade.py)
+        routed = scorer.could_change(texts, fast, routed)
     if len(routed) <= SECOND_LOOK_PER_PASS:
         return scorer.look_again(texts, fast, routed), set()  # type: ignore[attr-defined]
     return fast, set(routed)
@@ -122,6 +124,8 @@ def score_pending(store: Store, scorer: Scorer, detractor_confidence: float = 0.
     both brands' trend figures and share of voice, as it is about both."""
     total = 0
     options = (detractor_confidence, label_reviews_by_stars, matcher)
+    if hasattr(scorer, "detractor_confidence"):  # the cascade skips second looks that cannot change the flag
+        scorer.detractor_confidence = detractor_confidence  # type: ignore[attr-defined]
     workers = pool_workers() if workers is None else workers
     if workers > 1 and int(store.scalar(
             "SELECT COUNT(*) FROM mentions WHERE scored_at IS NULL AND quarantined IS NULL") or 0) >= POOL_MIN_BACKLOG:
@@ -181,9 +185,13 @@ def _score_rows(scorer: Scorer, rows: Sequence[Mapping[str, Any]]) -> tuple[list
 _WORKER: dict[str, Any] = {}
 
 
-def _worker_start(pickled: bytes) -> None:
+def _worker_start(pickled: bytes, threads: int = 0) -> None:
     import pickle
 
+    if threads:
+        # The second look's OpenMP threads: one pool process per core already keeps the cores busy, and
+        # more threads than cores spin against each other (e5's embeddings are the same for any count).
+        os.environ["OMP_NUM_THREADS"] = str(threads)
     _WORKER["scorer"] = pickle.loads(pickled)
 
 
@@ -209,7 +217,7 @@ def _score_in_pool(store: Store, scorer: Scorer, workers: int, options: tuple) -
     last = 0
     # spawn, not fork: the daemon has threads (sources, streams) whose locks a forked child would inherit.
     with ProcessPoolExecutor(workers, mp_context=get_context("spawn"), initializer=_worker_start,
-                             initargs=(pickled,)) as pool:
+                             initargs=(pickled, max(1, (os.cpu_count() or 1) // workers))) as pool:
         inflight: list[tuple[list[dict[str, Any]], Any]] = []
         while True:
             while len(inflight) < workers + 1:
@@ -286,6 +294,8 @@ def second_look_pending(store: Store, scorer: Scorer, detractor_confidence: floa
     updates the mention, its detractor flag and its thread (rolled up and checked for alerts again)."""
     if not getattr(scorer, "accepts_priority", False):
         return 0
+    if hasattr(scorer, "detractor_confidence"):
+        scorer.detractor_confidence = detractor_confidence  # type: ignore[attr-defined]
     rows = store.query(
         "SELECT id, text, title, source_lang, stars, thread_key, label, author_followers, is_brand_account "
         "FROM mentions WHERE second_look = 1 ORDER BY id LIMIT ?", (limit or SECOND_LOOK_PER_PASS,))

@@ -79,9 +79,10 @@ def _score_chunk(scorer: Scorer, texts: list[str], rows: Sequence[Mapping[str, A
     priority = _priority(rows)
     fast = scorer.score_many(texts, langs, priority=priority, second_look=False)  # type: ignore[call-arg]
     routed = scorer.routed(texts, fast, priority)  # type: ignore[attr-defined]
+    backlog = len(routed) > SECOND_LOOK_PER_PASS  # decided on all routed, as before the skip below
     if hasattr(scorer, "could_change"):  # only where the second look could change the label (cascade.py)
         routed = scorer.could_change(texts, fast, routed)
-    if len(routed) <= SECOND_LOOK_PER_PASS:
+    if not backlog:
         return scorer.look_again(texts, fast, routed), set()  # type: ignore[attr-defined]
     return fast, set(routed)
 

@@ -41,7 +41,7 @@ def test_throughput_imports_everything_and_compares_with_vader(capsys: pytest.Ca
     assert run.peak_rss_mb > 10 and run.db_bytes > 0
     out = capsys.readouterr().out
     assert "ratio pipeline / raw VADER" in out and "machine: " in out
-    assert "rerun: .venv/bin/python -m benchmarks.throughput --mentions 400" in out
+    assert "rerun: nice -n 19 .venv/bin/python -m benchmarks.throughput --mentions 400" in out
 
 
 def test_scale_times_queue_trends_and_report(capsys: pytest.CaptureFixture[str]) -> None:

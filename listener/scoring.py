@@ -128,12 +128,15 @@ def score_pending(store: Store, scorer: Scorer, detractor_confidence: float = 0.
     if hasattr(scorer, "detractor_confidence"):  # the cascade skips second looks that cannot change the flag
         scorer.detractor_confidence = detractor_confidence  # type: ignore[attr-defined]
     workers = pool_workers() if workers is None else workers
+    looked: list[bool] = []  # the pool gave this pass's second looks (see _score_in_pool)
     if workers > 1 and int(store.scalar(
             "SELECT COUNT(*) FROM mentions WHERE scored_at IS NULL AND quarantined IS NULL") or 0) >= POOL_MIN_BACKLOG:
-        total += _score_in_pool(store, scorer, workers, options)
+        total += _score_in_pool(store, scorer, workers, options, looked)
     while True:
         rows = _unscored(store)
         if not rows:
+            if looked:
+                return total
             return total + second_look_pending(store, scorer, detractor_confidence, label_reviews_by_stars)
         total += _write_chunk(store, rows, *_score_rows(scorer, rows), options)
 
@@ -186,9 +189,12 @@ def _score_rows(scorer: Scorer, rows: Sequence[Mapping[str, Any]]) -> tuple[list
 _WORKER: dict[str, Any] = {}
 
 
-def _worker_start(pickled: bytes, threads: int = 0) -> None:
+def _worker_start(pickled: bytes, threads: int = 0, per_pass: int | None = None) -> None:
     import pickle
 
+    global SECOND_LOOK_PER_PASS
+    if per_pass is not None:  # the parent's cap, so a chunk defers in the pool as it would in the parent
+        SECOND_LOOK_PER_PASS = per_pass
     if threads:
         # The second look's OpenMP threads: one pool process per core already keeps the cores busy, and
         # more threads than cores spin against each other (e5's embeddings are the same for any count).
@@ -201,8 +207,16 @@ def _worker_score(rows: list[dict[str, Any]]) -> tuple[list[Score], set[int]]:
     return _score_chunk(_WORKER["scorer"], [text_of(r) for r in rows], rows)
 
 
-def _score_in_pool(store: Store, scorer: Scorer, workers: int, options: tuple) -> int:
-    """Score the backlog in chunks spread over `workers` processes while this one reads and writes.
+def _worker_second_look(texts: list[str], langs: list[str | None]) -> list[Score]:
+    """In a pool process: second_look_pending's scores for its share of the deferred mentions."""
+    scorer = _WORKER["scorer"]
+    fast = scorer.score_many(texts, langs, second_look=False)
+    return scorer.look_again(texts, fast, list(range(len(texts))))
+
+
+def _score_in_pool(store: Store, scorer: Scorer, workers: int, options: tuple, looked: list[bool] | None = None) -> int:
+    """Score the backlog in chunks spread over `workers` processes while this one reads and writes, then
+    give the pass's deferred second looks in the same processes (noted in `looked`).
 
     Each chunk still commits on its own, in id order, as it would in-process: a crash redoes at most the
     chunks in flight. A chunk that fails in the pool is scored again here, mention by mention."""
@@ -218,7 +232,8 @@ def _score_in_pool(store: Store, scorer: Scorer, workers: int, options: tuple) -
     last = 0
     # spawn, not fork: the daemon has threads (sources, streams) whose locks a forked child would inherit.
     with ProcessPoolExecutor(workers, mp_context=get_context("spawn"), initializer=_worker_start,
-                             initargs=(pickled, max(1, (os.cpu_count() or 1) // workers))) as pool:
+                             initargs=(pickled, max(1, (os.cpu_count() or 1) // workers),
+                                       SECOND_LOOK_PER_PASS)) as pool:
         inflight: list[tuple[list[dict[str, Any]], Any]] = []
         while True:
             while len(inflight) < workers + 1:
@@ -228,6 +243,10 @@ def _score_in_pool(store: Store, scorer: Scorer, workers: int, options: tuple) -
                 last = rows[-1]["id"]
                 inflight.append((rows, pool.submit(_worker_score, rows)))
             if not inflight:
+                if looked is not None and getattr(scorer, "accepts_priority", False):
+                    # e5 on one core per process beats two OpenMP threads fighting for a busy machine's cores.
+                    total += second_look_pending(store, scorer, *options[:2], pool=pool, workers=workers)
+                    looked.append(True)
                 return total
             rows, future = inflight.pop(0)
             try:
@@ -290,9 +309,12 @@ def _write_chunk(store: Store, rows: list[dict[str, Any]], results: list[Score |
 
 
 def second_look_pending(store: Store, scorer: Scorer, detractor_confidence: float = 0.3,
-                        label_reviews_by_stars: bool = True, limit: int | None = None) -> int:
+                        label_reviews_by_stars: bool = True, limit: int | None = None, pool: Any = None,
+                        workers: int = 1) -> int:
     """Give up to `limit` mentions whose second look was deferred (a backlog) that look; a changed label
-    updates the mention, its detractor flag and its thread (rolled up and checked for alerts again)."""
+    updates the mention, its detractor flag and its thread (rolled up and checked for alerts again).
+    With a `pool` (the score stage's), the looks are shared among its `workers` processes: each mention's
+    score is the same whichever process reads it."""
     if not getattr(scorer, "accepts_priority", False):
         return 0
     if hasattr(scorer, "detractor_confidence"):
@@ -303,8 +325,20 @@ def second_look_pending(store: Store, scorer: Scorer, detractor_confidence: floa
     if not rows:
         return 0
     texts = [text_of(r) for r in rows]
-    fast = scorer.score_many(texts, [r["source_lang"] for r in rows], second_look=False)  # type: ignore[call-arg]
-    scores = scorer.look_again(texts, fast, list(range(len(rows))))  # type: ignore[attr-defined]
+    langs = [r["source_lang"] for r in rows]
+    scores: list[Score] = []
+    if pool is not None and workers > 1 and len(rows) >= 2 * workers:
+        size = -(-len(rows) // workers)
+        parts = [(texts[i:i + size], langs[i:i + size]) for i in range(0, len(rows), size)]
+        for (part_texts, part_langs), future in [(p, pool.submit(_worker_second_look, *p)) for p in parts]:
+            try:
+                scores += future.result()
+            except Exception:  # that share is read here instead
+                fast = scorer.score_many(part_texts, part_langs, second_look=False)  # type: ignore[call-arg]
+                scores += scorer.look_again(part_texts, fast, list(range(len(part_texts))))  # type: ignore[attr-defined]
+    else:
+        fast = scorer.score_many(texts, langs, second_look=False)  # type: ignore[call-arg]
+        scores = scorer.look_again(texts, fast, list(range(len(rows))))  # type: ignore[attr-defined]
     now = iso(utcnow())
     with store.transaction() as conn:
         for row, text_score in zip(rows, scores, strict=True):

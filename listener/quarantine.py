@@ -120,6 +120,9 @@ def quarantine_mention(conn: sqlite3.Connection, mention: dict[str, Any] | int, 
     if "source" not in row:
         found = conn.execute("SELECT source, native_id FROM mentions WHERE id = ?", (mention_id,)).fetchone()
         row = {"id": mention_id, "source": found[0] if found else "?", "native_id": found[1] if found else "?"}
+    # Left out of its thread from now on: running totals that counted it are counted again (listener/threads.py).
+    conn.execute("DELETE FROM thread_totals WHERE thread_key IN (SELECT thread_key FROM mentions WHERE id = ? "
+                 "AND rolled_up IS NOT NULL)", (mention_id,))
     conn.execute("UPDATE mentions SET quarantined = ? WHERE id = ?", (stage, mention_id))
     source = str(row.get("source") or "?")
     record(conn, source, f"mention {mention_id} ({source} {row.get('native_id')})", reason, "", stage, mention_id)
@@ -195,7 +198,7 @@ def split_location(location: str) -> tuple[str, int] | None:
 
 def release_mention(conn: sqlite3.Connection, mention_id: int) -> None:
     """Let a set-aside mention back in: every stage takes it again (a retry)."""
-    conn.execute("UPDATE mentions SET quarantined = NULL WHERE id = ?", (mention_id,))
+    conn.execute("UPDATE mentions SET quarantined = NULL, rolled_up = NULL WHERE id = ?", (mention_id,))
 
 
 def drop_record(conn: sqlite3.Connection, record_id: int) -> None:

@@ -68,6 +68,8 @@ def prune(store: Store, config: Config, now: datetime | None = None) -> PruneRes
                     conn.execute(f"DELETE FROM scores WHERE mention_id IN ({marks})", ids)
                     conn.execute(f"DELETE FROM labels WHERE mention_id IN ({marks})", ids)
                     conn.execute(f"DELETE FROM mentions WHERE id IN ({marks})", ids)
+                    # Threads and authors' histories lost mentions: every thread is counted again in full.
+                    conn.execute("DELETE FROM thread_totals")
             result.mentions += len(ids)
             if len(ids) < CHUNK:
                 break
@@ -163,6 +165,7 @@ def _forget_in_store(store: Store, handle: str, given: str, source: str | None, 
         conn.execute(f"DELETE FROM labels WHERE mention_id IN ({marks})", chunk)
         conn.execute(f"DELETE FROM mentions WHERE id IN ({marks})", chunk)
     result.mentions = len(ids)
+    conn.execute("DELETE FROM thread_totals")  # their mentions and words leave threads: counted again in full
     # Other people's posts that name them: the handle blanked (the post itself is theirs and stays).
     conn.create_function("overheard_fold", 1, lambda v: v.casefold() if isinstance(v, str) else None,
                          deterministic=True)

@@ -15,7 +15,7 @@ from listener.errors import SourceError
 from listener.pipeline import process
 from listener.quarantine import QuarantineRecord, drop_record, get_record, release_mention, split_location
 from listener.sources.file import FileImport, FileSource, FileSourceConfig, import_file
-from listener.threads import mark_alert_pending, mark_dirty
+from listener.threads import mark_alert_pending, mark_dirty, recount
 from listener.trends.rollup import recompute_mentions
 
 
@@ -67,6 +67,7 @@ def retry(config: Any, store: Any, records: list[QuarantineRecord]) -> RetryRepo
             if found is None:
                 report.not_retried.append((rec, "the mention is no longer stored"))
                 continue
+            recount(conn, [found[0]])  # its thread's running totals left it out: counted again in full
             release_mention(conn, rec.mention_id)
             mark_dirty(conn, [found[0]])
             if rec.stage == "trends":

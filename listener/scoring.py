@@ -17,7 +17,7 @@ from listener.models import iso, utcnow
 from listener.quarantine import describe, one_by_one, quarantine_mention
 from listener.query import BrandMatcher
 from listener.store import Store, count_negatives, save_scores, save_second_look
-from listener.threads import mark_dirty
+from listener.threads import forget_counted, mark_dirty
 from sentiment import Score, Scorer, get_scorer
 from sentiment.datasets import LabelledSet
 from sentiment.evaluate import Figures, figures
@@ -81,7 +81,10 @@ def _score_chunk(scorer: Scorer, texts: list[str], rows: Sequence[Mapping[str, A
     priority = _priority(rows)
     fast = scorer.score_many(texts, langs, priority=priority, second_look=False)  # type: ignore[call-arg]
     routed = scorer.routed(texts, fast, priority)  # type: ignore[attr-defined]
-    if len(routed) <= SECOND_LOOK_PER_PASS:
+    backlog = len(routed) > SECOND_LOOK_PER_PASS  # decided on all routed, as before the skip below
+    if hasattr(scorer, "could_change"):  # only where the second look could change the label (cascade.py)
+        routed = scorer.could_change(texts, fast, routed)
+    if not backlog:
         return scorer.look_again(texts, fast, routed), set()  # type: ignore[attr-defined]
     return fast, set(routed)
 
@@ -130,13 +133,16 @@ def score_pending(store: Store, scorer: Scorer, detractor_confidence: float = 0.
     both brands' trend figures and share of voice, as it is about both."""
     total = 0
     options = (detractor_confidence, label_reviews_by_stars, matcher)
+    if hasattr(scorer, "detractor_confidence"):  # the cascade skips second looks that cannot change the flag
+        scorer.detractor_confidence = detractor_confidence  # type: ignore[attr-defined]
     workers = pool_workers() if workers is None else workers
+    looked: list[bool] = []  # the pool gave this pass's second looks (see _score_in_pool)
     blocks = leases.Blocks(store, "score", holder, lease_s)
     try:
         backlog = 0 if workers <= 1 else int(store.scalar(
             "SELECT COUNT(*) FROM mentions WHERE scored_at IS NULL AND quarantined IS NULL") or 0)
         if backlog >= POOL_MIN_BACKLOG:
-            total += _score_in_pool(store, scorer, workers, options, blocks)
+            total += _score_in_pool(store, scorer, workers, options, blocks, looked)
         last = 0
         while True:
             rows, last = _claim_chunk(store, blocks, last)
@@ -146,7 +152,7 @@ def score_pending(store: Store, scorer: Scorer, detractor_confidence: float = 0.
             blocks.release(rows[0]["id"] // CHUNK)
     finally:
         blocks.release_all()
-    if getattr(scorer, "accepts_priority", False):
+    if getattr(scorer, "accepts_priority", False) and not looked:
         with leases.held(store, "score:second looks", blocks.holder, lease_s) as mine:
             if mine:  # else another worker is giving them their look right now
                 total += second_look_pending(store, scorer, detractor_confidence, label_reviews_by_stars)
@@ -213,9 +219,16 @@ def _score_rows(scorer: Scorer, rows: Sequence[Mapping[str, Any]]) -> tuple[list
 _WORKER: dict[str, Any] = {}
 
 
-def _worker_start(pickled: bytes) -> None:
+def _worker_start(pickled: bytes, threads: int = 0, per_pass: int | None = None) -> None:
     import pickle
 
+    global SECOND_LOOK_PER_PASS
+    if per_pass is not None:  # the parent's cap, so a chunk defers in the pool as it would in the parent
+        SECOND_LOOK_PER_PASS = per_pass
+    if threads:
+        # The second look's OpenMP threads: one pool process per core already keeps the cores busy, and
+        # more threads than cores spin against each other (e5's embeddings are the same for any count).
+        os.environ["OMP_NUM_THREADS"] = str(threads)
     _WORKER["scorer"] = pickle.loads(pickled)
 
 
@@ -224,9 +237,17 @@ def _worker_score(rows: list[dict[str, Any]]) -> tuple[list[Score], set[int]]:
     return _score_chunk(_WORKER["scorer"], [text_of(r) for r in rows], rows)
 
 
+def _worker_second_look(texts: list[str], langs: list[str | None]) -> list[Score]:
+    """In a pool process: second_look_pending's scores for its share of the deferred mentions."""
+    scorer = _WORKER["scorer"]
+    fast = scorer.score_many(texts, langs, second_look=False)
+    return scorer.look_again(texts, fast, list(range(len(texts))))
+
+
 def _score_in_pool(store: Store, scorer: Scorer, workers: int, options: tuple,
-                   blocks: leases.Blocks | None = None) -> int:
-    """Score the backlog in chunks spread over `workers` processes while this one reads and writes.
+                   blocks: leases.Blocks | None = None, looked: list[bool] | None = None) -> int:
+    """Score the backlog in chunks spread over `workers` processes while this one reads and writes, then
+    give the pass's deferred second looks in the same processes (noted in `looked`).
 
     Each chunk still commits on its own, in id order, as it would in-process: a crash redoes at most the
     chunks in flight. A chunk that fails in the pool is scored again here, mention by mention."""
@@ -243,7 +264,8 @@ def _score_in_pool(store: Store, scorer: Scorer, workers: int, options: tuple,
     blocks = blocks or leases.Blocks(store, "score")
     # spawn, not fork: the daemon has threads (sources, streams) whose locks a forked child would inherit.
     with ProcessPoolExecutor(workers, mp_context=get_context("spawn"), initializer=_worker_start,
-                             initargs=(pickled,)) as pool:
+                             initargs=(pickled, max(1, (os.cpu_count() or 1) // workers),
+                                       SECOND_LOOK_PER_PASS)) as pool:
         inflight: list[tuple[list[dict[str, Any]], Any]] = []
         while True:
             while len(inflight) < workers + 1:
@@ -252,6 +274,12 @@ def _score_in_pool(store: Store, scorer: Scorer, workers: int, options: tuple,
                     break
                 inflight.append((rows, pool.submit(_worker_score, rows)))
             if not inflight:
+                if looked is not None and getattr(scorer, "accepts_priority", False):
+                    # e5 on one core per process beats two OpenMP threads fighting for a busy machine's cores.
+                    with leases.held(store, "score:second looks", blocks.holder, blocks.seconds) as mine:
+                        if mine:  # else another worker is giving them their look right now
+                            total += second_look_pending(store, scorer, *options[:2], pool=pool, workers=workers)
+                    looked.append(True)
                 return total
             rows, future = inflight.pop(0)
             try:
@@ -315,6 +343,7 @@ def _write_chunk_in(store: Store, conn: Any, rows: list[dict[str, Any]], results
     # One statement of each kind per chunk (executemany), in the one transaction.
     for row, exc in failed:
         quarantine_mention(conn, row, "score", describe(exc))
+    forget_counted(conn, [u[-1] for u in updates])
     save_scores(conn, updates)
     keep_scores(conn, kept)
     mark_dirty(conn, list(threads))
@@ -323,19 +352,36 @@ def _write_chunk_in(store: Store, conn: Any, rows: list[dict[str, Any]], results
 
 
 def second_look_pending(store: Store, scorer: Scorer, detractor_confidence: float = 0.3,
-                        label_reviews_by_stars: bool = True, limit: int | None = None) -> int:
+                        label_reviews_by_stars: bool = True, limit: int | None = None, pool: Any = None,
+                        workers: int = 1) -> int:
     """Give up to `limit` mentions whose second look was deferred (a backlog) that look; a changed label
-    updates the mention, its detractor flag and its thread (rolled up and checked for alerts again)."""
+    updates the mention, its detractor flag and its thread (rolled up and checked for alerts again).
+    With a `pool` (the score stage's), the looks are shared among its `workers` processes: each mention's
+    score is the same whichever process reads it."""
     if not getattr(scorer, "accepts_priority", False):
         return 0
+    if hasattr(scorer, "detractor_confidence"):
+        scorer.detractor_confidence = detractor_confidence  # type: ignore[attr-defined]
     rows = store.query(
         "SELECT id, text, title, source_lang, stars, thread_key, label, author_followers, is_brand_account "
         "FROM mentions WHERE second_look = 1 ORDER BY id LIMIT ?", (limit or SECOND_LOOK_PER_PASS,))
     if not rows:
         return 0
     texts = [text_of(r) for r in rows]
-    fast = scorer.score_many(texts, [r["source_lang"] for r in rows], second_look=False)  # type: ignore[call-arg]
-    scores = scorer.look_again(texts, fast, list(range(len(rows))))  # type: ignore[attr-defined]
+    langs = [r["source_lang"] for r in rows]
+    scores: list[Score] = []
+    if pool is not None and workers > 1 and len(rows) >= 2 * workers:
+        size = -(-len(rows) // workers)
+        parts = [(texts[i:i + size], langs[i:i + size]) for i in range(0, len(rows), size)]
+        for (part_texts, part_langs), future in [(p, pool.submit(_worker_second_look, *p)) for p in parts]:
+            try:
+                scores += future.result()
+            except Exception:  # that share is read here instead
+                fast = scorer.score_many(part_texts, part_langs, second_look=False)  # type: ignore[call-arg]
+                scores += scorer.look_again(part_texts, fast, list(range(len(part_texts))))  # type: ignore[attr-defined]
+    else:
+        fast = scorer.score_many(texts, langs, second_look=False)  # type: ignore[call-arg]
+        scores = scorer.look_again(texts, fast, list(range(len(rows))))  # type: ignore[attr-defined]
     now = iso(utcnow())
     with store.transaction() as conn:
         for row, text_score in zip(rows, scores, strict=True):
@@ -344,6 +390,7 @@ def second_look_pending(store: Store, scorer: Scorer, detractor_confidence: floa
             stars = row["stars"]
             rated = label_reviews_by_stars and isinstance(stars, int) and 1 <= stars <= 5
             score = star_score(stars, text_score) if rated else text_score
+            forget_counted(conn, [row["id"]])
             save_second_look(conn, (
                 score.label, score.compound, score.confidence, json.dumps(dict(score.theme_sentiment)),
                 int(is_detractor(score, stars, detractor_confidence)), text_score.needs_reply, score.model,

@@ -559,6 +559,10 @@ class Store:
                    ON CONFLICT (source, native_id) DO NOTHING""", inserts)
         if refreshes:
             # Seen before: engagement and reach grow, so refresh them; everything else stays as first stored.
+            # Running thread totals that counted the old figures are counted again (listener/threads.py).
+            self.conn.executemany(
+                "DELETE FROM thread_totals WHERE thread_key IN (SELECT thread_key FROM mentions "
+                "WHERE source = ? AND native_id = ? AND rolled_up IS NOT NULL)", [r[-2:] for r in refreshes])
             self.conn.executemany(
                 "UPDATE mentions SET engagement = ?, metrics = ?, author_followers = COALESCE(?, author_followers) "
                 "WHERE source = ? AND native_id = ?", refreshes)
@@ -627,6 +631,9 @@ class Store:
                  m.engagement, metrics, m.author_followers, m.author_followers),
             ).rowcount
             if changed:
+                self.conn.execute(
+                    "DELETE FROM thread_totals WHERE thread_key IN (SELECT thread_key FROM mentions "
+                    "WHERE source = ? AND native_id = ? AND rolled_up IS NOT NULL)", (m.source, m.native_id))
                 self._touch_thread(m, created, now)
             return False
         self._touch_thread(m, created, now)
@@ -790,7 +797,7 @@ def save_scores(conn: sqlite3.Connection, rows: list[tuple[Any, ...]]) -> None:
     conn.executemany(
         "UPDATE mentions SET lang = ?, label = ?, compound = ?, confidence = ?, themes = ?, "
         "theme_sentiment = ?, detractor = ?, scored_at = ?, also_brands = ?, needs_reply = ?, "
-        "scored_by = ?, second_look = ? WHERE id = ?", rows)
+        "scored_by = ?, second_look = ?, rolled_up = NULL WHERE id = ?", rows)
 
 
 def save_second_look(conn: sqlite3.Connection, row: tuple[Any, ...]) -> None:
@@ -798,12 +805,12 @@ def save_second_look(conn: sqlite3.Connection, row: tuple[Any, ...]) -> None:
     needs_reply, scored_by, id); the mention no longer waits for one."""
     conn.execute(
         "UPDATE mentions SET label = ?, compound = ?, confidence = ?, theme_sentiment = ?, detractor = ?, "
-        "needs_reply = ?, scored_by = ?, second_look = 0 WHERE id = ?", row)
+        "needs_reply = ?, scored_by = ?, second_look = 0, rolled_up = NULL WHERE id = ?", row)
 
 
 def set_label(conn: sqlite3.Connection, mention_id: int, label: str) -> None:
     """A person's label becomes the mention's current label (listener.labels keeps the record)."""
-    conn.execute("UPDATE mentions SET label = ? WHERE id = ?", (label, mention_id))
+    conn.execute("UPDATE mentions SET label = ?, rolled_up = NULL WHERE id = ?", (label, mention_id))
 
 
 def count_negatives(conn: sqlite3.Connection, rows: list[tuple[str, str, str, str]]) -> None:

@@ -33,6 +33,7 @@ NO_SECOND_LOOK = frozenset({"hi"})
 # the fast model's 0.580) with UMSAB English unchanged (0.752) and TweetEval 0.004 lower (0.817).
 ROUTE_BELOW = 0.7
 STRONG_WEIGHT = 0.3
+DETRACTOR_CONFIDENCE = 0.3  # SentimentConfig.detractor_confidence's default
 
 
 class CascadeScorer:
@@ -49,6 +50,8 @@ class CascadeScorer:
         self.route_below = route_below
         self.strong_weight = strong_weight
         self.routed_last = 0  # how many texts the last call sent to the second look (for the benchmark)
+        # [sentiment].detractor_confidence (the score stage sets it): see _can_change
+        self.detractor_confidence = DETRACTOR_CONFIDENCE
 
     def score(self, text: str, lang: str | None = None) -> Score:
         return self.score_many([text], [lang])[0]
@@ -76,7 +79,8 @@ class CascadeScorer:
         return out
 
     def look_again(self, texts: Sequence[str], fast: Sequence[Score], route: Sequence[int]) -> list[Score]:
-        """Re-score the mentions at `route` with both models mixed."""
+        """Re-score the mentions at `route` with both models mixed (those whose label the mix cannot
+        change keep their fast score: see could_change)."""
         assert self.head is not None
         prepared = [prepare(texts[i] if isinstance(texts[i], str) else "", self.fast._brands) for i in route]
         keep = [k for k, t in enumerate(prepared) if t and has_content(t)]
@@ -87,9 +91,18 @@ class CascadeScorer:
         langs = [fast[i].lang for i in route]
         hits = [cue_strength(self.fast._cues.find(t)) for t in prepared]
         p_fast = self.fast.probabilities(prepared, langs, hits)
+        unboosted = self.fast.unboosted(prepared, hits)
+        needed = self._can_change(p_fast, [fast[i] for i in route], langs, unboosted)
+        route = [route[k] for k in needed]
+        if not route:
+            return list(fast)
+        prepared = [prepared[k] for k in needed]
+        langs = [langs[k] for k in needed]
+        hits = [hits[k] for k in needed]
+        p_fast = p_fast[needed]
         p_strong = self.strong_probabilities(prepared, hits)
         probs = (1.0 - self.strong_weight) * p_fast + self.strong_weight * p_strong
-        labels, compounds, confidences = self.fast.decide(probs, langs, self.fast.unboosted(prepared, hits))
+        labels, compounds, confidences = self.fast.decide(probs, langs, [unboosted[k] for k in needed])
         out = list(fast)
         for row, i in enumerate(route):
             old = fast[i]
@@ -99,6 +112,69 @@ class CascadeScorer:
                           model=SECOND_LOOK, theme_sentiment=themes, needs_reply=None)
             out[i] = self.fast._with_reply(new, prepared[row], self.fast._addressed(texts[i], prepared[row]))
         return out
+
+    def could_change(self, texts: Sequence[str], fast: Sequence[Score], route: Sequence[int]) -> list[int]:
+        """The routed mentions whose label the second look could change (look_again reads only those)."""
+        prepared = [prepare(texts[i] if isinstance(texts[i], str) else "", self.fast._brands) for i in route]
+        keep = [k for k, t in enumerate(prepared) if t and has_content(t)]
+        if not keep:
+            return []
+        prepared = [prepared[k] for k in keep]
+        langs = [fast[route[k]].lang for k in keep]
+        hits = [cue_strength(self.fast._cues.find(t)) for t in prepared]
+        p_fast = self.fast.probabilities(prepared, langs, hits)
+        needed = self._can_change(p_fast, [fast[route[k]] for k in keep], langs,
+                                  self.fast.unboosted(prepared, hits))
+        return [route[keep[k]] for k in needed]
+
+    def _can_change(self, p_fast: np.ndarray, fast: Sequence[Score], langs: Sequence[str | None],
+                    unboosted: Sequence[bool]) -> list[int]:
+        """Rows whose label some second-look probabilities could change; the rest keep the fast label
+        whatever e5 says, so it is not asked (most routed mentions: a confident complaint stays one).
+
+        The mix is (1 - w) * fast + w * strong, w = strong_weight, strong anywhere on the simplex, then
+        the fast model's rule (the most probable class, P(negative) raised by the language's boost when
+        it is at least boost_floor). The label L is safe when, for every other class k, L still wins with
+        all of the strong model's mass on k: L's share is then smallest and k's largest (the boost counted
+        for 'negative' only where it must apply as L, and wherever it may apply as k). The label kept is
+        the same, and so is a negative's detractor flag (its confidence stays on the same side of
+        `detractor_confidence`); the compound and confidence stay the fast model's (Score.model says
+        `learned`)."""
+        f = self.fast
+        if f.positive_threshold is not None or f.negative_threshold is not None:
+            return list(range(len(fast)))  # labels by compound thresholds: always look
+        w, a = self.strong_weight, 1.0 - self.strong_weight
+        labels = f.decide(p_fast, langs, unboosted)[0]
+        boost = np.array([0.0 if u else f.model.boost_by_language.get(lang or "", f.model.negative_boost)
+                          for lang, u in zip(langs, unboosted, strict=True)])
+        needed = []
+        for row, (p, label) in enumerate(zip(p_fast, labels, strict=True)):
+            if label != fast[row].label:
+                needed.append(row)
+                continue
+            L = CLASSES.index(label)
+            b = boost[row]
+            # A negative's confidence decides whether it is a detractor (listener.scoring.is_detractor):
+            # the mixed one, anywhere in [a * p, a * p + w], must fall on the fast one's side of the bar.
+            bar = self.detractor_confidence
+            safe = L != 0 or (p[0] >= bar) == (a * p[0] >= bar) == (a * p[0] + w >= bar)
+            for k in range(3):
+                if k == L or not safe:
+                    continue
+                if L == 0:  # strong all on k: P(negative) at its lowest
+                    ours = a * p[0] + (b if a * p[0] >= f.boost_floor else 0.0)
+                    theirs = a * p[k] + w
+                elif k == 0:  # strong all on 'negative': at its highest, boosted if it may be
+                    ours = a * p[L]
+                    theirs = a * p[0] + w + (b if a * p[0] + w >= f.boost_floor else 0.0)
+                else:
+                    ours, theirs = a * p[L], a * p[k] + w
+                if not ours > theirs + 1e-9:  # a tie goes to the lower class: not safe
+                    safe = False
+                    break
+            if not safe:
+                needed.append(row)
+        return needed
 
     def strong_probabilities(self, prepared: Sequence[str], cue_hits: Sequence[int] | None = None,
                              embeddings: np.ndarray | None = None) -> np.ndarray:

@@ -11,8 +11,11 @@ from __future__ import annotations
 
 import math
 import re
+from collections.abc import MutableMapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from fractions import Fraction
+from typing import Any
 
 # Words and phrases that mean a complaint is about to cost money or reputation.
 ESCALATION_CUES = (
@@ -146,117 +149,227 @@ def thread_risk(mentions: list[MentionFacts], weights: RiskWeights = RiskWeights
 
     `support_handles` are the brand's own accounts: a customer tagging one is an escalation cue.
     """
-    customer = sorted((m for m in mentions if not m.is_brand_account), key=lambda m: m.created_at)
+    ordered = sorted(mentions, key=lambda m: m.created_at)
+    totals = RiskTotals()
+    pattern = cue_pattern(extra_cues)
+    repeaters: dict[str, dict[str, Any]] = {}
+    # The brand's replies first: what came after them is known as each customer mention is counted.
+    for i, m in sorted(enumerate(ordered), key=lambda im: not im[1].is_brand_account):
+        totals.add(m, (m.created_at, i), pattern, support_handles, weights, repeaters)
+    customer = [m for m in ordered if not m.is_brand_account]
     if not customer:
         return Risk(0.0, [])
-    parts: list[tuple[float, str]] = []
-    negative = [m for m in customer if is_negative(m)]
-    last = customer[-1].created_at
+    bound = customer[-1].created_at - weights.velocity_window
+    recent = [m for m in customer if m.created_at > bound]
+    return totals.risk(weights, (len(recent), sum(1 for m in recent if is_negative(m)),
+                                 recent[0].created_at if recent else None))
 
-    # Negativity: share, strength and volume (one angry post is half as alarming as four; a pile-on
-    # with some neutral replies is still a pile-on).
-    if negative:
-        share = len(negative) / len(customer)
-        strength = sum(_strength(m) for m in negative) / len(negative)
-        volume = min(1.0, (len(negative) + 1) / 4)
-        pts = weights.negativity * (0.4 + 0.6 * share) * (0.6 + 0.4 * strength) * volume
-        reviews = [m for m in negative if m.stars is not None]
-        if len(customer) == 1 and reviews:
-            text = f"{reviews[0].stars}-star review"
-        elif len(customer) == 1:
-            text = "negative mention"
+
+class RecountNeeded(ValueError):
+    """Running totals cannot take this mention: count the thread again from all its mentions."""
+
+
+def _later(a: datetime | None, b: datetime) -> bool:
+    return a is None or b > a
+
+
+@dataclass
+class RiskTotals:
+    """What thread_risk needs of a thread, as running totals: add mentions one at a time, in any order,
+    and risk() gives what thread_risk gives for all of them (the incremental thread rollup keeps these
+    in the store, so a viral thread's recompute costs its new replies, not all of them).
+
+    `order` is each mention's place in the thread ((created_at, tie-breaker)): the ties thread_risk
+    breaks by position (the widest audience, each repeat detractor's first complaint) are broken by it.
+    Sums are exact (Fraction), so the order mentions are added in cannot change a figure. Brand
+    replies change what "after the brand replied" covers, so they are added before the customers'
+    mentions; one arriving later outside the replies counted raises RecountNeeded.
+    Only velocity needs more than totals: the caller counts the customers in the last window."""
+
+    customers: int = 0
+    negative: int = 0
+    strength: Fraction = Fraction(0)
+    first_at: datetime | None = None  # of the customers
+    last_at: datetime | None = None
+    widest: list[Any] | None = None  # [followers, order, author, source]: the first with the most
+    engagement: int = 0
+    verified: bool = False
+    cues: set[str] = field(default_factory=set)
+    tagged: set[str] = field(default_factory=set)
+    review_stars: int | None = None  # the first customer's stars if a negative review (one-mention text)
+    complaints: bool = False
+    brand_first: datetime | None = None
+    brand_last: datetime | None = None
+    waiting: int = 0  # questions and requests after the last brand reply
+    waiting_requests: int = 0
+    unhappy_after: int = 0  # negative mentions after the first brand reply
+    asked_at: datetime | None = None  # latest customer ask tagging a support handle (awaits_reply)
+    repeaters: int = 0
+    repeat_level: Fraction = Fraction(0)
+    worst: dict[str, Any] | None = None  # the repeat detractor named in the reason
+
+    def add(self, m: MentionFacts, order: Any, pattern: re.Pattern[str], support_handles: tuple[str, ...],
+            weights: RiskWeights, repeaters: MutableMapping[str, dict[str, Any]]) -> None:
+        """Count one mention. `repeaters` holds the per-author repeat state of (at least) m's author."""
+        at = m.created_at
+        if m.is_brand_account:
+            moves = self.brand_first is None or at < self.brand_first or at > (self.brand_last or at)
+            if self.customers and moves:
+                # "After the first/last brand reply" would cover other customers: count them again.
+                raise RecountNeeded("a brand reply outside the ones counted")
+            self.brand_first = at if self.brand_first is None or at < self.brand_first else self.brand_first
+            self.brand_last = at if _later(self.brand_last, at) else self.brand_last
+            return
+        negative = is_negative(m)
+        strength = Fraction(_strength(m)) if negative else Fraction(0)
+        handles = {h.lower().lstrip("@") for h in support_handles}
+        found = {c.group(1).lower() for c in pattern.finditer(m.text)}
+        tagged = {h for h in re.findall(r"@(\w+)", m.text) if h.lower() in handles}
+        complaint = is_complaint(m.label, m.stars, m.text, pattern)
+        repeat = bool(m.author and m.author_negative_before and complaint)
+        # Everything that can fail is computed above: from here the totals change all together.
+        if self.customers == 0 and negative and m.stars is not None:
+            self.review_stars = m.stars
+        self.customers += 1
+        if negative:
+            self.negative += 1
+            self.strength += strength
+            if self.brand_first is not None and at > self.brand_first:
+                self.unhappy_after += 1
+        self.first_at = at if self.first_at is None or at < self.first_at else self.first_at
+        self.last_at = at if _later(self.last_at, at) else self.last_at
+        followers = m.followers or 0
+        if self.widest is None or followers > self.widest[0] or (followers == self.widest[0]
+                                                                  and order < self.widest[1]):
+            self.widest = [followers, order, m.author, m.source]
+        self.engagement += m.engagement
+        self.verified = self.verified or m.verified
+        self.cues |= found
+        self.tagged |= tagged
+        self.complaints = self.complaints or complaint or bool(m.needs_reply)
+        if m.needs_reply in ("question", "request") and (self.brand_last is None or at > self.brand_last):
+            self.waiting += 1
+            self.waiting_requests += m.needs_reply != "question"
+        if m.needs_reply and tagged and _later(self.asked_at, at):
+            self.asked_at = at
+        if repeat:
+            self._add_repeat(m, order, weights, repeaters)
+
+    def _add_repeat(self, m: MentionFacts, order: Any, weights: RiskWeights,
+                    repeaters: MutableMapping[str, dict[str, Any]]) -> None:
+        n = m.author_negative_before
+        mine = repeaters.get(m.author or "")
+        if mine is None:
+            mine = {"first": order, "n": n, "order": order, "at": m.created_at, "since": m.author_negative_since}
+            self.repeaters += 1
+            self.repeat_level += Fraction(min(n, weights.repeat_full_at), weights.repeat_full_at)
         else:
-            text = f"{len(negative)} of {len(customer)} mentions negative"
-        parts.append((pts, text))
+            before = mine["n"]
+            mine = dict(mine)
+            mine["first"] = order if order < mine["first"] else mine["first"]
+            if n > before or (n == before and order < mine["order"]):
+                mine.update(n=n, order=order, at=m.created_at, since=m.author_negative_since)
+                self.repeat_level += (Fraction(min(n, weights.repeat_full_at), weights.repeat_full_at)
+                                      - Fraction(min(before, weights.repeat_full_at), weights.repeat_full_at))
+        repeaters[m.author or ""] = mine
+        w = self.worst
+        if w is None or w["author"] == m.author or mine["n"] > w["n"] or (mine["n"] == w["n"]
+                                                                         and mine["first"] < w["first"]):
+            self.worst = {"author": m.author, **mine}
 
-    # Reach: the widest audience in the thread (followers or subreddit members), plus engagement.
-    widest = max(customer, key=lambda m: m.followers or 0)
-    reach = widest.followers or 0
-    engagement = sum(m.engagement for m in customer)
-    if reach or engagement:
-        full = math.log10(1 + weights.reach_full_at)
-        reach_pts = weights.reach * min(1.0, math.log10(1 + reach + 10 * engagement) / full)
-        verified = any(m.verified for m in customer)
-        if verified:
-            reach_pts = min(weights.reach, reach_pts + weights.reach * 0.25)
-        bits = []
-        if reach:
-            noun = ("members" if widest.source == "reddit" else "followers")[:None if reach != 1 else -1]
-            bits.append(f"{_who(widest.author)} has {fmt_count(reach)} {noun}")
-        if verified:
-            bits.append("verified author")
-        if engagement >= 20:
-            bits.append(f"{fmt_count(engagement)} engagements")
-        parts.append((reach_pts, "; ".join(bits) or f"{engagement} engagement{'s' if engagement != 1 else ''}"))
+    def awaits_reply(self) -> bool:
+        """awaits_reply() of the same mentions (with the same support handles)."""
+        return self.asked_at is not None and (self.brand_last is None or self.asked_at > self.brand_last)
 
-    # Velocity: mentions in the last window against the thread's pace before it.
-    window = weights.velocity_window
-    recent = [m for m in customer if m.created_at > last - window]
-    earlier = [m for m in customer if m.created_at <= last - window]
-    span = max(window, last - customer[0].created_at - window)
-    base_rate = len(earlier) / (span / window) if earlier else 0.0
-    if len(recent) >= 3 and len(recent) > 2 * base_rate:
-        neg_recent = sum(1 for m in recent if is_negative(m))
-        replies = "replies" if len(customer) > len(recent) or len(recent) > 1 else "mentions"
-        pts = weights.velocity * min(1.0, (len(recent) - 1) / 5) * (0.5 + 0.5 * neg_recent / len(recent))
-        what = f"{neg_recent} negative {replies}" if neg_recent == len(recent) else (
-            f"{len(recent)} {replies} ({neg_recent} negative)")
-        parts.append((pts, f"{what} in {_fmt_span(last - recent[0].created_at)}"))
+    def risk(self, weights: RiskWeights, recent: tuple[int, int, datetime | None]) -> Risk:
+        """The thread's risk; `recent` is (customers, negative ones, earliest time) after
+        last_at - weights.velocity_window."""
+        if not self.customers:
+            return Risk(0.0, [])
+        parts: list[tuple[float, str]] = []
+        customers = self.customers
+        if self.negative:
+            share = self.negative / customers
+            strength = float(self.strength / self.negative)
+            volume = min(1.0, (self.negative + 1) / 4)
+            pts = weights.negativity * (0.4 + 0.6 * share) * (0.6 + 0.4 * strength) * volume
+            if customers == 1 and self.review_stars is not None:
+                text = f"{self.review_stars}-star review"
+            elif customers == 1:
+                text = "negative mention"
+            else:
+                text = f"{self.negative} of {customers} mentions negative"
+            parts.append((pts, text))
 
-    # Escalation cues: money, law, leaving, going public, tagging the support account.
-    pattern = cue_pattern(extra_cues)
-    found = sorted({c.group(1).lower() for m in customer for c in pattern.finditer(m.text)})
-    handles = {h.lower().lstrip("@") for h in support_handles}
-    tagged = sorted({h for m in customer for h in re.findall(r"@(\w+)", m.text) if h.lower() in handles})
-    cue_words = [f"'{c}'" for c in found[:4]] + [f"tags @{h}" for h in tagged[:1]]
-    if cue_words:
-        strength = len(found) + 0.5 * bool(tagged)
-        parts.append((weights.cues * min(1.0, strength / 2), "mentions " + ", ".join(cue_words)
-                      if found else cue_words[0]))
+        reach, _, author, source = self.widest or [0, None, None, None]
+        engagement = self.engagement
+        if reach or engagement:
+            full = math.log10(1 + weights.reach_full_at)
+            reach_pts = weights.reach * min(1.0, math.log10(1 + reach + 10 * engagement) / full)
+            if self.verified:
+                reach_pts = min(weights.reach, reach_pts + weights.reach * 0.25)
+            bits = []
+            if reach:
+                noun = ("members" if source == "reddit" else "followers")[:None if reach != 1 else -1]
+                bits.append(f"{_who(author)} has {fmt_count(reach)} {noun}")
+            if self.verified:
+                bits.append("verified author")
+            if engagement >= 20:
+                bits.append(f"{fmt_count(engagement)} engagements")
+            parts.append((reach_pts, "; ".join(bits) or f"{engagement} engagement{'s' if engagement != 1 else ''}"))
 
-    # Waiting for an answer: a question about a problem or a request to the brand that no brand reply
-    # followed ("any update on my refund?" sounds neutral, and the customer is still waiting).
-    brand_times = [m.created_at for m in mentions if m.is_brand_account]
-    last_brand = max(brand_times) if brand_times else None
-    waiting = [m for m in customer if m.needs_reply in ("question", "request")
-               and (last_brand is None or m.created_at > last_brand)]
-    if waiting:
-        kinds = "question" if all(m.needs_reply == "question" for m in waiting) else "request"
-        parts.append((weights.cues * min(1.0, 0.5 + 0.25 * (len(waiting) - 1)),
-                      f"{len(waiting)} {kinds}{'s' if len(waiting) > 1 else ''} waiting for a reply"))
+        # Velocity: mentions in the last window against the thread's pace before it.
+        window = weights.velocity_window
+        last, first = self.last_at, self.first_at
+        assert last is not None and first is not None
+        n_recent, neg_recent, recent_first = recent
+        earlier = customers - n_recent
+        span = max(window, last - first - window)
+        base_rate = earlier / (span / window) if earlier else 0.0
+        if n_recent >= 3 and n_recent > 2 * base_rate and recent_first is not None:
+            replies = "replies" if customers > n_recent or n_recent > 1 else "mentions"
+            pts = weights.velocity * min(1.0, (n_recent - 1) / 5) * (0.5 + 0.5 * neg_recent / n_recent)
+            what = f"{neg_recent} negative {replies}" if neg_recent == n_recent else (
+                f"{n_recent} {replies} ({neg_recent} negative)")
+            parts.append((pts, f"{what} in {_fmt_span(last - recent_first)}"))
 
-    # Repeat detractors: authors negative about the brand in other threads recently.
-    repeaters: dict[str, MentionFacts] = {}
-    for m in customer:
-        if m.author and m.author_negative_before and is_complaint(m.label, m.stars, m.text, pattern):
-            best = repeaters.get(m.author)
-            if best is None or m.author_negative_before > best.author_negative_before:
-                repeaters[m.author] = m
-    if repeaters:
-        worst = max(repeaters.values(), key=lambda m: m.author_negative_before)
-        level = sum(min(1.0, m.author_negative_before / weights.repeat_full_at) for m in repeaters.values())
-        n = worst.author_negative_before
-        since = f" in {_fmt_span(worst.created_at - worst.author_negative_since)}" \
-            if worst.author_negative_since else ""
-        text = f"{_who(worst.author)} complained {n} time{'s' if n > 1 else ''} before{since}"
-        if len(repeaters) > 1:
-            text += f" (+{len(repeaters) - 1} more repeat detractor{'s' if len(repeaters) > 2 else ''})"
-        parts.append((weights.repeat_detractors * min(1.0, level), text))
+        # Escalation cues: money, law, leaving, going public, tagging the support account.
+        found = sorted(self.cues)
+        tagged = sorted(self.tagged)
+        cue_words = [f"'{c}'" for c in found[:4]] + [f"tags @{h}" for h in tagged[:1]]
+        if cue_words:
+            strength_cues = len(found) + 0.5 * bool(tagged)
+            parts.append((weights.cues * min(1.0, strength_cues / 2), "mentions " + ", ".join(cue_words)
+                          if found else cue_words[0]))
 
-    # Reach and speed amplify trouble; on a thread where nobody complains they are worth a quarter.
-    complaints = any(is_complaint(m.label, m.stars, m.text, pattern) or m.needs_reply for m in customer)
-    if not complaints:
-        parts = [(p / 4, r) for p, r in parts]
-    total = sum(p for p, _ in parts)
-    reasons = [r for p, r in sorted(parts, key=lambda pr: -pr[0]) if p >= 0.5]
-    brand_posts = [m for m in mentions if m.is_brand_account]
-    if brand_posts:
-        first_reply = min(m.created_at for m in brand_posts)
-        unhappy_after = sum(1 for m in negative if m.created_at > first_reply)
-        if unhappy_after:
-            reasons.append(f"brand replied, {unhappy_after} negative mention{'s' if unhappy_after > 1 else ''}"
-                           " since")
-        else:
-            total -= weights.brand_replied_discount
-            reasons.append("brand already replied")
-    return Risk(round(max(0.0, min(100.0, total)), 1), reasons)
+        # Waiting for an answer: a question about a problem or a request to the brand that no brand reply
+        # followed ("any update on my refund?" sounds neutral, and the customer is still waiting).
+        if self.waiting:
+            kinds = "question" if not self.waiting_requests else "request"
+            parts.append((weights.cues * min(1.0, 0.5 + 0.25 * (self.waiting - 1)),
+                          f"{self.waiting} {kinds}{'s' if self.waiting > 1 else ''} waiting for a reply"))
+
+        # Repeat detractors: authors negative about the brand in other threads recently.
+        if self.repeaters and self.worst is not None:
+            worst = self.worst
+            n = worst["n"]
+            since = f" in {_fmt_span(worst['at'] - worst['since'])}" if worst["since"] else ""
+            text = f"{_who(worst['author'])} complained {n} time{'s' if n > 1 else ''} before{since}"
+            if self.repeaters > 1:
+                text += f" (+{self.repeaters - 1} more repeat detractor{'s' if self.repeaters > 2 else ''})"
+            parts.append((weights.repeat_detractors * min(1.0, float(self.repeat_level)), text))
+
+        # Reach and speed amplify trouble; on a thread where nobody complains they are worth a quarter.
+        if not self.complaints:
+            parts = [(p / 4, r) for p, r in parts]
+        total = sum(p for p, _ in parts)
+        reasons = [r for p, r in sorted(parts, key=lambda pr: -pr[0]) if p >= 0.5]
+        if self.brand_first is not None:
+            if self.unhappy_after:
+                n = self.unhappy_after
+                reasons.append(f"brand replied, {n} negative mention{'s' if n > 1 else ''} since")
+            else:
+                total -= weights.brand_replied_discount
+                reasons.append("brand already replied")
+        return Risk(round(max(0.0, min(100.0, total)), 1), reasons)
+

@@ -12,6 +12,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 
 import numpy as np
 
@@ -79,9 +80,10 @@ class Tone:
     advice: bool = False
 
 
+@lru_cache(maxsize=8192)
 def tone_of(text: str, cue_hits: int = 0) -> Tone:
     """Whether `text` is sarcastic praise beside trouble, praise in slang, or a request for advice
-    (see the module doc)."""
+    (see the module doc). Cached: a scorer asks it three times of each text (slang, pushes, probabilities)."""
     has_trouble = cue_hits > 0 or _TROUBLE_RE.search(text) is not None
     sarcastic = has_trouble and any(p.search(text) for p in _SARCASM)
     slang = (not sarcastic and cue_hits == 0 and _NOT_PRAISE.search(text) is None

@@ -41,7 +41,7 @@ def test_throughput_imports_everything_and_compares_with_vader(capsys: pytest.Ca
     assert run.peak_rss_mb > 10 and run.db_bytes > 0
     out = capsys.readouterr().out
     assert "ratio pipeline / raw VADER" in out and "machine: " in out
-    assert "rerun: .venv/bin/python -m benchmarks.throughput --mentions 400" in out
+    assert "rerun: nice -n 19 .venv/bin/python -m benchmarks.throughput --mentions 400" in out
 
 
 def test_scale_times_queue_trends_and_report(capsys: pytest.CaptureFixture[str]) -> None:
@@ -74,9 +74,10 @@ def test_latency_times_bursts_from_fake_x_to_fake_slack(capsys: pytest.CaptureFi
     assert "p95" in out and "rerun: .venv/bin/python -m benchmarks.latency --bursts 2" in out
 
 
-def test_the_viral_thread_benchmark_prints_each_batch_and_the_before(capsys: pytest.CaptureFixture[str]) -> None:
+def test_the_viral_thread_benchmark_prints_each_batch_and_the_full_recount(capsys: pytest.CaptureFixture[str]) -> None:
     fig = viral_thread.main(["--replies", "600", "--batch", "100"])
     out = capsys.readouterr().out
     assert [size for size, _ in fig["times"]] == [100, 200, 300, 400, 500, 600]
-    assert "thread at     600 replies" in out and "before (one author query per mention)" in out
-    assert "machine: " in out and "rerun: .venv/bin/python -m benchmarks.viral_thread --replies 600" in out
+    assert [size for size, _ in fig["full"]] == [600]
+    assert "thread at     600 replies" in out and "full recount" in out and "results identical" in out
+    assert "machine: " in out and "rerun: nice -n 19 .venv/bin/python -m benchmarks.viral_thread --replies 600" in out

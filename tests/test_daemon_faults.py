@@ -120,8 +120,9 @@ def test_bad_sources_back_off_alert_and_recover_while_good_ones_keep_collecting(
         everything = {name: {p["id"] for p in api.posts} for name, api in apis.items()}
         wait_for(lambda: all(everything[n] == _stored(db, n) for n in FAULTY), 8, "every source to catch up")
         wait_for(lambda: all(h["state"] == "ok" for h in _health(db).values()), 5, "every source healthy")
-        wait_for(lambda: {("api_noauth", "resolved"), ("api_ratelimited", "resolved")} <= set(_health_alerts(ops)),
-                 5, "recovery alerts")
+        recovered = {("api_noauth", "resolved"), ("api_ratelimited", "resolved"), ("api_flaky", "resolved"),
+                     ("api_broken", "resolved")}
+        wait_for(lambda: recovered <= set(_health_alerts(ops)), 10, "recovery alerts")
         assert daemon.scheduler.running
 
     received = _health_alerts(ops)

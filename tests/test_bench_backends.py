@@ -1,12 +1,10 @@
 """The backends benchmark runs end to end at a tiny size and prints its side-by-side table (pytest -m benchmark).
 
-On SQLite always; on PostgreSQL too when OVERHEARD_TEST_DATABASE_URL names a server (`.ci/with-postgres`).
+On SQLite always; on PostgreSQL too in a --backend=postgresql run (`.ci/with-postgres pytest --backend=postgresql`).
 Never asserts on speed: it checks that every figure was measured on the store it names.
 """
 
 from __future__ import annotations
-
-import os
 
 import pytest
 
@@ -45,10 +43,8 @@ def test_postgresql_needs_a_server(monkeypatch: pytest.MonkeyPatch, capsys: pyte
     assert "postgresql needs a server" in capsys.readouterr().err
 
 
-@pytest.mark.skipif(not os.environ.get("OVERHEARD_TEST_DATABASE_URL"),
-                    reason="no PostgreSQL server (.ci/with-postgres)")
-def test_both_side_by_side(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
-    url = os.environ["OVERHEARD_TEST_DATABASE_URL"]
+def test_both_side_by_side(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, pg_url: str) -> None:
+    url = pg_url
     monkeypatch.setenv("OVERHEARD_TEST_DATABASE_URL", url)  # restored after: the benchmark pops it
     sqlite_fig, pg_fig = backends.main([*TINY, "--database-url", url])
     assert (sqlite_fig.backend, pg_fig.backend) == ("sqlite", "postgresql")

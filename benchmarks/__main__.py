@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import importlib.util
+import os
 import subprocess
 import sys
 import time
@@ -17,7 +18,7 @@ from benchmarks.machine import machine, percentile
 
 HERE = Path(__file__).resolve().parent
 NAMES = ["startup", "throughput", "scale", "sentiment", "latency", "queue", "trends", "alerts", "viral", "sources",
-         "streams"]
+         "streams", "backends"]
 
 
 FAILED: list[str] = []
@@ -164,6 +165,16 @@ def main(argv: list[str] | None = None) -> None:
             rows.append((f"Jetstream matching, {fig['tracked']} tracked names",
                          f"{fig['stream_rate']:,.0f} events/s", ">= 2,000 events/s",
                          _verdict(fig["stream_rate"] >= 2000)))
+
+    if "backends" in chosen:
+        # SQLite and PostgreSQL side by side; PostgreSQL when a server is named (`.ci/with-postgres make bench`).
+        pg = os.environ.get("OVERHEARD_TEST_DATABASE_URL") or os.environ.get("OVERHEARD_DATABASE_URL")
+        n = size or 20_000
+        if not pg:
+            print("\n== backends: no PostgreSQL server named (run under .ci/with-postgres for both); SQLite only",
+                  flush=True)
+        _script(["-m", "benchmarks.backends", "--mentions", str(n), "--batch", "20000" if args.full else "5000",
+                 "--backend", "sqlite,postgresql" if pg else "sqlite"], f"SQLite and PostgreSQL side by side ({n:,})")
 
     if rows:
         print("\n== summary (Markdown)\n")

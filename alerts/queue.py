@@ -14,6 +14,7 @@ An illegal move raises UserError with one line that says why and what to do inst
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -733,12 +734,16 @@ class Queue:
         return self.get(item_id)
 
     # ------------------------------------------------------------ the clock
-    def tick(self, app_config: Any = None, now: datetime | None = None) -> TickReport:
+    def tick(self, app_config: Any = None, now: datetime | None = None,
+             send_alert: Callable[[Store, Any, Alert], int] | None = None) -> TickReport:
         """Wake snoozes that are due, raise SLA breach alerts once each, and update recovery.
 
-        `app_config` (the whole Config) is needed to route breach alerts; without it breaches are
-        only recorded as events.
+        `app_config` (the whole Config) and `send_alert` (alerts.rules.enqueue_system_alert) route the
+        breach alerts; without them breaches are only recorded as events. The app layer passes the rules'
+        function in: the rules open queue items, so the queue does not import them.
         """
+        if app_config is not None and send_alert is None:
+            raise TypeError("Queue.tick(app_config) needs send_alert to route breach alerts")
         now = now or utcnow()
         report = TickReport()
         report.sla_restarted = self._restart_old_clocks(now)
@@ -746,7 +751,7 @@ class Queue:
                 "SELECT id FROM queue_items WHERE state = 'snoozed' AND snoozed_until <= ?", (iso(now),)).fetchall():
             self.wake(item_id, SYSTEM_ACTOR, now=now)
             report.woken += 1
-        report.breaches, report.alerts, report.summarised = self._breaches(app_config, now)
+        report.breaches, report.alerts, report.summarised = self._breaches(app_config, now, send_alert)
         report.recovery_updates = self._recovery(now)
         return report
 
@@ -796,7 +801,8 @@ class Queue:
             return 1
         return 0
 
-    def _breaches(self, app_config: Any, now: datetime) -> tuple[int, int, int]:
+    def _breaches(self, app_config: Any, now: datetime,
+                  send_alert: Callable[[Store, Any, Alert], int] | None = None) -> tuple[int, int, int]:
         """Record each new breach once (an event) and alert on it: one alert per breach for up to
         [queue] breach_alerts_per_tick of them, ONE summary alert for the rest and for items that were
         already overdue when they were queued (an import of old posts must not page anyone 500 times)."""
@@ -836,16 +842,17 @@ class Queue:
                 add_event(self.store, row["id"], SYSTEM_ACTOR, "sla_breach",
                           {"target": target, "due": due, "round": row["reopened"], "assignee": row["assignee"]},
                           now)
-                if app_config is not None:
-                    alerts += _raise_breach_alert(self.store, app_config, QueueItem.from_row(row), target, due, now)
+                if app_config is not None and send_alert is not None:
+                    alerts += _raise_breach_alert(self.store, app_config, QueueItem.from_row(row), target, due, now,
+                                                  send_alert)
         if summary:
             with self.store.transaction():
                 for row, target, due in summary:
                     add_event(self.store, row["id"], SYSTEM_ACTOR, "sla_breach",
                               {"target": target, "due": due, "round": row["reopened"], "assignee": row["assignee"],
                                "summarised": True, "overdue_when_queued": due <= row["created_at"]}, now)
-                if app_config is not None:
-                    alerts += _raise_breach_summary(self.store, app_config, summary, len(born_late), now)
+                if app_config is not None and send_alert is not None:
+                    alerts += _raise_breach_summary(self.store, app_config, summary, len(born_late), now, send_alert)
         return len(fresh), alerts, len(summary)
 
     def _breaches_seen(self, item_ids: list[int], chunk: int = 500) -> set[tuple[int, str, int]]:
@@ -900,8 +907,8 @@ def _clean_tag(tag: str) -> str:
     return cleaned
 
 
-def _raise_breach_alert(store: Store, config: Any, item: QueueItem, target: str, due: str, now: datetime) -> int:
-    from alerts.rules import enqueue_system_alert  # the rules open queue items: imported when a breach alerts
+def _raise_breach_alert(store: Store, config: Any, item: QueueItem, target: str, due: str, now: datetime,
+                        send_alert: Callable[[Store, Any, Alert], int]) -> int:
 
     thread = store.query("SELECT title, url FROM threads WHERE thread_key = ?", (item.thread_key,))
     mentions = store.query(
@@ -921,12 +928,11 @@ def _raise_breach_alert(store: Store, config: Any, item: QueueItem, target: str,
                                label=m["label"], created_at=m["created_at"]) for m in mentions],
         created_at=iso(now),
     )
-    return enqueue_system_alert(store, config, alert)
+    return send_alert(store, config, alert)
 
 
 def _raise_breach_summary(store: Store, config: Any, breaches: list[tuple[dict[str, Any], str, str]],
-                         born_late: int, now: datetime) -> int:
-    from alerts.rules import enqueue_system_alert  # the rules open queue items: imported when a breach alerts
+                         born_late: int, now: datetime, send_alert: Callable[[Store, Any, Alert], int]) -> int:
 
     items = sorted({row["id"] for row, _, _ in breaches})
     brands = sorted({row["brand"] or "" for row, _, _ in breaches} - {""})
@@ -947,7 +953,7 @@ def _raise_breach_summary(store: Store, config: Any, breaches: list[tuple[dict[s
         risk=max(row["risk"] for row, _, _ in breaches), reasons=reasons, url=None,
         queue_url=f"{base}/?sort=sla", mentions=[], created_at=iso(now),
     )
-    return enqueue_system_alert(store, config, alert)
+    return send_alert(store, config, alert)
 
 
 _ITEM_SELECT = """

@@ -25,7 +25,7 @@ from alerts.channels import build_channel
 from alerts.channels.base import Channel
 from alerts.outbox import DeliveryReport, deliver_pending
 from alerts.queue import Queue, TickReport
-from alerts.rules import EvaluationReport, evaluate_pending
+from alerts.rules import EvaluationReport, enqueue_system_alert, evaluate_pending
 from listener import leases
 from listener.collect import CollectReport, collect
 from listener.config import Config
@@ -119,7 +119,7 @@ def _rules(p: Pass) -> None:
 
 
 def _queue_clock(p: Pass) -> None:
-    p.report.queue = Queue(p.store, p.config.queue).tick(p.config)
+    p.report.queue = Queue(p.store, p.config.queue).tick(p.config, send_alert=enqueue_system_alert)
 
 
 def _delivery(p: Pass) -> None:

@@ -46,6 +46,8 @@ LAYERS: dict[str, tuple[int, str]] = {
     "listener.scorefile": (CORE, "core"),  # reading texts from JSONL/CSV: the file source and `score`
     "listener.leases": (CORE, "core"),
     "listener.daemonlock": (CORE, "core"),
+    "alerts.message": (CORE, "core"),  # the Alert record, a model like listener.models: rules, spikes, health
+    #                                    and the queue's SLA breaches all build one
     # stages: each does one job of the pipeline, on the core
     "listener.sources": (STAGE, "sources"),
     "listener.collect": (STAGE, "sources"),
@@ -96,8 +98,6 @@ SIDEWAYS: dict[tuple[str, str], str] = {
     ("alerts", "trends"): "a spike alert says what drove it (listener.topics.explain, listener.summary)",
     ("alerts", "queue"): "the rules open one queue item per flagged thread; Slack's buttons are the "
                          "queue's action list (alerts.actions)",
-    ("queue", "alerts"): "SLA breaches are alerts, routed by the rules (alerts.rules.enqueue_system_alert) in "
-                         "the breach's transaction. NOT YET one-way: see docs/architecture.md",
     ("queue", "scoring"): "relabelling from the queue is a human correction (listener.labels)",
     ("queue", "trends"): "the dashboard's response times are the trend files' queue table "
                          "(listener.trends.tables.read_queue_items), so the two never disagree",

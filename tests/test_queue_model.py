@@ -8,6 +8,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from alerts.queue import ItemFilter, Queue
+from alerts.rules import enqueue_system_alert
 from alerts.users import add_user
 from listener.errors import UserError
 from listener.models import Batch, Mention, iso
@@ -126,8 +127,8 @@ def test_snoozes_end_by_themselves_on_the_clock(env):
     queue.claim(ids[0], "alice")
     now = datetime.now(UTC)
     queue.snooze(ids[0], "alice", now + timedelta(minutes=30))
-    assert queue.tick(config, now + timedelta(minutes=10)).woken == 0
-    assert queue.tick(config, now + timedelta(minutes=31)).woken == 1
+    assert queue.tick(config, now + timedelta(minutes=10), send_alert=enqueue_system_alert).woken == 0
+    assert queue.tick(config, now + timedelta(minutes=31), send_alert=enqueue_system_alert).woken == 1
     item = queue.get(ids[0])
     assert item.state == "claimed" and item.snoozed_until is None
     assert queue.events(ids[0])[-1]["actor"] == "overheard"
@@ -153,9 +154,9 @@ def test_sla_breach_raises_one_alert_per_item_and_target(env):
     item = queue.get(ids[0])
     late = datetime.fromisoformat(item.first_response_due) + timedelta(minutes=1)
     assert queue.sla(item, late).status == "breached"
-    report = queue.tick(config, late)
+    report = queue.tick(config, late, send_alert=enqueue_system_alert)
     assert report.breaches == 2 and report.alerts == 2  # first response of both items, one receiver
-    assert queue.tick(config, late + timedelta(minutes=5)).alerts == 0  # never twice
+    assert queue.tick(config, late + timedelta(minutes=5), send_alert=enqueue_system_alert).alerts == 0  # never twice
     rows = store.query("SELECT thread_key, level, payload FROM outbox WHERE rule = 'sla' ORDER BY id")
     assert [(r["thread_key"], r["level"]) for r in rows] == [
         (f"queue-item:{ids[0]}", "sla-first-response"), (f"queue-item:{ids[1]}", "sla-first-response")]
@@ -163,7 +164,7 @@ def test_sla_breach_raises_one_alert_per_item_and_target(env):
     assert payload["kind"] == "sla" and "nobody has claimed it" in payload["reasons"]
     # the resolution target breaches later: a second, different alert
     much_later = datetime.fromisoformat(item.resolution_due) + timedelta(minutes=1)
-    assert queue.tick(config, much_later).alerts == 2
+    assert queue.tick(config, much_later, send_alert=enqueue_system_alert).alerts == 2
     breaches = [e["detail"]["target"] for e in queue.events(ids[0]) if e["action"] == "sla_breach"]
     assert breaches == ["first_response", "resolution"]
 
@@ -227,7 +228,7 @@ def test_an_author_who_never_comes_back_is_silent_after_the_window(env):
     config, _, queue, ids = env
     old = datetime.now(UTC) - timedelta(days=20)
     queue.resolve(ids[0], "alice", "other", now=old)
-    queue.tick(config)
+    queue.tick(config, send_alert=enqueue_system_alert)
     assert queue.get(ids[0]).recovery == "silent"
 
 

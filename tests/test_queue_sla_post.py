@@ -8,6 +8,7 @@ from datetime import UTC, datetime, timedelta
 
 from alerts import queue as queue_module
 from alerts.queue import Queue, customer_post_at
+from alerts.rules import enqueue_system_alert
 from listener.models import Batch, Mention, iso
 from listener.pipeline import process
 from listener.store import Store
@@ -206,7 +207,7 @@ def test_in_a_storm_the_latest_breaches_in_the_queue_still_alert_one_by_one(tmp_
     for n, item_id in enumerate(ids):
         store.conn.execute("UPDATE queue_items SET first_response_due = ? WHERE id = ?",
                            (iso(now + timedelta(minutes=10 + n)), item_id))
-    report = Queue(store, config.queue).tick(config, now + timedelta(minutes=30))
+    report = Queue(store, config.queue).tick(config, now + timedelta(minutes=30), send_alert=enqueue_system_alert)
     assert (report.breaches, report.summarised) == (4, 2)
     titles = [x["title"] for x in sla_alerts(store)]
     assert titles == [f"SLA breached: first response on queue item {ids[2]} (high priority)",

@@ -23,6 +23,7 @@ from alerts.queue import (
     describe_event,
     filter_choices,
 )
+from alerts.rules import enqueue_system_alert
 from alerts.users import authenticate, end_sessions, list_users
 from alerts.web import throttle
 from alerts.web.app import (
@@ -169,7 +170,7 @@ def queue_list(request: Request, store: StoreDep) -> Response:
     # Keep the clock moving while people work even if no pipeline runs: snoozes end, breaches are raised.
     if time.monotonic() - request.app.state.last_tick > TICK_SECONDS:
         request.app.state.last_tick = time.monotonic()
-        queue.tick(request.app.state.config)
+        queue.tick(request.app.state.config, send_alert=enqueue_system_alert)
     error = None
     try:
         items = queue.list(flt)

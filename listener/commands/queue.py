@@ -14,6 +14,7 @@ from rich.markup import escape
 from alerts import actions
 from alerts.actions import Action
 from alerts.queue import DISMISS_REASONS, OUTCOMES, STATES, ItemFilter, Queue, QueueItem, describe_event
+from alerts.rules import enqueue_system_alert
 from listener.cli import console, json_option, open_store, with_config
 from listener.display import compact_table, local_time, plural
 from listener.errors import UserError
@@ -95,7 +96,7 @@ def list_(config: Config, as_json: bool, wide: bool, **filters: Any) -> None:
     """List queue items, about-to-breach first, with counts per state."""
     with open_store(config) as store:
         q = Queue(store, config.queue)
-        q.tick(config)  # snoozes that ended come back before listing
+        q.tick(config, send_alert=enqueue_system_alert)  # snoozes that ended come back before listing
         flt = ItemFilter(**filters)
         items = q.list(flt)
         counts = q.counts(flt)

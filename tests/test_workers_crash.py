@@ -26,7 +26,16 @@ import pytest
 
 from listener.store import Store
 from tests.daemon_fakes import FakeSearchApi
-from tests.daemon_helpers import ANGRY, append_jsonl, log_events, rows_for_thread, start_daemon, tail, wait_for
+from tests.daemon_helpers import (
+    ANGRY,
+    FAST_DAEMON,
+    append_jsonl,
+    log_events,
+    rows_for_thread,
+    start_daemon,
+    tail,
+    wait_for,
+)
 from tests.fakes_slack.server import WebhookReceiver
 from tests.helpers import write_config
 
@@ -64,18 +73,7 @@ receivers = ["support", "hook"]
 [alerts.levels]
 warning = 10
 
-[daemon]
-process_seconds = 0.3
-sla_seconds = 1
-trends_seconds = 2
-retention_seconds = 3
-jitter_fraction = 0.2
-backoff_base_seconds = 0.3
-backoff_max_seconds = 1.5
-failures_before_alert = 2
-shutdown_timeout_seconds = 10
-lease_seconds = 3
-"""
+""" + FAST_DAEMON + "lease_seconds = 3\n"
 
 
 def _start(config, log, host: str):

@@ -61,7 +61,7 @@ from listener.scoring import build_scorer
 from listener.sources.base import Source
 from listener.store import SaveResult, Store
 from listener.streams import build_streams
-from listener.streams.base import Stream
+from listener.streams.base import Stream, forget_connections
 
 log = logging.getLogger("overheard.daemon")
 SYSTEM_WORKERS = 3  # process, sla/trends/retention and the query refresh never wait for a source
@@ -216,7 +216,7 @@ class Daemon:
                 self._add(spec)
             if not self.join:  # (other workers' connections are theirs)
                 with self._store() as store:
-                    store.conn.execute("DELETE FROM stream_status")  # a previous run's connections are gone
+                    forget_connections(store)  # a previous run's connections are gone
             event(log, "daemon_started", pid=os.getpid(), sources=",".join(self.sources) or "none",
                   jobs=len(self.scheduler.get_jobs()), receivers=",".join(self.channels) or "none",
                   streams=",".join(s.name for s in self.streams) or None)

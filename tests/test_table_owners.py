@@ -40,10 +40,12 @@ OWNERS: dict[str, str] = {
     "trend_state": "listener.trends.rollup",
     "trend_hour_authors": "listener.trends.rollup",
     "trend_hour_audiences": "listener.trends.rollup",
-    "trend_changed_hours": "listener.trends.rollup",
-    "trend_period_cache": "listener.trends.cache",
-    "trend_period_text": "listener.trends.cache",
-    "trend_terms_kept": "listener.trends.terms",
+    # the kept rows of finished periods and the hours that make them stale: the rollup marks and rebuilds,
+    # the cache and the terms table keep and drop, all through listener.trends.kept, which is below the three
+    "trend_changed_hours": "listener.trends.kept",
+    "trend_period_cache": "listener.trends.kept",
+    "trend_period_text": "listener.trends.kept",
+    "trend_terms_kept": "listener.trends.kept",
     "outbox": "alerts.outbox",
     "alert_sends": "alerts.outbox",
     "silences": "alerts.noise",
@@ -94,17 +96,6 @@ NOT_YET: dict[tuple[str, str], str] = {
     # the rollup stamps an author a repeat detractor (authors.repeat_detractor_at) inside its recompute
     ("authors", "listener.threads"): "to become a listener.store function (threads.py's rollup is being "
                                      "changed in parallel)",
-    # the daemon clears the previous run's stream connections when it starts
-    ("stream_status", "listener.scheduler"): "to become listener.streams.base.forget_connections "
-                                             "(scheduler.py is being changed in parallel)",
-    # the trend caches are invalidated from both sides: the rollup's rebuild empties them all, the
-    # cache clears what changed hours touched; the one owner needs rollup -> cache, and cache already
-    # imports the tables, which import the rollup
-    ("trend_period_cache", "listener.trends.rollup"): "rebuild_rollup empties it",
-    ("trend_period_text", "listener.trends.rollup"): "rebuild_rollup empties it",
-    ("trend_terms_kept", "listener.trends.rollup"): "rebuild_rollup empties it",
-    ("trend_terms_kept", "listener.trends.cache"): "changed hours drop the kept terms of their periods",
-    ("trend_changed_hours", "listener.trends.cache"): "the cache empties the list once it has used it",
 }
 
 _WRITE = re.compile(

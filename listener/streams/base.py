@@ -99,6 +99,12 @@ class StreamStats:
             "retry_at = excluded.retry_at, updated_at = excluded.updated_at", row)
 
 
+def forget_connections(store: Store) -> None:
+    """A daemon starting alone on the store: the previous run's stream connections (their
+    `stream_status` rows) are gone; each stream writes its row again when it connects."""
+    store.conn.execute("DELETE FROM stream_status")
+
+
 class Buffer:
     """Posts matched since the last commit, and the cursor just after the last event seen.
 

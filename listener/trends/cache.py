@@ -8,7 +8,8 @@ are kept, already formatted as the files' CSV and JSON lines (table trend_period
 per table and brand), with a row in trend_period_cache vouching for them:
 
 - listener.trends.rollup marks each hour it recomputes (new mentions, a late score, a re-label) in
-  trend_changed_hours, and drops every kept period on a rebuild or a new zone;
+  trend_changed_hours, and drops every kept period on a rebuild or a new zone (all writes to these
+  tables are listener.trends.kept's functions, which the rollup, this module and the terms table call);
 - a trigger marks the hour when an author is removed from the rollup's author sets (forget --author);
 - each write first drops the kept periods holding a marked hour, in the transaction it reads them in;
 - each row carries a fingerprint of everything else its text depends on (the brands and their
@@ -38,6 +39,7 @@ from listener.config import Config
 from listener.models import iso
 from listener.store import Store
 from listener.trends.files import TableText, csv_text, json_text, table_text
+from listener.trends.kept import drop_old_pieces, forget_changed_periods, keep_pieces
 from listener.trends.since import parse_duration
 from listener.trends.tables import (
     COLUMNS,
@@ -124,32 +126,6 @@ def keep_horizon(config: Config, until: datetime) -> datetime:
     return until - longest - timedelta(days=31)
 
 
-def forget_changed_periods(conn: Any) -> None:
-    """Drop the kept periods (of every kind and zone) holding an hour changed since the last write.
-
-    One look-up in the changed hours per kept period, whatever the number of changed hours: a full
-    re-score marks every hour and still costs milliseconds here.
-    """
-    if conn.execute("SELECT 1 FROM trend_changed_hours LIMIT 1").fetchone() is None:
-        return
-    conn.execute(
-        "DELETE FROM trend_period_cache WHERE EXISTS (SELECT 1 FROM trend_changed_hours h "
-        "WHERE h.hour_start >= trend_period_cache.start_utc AND h.hour_start < trend_period_cache.stop_utc)"
-    )
-    # The terms table's kept periods (listener.trends.terms): a changed hour inside the period drops it;
-    # one in the periods it is compared with drops its rows and keeps its counts.
-    conn.execute(
-        "DELETE FROM trend_terms_kept WHERE EXISTS (SELECT 1 FROM trend_changed_hours h "
-        "WHERE h.hour_start >= trend_terms_kept.start_utc AND h.hour_start < trend_terms_kept.stop_utc)"
-    )
-    conn.execute(
-        "UPDATE trend_terms_kept SET rows_json = NULL WHERE rows_json IS NOT NULL AND EXISTS (SELECT 1 FROM "
-        "trend_changed_hours h WHERE h.hour_start >= trend_terms_kept.ref_start_utc "
-        "AND h.hour_start < trend_terms_kept.start_utc)"
-    )
-    conn.execute("DELETE FROM trend_changed_hours")
-
-
 def _sentiment_texts(config: Config, store: Store, conn: Any, window: TrendWindow) -> list[TableText]:
     periods = window.periods()
     bounds = {p: period_bounds(p, window.period, window.tz) for p in periods}
@@ -218,19 +194,10 @@ def _keep(conn: Any, key: tuple[str, str], mark: str, periods: list[datetime | d
     if not periods:
         return
     texts = {period_text(p) for p in periods}
-    conn.executemany("DELETE FROM trend_period_text WHERE period = ? AND zone = ? AND period_start = ?",
-                     [(*key, text) for text in texts])
-    conn.executemany(
-        "INSERT INTO trend_period_text (period, zone, period_start, table_name, brand, csv, json) "
-        "VALUES (?, ?, ?, ?, ?, ?, ?)",
-        [(*key, text, table, brand, *piece) for (table, text, brand), piece in pieces.items() if text in texts],
-    )
-    conn.executemany(
-        "INSERT OR REPLACE INTO trend_period_cache (period, zone, period_start, start_utc, stop_utc, fingerprint, "
-        "brands) VALUES (?, ?, ?, ?, ?, ?, ?)",
-        [(*key, period_text(p), *spans[p], mark, json.dumps(brands.get(period_text(p), []), ensure_ascii=False))
-         for p in periods],
-    )
+    keep_pieces(conn, key, texts,
+                [(text, table, brand, *piece) for (table, text, brand), piece in pieces.items() if text in texts],
+                [(period_text(p), *spans[p], mark, json.dumps(brands.get(period_text(p), []), ensure_ascii=False))
+                 for p in periods])
 
 
 def _assemble(config: Config, window: TrendWindow, periods: list[datetime | date], order: list[str],
@@ -257,11 +224,4 @@ def _assemble(config: Config, window: TrendWindow, periods: list[datetime | date
 
 def _drop_old(conn: Any, window: TrendWindow, before: datetime) -> None:
     """Forget kept periods that end before `before`, and pieces no longer vouched for."""
-    key = (window.period, window.tz_name)
-    conn.execute("DELETE FROM trend_period_cache WHERE period = ? AND zone = ? AND stop_utc <= ?", (*key, iso(before)))
-    conn.execute(
-        "DELETE FROM trend_period_text WHERE period = ? AND zone = ? AND NOT EXISTS "
-        "(SELECT 1 FROM trend_period_cache c WHERE c.period = trend_period_text.period "
-        "AND c.zone = trend_period_text.zone AND c.period_start = trend_period_text.period_start)",
-        key,
-    )
+    drop_old_pieces(conn, (window.period, window.tz_name), iso(before))

@@ -25,6 +25,7 @@ from listener.models import iso, parse_iso, utcnow
 from listener.quarantine import NOT_THE_ROW, describe, implausible_stored_time, one_by_one, quarantine_mention
 from listener.reach import mentions_reach, stored_audience  # noqa: F401 - the trend code's names for them
 from listener.store import Store
+from listener.trends.kept import forget_kept_periods, mark_changed_hour
 from sentiment.trends import ALL_THEMES, MentionFacts, audience_of, hour_start, key_tallies
 
 log = logging.getLogger("overheard.trends")
@@ -198,14 +199,6 @@ def rebuild_rollup(store: Store, tz_name: str) -> RollupUpdate:
     return update_rollup(store, tz_name)
 
 
-def forget_kept_periods(conn: Any) -> None:
-    """Drop every period row kept for the trend files (listener.trends.cache): all are redone."""
-    conn.execute("DELETE FROM trend_period_cache")
-    conn.execute("DELETE FROM trend_period_text")
-    conn.execute("DELETE FROM trend_terms_kept")
-    conn.execute("DELETE FROM trend_changed_hours")
-
-
 def _brand_list(value: str | None) -> list[str]:
     """mentions.also_brands: a JSON list of brand names, or NULL."""
     if not value:
@@ -266,8 +259,8 @@ def _recompute_hour(store: Store, conn: Any, hour: datetime, tz: ZoneInfo) -> No
                     audiences[key] = (followers, author)
     authors = {(m.brand, m.source, m.lang, theme, m.author)
                for m in facts if m.author for theme in (ALL_THEMES, *m.themes)}
-    # The kept rows of every period holding this hour are out of date (listener.trends.cache).
-    conn.execute("INSERT OR IGNORE INTO trend_changed_hours (hour_start) VALUES (?)", (start,))
+    # The kept rows of every period holding this hour are out of date (listener.trends.kept).
+    mark_changed_hour(conn, start)
     conn.execute("DELETE FROM trend_hours WHERE hour_start = ?", (start,))
     conn.execute("DELETE FROM trend_hour_authors WHERE hour_start = ?", (start,))
     conn.execute("DELETE FROM trend_hour_audiences WHERE hour_start = ?", (start,))

@@ -8,7 +8,7 @@ reach back over the whole `[trends].since`.
 Finished periods are kept in the store (table trend_terms_kept, per period and brand): their term counts,
 which later periods compare with, and their rows. A write reads the texts of the open period only (and
 of a finished period an hour of which changed in the rollup since: a late mention, a re-score, a forgotten
-author; listener.trends.cache.forget_changed_periods drops those). The rows are those of a build from
+author; listener.trends.kept.forget_changed_periods drops those). The rows are those of a build from
 scratch (tests/test_trends_terms_kept.py compares them).
 """
 
@@ -26,6 +26,7 @@ from listener.config import Config
 from listener.models import iso
 from listener.store import Store
 from listener.topics import TermRow, brand_words, period_topics
+from listener.trends.kept import drop_old_terms, forget_changed_periods, keep_terms
 from listener.trends.tables import KEY_COLUMNS, TrendTable, TrendWindow, brand_kinds, period_prefix
 from sentiment.topics import Corpus
 from sentiment.trends import period_bounds, period_text, periods_between
@@ -66,12 +67,9 @@ def terms_table(config: Config, store: Store, window: TrendWindow, periods: int 
     spans = [(iso(start), iso(stop)) for start, stop in bounds]
     key = (window.period, window.tz_name)
     with store.transaction() as conn:
-        from listener.trends.cache import forget_changed_periods
-
         forget_changed_periods(conn)  # the kept periods an hour changed in since the last write
         # Kept periods older than every period this window compares with are of no more use.
-        conn.execute("DELETE FROM trend_terms_kept WHERE period = ? AND zone = ? AND stop_utc <= ?",
-                     (*key, spans[0][0]))
+        drop_old_terms(conn, key, spans[0][0])
     for brand in brand_kinds(config):
         mark = fingerprint(config, brand)
         kept = _read_kept(store, key, brand, mark)
@@ -169,13 +167,4 @@ def _keep(store: Store, key: tuple[str, str], brand: str, mark: str, every: list
     if not counts and not rows:
         return
     with store.transaction() as conn:
-        conn.executemany(
-            "INSERT INTO trend_terms_kept (period, zone, period_start, brand, start_utc, stop_utc, ref_start_utc, "
-            "fingerprint, posts, mentions, terms_json, rows_json) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
-            "ON CONFLICT (period, zone, period_start, brand) DO UPDATE SET start_utc = excluded.start_utc, "
-            "stop_utc = excluded.stop_utc, ref_start_utc = excluded.ref_start_utc, "
-            "fingerprint = excluded.fingerprint, posts = excluded.posts, mentions = excluded.mentions, "
-            "terms_json = excluded.terms_json, rows_json = excluded.rows_json", counts)
-        conn.executemany(
-            "UPDATE trend_terms_kept SET rows_json = ?, ref_start_utc = ? "
-            "WHERE period = ? AND zone = ? AND period_start = ? AND brand = ?", rows)
+        keep_terms(conn, counts, rows)

@@ -980,3 +980,18 @@ MIGRATIONS += [
     ),
 ]
 MIGRATIONS.sort(key=lambda migration: migration[0])
+
+# ---------------------------------------------------------------- owners (block 290-299)
+MIGRATIONS += [
+    (
+        290,
+        "scores_scored_at and queue_items_updated: the web list's change stamp read from indexes on both engines",
+        """
+        -- alerts.web.routes._filter_choices: the newest score (added or replaced in place: keep_scores
+        -- stamps scored_at) and the newest queue item change, each one index look-up.
+        CREATE INDEX scores_scored_at ON scores (scored_at);
+        CREATE INDEX queue_items_updated ON queue_items (updated_at);
+        """,
+    ),
+]
+MIGRATIONS.sort(key=lambda migration: migration[0])

@@ -273,3 +273,31 @@ def test_bulk_triage_from_the_list(site):
     out = client.post("/bulk", data={"csrf_token": token, "action": "claim", "back": "https://evil.example/"},
                       follow_redirects=False)
     assert out.headers["location"] == "/"
+
+
+def test_filter_choices_follow_a_rescore_in_place(site):
+    """The drop-downs are kept behind a change stamp (alerts.web.routes._filter_choices): a mention of a
+    queued thread scored again in place (its themes and language replaced, its scores row updated, no new
+    row anywhere) shows in them on the next page, on both engines."""
+    from listener.scoring import keep_scores
+
+    _, store, app, _ = site
+    client = TestClient(app)
+    login(client)
+
+    def options(name: str) -> set[str]:
+        html = client.get("/").text
+        select = re.search(rf'<select name="{name}".*?</select>', html, re.S).group(0)
+        return set(re.findall(r'<option value="([^"]+)"', select))
+
+    assert "logistics" not in options("theme") and "cy" not in options("lang")
+    mention = store.query("SELECT m.id, s.model FROM mentions m JOIN scores s ON s.mention_id = m.id "
+                          "JOIN queue_items q ON q.thread_key = m.thread_key ORDER BY m.id LIMIT 1")[0]
+    scores_before = store.scalar("SELECT COUNT(*) FROM scores")
+    later = "2099-01-01T00:00:00Z"  # a later second than any score so far, whatever the clock
+    with store.transaction() as conn:
+        conn.execute("UPDATE mentions SET themes = ?, lang = ?, scored_at = ? WHERE id = ?",
+                     ('["logistics"]', "cy", later, mention["id"]))
+        keep_scores(conn, [(mention["id"], mention["model"], "negative", -0.9, 0.9, "cy", later)])
+    assert store.scalar("SELECT COUNT(*) FROM scores") == scores_before  # in place
+    assert "logistics" in options("theme") and "cy" in options("lang")

@@ -195,11 +195,15 @@ def _filter_choices(request: Request, store: Store) -> dict[str, list[str]]:
     """The filter drop-downs, recomputed only when mentions, scores or queue items changed since last time.
 
     Computing them reads every queue item's thread (most of a queue page's time with a big history);
-    the stamp is a few index look-ups, and any insert, score or queue change moves it.
+    the stamp is a few index look-ups on both engines (migration 290), and moves when a mention is
+    stored (its id), scored or re-scored in place (keep_scores stamps scores.scored_at, the first score
+    and a later look alike), or a queue item is added, changed or removed. Times are to the second: a
+    change in the same second as the newest one before it is seen with the next change.
     """
     stamp = store.conn.execute(
-        "SELECT (SELECT MAX(id) FROM mentions), (SELECT MAX(rowid) FROM scores), (SELECT MAX(id) FROM queue_events), "
-        "(SELECT COUNT(*) FROM queue_items), (SELECT MAX(updated_at) FROM queue_items)").fetchone()
+        "SELECT (SELECT MAX(id) FROM mentions), (SELECT MAX(scored_at) FROM scores), "
+        "(SELECT MAX(id) FROM queue_events), (SELECT COUNT(*) FROM queue_items), "
+        "(SELECT MAX(updated_at) FROM queue_items)").fetchone()
     cached = getattr(request.app.state, "filter_choices", None)
     if cached is None or cached[0] != tuple(stamp):
         cached = (tuple(stamp), filter_choices(store))

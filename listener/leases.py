@@ -51,28 +51,37 @@ def take(store: Store, name: str, holder: str, seconds: float, now: datetime | N
     now = now or utcnow()
     with store.transaction() as conn:
         cur = conn.execute(
-            "INSERT INTO leases (name, holder, acquired_at, expires_at) VALUES (?, ?, ?, ?) "
+            "INSERT INTO leases (name, holder, acquired_at, expires_at, renewed_at) VALUES (?, ?, ?, ?, ?) "
             "ON CONFLICT (name) DO UPDATE SET holder = excluded.holder, acquired_at = excluded.acquired_at, "
-            "expires_at = excluded.expires_at WHERE leases.holder = excluded.holder OR leases.expires_at <= ?",
-            (name, holder, iso(now), iso(now + timedelta(seconds=seconds)), iso(now)))
+            "expires_at = excluded.expires_at, renewed_at = excluded.renewed_at "
+            "WHERE leases.holder = excluded.holder OR leases.expires_at <= ?",
+            (name, holder, iso(now), iso(now + timedelta(seconds=seconds)), iso(now), iso(now)))
         if cur.rowcount == 1:
             return True
         # A holder on this host whose process is gone (kill -9, a crash) needs no waiting for its expiry.
         other = conn.execute("SELECT holder FROM leases WHERE name = ?", (name,)).fetchone()
-        if other and _dead_here(other[0]):
-            conn.execute("UPDATE leases SET holder = ?, acquired_at = ?, expires_at = ? WHERE name = ? AND holder = ?",
-                         (holder, iso(now), iso(now + timedelta(seconds=seconds)), name, other[0]))
+        if other and dead_here(other[0]):
+            conn.execute("UPDATE leases SET holder = ?, acquired_at = ?, expires_at = ?, renewed_at = ? "
+                         "WHERE name = ? AND holder = ?",
+                         (holder, iso(now), iso(now + timedelta(seconds=seconds)), iso(now), name, other[0]))
             return True
         return False
 
 
-def _dead_here(holder: str) -> bool:
+def holder_parts(holder: str) -> tuple[str, int | None]:
+    """The host and pid a holder id names (`host:pid:nonce`); pid None when it is not one."""
     host, _, rest = holder.partition(":")
     pid_text = rest.partition(":")[0]
-    if host != host_name() or not pid_text.isdigit():
+    return host, int(pid_text) if pid_text.isdigit() else None
+
+
+def dead_here(holder: str) -> bool:
+    """The holder is a process on this host that is gone (its leases are free whatever their expiry)."""
+    host, pid = holder_parts(holder)
+    if host != host_name() or pid is None:
         return False
     try:
-        os.kill(int(pid_text), 0)
+        os.kill(pid, 0)
     except ProcessLookupError:
         return True
     except PermissionError:
@@ -89,6 +98,11 @@ def release(store: Store, name: str, holder: str) -> None:
 def holder_of(store: Store, name: str, now: datetime | None = None) -> str | None:
     """Who holds `name` now, or None."""
     return store.scalar("SELECT holder FROM leases WHERE name = ? AND expires_at > ?", (name, iso(now or utcnow())))
+
+
+# The lease each `overheard run` worker holds on itself while it lives ("worker:" + its id): how a
+# worker without --join knows another host runs, and how `overheard status` lists the workers.
+WORKER_LEASE = "worker:"
 
 
 # How long a stage or a piece of work is held without being renewed. The daemon renews what it holds
@@ -116,8 +130,8 @@ def renew_all(store: Store, holder: str, seconds: float, now: datetime | None = 
     now = now or utcnow()
     until = iso(now + timedelta(seconds=seconds))
     with store.transaction() as conn:
-        cur = conn.execute("UPDATE leases SET expires_at = ? WHERE holder = ? AND expires_at < ?",
-                           (until, holder, until))
+        cur = conn.execute("UPDATE leases SET expires_at = ?, renewed_at = ? WHERE holder = ? AND expires_at < ?",
+                           (until, iso(now), holder, until))
         return max(cur.rowcount, 0)
 
 

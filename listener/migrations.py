@@ -993,5 +993,12 @@ MIGRATIONS += [
         CREATE INDEX queue_items_updated ON queue_items (updated_at);
         """,
     ),
+    (
+        291,
+        "leases.renewed_at: when the holder last renewed the lease (`overheard status` lists the workers)",
+        """
+        ALTER TABLE leases ADD COLUMN renewed_at TEXT;
+        """,
+    ),
 ]
 MIGRATIONS.sort(key=lambda migration: migration[0])

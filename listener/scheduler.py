@@ -70,7 +70,7 @@ REFRESH_SECONDS = 60.0
 # heartbeat renews it (to [daemon] lease_seconds) while the run goes on. A dead worker's lease on this
 # host is taken over at once, one on another host once it runs out (a re-fetch stores nothing twice).
 COLLECT_LEASE_S = 900.0
-WORKER_LEASE = "worker:"  # + the worker id: held while the worker lives, so others can tell it is there
+WORKER_LEASE = leases.WORKER_LEASE  # + the worker id: held while the worker lives, so others can tell it is there
 
 
 def collect_job_id(source: str, query_key: str) -> str:

@@ -1,7 +1,8 @@
 """What `overheard status` shows: the daemon, each source, the queue and the outbox, read from the store.
 
 It runs in its own process while the daemon runs: everything comes from tables the daemon writes
-(daemon_jobs, source_health, runs, outbox, queue_items), never from the daemon's memory.
+(daemon_jobs, source_health, runs, outbox, queue_items, and leases for the workers), never from the
+daemon's memory.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from alerts.outbox import MAX_ATTEMPTS
 from alerts.queue import OPEN_STATES
 from listener.config import Config
 from listener.daemonlock import daemon_pid
+from listener.leases import WORKER_LEASE, dead_here, holder_parts
 from listener.masking import mask
 from listener.models import iso, parse_iso, utcnow
 from listener.sla import SlaBreach, sla_breaches
@@ -62,6 +64,58 @@ class StreamStatus:
     updated_at: str | None
 
 
+# A worker whose lease ran out (killed, its machine gone, hung) is shown this long after, then left out.
+WORKER_SHOWN_AFTER_EXPIRY = timedelta(hours=24)
+
+
+@dataclass
+class WorkerStatus:
+    """One `overheard run` worker on this store, as its leases say (docs/running.md#several-workers)."""
+
+    worker: str  # the holder id, host:pid:nonce
+    host: str
+    pid: int | None
+    state: str  # live | expired (its lease ran out: it died or hung) | gone (on this host, its pid is gone)
+    started_at: str | None  # when it took its `worker:` lease (None: a one-off pass, no worker lease)
+    renewed_at: str | None  # its heartbeat's last renewal of its leases
+    expires_at: str | None  # its `worker:` lease runs out then unless renewed
+    leases: list[str] = field(default_factory=list)  # what it holds now (besides itself)
+    expired_leases: list[str] = field(default_factory=list)  # held, but run out: free for another worker
+
+
+def read_workers(store: Store, now: datetime) -> list[WorkerStatus]:
+    """Every worker with a `worker:` lease (live, or run out within WORKER_SHOWN_AFTER_EXPIRY), and every
+    other holder of a lease (a one-off pass: `run --once`, `process`), oldest first."""
+    stamp = iso(now)
+    rows = store.query("SELECT name, holder, acquired_at, expires_at, renewed_at FROM leases "
+                       "ORDER BY acquired_at, name")
+    workers: dict[str, WorkerStatus] = {}
+    for r in rows:
+        if r["name"].startswith(WORKER_LEASE) and r["name"][len(WORKER_LEASE):] == r["holder"]:
+            if r["expires_at"] <= iso(now - WORKER_SHOWN_AFTER_EXPIRY):
+                continue
+            host, pid = holder_parts(r["holder"])
+            state = "live" if r["expires_at"] > stamp else "expired"
+            if state == "live" and dead_here(r["holder"]):
+                state = "gone"
+            workers[r["holder"]] = WorkerStatus(r["holder"], host, pid, state, r["acquired_at"], r["renewed_at"],
+                                                r["expires_at"])
+    for r in rows:
+        if r["name"].startswith(WORKER_LEASE):
+            continue
+        w = workers.get(r["holder"])
+        if w is None:
+            if r["expires_at"] <= stamp:
+                continue  # a run-out lease of a worker no longer shown, or of a one-off pass
+            host, pid = holder_parts(r["holder"])
+            w = workers[r["holder"]] = WorkerStatus(r["holder"], host, pid, "gone" if dead_here(r["holder"])
+                                                    else "live", None, r["renewed_at"], None)
+        (w.leases if r["expires_at"] > stamp else w.expired_leases).append(r["name"])
+        if r["renewed_at"] and (w.renewed_at is None or r["renewed_at"] > w.renewed_at):
+            w.renewed_at = r["renewed_at"]
+    return list(workers.values())
+
+
 @dataclass
 class Status:
     now: str
@@ -80,6 +134,7 @@ class Status:
     outbox_oldest_pending_at: str | None
     jobs: list[dict[str, Any]] = field(default_factory=list)
     streams: list[StreamStatus] = field(default_factory=list)
+    workers: list[WorkerStatus] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -168,4 +223,5 @@ def read_status(store: Store, config: Config, now: datetime | None = None) -> St
         jobs=jobs if pid else [],
         streams=[StreamStatus(**{k: r.get(k) for k in StreamStatus.__dataclass_fields__})
                  for r in store.query("SELECT * FROM stream_status ORDER BY stream")] if pid else [],
+        workers=read_workers(store, now),
     )

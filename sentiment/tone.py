@@ -113,11 +113,6 @@ _SLANG_GATED = [_Gated(p, words) for p, words in zip(_SLANG, [
     None,
     ["twice", "chase", "call back", "ring back", "follow up", "repeat myself"],
 ], strict=True)]
-_TROUBLE_GATED = _Gated(_TROUBLE_RE, ["outage", "down", "offline", "delay", "cancel", "late", "crash", "broken", "bug",
-                                       "lost", "stuck", "on hold", "waiting", "waited", "no signal", "no service",
-                                       "no internet", "error", "fail", "charged", "refund", "missing", "again",
-                                       "nothing", "no one", "no reply", "no response", "no word", "no-show", "no show",
-                                       "second", "third", "fourth", "fifth", "another"])
 _NOT_PRAISE_GATED = _Gated(_NOT_PRAISE, ["sick of", "sick and tired", "insane", "not fast", "not good", "not quick",
                                          "not smooth", "not easy", "not reliable", "nuts", "mental", "unreal",
                                          "bonkers", "sick", "ridiculous"])
@@ -145,7 +140,7 @@ def tone_of(text: str, cue_hits: int = 0) -> Tone:
     """Whether `text` is sarcastic praise beside trouble, praise in slang, or a request for advice
     (see the module doc). Cached: a scorer asks it three times of each text (slang, pushes, probabilities)."""
     lower = _lower_for_gates(text)
-    has_trouble = cue_hits > 0 or _TROUBLE_GATED.search(text, lower) is not None
+    has_trouble = cue_hits > 0 or _TROUBLE_RE.search(text) is not None  # matches 4 in 10 texts: no gate
     sarcastic = has_trouble and any(p.search(text, lower) for p in _SARCASM_GATED)
     slang = (not sarcastic and cue_hits == 0 and _NOT_PRAISE_GATED.search(text, lower) is None
              and any(p.search(text, lower) for p in _SLANG_GATED))

@@ -154,7 +154,7 @@ def test_the_tone_gates_find_exactly_what_their_patterns_find(scorer):
 
     texts, _ = texts_and_tags()
     texts = texts + TONE_TEXTS + [t.upper() for t in TONE_TEXTS] + [t.title() for t in TONE_TEXTS]
-    gated = [*tone._SARCASM_GATED, *tone._SLANG_GATED, tone._NOT_PRAISE_GATED, tone._ADVICE_GATED, tone._TROUBLE_GATED]
+    gated = [*tone._SARCASM_GATED, *tone._SLANG_GATED, tone._NOT_PRAISE_GATED, tone._ADVICE_GATED]
     matched = 0
     for gate in gated:
         for text in texts:

@@ -203,9 +203,9 @@ class LearnedScorer:
         self.boost_floor = boost_floor
         self._vader = None
         if self.model.spec.use_vader:
-            from vaderSentiment.vaderSentiment import SentimentIntensityAnalyzer
+            from sentiment.vader_fast import FastVader
 
-            self._vader = SentimentIntensityAnalyzer()
+            self._vader = FastVader()  # vaderSentiment's scores, computed faster
 
     def score(self, text: str, lang: str | None = None) -> Score:
         """One text's score (see score_many)."""

@@ -165,6 +165,29 @@ def test_the_tone_gates_find_exactly_what_their_patterns_find(scorer):
     assert matched > 300  # the texts do match: the gates were tried where it matters
 
 
+def test_fast_vader_gives_vadersentiments_scores(scorer):
+    import random
+
+    from vaderSentiment import vaderSentiment as v
+
+    from sentiment.preprocess import prepare
+    from sentiment.vader_fast import FastVader
+
+    reference, fast = v.SentimentIntensityAnalyzer(), FastVader()
+    texts, _ = texts_and_tags()
+    texts = texts + [prepare(t) for t in texts] + TONE_TEXTS + list(reference.lexicon)[:3000]
+    # Made-up sentences from the words VADER's rules look at, in every case and order.
+    rng = random.Random(3)
+    vocab = (list(reference.lexicon)[::40] + list(v.BOOSTER_DICT) + list(v.NEGATE) + list(v.SPECIAL_CASES)
+             + ["but", "BUT", "kind", "of", "least", "at", "very", "never", "so", "this", "without", "doubt", "no",
+                "or", "nor", "!", "!!", "?", "??", "????", ":)", ":(", "😀", "💔", "👍", "GREAT", "Bad", "NOT"])
+    for _ in range(4000):
+        words = [rng.choice(vocab) for _ in range(rng.randrange(1, 14))]
+        words = [w.upper() if rng.random() < 0.15 else w for w in words]
+        texts.append(" ".join(words) + rng.choice(["", "!", "?", "!!!", " ", "  :)"]))
+    assert [fast.polarity_scores(t) for t in texts] == [reference.polarity_scores(t) for t in texts]
+
+
 if __name__ == "__main__":
     if sys.argv[1:] != ["--write"]:
         raise SystemExit("usage: python -m tests.test_scorer_pinned --write  (only for a deliberate score change)")

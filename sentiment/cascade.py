@@ -19,7 +19,7 @@ import numpy as np
 
 from sentiment import strong
 from sentiment.cues import cue_strength
-from sentiment.learned import CLASSES, LearnedScorer
+from sentiment.learned import CLASSES, FastParts, LearnedScorer
 from sentiment.preprocess import has_content, prepare
 from sentiment.score import Score
 from sentiment.tone import rewrite_slang, tone_logits
@@ -52,6 +52,7 @@ class CascadeScorer:
         self.routed_last = 0  # how many texts the last call sent to the second look (for the benchmark)
         # [sentiment].detractor_confidence (the score stage sets it): see _can_change
         self.detractor_confidence = DETRACTOR_CONFIDENCE
+        self._last_fast: tuple[Sequence[str], list[Score], dict[int, FastParts]] | None = None  # see score_many
 
     def score(self, text: str, lang: str | None = None) -> Score:
         return self.score_many([text], [lang])[0]
@@ -60,7 +61,9 @@ class CascadeScorer:
                    priority: Sequence[bool] | None = None, second_look: bool = True) -> list[Score]:
         """Fast scores for all; with `second_look`, the routed ones re-scored (see the module doc)."""
         tags = list(langs) if langs is not None else [None] * len(texts)
-        fast = self.fast.score_many(texts, tags)
+        fast, parts = self.fast.score_many_parts(texts, tags)
+        # Kept for could_change and look_again on these same lists: the fast probabilities are not computed twice.
+        self._last_fast = (texts, fast, parts)
         route = self.routed(texts, fast, priority)
         self.routed_last = len(route)
         if not second_look or self.head is None or not route:
@@ -82,16 +85,9 @@ class CascadeScorer:
         """Re-score the mentions at `route` with both models mixed (those whose label the mix cannot
         change keep their fast score: see could_change)."""
         assert self.head is not None
-        prepared = [prepare(texts[i] if isinstance(texts[i], str) else "", self.fast._brands) for i in route]
-        keep = [k for k, t in enumerate(prepared) if t and has_content(t)]
-        route = [route[k] for k in keep]
-        prepared = [prepared[k] for k in keep]
+        route, prepared, langs, hits, p_fast, unboosted = self._fast_parts(texts, fast, route)
         if not route:
             return list(fast)
-        langs = [fast[i].lang for i in route]
-        hits = [cue_strength(self.fast._cues.find(t)) for t in prepared]
-        p_fast = self.fast.probabilities(prepared, langs, hits)
-        unboosted = self.fast.unboosted(prepared, hits)
         needed = self._can_change(p_fast, [fast[i] for i in route], langs, unboosted)
         route = [route[k] for k in needed]
         if not route:
@@ -115,17 +111,47 @@ class CascadeScorer:
 
     def could_change(self, texts: Sequence[str], fast: Sequence[Score], route: Sequence[int]) -> list[int]:
         """The routed mentions whose label the second look could change (look_again reads only those)."""
-        prepared = [prepare(texts[i] if isinstance(texts[i], str) else "", self.fast._brands) for i in route]
-        keep = [k for k, t in enumerate(prepared) if t and has_content(t)]
-        if not keep:
+        route, _prepared, langs, _hits, p_fast, unboosted = self._fast_parts(texts, fast, route)
+        if not route:
             return []
-        prepared = [prepared[k] for k in keep]
-        langs = [fast[route[k]].lang for k in keep]
-        hits = [cue_strength(self.fast._cues.find(t)) for t in prepared]
-        p_fast = self.fast.probabilities(prepared, langs, hits)
-        needed = self._can_change(p_fast, [fast[route[k]] for k in keep], langs,
-                                  self.fast.unboosted(prepared, hits))
-        return [route[keep[k]] for k in needed]
+        return [route[k] for k in self._can_change(p_fast, [fast[i] for i in route], langs, unboosted)]
+
+    def _fast_parts(self, texts: Sequence[str], fast: Sequence[Score], route: Sequence[int]
+                    ) -> tuple[list[int], list[str], list[str | None], list[int], np.ndarray, list[bool]]:
+        """For the routed mentions with something to read: their indexes, prepared texts, languages, cue
+        strengths, fast probabilities and unboosted flags. Taken from the score_many call that gave `fast`
+        (the same list objects) where it computed them, else computed here, as that call would have: the
+        model's probabilities of a text do not depend on the batch it is scored in."""
+        last = self._last_fast
+        known = last[2] if last is not None and last[0] is texts and last[1] is fast else {}
+        found: dict[int, tuple[str, int, np.ndarray, bool]] = {}
+        missing = []
+        for i in route:
+            part = known.get(i)
+            if part is not None and part.raw is texts[i]:
+                found[i] = (part.prepared, part.cue_hits, part.probs, part.unboosted)
+            else:
+                missing.append(i)
+        if missing:
+            prepared = [prepare(texts[i] if isinstance(texts[i], str) else "", self.fast._brands) for i in missing]
+            keep = [k for k, t in enumerate(prepared) if t and has_content(t)]
+            if keep:
+                prepared = [prepared[k] for k in keep]
+                hits = [cue_strength(self.fast._cues.find(t)) for t in prepared]
+                p_fast = self.fast.probabilities(prepared, [fast[missing[k]].lang for k in keep], hits)
+                unboosted = self.fast.unboosted(prepared, hits)
+                for row, k in enumerate(keep):
+                    found[missing[k]] = (prepared[row], hits[row], p_fast[row], unboosted[row])
+        route = [i for i in route if i in found]
+        rows = [found[i] for i in route]
+        probs = np.array([r[2] for r in rows], dtype=np.float64).reshape(len(rows), 3)
+        return (route, [r[0] for r in rows], [fast[i].lang for i in route], [r[1] for r in rows], probs,
+                [r[3] for r in rows])
+
+    def __getstate__(self) -> dict[str, object]:
+        state = dict(self.__dict__)
+        state["_last_fast"] = None  # the last batch's texts: not worth sending to a pool process
+        return state
 
     def _can_change(self, p_fast: np.ndarray, fast: Sequence[Score], langs: Sequence[str | None],
                     unboosted: Sequence[bool]) -> list[int]:

@@ -12,13 +12,15 @@ import re
 import zlib
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
+from itertools import chain
 from typing import Any
 
 import numpy as np
 
 from sentiment.preprocess import BRAND
 
-_PLACEHOLDER = re.compile(re.escape(BRAND.strip()))
+_PLACEHOLDER = re.compile(re.escape(BRAND.strip()))  # what normalise removes (as a literal: _BRAND_WORD)
+_BRAND_WORD = BRAND.strip()
 _DIGITS = re.compile(r"\d")
 _TOKEN = re.compile(r"[@#]?\w+|[^\w\s]{1,3}")
 _SPACE_RUNS = re.compile(r"\s+")
@@ -106,24 +108,24 @@ class Featurizer:
     @staticmethod
     def normalise(text: str) -> str:
         """Lower case, digits as 0, brand placeholders and runs of white space removed."""
-        return _SPACE_RUNS.sub(" ", _DIGITS.sub("0", _PLACEHOLDER.sub(" ", text.lower()))).strip()
+        # str.replace and split/join give what _PLACEHOLDER.sub(" ", ...) and _SPACE_RUNS.sub(" ", ...).strip()
+        # give (a literal; \s is str.isspace, tests/test_scorer_pinned.py checks every code point), faster.
+        return " ".join(_DIGITS.sub("0", text.lower().replace(_BRAND_WORD, " ")).split())
 
     def _word_features(self, texts: list[str]) -> tuple[np.ndarray, np.ndarray]:
         """Word uni- and bigrams: tokens hashed with crc32 (cached), bigrams combined numerically."""
         cache = self._token_hashes
-        row_parts: list[int] = []
-        hashes: list[int] = []
-        bounds = [0]
-        for text in texts:
-            for token in _TOKEN.findall(text):
-                h = cache.get(token)
+        tokens = [_TOKEN.findall(text) for text in texts]
+        row_parts = [len(t) for t in tokens]
+        flat = list(chain.from_iterable(tokens))
+        hashes = list(map(cache.get, flat))
+        if None in hashes:
+            for j, h in enumerate(hashes):
                 if h is None:
-                    h = zlib.crc32(token.encode("utf-8", "surrogatepass"))
+                    token = flat[j]
+                    h = hashes[j] = zlib.crc32(token.encode("utf-8", "surrogatepass"))
                     if len(cache) < 200_000:
                         cache[token] = h
-                hashes.append(h)
-            bounds.append(len(hashes))
-            row_parts.append(len(hashes) - bounds[-2])
         token_hash = np.array(hashes, dtype=np.uint64)
         token_row = np.repeat(np.arange(len(texts), dtype=np.int64), row_parts)
         shift = np.uint64(64 - self.spec.word_bits)
@@ -159,15 +161,18 @@ class Featurizer:
         crossings = np.cumsum(double)  # crossings[j] = double spaces starting before position j
         all_rows, all_cols = [], []
         shift = np.uint64(64 - self.spec.char_bits)
+        h = None
         for n in range(lo, hi + 1):
             count = codes.size - n + 1
             if count <= 0:
                 continue
-            h = np.full(count, np.uint64(n), dtype=np.uint64)
-            for k in range(n):
-                h = h * _MULTIPLIER + codes[k:k + count]
-            starts_at = np.arange(count)
-            ok = crossings[starts_at + n - 1] - crossings[starts_at] == 0
+            if h is None:  # hash(n-gram) = n * M^n + sum of code_k * M^(n-1-k), all mod 2^64
+                h = np.full(count, np.uint64(n), dtype=np.uint64)
+                for k in range(n):
+                    h = h * _MULTIPLIER + codes[k:k + count]
+            else:  # the same value from the (n-1)-gram's: h * M + code_(n-1) + M^n (mod 2^64: exact)
+                h = h[:count] * _MULTIPLIER + codes[n - 1:n - 1 + count] + np.uint64(pow(int(_MULTIPLIER), n, 1 << 64))
+            ok = crossings[n - 1:n - 1 + count] == crossings[:count]  # no double space inside: one word
             all_cols.append(((h[ok] * _MIX) >> shift).astype(np.int64))
             all_rows.append(row_of[:count][ok])
         if not all_rows:  # nothing but one- or two-letter leftovers (e.g. a text that was only a brand name)

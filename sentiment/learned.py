@@ -159,6 +159,19 @@ def language_to_score(text: str, tag: str | None, languages: Sequence[str], dete
     return covered_language(lang, text, languages, sure)
 
 
+@dataclass(frozen=True, slots=True)
+class FastParts:
+    """What score_many computed for one text the model scored: the raw text it was given, the prepared
+    text, its cue strength, the model's probabilities (after the tone rules) and whether the negative
+    boost was withheld."""
+
+    raw: object
+    prepared: str
+    cue_hits: int
+    probs: np.ndarray  # shape (3,): P(negative), P(neutral), P(positive)
+    unboosted: bool
+
+
 class LearnedScorer:
     """Scores texts with a SentimentModel, after brand-aware preparation; uncovered languages are unscored."""
 
@@ -190,9 +203,9 @@ class LearnedScorer:
         self.boost_floor = boost_floor
         self._vader = None
         if self.model.spec.use_vader:
-            from vaderSentiment.vaderSentiment import SentimentIntensityAnalyzer
+            from sentiment.vader_fast import FastVader
 
-            self._vader = SentimentIntensityAnalyzer()
+            self._vader = FastVader()  # vaderSentiment's scores, computed faster
 
     def score(self, text: str, lang: str | None = None) -> Score:
         """One text's score (see score_many)."""
@@ -200,6 +213,12 @@ class LearnedScorer:
 
     def score_many(self, texts: Sequence[str], langs: Iterable[str | None] | None = None) -> list[Score]:
         """Scores for a batch; `langs` are the sources' language tags (None: detect the language)."""
+        return self.score_many_parts(texts, langs)[0]
+
+    def score_many_parts(self, texts: Sequence[str], langs: Iterable[str | None] | None = None
+                         ) -> tuple[list[Score], dict[int, FastParts]]:
+        """score_many, with what it computed on the way for each text the model scored (by index): the
+        cascade decides from these which mentions need its second look, without computing them again."""
         tags = list(langs) if langs is not None else [None] * len(texts)
         if len(tags) != len(texts):
             raise ValueError(f"{len(texts)} texts but {len(tags)} language tags")
@@ -230,16 +249,19 @@ class LearnedScorer:
             prepared.append(text)
             todo_langs.append(lang)
             cue_hits.append(cue_strength(self._cues.find_in(tokens)))
+        parts: dict[int, FastParts] = {}
         if todo:
-            labels, compounds, confidences = self.decide(self.probabilities(prepared, todo_langs, cue_hits), todo_langs,
-                                                         self.unboosted(prepared, cue_hits))
+            probs = self.probabilities(prepared, todo_langs, cue_hits)
+            unboosted = self.unboosted(prepared, cue_hits)
+            labels, compounds, confidences = self.decide(probs, todo_langs, unboosted)
             for row, i in enumerate(todo):
                 results[i] = Score(labels[row], compounds[row], confidences[row], todo_langs[row], self.name, themes[i])
+                parts[i] = FastParts(texts[i], prepared[row], cue_hits[row], probs[row], unboosted[row])
             self._add_theme_sentiment(results, todo, prepared, todo_langs, themes)
         return [self._with_reply(r if r.theme_sentiment or not r.themes
                                  else replace(r, theme_sentiment=tuple((t, r.label) for t in r.themes)),
                                  prepared_of.get(i, ""), addressed[i])
-                for i, r in enumerate(results) if r is not None]
+                for i, r in enumerate(results) if r is not None], parts
 
     def _addressed(self, raw: str, prepared: str) -> bool:
         """Whether the text names an account (an @handle, the brand's own or any): said *to* someone."""

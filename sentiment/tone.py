@@ -64,6 +64,58 @@ _NOT_PRAISE = re.compile(r"\b(?:sick of|sick and tired|insane (?:wait|delay|queu
 # A bare acknowledgement ("ok", "noted"): says nothing either way.
 _ACK = re.compile(r"^\W*(?:ok|okay|k|kk|ok then|okay then|alright|noted|sure|fine|right|hmm+|mhm)\W*$", re.I)
 
+# Non-ASCII characters that re.IGNORECASE matches to an ASCII letter (İ, ı, ſ and the Kelvin sign;
+# tests/test_scorer_pinned.py checks every code point). In a text without them, a match of an ASCII word of
+# a pattern is that word in the text's lower-cased form, which a plain substring search finds far faster
+# than Python's regex engine tries a case-insensitive alternation at every position.
+_FOLDS_TO_ASCII = frozenset("\u0130\u0131\u017f\u212a")
+
+
+class _Gated:
+    """A case-insensitive pattern, and literal lower-case words one of which every match of it contains:
+    `search` runs the pattern only on a text whose lower-cased form has one of them (or that has one of
+    _FOLDS_TO_ASCII), so it finds exactly what the pattern alone finds."""
+
+    __slots__ = ("pattern", "words")
+
+    def __init__(self, pattern: re.Pattern[str], words: Sequence[str] | None) -> None:
+        self.pattern = pattern
+        self.words = re.compile("|".join(re.escape(w) for w in words)) if words else None
+
+    def search(self, text: str, lower: str | None) -> re.Match[str] | None:
+        """pattern.search(text); `lower` is text.lower(), or None when the text has a _FOLDS_TO_ASCII character."""
+        if self.words is not None and lower is not None and self.words.search(lower) is None:
+            return None
+        return self.pattern.search(text)
+
+
+def _lower_for_gates(text: str) -> str | None:
+    return text.lower() if _FOLDS_TO_ASCII.isdisjoint(text) else None
+
+
+_PRAISE_WORDS = _PRAISE.split("|")
+# The words each pattern cannot match without (None: cheap enough to run on every text, or not words).
+_SARCASM_GATED = [_Gated(p, words) for p, words in zip(_SARCASM, [
+    _PRAISE_WORDS,
+    ["great", "perfect", "fantastic", "wonderful", "brilliant", "classy", "lovely", "amazing"],
+    ["as always", "as usual", "as ever"],
+    None,
+    None,
+    ["thanks a lot", "thanks a bunch", "love that for me", "what a great way", "what a fantastic way",
+     "what a wonderful way", "love waiting", "love being", "love paying", "love getting", "love how",
+     "nothing like", "gotta love", "got to love", "way to go"],
+], strict=True)]
+_SLANG_GATED = [_Gated(p, words) for p, words in zip(_SLANG, [
+    ["ridiculously", "insanely", "stupidly", "crazy", "absurdly", "wickedly", "obscenely", "unreasonably", "scary",
+     "scarily", "dangerously", "disgustingly", "sickeningly", "unbelievably", "silly"],
+    ["sick", "insane", "fire", "lit", "dope", "nuts", "unreal", "mental", "bonkers"],
+    ["slaps", "goated", "no cap", "s kiss", "a banger", "bussin", "killing it", "killed it", "nailed it"],
+    None,
+    ["twice", "chase", "call back", "ring back", "follow up", "repeat myself"],
+], strict=True)]
+_NOT_PRAISE_GATED = _Gated(_NOT_PRAISE, ["sick of", "sick and tired", "insane", "not fast", "not good", "not quick",
+                                         "not smooth", "not easy", "not reliable", "nuts", "mental", "unreal",
+                                         "bonkers", "sick", "ridiculous"])
 SARCASM_LOGIT = 8.0  # per rule found (at most one counts), towards negative
 SLANG_LOGIT = 2.0  # towards positive, when no sarcasm and no complaint cue
 
@@ -71,6 +123,9 @@ SLANG_LOGIT = 2.0  # towards positive, when no sarcasm and no complaint cue
 # Asking for advice or a comparison ("Which is better?", "is it worth it?"): a question, not a verdict.
 _ADVICE = re.compile(r"\b(?:which (?:is|one|plan|would)|what'?s better|which'?s better|what is better|should i|"
                      r"is it worth|are they worth|any good\?|recommend|thoughts on|opinions on|vs\.?|versus)\b", re.I)
+_ADVICE_GATED = _Gated(_ADVICE, ["which is", "which one", "which plan", "which would", "s better", "what is better",
+                                 "should i", "is it worth", "are they worth", "any good?", "recommend", "thoughts on",
+                                 "opinions on", "vs", "versus"])
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,11 +139,12 @@ class Tone:
 def tone_of(text: str, cue_hits: int = 0) -> Tone:
     """Whether `text` is sarcastic praise beside trouble, praise in slang, or a request for advice
     (see the module doc). Cached: a scorer asks it three times of each text (slang, pushes, probabilities)."""
-    has_trouble = cue_hits > 0 or _TROUBLE_RE.search(text) is not None
-    sarcastic = has_trouble and any(p.search(text) for p in _SARCASM)
-    slang = (not sarcastic and cue_hits == 0 and _NOT_PRAISE.search(text) is None
-             and any(p.search(text) for p in _SLANG))
-    advice = not sarcastic and not has_trouble and "?" in text and _ADVICE.search(text) is not None
+    lower = _lower_for_gates(text)
+    has_trouble = cue_hits > 0 or _TROUBLE_RE.search(text) is not None  # matches 4 in 10 texts: no gate
+    sarcastic = has_trouble and any(p.search(text, lower) for p in _SARCASM_GATED)
+    slang = (not sarcastic and cue_hits == 0 and _NOT_PRAISE_GATED.search(text, lower) is None
+             and any(p.search(text, lower) for p in _SLANG_GATED))
+    advice = not sarcastic and not has_trouble and "?" in text and _ADVICE_GATED.search(text, lower) is not None
     return Tone(sarcastic, slang, advice)
 
 
@@ -100,7 +156,7 @@ def apply_tone(probs: np.ndarray, texts: Sequence[str], cue_hits: Sequence[int])
     out = probs.copy()
     for row, (text, hits) in enumerate(zip(texts, cue_hits, strict=True)):
         tone = tone_of(text, hits)
-        if tone.sarcastic or _NOT_PRAISE.search(text):
+        if tone.sarcastic or _NOT_PRAISE_GATED.search(text, _lower_for_gates(text)):
             out[row, 0] += out[row, 2]
             out[row, 2] = 0.0
         elif _ACK.match(text):

@@ -23,7 +23,7 @@ from listener.quarantine import (
     quarantine_thread,
 )
 from listener.reach import mentions_reach, stored_audience
-from listener.store import Store
+from listener.store import Store, mark_repeat_detractors
 from sentiment.risk import (
     MentionFacts,
     RiskTotals,
@@ -463,10 +463,7 @@ def _rollup_thread(store: Store, conn: sqlite3.Connection, key: str, c: _Context
               and is_complaint(f.label, f.stars, f.text, c.pattern) for f in facts]
     repeaters = [r for r, rep in zip(rows, repeat, strict=True) if rep]
     if repeaters:
-        conn.executemany(
-            "UPDATE authors SET repeat_detractor_at = ? WHERE source = ? AND author = ? "
-            "AND (repeat_detractor_at IS NULL OR repeat_detractor_at < ?)",
-            [(r["created_at"], r["source"], r["author"], r["created_at"]) for r in repeaters])
+        mark_repeat_detractors(conn, [(r["created_at"], r["source"], r["author"]) for r in repeaters])
     keep_totals = incremental or len(rows) >= INCREMENTAL_FROM
     if keep_totals:
         totals = _add_to_totals(conn, key, c, totals, rows, facts, repeat, support)

@@ -732,8 +732,21 @@ def checked_for_alerts(conn: sqlite3.Connection, thread_key: str) -> bool:
 
     False when the mark was already cleared (another worker checked it since it was read), so a
     thread is never checked twice."""
-    return conn.execute("UPDATE threads SET alert_pending = 0 WHERE thread_key = ? AND alert_pending = 1",
-                        (thread_key,)).rowcount == 1
+    return thread_key in claim_alert_checks(conn, [thread_key])
+
+
+def claim_alert_checks(conn: sqlite3.Connection, thread_keys: list[str]) -> set[str]:
+    """The rules take these threads' checks: checked_for_alerts for many at once, one statement per
+    KEY_CHUNK keys, in the caller's transaction. Returns the keys claimed; a thread whose mark was
+    already cleared (another worker checked it since it was read) is not among them. Each row's mark is
+    cleared by one UPDATE only where it is still set, so two workers never both claim a thread."""
+    claimed: set[str] = set()
+    for i in range(0, len(thread_keys), KEY_CHUNK):
+        part = thread_keys[i:i + KEY_CHUNK]
+        claimed.update(r[0] for r in conn.execute(
+            f"UPDATE threads SET alert_pending = 0 WHERE thread_key IN ({','.join('?' * len(part))}) "
+            "AND alert_pending = 1 RETURNING thread_key", part).fetchall())
+    return claimed
 
 
 def set_level(conn: sqlite3.Connection, thread_key: str, level: str) -> None:

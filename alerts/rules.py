@@ -19,7 +19,7 @@ from listener.config import Config, RuleConfig
 from listener.models import iso, utcnow
 from listener.quarantine import NOT_THE_ROW, describe, quarantine_thread
 from listener.store import Store
-from listener.threads import checked_for_alerts, complaints_before, set_level
+from listener.threads import claim_alert_checks, complaints_before, set_level
 
 TOP_MENTIONS = 3
 
@@ -83,27 +83,60 @@ def evaluate_pending(store: Store, config: Config, now: datetime | None = None) 
         if not threads:
             break
         with store.transaction() as conn:
-            for thread in threads:
-                # The check is claimed by clearing the mark: a thread another worker checked since it was
-                # read (one that lost its stage lease) is not checked twice.
-                if not checked_for_alerts(conn, thread["thread_key"]):
-                    continue
-                report.threads_checked += 1
-                try:
-                    with store.savepoint():
-                        _evaluate_thread(store, config, thread, rules, own, silences, now, report)
-                except NOT_THE_ROW:
-                    raise
-                except Exception as exc:
-                    # A thread whose stored values break an alert is set aside with why; the others alert.
-                    quarantine_thread(conn, thread, "rules", describe(exc))
+            # The checks are claimed by clearing the marks, one statement for the chunk: a thread another
+            # worker checked since it was read (one that lost its stage lease) is not checked twice.
+            claimed = claim_alert_checks(conn, [t["thread_key"] for t in threads])
+            mine = [t for t in threads if t["thread_key"] in claimed]
+            report.threads_checked += len(mine)
+            # Only an own-brand flagged thread writes (its queue item, its alerts): a savepoint each for
+            # those, so one thread's failure undoes only its own writes; the others need nothing more.
+            alerting = [t for t in mine if t["brand"] in own and t["flagged"]]
+            for i in range(0, len(alerting), MENTIONS_CHUNK):
+                part = alerting[i:i + MENTIONS_CHUNK]
+                mentions_of = _customer_mentions(store, [t["thread_key"] for t in part
+                                                         if _may_alert(t, config.alerts.levels)])
+                for thread in part:
+                    try:
+                        with store.savepoint():
+                            _evaluate_thread(store, config, thread, rules, own, silences, now, report,
+                                             mentions_of.get(thread["thread_key"], []))
+                    except NOT_THE_ROW:
+                        raise
+                    except Exception as exc:
+                        # A thread whose stored values break an alert is set aside with why; the others alert.
+                        quarantine_thread(conn, thread, "rules", describe(exc))
     report.spikes = check_spikes(store, config, now)
     return report
 
 
+MENTIONS_CHUNK = 50  # flagged threads whose mentions are read at once (one query; a viral thread's are many)
+
+
+def _may_alert(thread: dict[str, Any], levels: dict[str, float]) -> bool:
+    """Whether the thread reaches an alert level (its mentions are then read). A risk the comparison
+    cannot take says yes: _evaluate_thread meets the same error and the thread is set aside there."""
+    try:
+        return level_for(thread["risk"], levels) is not None
+    except Exception:
+        return True
+
+
+def _customer_mentions(store: Store, thread_keys: list[str]) -> dict[str, list[dict[str, Any]]]:
+    """The customer mentions (not set aside) of each thread, oldest first: one query for them all."""
+    out: dict[str, list[dict[str, Any]]] = {key: [] for key in thread_keys}
+    if thread_keys:
+        for m in store.query(
+                "SELECT * FROM mentions WHERE thread_key IN (" + ",".join("?" * len(thread_keys)) + ") "
+                "AND is_brand_account = 0 AND quarantined IS NULL ORDER BY thread_key, created_at, id", thread_keys):
+            out[m["thread_key"]].append(m)
+    return out
+
+
 def _evaluate_thread(store: Store, config: Config, thread: dict[str, Any], rules: list[RuleConfig], own: set[str],
-                     silences: list[noise.Silence], now: datetime, report: EvaluationReport) -> None:
-    """Open the queue item and route the alerts of one thread the rollup marked."""
+                     silences: list[noise.Silence], now: datetime, report: EvaluationReport,
+                     mentions: list[dict[str, Any]] | None = None) -> None:
+    """Open the queue item and route the alerts of one thread the rollup marked. `mentions`: its
+    customer mentions, oldest first, when the caller read them (else they are read here)."""
     conn = store.conn
     if thread["brand"] not in own or not thread["flagged"]:
         return
@@ -113,10 +146,8 @@ def _evaluate_thread(store: Store, config: Config, thread: dict[str, Any], rules
     if level is None:
         return
     set_level(conn, thread["thread_key"], level)
-    mentions = store.query(
-        "SELECT * FROM mentions WHERE thread_key = ? AND is_brand_account = 0 AND quarantined IS NULL "
-        "ORDER BY created_at", (thread["thread_key"],),
-    )
+    if mentions is None:
+        mentions = _customer_mentions(store, [thread["thread_key"]])[thread["thread_key"]]
     langs = {m["lang"] for m in mentions if m["lang"]}
     themes = {t for m in mentions for t in json.loads(m["themes"] or "[]")}
     subject = noise.subject_from(thread["brand"], thread["source"], thread["thread_key"], mentions,

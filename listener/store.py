@@ -820,3 +820,13 @@ def count_negatives(conn: sqlite3.Connection, rows: list[tuple[str, str, str, st
         "UPDATE authors SET negative = negative + 1, last_negative_at = CASE WHEN last_negative_at IS NULL "
         "OR last_negative_at < ? THEN ? ELSE last_negative_at END WHERE source = ? AND author = ?",
         rows)
+
+
+def mark_repeat_detractors(conn: sqlite3.Connection, rows: list[tuple[str, str, str]]) -> None:
+    """Authors the thread rollup found complaining again, (created_at, source, author): each author's
+    repeat_detractor_at becomes the latest such time (the thread rollup calls it for a whole chunk)."""
+    if rows:
+        conn.executemany(
+            "UPDATE authors SET repeat_detractor_at = ? WHERE source = ? AND author = ? "
+            "AND (repeat_detractor_at IS NULL OR repeat_detractor_at < ?)",
+            [(at, source, author, at) for at, source, author in rows])

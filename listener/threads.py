@@ -23,7 +23,7 @@ from listener.quarantine import (
     quarantine_thread,
 )
 from listener.reach import mentions_reach, stored_audience
-from listener.store import Store
+from listener.store import Store, mark_repeat_detractors
 from sentiment.risk import (
     MentionFacts,
     RiskTotals,
@@ -95,6 +95,14 @@ def rollup_dirty(store: Store, config: Config, now: datetime | None = None) -> l
 
 
 def _rollup_chunk(store: Store, keys: list[str], context: _Context, done: list[str]) -> None:
+    """Roll up one chunk of dirty threads, in one transaction.
+
+    Every thread is computed first, in Python (it reads, it writes nothing); then the chunk's writes go
+    out together: one statement (executemany, pipelined on PostgreSQL) per kind for all its threads, so
+    the stage costs a few round trips per chunk, not a savepoint pair and several statements per thread.
+    A thread whose maths fail is quarantined and the others are written. If a write fails, the chunk's
+    writes are undone (its one savepoint) and its threads are rolled up again one by one, each in a
+    savepoint of its own, so only the thread at fault is set aside."""
     with store.transaction() as conn:
         kept = _read_totals(store, keys, context.fingerprint)
         rows_of = _thread_rows(store, [k for k in keys if k not in kept])
@@ -108,20 +116,44 @@ def _rollup_chunk(store: Store, keys: list[str], context: _Context, done: list[s
         history = AuthorHistory.read(
             store, [r for part in (rows_of, new_of) for rows in part.values() for r in rows], context.window,
             context.pattern)
-        for key in keys:
-            try:
-                with store.savepoint():
-                    totals = kept.get(key)
-                    stored = new_of.get(key, []) if totals is not None else rows_of.get(key, [])
-                    if _rollup_thread(store, conn, key, context, stored, history, totals):
-                        done.append(key)
-            except NOT_THE_ROW:
-                raise
-            except Exception as exc:
-                # Not one mention's fault (those are set aside below): the thread waits, the rest go on.
-                quarantine_thread(conn, {"thread_key": key, "source": key.split(":", 1)[0]}, "threads",
-                                  describe(exc))
-                conn.execute("UPDATE threads SET dirty = 0 WHERE thread_key = ?", (key,))
+        jobs = [(key, kept.get(key), new_of.get(key, []) if key in kept else rows_of.get(key, [])) for key in keys]
+        try:
+            with store.savepoint():
+                rolled = _rollup_together(conn, jobs, context, history)
+        except NOT_THE_ROW:
+            raise
+        except Exception:
+            rolled = []
+            for job in jobs:
+                try:
+                    with store.savepoint():
+                        rolled += _rollup_together(conn, [job], context, history)
+                except NOT_THE_ROW:
+                    raise
+                except Exception as exc:
+                    _write_chunk(conn, _Writes(failed=[(job[0], describe(exc))]))
+        done.extend(rolled)
+
+
+def _rollup_together(conn: sqlite3.Connection, jobs: list[tuple[str, ThreadTotals | None, list[dict]]],
+                     c: _Context, history: AuthorHistory) -> list[str]:
+    """Compute these threads, then write them all; returns the keys of those rolled up (in order)."""
+    writes = _Writes()
+    rolled = []
+    for key, totals, stored in jobs:
+        try:
+            mine = _rollup_thread(conn, key, c, stored, history, totals)
+        except NOT_THE_ROW:
+            raise
+        except Exception as exc:
+            # Not one mention's fault (those are set aside in it): the thread waits, the rest go on.
+            writes.failed.append((key, describe(exc)))
+            continue
+        writes.extend(mine)
+        if mine.threads:
+            rolled.append(key)
+    _write_chunk(conn, writes)
+    return rolled
 
 
 def forget_stale_totals(store: Store, keys: list[str], window: timedelta) -> None:
@@ -410,30 +442,101 @@ def _read_totals(store: Store, keys: list[str], fingerprint: str) -> dict[str, T
     return out
 
 
-def _rollup_thread(store: Store, conn: sqlite3.Connection, key: str, c: _Context, stored: list[dict],
-                   history: AuthorHistory, totals: ThreadTotals | None = None) -> bool:
-    """Recompute one thread; a mention whose stored values break the maths is quarantined and left out.
+@dataclass
+class _Writes:
+    """What the rollup writes for some threads, gathered while they are computed (nothing is written
+    meanwhile), then written together by _write_chunk."""
+
+    quarantined: list[tuple[dict, str]] = field(default_factory=list)  # (mention row, reason): set aside
+    failed: list[tuple[str, str]] = field(default_factory=list)  # (thread key, reason): the thread set aside
+    drop_totals: list[str] = field(default_factory=list)  # recomputed without keeping running totals
+    fresh: list[str] = field(default_factory=list)  # running totals started again from nothing
+    repeat_detractors: list[tuple[str, str, str]] = field(default_factory=list)  # (created_at, source, author)
+    audiences: list[tuple[str, str, int]] = field(default_factory=list)  # thread_audiences upserts
+    repeaters: list[tuple[str, str, str]] = field(default_factory=list)  # thread_repeaters upserts
+    totals: list[tuple[str, str, str, str]] = field(default_factory=list)  # thread_totals upserts
+    counted: list[int] = field(default_factory=list)  # mentions now in running totals (rolled_up = 1)
+    threads: list[tuple] = field(default_factory=list)  # the threads' new values
+    clean: list[str] = field(default_factory=list)  # nothing left to count: only dirty = 0
+
+    def extend(self, other: _Writes) -> None:
+        for name in self.__dataclass_fields__:
+            getattr(self, name).extend(getattr(other, name))
+
+
+def _write_chunk(conn: sqlite3.Connection, w: _Writes) -> None:
+    """Write what the rollup computed for a chunk of threads, a statement per kind for all of them, in the
+    caller's transaction: totals, audiences, repeaters, counted marks and dirty = 0 commit together, so a
+    crash leaves all of it or none (no mention counted twice)."""
+    for row, reason in w.quarantined:  # first: a mention counted before drops its thread's old totals
+        quarantine_mention(conn, row, "threads", reason)
+    for key, reason in w.failed:
+        quarantine_thread(conn, {"thread_key": key, "source": key.split(":", 1)[0]}, "threads", reason)
+    _in_parts(conn, "DELETE FROM thread_totals WHERE thread_key IN ({})", w.drop_totals)
+    _in_parts(conn, "DELETE FROM thread_audiences WHERE thread_key IN ({})", w.fresh)
+    _in_parts(conn, "DELETE FROM thread_repeaters WHERE thread_key IN ({})", w.fresh)
+    mark_repeat_detractors(conn, w.repeat_detractors)
+    if w.audiences:
+        conn.executemany(
+            "INSERT INTO thread_audiences (thread_key, audience, followers) VALUES (?, ?, ?) "
+            "ON CONFLICT (thread_key, audience) DO UPDATE SET followers = excluded.followers", w.audiences)
+    if w.repeaters:
+        conn.executemany(
+            "INSERT INTO thread_repeaters (thread_key, author, state) VALUES (?, ?, ?) "
+            "ON CONFLICT (thread_key, author) DO UPDATE SET state = excluded.state", w.repeaters)
+    if w.totals:
+        conn.executemany(
+            "INSERT INTO thread_totals (thread_key, fingerprint, totals, updated_at) VALUES (?, ?, ?, ?) "
+            "ON CONFLICT (thread_key) DO UPDATE SET fingerprint = excluded.fingerprint, totals = excluded.totals, "
+            "updated_at = excluded.updated_at", w.totals)
+    _in_parts(conn, "UPDATE mentions SET rolled_up = 1 WHERE id IN ({})", w.counted)
+    # A mention set aside since its thread was last counted is not in the fresh totals.
+    _in_parts(conn, "UPDATE mentions SET rolled_up = NULL WHERE thread_key IN ({}) AND quarantined IS NOT NULL "
+                    "AND rolled_up IS NOT NULL", w.fresh)
+    if w.threads:
+        conn.executemany(
+            """UPDATE threads SET brand = ?, first_at = ?, last_at = ?, mentions = ?, negative = ?,
+                 detractors = ?, reach = ?, engagement = ?, mean_compound = ?, brand_replied = ?,
+                 risk = ?, reasons = ?, flagged = CASE WHEN flagged > ? THEN flagged ELSE ? END,
+                 url = COALESCE(url, ?), dirty = 0, alert_pending = 1, updated_at = ?
+               WHERE thread_key = ?""", w.threads)
+    _in_parts(conn, "UPDATE threads SET dirty = 0 WHERE thread_key IN ({})", w.clean + [k for k, _ in w.failed])
+
+
+def _in_parts(conn: sqlite3.Connection, sql: str, values: list) -> None:
+    """`sql` with `{}` for an IN list of `values`: one statement per KEY_CHUNK of them."""
+    for i in range(0, len(values), KEY_CHUNK):
+        part = values[i:i + KEY_CHUNK]
+        conn.execute(sql.replace("{}", ",".join("?" * len(part))), part)
+
+
+def _rollup_thread(conn: sqlite3.Connection, key: str, c: _Context, stored: list[dict], history: AuthorHistory,
+                   totals: ThreadTotals | None = None) -> _Writes:
+    """Recompute one thread, in Python: returns what to write for it (the chunk's are written together).
+    A mention whose stored values break the maths is quarantined and left out.
 
     With `totals`, `stored` holds only the mentions not counted yet and they are added to the totals;
-    without, `stored` is the whole thread."""
+    without, `stored` is the whole thread. `conn` is only read (a big thread's audiences, repeaters and
+    latest mentions)."""
+    w = _Writes()
     incremental = totals is not None
     rows = []
     for row in stored:
         reason = implausible_stored_time(row["created_at"])
         if reason:
-            quarantine_mention(conn, row, "threads", reason)
+            w.quarantined.append((row, reason))
         else:
             rows.append(row)
     facts_of = one_by_one(rows, lambda chunk: [_facts(r, history) for r in chunk])
     for row, fact in zip(rows, facts_of, strict=True):
         if isinstance(fact, Exception):
-            quarantine_mention(conn, row, "threads", describe(fact))
+            w.quarantined.append((row, describe(fact)))
     rows = [r for r, f in zip(rows, facts_of, strict=True) if not isinstance(f, Exception)]
     facts = [f for f in facts_of if not isinstance(f, Exception)]
     if not rows and not incremental:
-        _drop_totals(conn, key)
-        conn.execute("UPDATE threads SET dirty = 0 WHERE thread_key = ?", (key,))
-        return False
+        w.drop_totals.append(key)
+        w.clean.append(key)
+        return w
     brand = (totals.brand if incremental and totals.brand else None) or next(
         (r["brand"] for r in rows if r["brand"]), None)
     support = c.handles.get(brand or "", ())
@@ -449,36 +552,34 @@ def _rollup_thread(store: Store, conn: sqlite3.Connection, key: str, c: _Context
             alone = one_by_one(facts, lambda chunk: [thread_risk(list(chunk), c.weights, c.cues, support)])
             for row, result in zip(rows, alone, strict=True):
                 if isinstance(result, Exception):
-                    quarantine_mention(conn, row, "threads", describe(result))
+                    w.quarantined.append((row, describe(result)))
             keep = [i for i, result in enumerate(alone) if not isinstance(result, Exception)]
             rows, facts = [rows[i] for i in keep], [facts[i] for i in keep]
             if not rows and not incremental:
-                _drop_totals(conn, key)
-                conn.execute("UPDATE threads SET dirty = 0 WHERE thread_key = ?", (key,))
-                return False
+                w.drop_totals.append(key)
+                w.clean.append(key)
+                return w
             risk = thread_risk(facts, c.weights, c.cues, support) if rows else None
     # A detractor: negative with confidence (scoring), a 1-3 star review, or an author
     # complaining again (the per-author repeat-detractor flag).
     repeat = [not f.is_brand_account and bool(f.author_negative_before)
               and is_complaint(f.label, f.stars, f.text, c.pattern) for f in facts]
     repeaters = [r for r, rep in zip(rows, repeat, strict=True) if rep]
-    if repeaters:
-        conn.executemany(
-            "UPDATE authors SET repeat_detractor_at = ? WHERE source = ? AND author = ? "
-            "AND (repeat_detractor_at IS NULL OR repeat_detractor_at < ?)",
-            [(r["created_at"], r["source"], r["author"], r["created_at"]) for r in repeaters])
+    w.repeat_detractors += [(r["created_at"], r["source"], r["author"]) for r in repeaters]
     keep_totals = incremental or len(rows) >= INCREMENTAL_FROM
     if keep_totals:
-        totals = _add_to_totals(conn, key, c, totals, rows, facts, repeat, support)
+        totals = _add_to_totals(conn, key, c, totals, rows, facts, repeat, support, w)
         assert totals is not None
-        risk = totals.risk.risk(c.weights, _recent(conn, key, totals, c.weights, rows if not incremental else None))
+        left_out = {r["id"] for r, _ in w.quarantined}
+        risk = totals.risk.risk(c.weights, _recent(conn, key, totals, c.weights, rows if not incremental else None,
+                                                   left_out))
         brand, mentions, negative, detractors = totals.brand, totals.mentions, totals.risk.negative, totals.detractors
         reach, engagement, first_at, last_at = totals.reach, totals.risk.engagement, totals.first, totals.last
         url, brand_replied, awaits = totals.url, totals.brand_replied, totals.risk.awaits_reply()
         mean = round(float(totals.compound_sum / totals.compound_n), 4) if totals.compound_n else None
         first_at, last_at = (first_at or ("", 0))[0], (last_at or ("", 0))[0]
     else:
-        _drop_totals(conn, key)
+        w.drop_totals.append(key)  # recomputed in full: no old running totals may be read again
         customer = [r for r in rows if not r["is_brand_account"]]
         mentions, negative = len(rows), sum(1 for f in facts if not f.is_brand_account and is_negative(f))
         repeat_ids = {r["id"] for r in repeaters}
@@ -492,28 +593,17 @@ def _rollup_thread(store: Store, conn: sqlite3.Connection, key: str, c: _Context
     assert risk is not None
     # Flagged: a risky thread with a detractor, or a customer who asked the support handle and got no answer.
     flagged = int(brand in c.own and ((detractors > 0 and risk.score >= c.threshold) or awaits))
-    conn.execute(
-        """UPDATE threads SET brand = ?, first_at = ?, last_at = ?, mentions = ?, negative = ?,
-             detractors = ?, reach = ?, engagement = ?, mean_compound = ?, brand_replied = ?,
-             risk = ?, reasons = ?, flagged = CASE WHEN flagged > ? THEN flagged ELSE ? END, url = COALESCE(url, ?),
-             dirty = 0, alert_pending = 1, updated_at = ?
-           WHERE thread_key = ?""",
-        (brand, first_at, last_at, mentions, negative, detractors, reach, engagement, mean, int(brand_replied),
-         risk.score, json.dumps(risk.reasons, ensure_ascii=False), flagged, flagged, url, c.now, key),
-    )
-    return True
-
-
-def _drop_totals(conn: sqlite3.Connection, key: str) -> None:
-    """A thread recomputed in full without keeping totals: none of its old ones may be read again."""
-    conn.execute("DELETE FROM thread_totals WHERE thread_key = ?", (key,))
+    w.threads.append((brand, first_at, last_at, mentions, negative, detractors, reach, engagement, mean,
+                      int(brand_replied), risk.score, json.dumps(risk.reasons, ensure_ascii=False), flagged, flagged,
+                      url, c.now, key))
+    return w
 
 
 def _add_to_totals(conn: sqlite3.Connection, key: str, c: _Context, totals: ThreadTotals | None, rows: list[dict],
-                   facts: list[MentionFacts], repeat: list[bool], support: tuple[str, ...]) -> ThreadTotals:
-    """Add rows to the thread's totals (new ones from nothing when `totals` is None) and store them,
-    with their audiences and repeat detractors, and the rows marked counted: all in the caller's
-    transaction, so a crash leaves either all of it or none (no mention counted twice)."""
+                   facts: list[MentionFacts], repeat: list[bool], support: tuple[str, ...], w: _Writes) -> ThreadTotals:
+    """Add rows to the thread's totals (new ones from nothing when `totals` is None); their storing, with
+    their audiences and repeat detractors and the rows marked counted, goes into `w` (written in one
+    transaction with the thread, so a crash leaves either all of it or none: no mention counted twice)."""
     fresh = totals is None
     totals = totals or ThreadTotals()
     customers = [(r, f) for r, f in zip(rows, facts, strict=True) if not r["is_brand_account"]]
@@ -534,8 +624,7 @@ def _add_to_totals(conn: sqlite3.Connection, key: str, c: _Context, totals: Thre
                     f"AND author IN ({','.join('?' * len(part))})", (key, *part)):
                 repeaters[author] = _load_repeater(json.loads(state))
     else:
-        conn.execute("DELETE FROM thread_audiences WHERE thread_key = ?", (key,))
-        conn.execute("DELETE FROM thread_repeaters WHERE thread_key = ?", (key,))
+        w.fresh.append(key)  # its old audiences and repeaters are deleted
     changed_audiences: set[str] = set()
     changed_authors: set[str] = set()
     # Brand replies first, as thread_risk counts them (can_add kept new ones out of running totals).
@@ -552,34 +641,18 @@ def _add_to_totals(conn: sqlite3.Connection, key: str, c: _Context, totals: Thre
             changed_audiences.add(audience)
         if rep and fact.author:
             changed_authors.add(fact.author)
-    if changed_audiences:
-        conn.executemany(
-            "INSERT INTO thread_audiences (thread_key, audience, followers) VALUES (?, ?, ?) "
-            "ON CONFLICT (thread_key, audience) DO UPDATE SET followers = excluded.followers",
-            [(key, a, audiences[a]) for a in sorted(changed_audiences)])
-    if changed_authors:
-        conn.executemany(
-            "INSERT INTO thread_repeaters (thread_key, author, state) VALUES (?, ?, ?) "
-            "ON CONFLICT (thread_key, author) DO UPDATE SET state = excluded.state",
-            [(key, a, json.dumps(_dump_repeater(repeaters[a]))) for a in sorted(changed_authors)])
-    conn.execute(
-        "INSERT INTO thread_totals (thread_key, fingerprint, totals, updated_at) VALUES (?, ?, ?, ?) "
-        "ON CONFLICT (thread_key) DO UPDATE SET fingerprint = excluded.fingerprint, totals = excluded.totals, "
-        "updated_at = excluded.updated_at", (key, c.fingerprint, totals.dump(), c.now))
-    ids = [r["id"] for r in rows]
-    for i in range(0, len(ids), KEY_CHUNK):
-        part = ids[i:i + KEY_CHUNK]
-        conn.execute(f"UPDATE mentions SET rolled_up = 1 WHERE id IN ({','.join('?' * len(part))})", part)
-    if fresh:  # a mention set aside since it was last counted is not in these totals
-        conn.execute("UPDATE mentions SET rolled_up = NULL WHERE thread_key = ? AND quarantined IS NOT NULL "
-                     "AND rolled_up IS NOT NULL", (key,))
+    w.audiences += [(key, a, audiences[a]) for a in sorted(changed_audiences)]
+    w.repeaters += [(key, a, json.dumps(_dump_repeater(repeaters[a]))) for a in sorted(changed_authors)]
+    w.totals.append((key, c.fingerprint, totals.dump(), c.now))
+    w.counted += [r["id"] for r in rows]
     return totals
 
 
 def _recent(conn: sqlite3.Connection, key: str, totals: ThreadTotals, weights: RiskWeights,
-            rows: list[dict] | None) -> tuple[int, int, datetime | None]:
+            rows: list[dict] | None, left_out: set[int] | None = None) -> tuple[int, int, datetime | None]:
     """Customers after the thread's last customer mention minus the velocity window: how many, how many
-    negative, the earliest. From `rows` (the whole thread) if given, else one range read of the index."""
+    negative, the earliest. From `rows` (the whole thread) if given, else one range read of the index,
+    without the mentions `left_out` (set aside in this rollup, not written yet)."""
     last = totals.risk.last_at
     if last is None:
         return 0, 0, None
@@ -589,10 +662,12 @@ def _recent(conn: sqlite3.Connection, key: str, totals: ThreadTotals, weights: R
         recent = [(t, r) for t, r in at if t > bound]
         return (len(recent), sum(1 for _, r in recent if _row_negative(r)),
                 min(t for t, _ in recent) if recent else None)
+    skip = sorted(left_out or ())
     n, negative, first = conn.execute(
         "SELECT COUNT(*), SUM(CASE WHEN label = 'negative' OR (stars IS NOT NULL AND NOT (stars >= 5 OR stars = 4)) "
         "THEN 1 ELSE 0 END), MIN(created_at) FROM mentions WHERE thread_key = ? AND quarantined IS NULL "
-        "AND is_brand_account = 0 AND created_at > ?", (key, iso(bound))).fetchone()
+        "AND is_brand_account = 0 AND created_at > ?"
+        + (f" AND id NOT IN ({','.join('?' * len(skip))})" if skip else ""), (key, iso(bound), *skip)).fetchone()
     return int(n or 0), int(negative or 0), parse_iso(first) if first else None
 
 
@@ -657,8 +732,21 @@ def checked_for_alerts(conn: sqlite3.Connection, thread_key: str) -> bool:
 
     False when the mark was already cleared (another worker checked it since it was read), so a
     thread is never checked twice."""
-    return conn.execute("UPDATE threads SET alert_pending = 0 WHERE thread_key = ? AND alert_pending = 1",
-                        (thread_key,)).rowcount == 1
+    return thread_key in claim_alert_checks(conn, [thread_key])
+
+
+def claim_alert_checks(conn: sqlite3.Connection, thread_keys: list[str]) -> set[str]:
+    """The rules take these threads' checks: checked_for_alerts for many at once, one statement per
+    KEY_CHUNK keys, in the caller's transaction. Returns the keys claimed; a thread whose mark was
+    already cleared (another worker checked it since it was read) is not among them. Each row's mark is
+    cleared by one UPDATE only where it is still set, so two workers never both claim a thread."""
+    claimed: set[str] = set()
+    for i in range(0, len(thread_keys), KEY_CHUNK):
+        part = thread_keys[i:i + KEY_CHUNK]
+        claimed.update(r[0] for r in conn.execute(
+            f"UPDATE threads SET alert_pending = 0 WHERE thread_key IN ({','.join('?' * len(part))}) "
+            "AND alert_pending = 1 RETURNING thread_key", part).fetchall())
+    return claimed
 
 
 def set_level(conn: sqlite3.Connection, thread_key: str, level: str) -> None:

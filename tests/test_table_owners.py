@@ -93,9 +93,6 @@ ALSO_WRITES: dict[tuple[str, str], str] = {
 # NOT YET: writers still to move behind their table's owner. Each line is a known breach of the rule,
 # reported as such; the test fails when one is fixed (remove its line) or a new one appears.
 NOT_YET: dict[tuple[str, str], str] = {
-    # the rollup stamps an author a repeat detractor (authors.repeat_detractor_at) inside its recompute
-    ("authors", "listener.threads"): "to become a listener.store function (threads.py's rollup is being "
-                                     "changed in parallel)",
 }
 
 _WRITE = re.compile(

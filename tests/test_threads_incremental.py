@@ -191,7 +191,7 @@ def _fill_and_roll(store: Store, config, now, monkeypatch, rng: random.Random, w
 
 
 def test_killed_in_the_middle_of_a_rollup_nothing_is_counted_twice(tmp_path, monkeypatch):
-    """A process killed after writing some threads' totals but before its commit: the next rollup counts
+    """A process killed after writing the threads' totals but before its commit: the next rollup counts
     each new mention once (totals, the counted marks and the dirty mark are one transaction)."""
     config = load_config(write_config(tmp_path))
     now = utcnow()
@@ -207,7 +207,8 @@ def test_killed_in_the_middle_of_a_rollup_nothing_is_counted_twice(tmp_path, mon
             s.save_batch("x", "q", Batch(World(random.Random(8), now - timedelta(days=1)).mentions(60)))
             score_pending(s, WordScorer(), workers=1)
         assert inc.scalar("SELECT COUNT(*) FROM thread_totals") >= 2
-        # The kill: a child process rolls up and dies (os._exit, no cleanup) after the second thread's totals.
+        # The kill: a child process rolls up and dies (os._exit, no cleanup) once the chunk's writes (totals,
+        # counted marks, threads) are sent, before its commit.
         script = textwrap.dedent(f"""
             import os, sys
             sys.path.insert(0, {str(os.getcwd())!r})
@@ -216,14 +217,12 @@ def test_killed_in_the_middle_of_a_rollup_nothing_is_counted_twice(tmp_path, mon
             from listener.config import load_config
             from listener.store import Store
             t.INCREMENTAL_FROM = 3
-            real, calls = t._add_to_totals, []
-            def dying(*args, **kwargs):
-                out = real(*args, **kwargs)
-                calls.append(1)
-                if len(calls) == 2:
+            real = t._write_chunk
+            def dying(conn, writes):
+                real(conn, writes)
+                if len(writes.totals) >= 2:
                     os._exit(9)
-                return out
-            t._add_to_totals = dying
+            t._write_chunk = dying
             with Store({str(tmp_path / "inc.db")!r}) as store:
                 t.rollup_dirty(store, load_config({str(config.path)!r}), datetime.fromisoformat({now.isoformat()!r}))
             """)

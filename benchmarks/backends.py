@@ -15,6 +15,14 @@ bulk load. Then it times what users and the daemon do, through the functions the
   the history by `listener.pipeline.run_pipeline` (collect → score → threads → rules → queue clock
   → delivery; no trend files) in a child process, one worker; raw VADER scores the same texts in
   this process before and after it (the mean is the reference);
+- two-worker pipeline rate: a further fresh batch (the same rows, ids of their own, in two export files,
+  one query each) is imported by TWO `overheard run --join` daemons on the store, the real join mode
+  (leases: collect per query, score per block, threads / rules / queue clock one worker at a time),
+  timed from their launch until every new mention is stored, scored and rolled up, no thread is dirty
+  and the rules stage has nothing pending; raw VADER before and after; then every row is checked to be
+  stored once (the count, and the workers' collect `new` adding up to it) and scored once (the ids
+  each worker wrote first scores for: disjoint, together every stored row). The workers' trend-file and
+  retention jobs are switched off (the one-worker figure has neither);
 - database size at the end: the SQLite file with its WAL and shared-memory files (after a
   checkpoint), PostgreSQL's `pg_total_relation_size` over the store's schema and `pg_database_size`.
 
@@ -53,7 +61,8 @@ PG_SETTINGS = ("server_version", "shared_buffers", "work_mem", "maintenance_work
                "random_page_cost", "max_parallel_workers_per_gather")
 
 
-def store_config(backend: str, url: str | None) -> str:
+def store_config(backend: str, url: str | None, paths: tuple[str, ...] = ("batch.jsonl",),
+                 extra: str = "[sources.file]\n") -> str:
     """The benchmark's overheard.toml: the corpus' brands, the store, daily trend files, the batch import."""
     store = '[store]\npath = "bench.db"\n' + (f'url = "{url}"\n' if backend == "postgresql" else "")
     return CONFIG + f"""
@@ -62,10 +71,26 @@ def store_config(backend: str, url: str | None) -> str:
 out_dir = "trends"
 periods = ["day"]
 since = "90d"
+{extra}
+[[sources.file.imports]]
+paths = {json.dumps(list(paths))}
+"""
+
+
+# The two workers' config: the benchmark's, with the export files of the two-worker batch (one query
+# each, so each worker can collect one) and the daemon's schedule as fast as tests/daemon_helpers.py's
+# FAST_DAEMON (process every 0.3 s and at once on new mentions, the queue clock every second), the file
+# source every 1.8 s (each file is read whole in its first run, within 0.4 s of the start: the rest are
+# no-ops that would only load the store), and no trend-file or retention jobs.
+TWO_FILES = ("two-1.jsonl", "two-2.jsonl")
+TWO_DAEMON = """
+[daemon]
+process_seconds = 0.3
+sla_seconds = 1
+jitter_fraction = 0.2
 
 [sources.file]
-[[sources.file.imports]]
-paths = ["batch.jsonl"]
+interval_minutes = 0.03
 """
 
 
@@ -77,6 +102,39 @@ class PipelineRun:
     quarantined: int
     scored: int
     stages: dict[str, float]
+    second_looks: int = 0  # deferred second looks given in the pass
+
+
+@dataclass
+class TwoWorkerRun:
+    """The same batch again, imported by two `overheard run --join` workers."""
+
+    seconds: float  # from launching both until everything was scored, rolled up and evaluated
+    started_s: float  # from launching both until both had started (imports, scorer, migrations checked)
+    expected: int  # the one-worker run's new mentions (the same rows)
+    stored: int  # mentions of this batch in the store
+    scored: int  # ... with a score
+    threads: int  # the threads these mentions are in
+    rolled_up: int  # ... rolled up (not dirty) at the end
+    collected: dict[str, int]  # new mentions each worker's collect runs reported
+    first_scores: dict[str, int]  # mentions each worker wrote the first score of
+    scored_by_both: int  # mentions both workers wrote a first score for (must be 0)
+    second_looks: dict[str, int]  # deferred second looks each worker had given when the batch was done
+    vader_rates: tuple[float, float] = (0.0, 0.0)
+
+    @property
+    def rate(self) -> float:
+        return self.stored / self.seconds if self.seconds else 0.0
+
+    @property
+    def vader_rate(self) -> float:
+        return statistics.mean(self.vader_rates)
+
+    @property
+    def once(self) -> bool:
+        """Every row stored once and scored once."""
+        return (self.stored == self.expected == self.scored == sum(self.collected.values())
+                == sum(self.first_scores.values()) and self.scored_by_both == 0 and self.rolled_up == self.threads)
 
 
 @dataclass
@@ -95,6 +153,7 @@ class BackendFigures:
     batch_rows: int = 0
     run: PipelineRun | None = None
     vader_rates: tuple[float, float] = (0.0, 0.0)
+    two: TwoWorkerRun | None = None
     db_bytes: int = 0  # SQLite: file + WAL + shm; PostgreSQL: the schema's relations
     db_detail: str = ""
     settings: dict[str, str] = field(default_factory=dict)
@@ -109,19 +168,25 @@ class BackendFigures:
         return self.run.new / self.run.seconds if self.run and self.run.seconds else 0.0
 
 
-def write_batch(path: Path, rows: int, end: datetime) -> list[str]:
+def write_batch(path: Path | list[Path], rows: int, end: datetime, prefix: str = "new") -> list[str]:
     """A fresh import on top of the history: the corpus over the last day, ids (and thread ids) of
-    their own so nothing is a duplicate of the seeded rows; returns the texts raw VADER scores."""
+    their own (`prefix`) so nothing is a duplicate of the seeded rows, the same rows whatever the prefix;
+    split in order over several files when given several paths. Returns the texts raw VADER scores."""
+    paths = path if isinstance(path, list) else [path]
     texts = []
-    with open(path, "w", encoding="utf-8") as fh:
-        for row in generate(rows, seed=23, end=end):
-            row = dict(row, id=f"new-{row['id']}")
+    handles = [open(p, "w", encoding="utf-8") for p in paths]  # noqa: SIM115 - closed below
+    try:
+        for i, row in enumerate(generate(rows, seed=23, end=end)):
+            row = dict(row, id=f"{prefix}-{row['id']}")
             for key in ("thread_id", "parent_id"):
                 if row.get(key):
-                    row[key] = f"new-{row[key]}"
-            fh.write(json.dumps(row, ensure_ascii=False) + "\n")
+                    row[key] = f"{prefix}-{row[key]}"
+            handles[i * len(handles) // rows].write(json.dumps(row, ensure_ascii=False) + "\n")
             if "text" in row:
                 texts.append((row["title"] + "\n" + row["text"]) if row.get("title") else row["text"])
+    finally:
+        for fh in handles:
+            fh.close()
     return texts
 
 
@@ -163,13 +228,15 @@ def pipeline_child(folder: Path) -> PipelineRun:
 
     # The score stage's second look (the cascade's strong model on up to 500 uncertain texts a pass, on
     # both cores through OpenMP) is a fixed cost per pass that the store does not change: timed apart.
-    looked = [0.0]
+    looked = [0.0, 0]
     second_look = listener.scoring.second_look_pending
 
     def timed_second_look(*args, **kwargs):
         t0 = time.perf_counter()
         try:
-            return second_look(*args, **kwargs)
+            n = second_look(*args, **kwargs)
+            looked[1] += n
+            return n
         finally:
             looked[0] += time.perf_counter() - t0
 
@@ -182,7 +249,140 @@ def pipeline_child(folder: Path) -> PipelineRun:
     result = report.collected.per_source["file"]
     stages = dict(report.seconds)
     stages[SECOND_LOOK] = looked[0]
-    return PipelineRun(seconds, result.new, result.duplicates, result.quarantined, report.scored, stages)
+    return PipelineRun(seconds, result.new, result.duplicates, result.quarantined, report.scored, stages,
+                       int(looked[1]))
+
+
+def worker_child(config_path: Path, tally: Path) -> None:
+    """One of the two workers: `overheard run --join` itself (listener.cli), in this process, with what it
+    did tallied to `tally` when it stops: the mentions it wrote the first score of (the score stage's
+    write, `listener.scoring.save_scores`, counted once its chunk committed) and the deferred second looks
+    it gave. Its trend-file and retention jobs do nothing (not part of the pipeline rate)."""
+    import listener.scoring as scoring
+    from listener.cli import main as cli_main
+    from listener.scheduler import Daemon
+
+    written: list[int] = []
+    pending: list[int] = []
+    looks: list[tuple[float, int]] = []  # (when it finished, wall clock; how many)
+    real_save, real_write, real_look = scoring.save_scores, scoring._write_chunk, scoring.second_look_pending
+
+    def save_scores(conn, rows):
+        pending.extend(int(r[-1]) for r in rows)
+        return real_save(conn, rows)
+
+    def write_chunk(*args, **kwargs):
+        pending.clear()
+        try:
+            n = real_write(*args, **kwargs)
+            written.extend(pending)  # committed
+            return n
+        finally:
+            pending.clear()
+
+    def second_look(*args, **kwargs):
+        n = real_look(*args, **kwargs)
+        looks.append((time.time(), n))
+        return n
+
+    real_run = Daemon.run
+
+    def run(self):
+        try:
+            real_run(self)
+        finally:  # (the command leaves with os._exit once the daemon stopped)
+            tally.write_text(json.dumps({"first_scores": written, "second_looks": looks}), encoding="utf-8")
+
+    scoring.save_scores, scoring._write_chunk, scoring.second_look_pending = save_scores, write_chunk, second_look
+    Daemon.trends_job = Daemon.retention_job = lambda self: None
+    Daemon.run = run
+    sys.argv = ["overheard", "run", "--join", "--config", str(config_path), "--log-format", "json"]
+    cli_main()
+
+
+def two_workers(config_path: Path, expected: int, timeout: float, log=print) -> TwoWorkerRun:
+    """Launch two `overheard run --join` workers on the store of `config_path`, whose file source has the
+    new batch waiting, and time them until the batch is stored, scored, rolled up and evaluated."""
+    import signal
+
+    from listener.config import load_config
+    from listener.store import Store
+
+    folder = config_path.parent
+    config = load_config(config_path, check_secrets=False)
+    root = Path(__file__).resolve().parent.parent
+    env = {**os.environ, "PYTHONPATH": str(root), "PYTHONUNBUFFERED": "1"}
+    names = ("a", "b")
+    with Store(config.database) as store:
+        first = int(store.scalar("SELECT COALESCE(MAX(id), 0) FROM mentions"))
+        procs, logs, started = {}, {}, {}
+        t0 = time.perf_counter()
+        for name in names:
+            logs[name] = folder / f"worker-{name}.log"
+            with open(logs[name], "wb") as fh:
+                procs[name] = subprocess.Popen(
+                    [sys.executable, "-m", "benchmarks.backends", "--worker", str(config_path),
+                     str(folder / f"worker-{name}.json")], stdout=fh, stderr=subprocess.STDOUT, cwd=folder, env=env)
+        done = None
+        try:
+            while done is None:
+                now = time.perf_counter()
+                for name in names:
+                    if procs[name].poll() is not None:
+                        raise RuntimeError(f"worker {name} exited ({procs[name].returncode}):\n"
+                                           + logs[name].read_text(errors="replace")[-4000:])
+                    if name not in started and b'"daemon_started"' in logs[name].read_bytes():
+                        started[name] = now - t0
+                counts = store.query(
+                    "SELECT COUNT(*) AS stored, "
+                    "SUM(CASE WHEN scored_at IS NULL AND quarantined IS NULL THEN 1 ELSE 0 END) AS unscored "
+                    "FROM mentions WHERE id > ?", (first,))[0]
+                if counts["stored"] >= expected and not counts["unscored"] \
+                        and not store.scalar("SELECT COUNT(*) FROM threads WHERE dirty = 1") \
+                        and not store.scalar("SELECT COUNT(*) FROM threads WHERE alert_pending = 1"):
+                    done, done_at = now - t0, time.time()
+                elif now - t0 > timeout:
+                    raise RuntimeError(f"two workers: not done after {timeout:.0f} s: {dict(counts)} of {expected}")
+                else:
+                    time.sleep(0.25)
+        finally:
+            for proc in procs.values():
+                if proc.poll() is None:
+                    proc.send_signal(signal.SIGTERM)
+            for name, proc in procs.items():
+                try:
+                    proc.wait(timeout=120)
+                except subprocess.TimeoutExpired:
+                    proc.kill()
+                    proc.wait()
+                    raise RuntimeError(f"worker {name} did not stop within 120 s of SIGTERM") from None
+        row = store.query(
+            "SELECT COUNT(*) AS stored, SUM(CASE WHEN scored_at IS NOT NULL THEN 1 ELSE 0 END) AS scored, "
+            "COUNT(DISTINCT thread_key) AS threads FROM mentions WHERE id > ?", (first,))[0]
+        rolled = store.scalar("SELECT COUNT(*) FROM threads WHERE dirty = 0 AND thread_key IN "
+                              "(SELECT thread_key FROM mentions WHERE id > ?)", (first,))
+    collected, first_scores, looks, ids = {}, {}, {}, {}
+    for name in names:
+        collected[name] = sum(e.get("new") or 0 for e in _events(logs[name]) if e.get("event") == "run")
+        tally = json.loads((folder / f"worker-{name}.json").read_text(encoding="utf-8"))
+        ids[name] = {i for i in tally["first_scores"] if i > first}
+        first_scores[name] = len(ids[name])
+        looks[name] = sum(n for at, n in tally["second_looks"] if at <= done_at)  # before the end
+    return TwoWorkerRun(done, max(started.values(), default=done), expected, int(row["stored"]),
+                        int(row["scored"] or 0), int(row["threads"]), int(rolled or 0), collected, first_scores,
+                        len(ids["a"] & ids["b"]), looks)
+
+
+def _events(path: Path) -> list[dict]:
+    out = []
+    for line in path.read_text(encoding="utf-8", errors="replace").splitlines():
+        try:
+            obj = json.loads(line)
+        except json.JSONDecodeError:
+            continue
+        if isinstance(obj, dict):
+            out.append(obj)
+    return out
 
 
 def _analyze(store) -> None:
@@ -300,6 +500,17 @@ def measure(backend: str, n: int, folder: Path, *, url: str | None, batch: int, 
     fig.vader_rates = (before, after)
     log(f"  {backend}: pipeline {fig.run.new:,} new mentions in {fig.run.seconds:.1f} s = {fig.pipeline_rate:,.0f}/s")
 
+    # The same rows again (ids of their own), by two `overheard run --join` workers.
+    two_config = folder / "overheard-two.toml"
+    two_config.write_text(store_config(backend, url, TWO_FILES, TWO_DAEMON), encoding="utf-8")
+    texts = write_batch([folder / name for name in TWO_FILES], batch, now, prefix="two")
+    before = len(texts) / raw_vader(texts)
+    fig.two = two_workers(two_config, fig.run.new, timeout=max(300.0, 6 * fig.run.seconds), log=log)
+    after = len(texts) / raw_vader(texts)
+    fig.two.vader_rates = (before, after)
+    log(f"  {backend}: two workers {fig.two.stored:,} new mentions in {fig.two.seconds:.1f} s = {fig.two.rate:,.0f}/s "
+        f"(stored once and scored once: {'yes' if fig.two.once else 'NO'})")
+
     with Store(config.database) as store:
         fig.db_bytes, fig.db_detail = _size(store, folder)
     return fig
@@ -325,6 +536,23 @@ def table(figs: list[BackendFigures]) -> list[str]:
     lines.append(row("pipeline rate without the score stage's second look", [
         f"{f.run.new / (f.run.seconds - f.run.stages.get(SECOND_LOOK, 0)):,.0f} mentions/s (second look "
         f"{f.run.stages.get(SECOND_LOOK, 0):.1f} s)" for f in figs]))
+    lines.append(row(f"pipeline rate, the same {figs[0].batch_rows:,} rows again (new ids), 2 workers "
+                     "(`overheard run --join`)", [
+                         f"**{f.two.rate:,.0f} mentions/s** ({f.two.stored:,} in {f.two.seconds:.1f} s from launch, "
+                         f"of which start-up {f.two.started_s:.1f} s) = **{f.two.rate / f.pipeline_rate:.2f}×** "
+                         "one worker" for f in figs]))
+    lines.append(row("raw VADER, one core, same texts, two-worker phase", [
+        f"{f.two.vader_rate:,.0f}/s → 2 workers = **{f.two.rate / f.two.vader_rate:.2f}×** "
+        "(target ≥ 0.5×)" for f in figs]))
+    lines.append(row("2 workers: each row stored once, scored once", [
+        f"{'yes' if f.two.once else '**NO**'}: {f.two.stored:,} stored of {f.two.expected:,} "
+        f"(collect new {' + '.join(f'{v:,}' for v in f.two.collected.values())}), {f.two.scored:,} scored "
+        f"(first scores {' + '.join(f'{v:,}' for v in f.two.first_scores.values())}, "
+        f"{f.two.scored_by_both} by both), their {f.two.threads:,} threads rolled up ({f.two.rolled_up:,})"
+        for f in figs]))
+    lines.append(row("deferred second looks given by the end: 1 worker / 2 workers", [
+        f"{f.run.second_looks:,} / {sum(f.two.second_looks.values()):,} "
+        f"({' + '.join(f'{v:,}' for v in f.two.second_looks.values())})" for f in figs]))
     stages = list(dict.fromkeys(name for f in figs for name in f.run.stages if name != SECOND_LOOK))
     lines.append(row("per stage, µs per new mention", [", ".join(
         f"{name} {f.run.stages.get(name, 0) / max(f.run.new, 1) * 1e6:,.0f}" for name in stages) for f in figs]))
@@ -354,10 +582,13 @@ def report(figs: list[BackendFigures], args: argparse.Namespace, rerun: str) -> 
         lines.append(f"  raw VADER before/after the pipeline: {f.vader_rates[0]:,.0f} / {f.vader_rates[1]:,.0f} "
                      f"texts/s; pipeline batch {f.run.new:,} new, {f.run.duplicates:,} re-sent duplicates, "
                      f"{f.run.quarantined:,} quarantined")
-    if "postgresql" in args.backend:
-        lines.append("postgresql, two workers: not measured. Two `run_pipeline` processes on one store are not "
-                     "safe yet (score, rules and delivery do not claim their work; issue 20 item 3), so the "
-                     "pipeline rate is one worker on both backends.")
+        lines.append(f"  two workers: {f.two.vader_rates[0]:,.0f} / {f.two.vader_rates[1]:,.0f} raw VADER "
+                     f"texts/s before/after; both started after {f.two.started_s:.1f} s, rate after that "
+                     f"{f.two.stored / max(f.two.seconds - f.two.started_s, 1e-9):,.0f} mentions/s")
+    lines.append("two workers: two `overheard run --join` daemons on the store (leases: collect per export file, "
+                 "score per block of 2,000 ids, threads / rules / queue clock one at a time), the batch in two "
+                 "files; timed from launch until every new mention is scored and rolled up, no thread dirty, "
+                 "none pending for the rules; their trend-file and retention jobs off.")
     lines += [f"{machine()}; run {args.started:%Y-%m-%d %H:%M}-{datetime.now(UTC):%H:%M} UTC",
               f"rerun: {rerun}"]
     return lines
@@ -386,7 +617,11 @@ def main(argv: list[str] | None = None) -> list[BackendFigures]:
     parser.add_argument("--database-url", help="PostgreSQL server (default $OVERHEARD_TEST_DATABASE_URL)")
     parser.add_argument("--json", type=Path, help="also write the figures to this file")
     parser.add_argument("--child", type=Path, help=argparse.SUPPRESS)
+    parser.add_argument("--worker", type=Path, nargs=2, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
+    if args.worker:
+        worker_child(*args.worker)
+        return []
     if args.child:
         print(json.dumps(asdict(pipeline_child(args.child))))
         return []

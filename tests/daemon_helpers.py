@@ -25,6 +25,15 @@ ANGRY = [
 CALM = "Brightwave router arrived today, set it up in ten minutes"
 
 # Short intervals so the daemon does a lot in a second; every key is a real [daemon] key.
+# The file source every 0.3 s, reading the export files a test drops into `in/` (posts from X).
+FILE_SOURCE = """
+[sources.file]
+interval_minutes = 0.005
+[[sources.file.imports]]
+paths = ["in/*.jsonl"]
+default_source = "x"
+"""
+
 FAST_DAEMON = """
 [daemon]
 process_seconds = 0.3

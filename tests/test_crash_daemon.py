@@ -29,6 +29,7 @@ from tests.daemon_fakes import FakeSearchApi
 from tests.daemon_helpers import (
     ANGRY,
     FAST_DAEMON,
+    FILE_SOURCE,
     append_jsonl,
     db_query,
     log_events,
@@ -44,12 +45,7 @@ from tests.helpers import write_config
 SEED = int(os.environ.get("OVERHEARD_CRASH_SEED", "20261124"))  # set it to explore other kill times
 CYCLES = int(os.environ.get("OVERHEARD_CRASH_CYCLES", "14"))
 
-CONFIG = """
-[sources.file]
-interval_minutes = 0.005
-[[sources.file.imports]]
-paths = ["in/*.jsonl"]
-default_source = "x"
+CONFIG = FILE_SOURCE + """
 
 # Hundreds of alerts in a minute: the hourly cap per receiver (which would send the overflow as a
 # digest) is off, so each alert is a message the test can count.

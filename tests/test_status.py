@@ -9,16 +9,11 @@ from click.testing import CliRunner
 from listener.cli import cli
 from listener.config import load_config
 from listener.store import Store
-from tests.daemon_helpers import FAST_DAEMON, append_jsonl, rows_for_thread, wait_for
+from tests.daemon_helpers import FAST_DAEMON, FILE_SOURCE, append_jsonl, rows_for_thread, wait_for
 from tests.helpers import write_config
 from tests.test_daemon_faults import fake_sources, running  # noqa: F401 - fixture
 
-CONFIG = """
-[sources.file]
-interval_minutes = 0.005
-[[sources.file.imports]]
-paths = ["in/*.jsonl"]
-default_source = "x"
+CONFIG = FILE_SOURCE + """
 
 [sources.api_noauth]
 interval_minutes = 0.005

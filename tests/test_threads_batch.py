@@ -21,6 +21,19 @@ def _threads(store):
             for r in store.query("SELECT thread_key, mentions, dirty, flagged FROM threads")}
 
 
+def count_savepoints(monkeypatch) -> list[int]:
+    """From now on, each savepoint the store opens appends a 1 to the list returned."""
+    savepoints: list[int] = []
+    real_savepoint = Store.savepoint
+
+    def savepoint(self):
+        savepoints.append(1)
+        return real_savepoint(self)
+
+    monkeypatch.setattr(Store, "savepoint", savepoint)
+    return savepoints
+
+
 def _three_threads(store):
     for name in "abc":
         angry_thread(store, name, author=f"{name}-customer")
@@ -60,18 +73,11 @@ def test_a_thread_whose_maths_break_is_set_aside_and_the_rest_of_its_chunk_is_wr
 
 def test_a_thread_whose_write_fails_is_set_aside_and_the_rest_of_its_chunk_is_written(tmp_path, monkeypatch):
     config = write_config(tmp_path)
-    savepoints = []
-    real_savepoint = Store.savepoint
-
-    def savepoint(self):
-        savepoints.append(1)
-        return real_savepoint(self)
-
     with Store(config.db_path) as store:
         _three_threads(store)
         # Each mention's engagement is storable, their sum (the thread's engagement) is not: 2**63
         store.conn.execute("UPDATE mentions SET engagement = ? WHERE thread_key = 'x:b-0'", (2**61,))
-        monkeypatch.setattr(Store, "savepoint", savepoint)
+        savepoints = count_savepoints(monkeypatch)
         listener.threads.rollup_dirty(store, config)
         records = _records(store, "threads")
         [thread] = [r for r in records if r["mention_id"] is None]
@@ -91,17 +97,10 @@ def test_a_thread_whose_write_fails_is_set_aside_and_the_rest_of_its_chunk_is_wr
 
 def test_a_chunk_with_nothing_broken_takes_one_savepoint(tmp_path, monkeypatch):
     config = write_config(tmp_path)
-    savepoints = []
-    real_savepoint = Store.savepoint
-
-    def savepoint(self):
-        savepoints.append(1)
-        return real_savepoint(self)
-
     with Store(config.db_path) as store:
         for name in "abcdef":
             angry_thread(store, name, author=f"{name}-customer")
-        monkeypatch.setattr(Store, "savepoint", savepoint)
+        savepoints = count_savepoints(monkeypatch)
         rolled = listener.threads.rollup_dirty(store, config)
         assert sorted(rolled) == [f"x:{n}-0" for n in "abcdef"]
         assert savepoints == [1]

@@ -29,6 +29,7 @@ from tests.daemon_fakes import FakeSearchApi
 from tests.daemon_helpers import (
     ANGRY,
     FAST_DAEMON,
+    FILE_SOURCE,
     append_jsonl,
     log_events,
     rows_for_thread,
@@ -42,12 +43,7 @@ from tests.helpers import write_config
 SEED = int(os.environ.get("OVERHEARD_WORKERS_SEED", "20261202"))
 CYCLES = int(os.environ.get("OVERHEARD_WORKERS_CYCLES", "10"))
 
-CONFIG = """
-[sources.file]
-interval_minutes = 0.005
-[[sources.file.imports]]
-paths = ["in/*.jsonl"]
-default_source = "x"
+CONFIG = FILE_SOURCE + """
 
 [sources.api_ok]
 interval_minutes = 0.005

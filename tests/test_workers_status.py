@@ -18,6 +18,7 @@ from listener.models import iso, utcnow
 from listener.store import Store
 from tests.daemon_helpers import (
     FAST_DAEMON,
+    FILE_SOURCE,
     append_jsonl,
     db_query,
     rows_for_thread,
@@ -27,12 +28,7 @@ from tests.daemon_helpers import (
 )
 from tests.helpers import write_config
 
-CONFIG = """
-[sources.file]
-interval_minutes = 0.005
-[[sources.file.imports]]
-paths = ["in/*.jsonl"]
-default_source = "x"
+CONFIG = FILE_SOURCE + """
 """ + FAST_DAEMON + "lease_seconds = 3\n"
 
 

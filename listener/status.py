@@ -86,13 +86,13 @@ class WorkerStatus:
 def read_workers(store: Store, now: datetime) -> list[WorkerStatus]:
     """Every worker with a `worker:` lease (live, or run out within WORKER_SHOWN_AFTER_EXPIRY), and every
     other holder of a lease (a one-off pass: `run --once`, `process`), oldest first."""
-    stamp = iso(now)
+    stamp, shown_from = iso(now), iso(now - WORKER_SHOWN_AFTER_EXPIRY)
     rows = store.query("SELECT name, holder, acquired_at, expires_at, renewed_at FROM leases "
                        "ORDER BY acquired_at, name")
     workers: dict[str, WorkerStatus] = {}
     for r in rows:
         if r["name"].startswith(WORKER_LEASE) and r["name"][len(WORKER_LEASE):] == r["holder"]:
-            if r["expires_at"] <= iso(now - WORKER_SHOWN_AFTER_EXPIRY):
+            if r["expires_at"] <= shown_from:
                 continue
             host, pid = holder_parts(r["holder"])
             state = "live" if r["expires_at"] > stamp else "expired"

@@ -503,11 +503,14 @@ def _write_chunk(conn: sqlite3.Connection, w: _Writes) -> None:
     _in_parts(conn, "UPDATE threads SET dirty = 0 WHERE thread_key IN ({})", w.clean + [k for k, _ in w.failed])
 
 
-def _in_parts(conn: sqlite3.Connection, sql: str, values: list) -> None:
-    """`sql` with `{}` for an IN list of `values`: one statement per KEY_CHUNK of them."""
+def _in_parts(conn: sqlite3.Connection, sql: str, values: list) -> list[tuple]:
+    """`sql` with `{}` for an IN list of `values`: one statement per KEY_CHUNK of them; the rows they
+    return (a RETURNING clause), all together."""
+    rows: list[tuple] = []
     for i in range(0, len(values), KEY_CHUNK):
         part = values[i:i + KEY_CHUNK]
-        conn.execute(sql.replace("{}", ",".join("?" * len(part))), part)
+        rows += conn.execute(sql.replace("{}", ",".join("?" * len(part))), part).fetchall()
+    return rows
 
 
 def _rollup_thread(conn: sqlite3.Connection, key: str, c: _Context, stored: list[dict], history: AuthorHistory,
@@ -740,13 +743,9 @@ def claim_alert_checks(conn: sqlite3.Connection, thread_keys: list[str]) -> set[
     KEY_CHUNK keys, in the caller's transaction. Returns the keys claimed; a thread whose mark was
     already cleared (another worker checked it since it was read) is not among them. Each row's mark is
     cleared by one UPDATE only where it is still set, so two workers never both claim a thread."""
-    claimed: set[str] = set()
-    for i in range(0, len(thread_keys), KEY_CHUNK):
-        part = thread_keys[i:i + KEY_CHUNK]
-        claimed.update(r[0] for r in conn.execute(
-            f"UPDATE threads SET alert_pending = 0 WHERE thread_key IN ({','.join('?' * len(part))}) "
-            "AND alert_pending = 1 RETURNING thread_key", part).fetchall())
-    return claimed
+    return {r[0] for r in _in_parts(
+        conn, "UPDATE threads SET alert_pending = 0 WHERE thread_key IN ({}) AND alert_pending = 1 "
+              "RETURNING thread_key", thread_keys)}
 
 
 def set_level(conn: sqlite3.Connection, thread_key: str, level: str) -> None:
